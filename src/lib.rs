@@ -1,0 +1,22 @@
+//! # nanobert: matrix multiplication is all you need
+//!
+//! A from-scratch tensor library and BERT implementation for the CPU, written to be read.
+//! The layers, bottom to top (each only knows the ones below it):
+//!
+//! - [`tensor`]: a flat buffer plus shape, strides and offset; views; printing.
+//! - [`ops`]: free functions on tensors (elementwise, reductions, softmax, layer norm, GELU,
+//!   embedding lookup, dropout, matmul...), each beside a slow obvious reference.
+//! - [`nn`]: modules with PyTorch-style `Display`: Linear, LayerNorm, Embedding, Dropout.
+//! - [`bert`]: one struct per Hugging Face BERT module.
+//! - [`io`] and [`text`]: checkpoint files and tokenization, beside the model.
+
+pub mod bert;
+pub mod error;
+pub mod io;
+pub mod nn;
+pub mod ops;
+pub mod tensor;
+pub mod text;
+
+pub use error::{Error, Result};
+pub use tensor::Tensor;

@@ -1,0 +1,6 @@
+//! # Ops: free functions on tensors
+//!
+//! Every op here has a fast path and, beside it, a slow obvious reference implementation
+//! that a property test ties to it.
+
+pub mod matmul;
