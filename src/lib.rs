@@ -16,6 +16,7 @@ pub mod io;
 pub mod nn;
 pub mod ops;
 pub mod tensor;
+pub mod pipeline;
 pub mod text;
 
 pub use error::{Error, Result};
