@@ -1,6 +1,56 @@
 //! # Ops: free functions on tensors
 //!
 //! Every op here has a fast path and, beside it, a slow obvious reference implementation
-//! that a property test ties to it.
+//! that a property test ties to it. Read them in this order:
+//!
+//! - [`elementwise`]: `add`, `mul`, ... and *broadcasting*, the rule that lets a `[H]` bias
+//!   be added to every row of an `[N, H]` matrix;
+//! - [`reduce`]: `sum`, `mean`, `max` along one dimension;
+//! - [`activation`]: GELU (and the `erf` it needs), tanh, ReLU, sigmoid;
+//! - [`softmax`]: turning scores into probabilities, with an additive mask;
+//! - [`norm`]: layer normalization;
+//! - [`embedding`]: a lookup table, i.e. a matrix row per token id;
+//! - [`dropout`]: randomly zeroing activations while training;
+//! - [`matmul`]: the matrix product that does nearly all the work.
+//!
+//! Ops take `&Tensor` (any layout: views, transposes, broadcasts) and return a new
+//! contiguous tensor. Large contiguous inputs are split over threads with rayon; small ones
+//! stay on one thread, where the cost of waking other threads would dominate.
 
+pub mod activation;
+pub mod dropout;
+pub mod elementwise;
+pub mod embedding;
 pub mod matmul;
+pub mod norm;
+pub mod reduce;
+pub mod softmax;
+
+pub use activation::{
+    erf, gelu, gelu_in_place, gelu_tanh, gelu_tanh_in_place, relu, relu_in_place, sigmoid, sigmoid_in_place, tanh,
+    tanh_in_place,
+};
+pub use dropout::dropout;
+pub use elementwise::{
+    add, add_ref, add_scalar, broadcast_shape, div, div_ref, map, mul, mul_ref, mul_scalar, sub, sub_ref,
+};
+pub use embedding::{embedding, embedding_ref};
+pub use matmul::matmul;
+pub use norm::{layer_norm, layer_norm_ref, layer_norm_rows_in_place};
+pub use reduce::{max, max_ref, mean, mean_ref, sum, sum_ref};
+pub use softmax::{softmax, softmax_ref, softmax_rows_in_place};
+
+/// Below this many elements an op runs on the calling thread only.
+///
+/// Handing work to rayon costs a few microseconds; 32k f32 additions cost about as much.
+pub(crate) const PARALLEL_THRESHOLD: usize = 1 << 15;
+
+/// Applies `f` to every element of `data`, in parallel when `data` is large.
+pub(crate) fn map_in_place(data: &mut [f32], f: impl Fn(f32) -> f32 + Sync) {
+    use rayon::prelude::*;
+    if data.len() >= PARALLEL_THRESHOLD {
+        data.par_chunks_mut(PARALLEL_THRESHOLD / 4).for_each(|chunk| chunk.iter_mut().for_each(|v| *v = f(*v)));
+    } else {
+        data.iter_mut().for_each(|v| *v = f(*v));
+    }
+}
