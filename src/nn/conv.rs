@@ -127,7 +127,7 @@ fn check_layer<const D: usize>(
         let msg = format!("{op}: must be [C_out, C_in/groups, {}], got shape {ws:?}", ["K", "KH, KW"][D - 1]);
         return Err(Error::Tensor { name: "weight".into(), msg });
     }
-    if p.groups == 0 || ws[0] % p.groups != 0 {
+    if p.groups == 0 || !ws[0].is_multiple_of(p.groups) {
         return Err(Error::invalid(op, format!("groups = {} must be >= 1 and divide C_out = {}", p.groups, ws[0])));
     }
     if p.stride.contains(&0) || p.dilation.contains(&0) || ws[2..].contains(&0) {
@@ -153,7 +153,7 @@ fn random_weights(
     groups: usize,
     seed: u64,
 ) -> Result<(Tensor, Tensor)> {
-    if groups == 0 || cin % groups != 0 {
+    if groups == 0 || !cin.is_multiple_of(groups) {
         return Err(Error::invalid(op, format!("groups = {groups} must be >= 1 and divide C_in = {cin}")));
     }
     let mut shape = vec![cout, cin / groups];

@@ -183,7 +183,7 @@ fn check<const D: usize>(
     let spatial: [usize; D] = std::array::from_fn(|d| is[is.len() - D + d]);
     let kernel: [usize; D] = std::array::from_fn(|d| ws[2 + d]);
     let (cout, g) = (ws[0], p.groups);
-    if g == 0 || cin % g != 0 || cout % g != 0 {
+    if g == 0 || !cin.is_multiple_of(g) || !cout.is_multiple_of(g) {
         return Err(Error::invalid(
             op,
             format!("groups = {g} must be >= 1 and divide both C_in = {cin} and C_out = {cout}"),
