@@ -13,6 +13,7 @@
 pub mod bert;
 pub mod error;
 pub mod io;
+mod notebooks;
 pub mod nn;
 pub mod ops;
 pub mod tensor;
