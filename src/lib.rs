@@ -13,8 +13,8 @@
 pub mod bert;
 pub mod error;
 pub mod io;
-mod notebooks;
 pub mod nn;
+mod notebooks;
 pub mod ops;
 pub mod tensor;
 pub mod text;
