@@ -236,3 +236,21 @@ pub fn forward(ckpt: &Checkpoint, texts: &[&str]) -> Result<ForwardOutputs> {
     };
     Ok(ForwardOutputs { batch, last_hidden_state, logits })
 }
+
+impl ForwardOutputs {
+    /// Writes `input_ids`, `attention_mask` (i64 `[batch, seq]`), `last_hidden_state` and,
+    /// when present, `logits` (f32) to a safetensors file, for comparing with PyTorch.
+    pub fn save(&self, path: &std::path::Path) -> Result<()> {
+        use crate::io::{SaveTensor, save};
+        let shape = [self.batch.batch, self.batch.seq_len];
+        let mut tensors = vec![
+            ("input_ids", SaveTensor::i64_from(&self.batch.input_ids, &shape)),
+            ("attention_mask", SaveTensor::i64_from(&self.batch.attention_mask, &shape)),
+            ("last_hidden_state", SaveTensor::F32(self.last_hidden_state.clone())),
+        ];
+        if let Some(l) = &self.logits {
+            tensors.push(("logits", SaveTensor::F32(l.clone())));
+        }
+        save(path, &tensors)
+    }
+}

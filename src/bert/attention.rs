@@ -126,9 +126,9 @@ impl Module for BertSelfAttention {
 }
 
 /// Projects the attention context back and adds the residual: `LayerNorm(dense(ctx) + x)`.
+#[allow(non_snake_case)] // field names match the checkpoint keys
 pub struct BertSelfOutput {
     pub dense: Linear,
-    #[allow(non_snake_case)]
     pub LayerNorm: LayerNorm,
     pub dropout: Dropout,
 }

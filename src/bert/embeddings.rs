@@ -18,11 +18,11 @@ use crate::io::WeightMap;
 use crate::nn::{Dropout, Embedding, LayerNorm, Module};
 use crate::{Error, Result, Tensor, ops};
 
+#[allow(non_snake_case)] // field names match the checkpoint keys
 pub struct BertEmbeddings {
     pub word_embeddings: Embedding,
     pub position_embeddings: Embedding,
     pub token_type_embeddings: Embedding,
-    #[allow(non_snake_case)]
     pub LayerNorm: LayerNorm,
     pub dropout: Dropout,
 }

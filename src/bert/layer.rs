@@ -38,9 +38,9 @@ impl Module for BertIntermediate {
     }
 }
 
+#[allow(non_snake_case)] // field names match the checkpoint keys
 pub struct BertOutput {
     pub dense: Linear,
-    #[allow(non_snake_case)]
     pub LayerNorm: LayerNorm,
     pub dropout: Dropout,
 }

@@ -17,10 +17,10 @@ use crate::io::WeightMap;
 use crate::nn::{Activation, LayerNorm, Linear, Module};
 use crate::{Error, Result, Tensor};
 
+#[allow(non_snake_case)] // field names match the checkpoint keys
 pub struct BertPredictionHeadTransform {
     pub dense: Linear,
     pub transform_act_fn: Activation,
-    #[allow(non_snake_case)]
     pub LayerNorm: LayerNorm,
 }
 

@@ -1,0 +1,5 @@
+//! The notebooks in `notebooks-md/`, compiled and run as doctests (`cargo test --doc`).
+
+#[cfg(doctest)]
+#[doc = include_str!("../notebooks-md/07-conv-rnn.md")]
+pub struct Notebook07ConvRnn;
