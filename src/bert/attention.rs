@@ -24,7 +24,7 @@ use rayon::prelude::*;
 
 use super::config::BertConfig;
 use super::{load_layer_norm, load_linear};
-use crate::io::WeightMap;
+use super::ParamSource;
 use crate::nn::{Dropout, LayerNorm, Linear, Module};
 use crate::ops::matmul::sgemm;
 use crate::{Result, Tensor, ops};
@@ -38,7 +38,7 @@ pub struct BertSelfAttention {
 }
 
 impl BertSelfAttention {
-    pub fn load(w: &WeightMap, prefix: &str, cfg: &BertConfig) -> Result<Self> {
+    pub fn load(w: &dyn ParamSource, prefix: &str, cfg: &BertConfig) -> Result<Self> {
         let h = cfg.hidden_size;
         Ok(BertSelfAttention {
             query: load_linear(w, &format!("{prefix}query"), h, h)?,
@@ -134,7 +134,7 @@ pub struct BertSelfOutput {
 }
 
 impl BertSelfOutput {
-    pub fn load(w: &WeightMap, prefix: &str, cfg: &BertConfig) -> Result<Self> {
+    pub fn load(w: &dyn ParamSource, prefix: &str, cfg: &BertConfig) -> Result<Self> {
         let h = cfg.hidden_size;
         Ok(BertSelfOutput {
             dense: load_linear(w, &format!("{prefix}dense"), h, h)?,
@@ -165,7 +165,7 @@ pub struct BertAttention {
 }
 
 impl BertAttention {
-    pub fn load(w: &WeightMap, prefix: &str, cfg: &BertConfig) -> Result<Self> {
+    pub fn load(w: &dyn ParamSource, prefix: &str, cfg: &BertConfig) -> Result<Self> {
         Ok(BertAttention {
             self_: BertSelfAttention::load(w, &format!("{prefix}self."), cfg)?,
             output: BertSelfOutput::load(w, &format!("{prefix}output."), cfg)?,

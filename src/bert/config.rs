@@ -85,3 +85,24 @@ impl BertConfig {
         self.hidden_size / self.num_attention_heads
     }
 }
+
+impl BertConfig {
+    /// bert-base-uncased's configuration (what `transformers.BertConfig()` defaults to).
+    pub fn bert_base_uncased() -> BertConfig {
+        BertConfig {
+            vocab_size: 30522,
+            hidden_size: 768,
+            num_hidden_layers: 12,
+            num_attention_heads: 12,
+            intermediate_size: 3072,
+            hidden_act: default_act(),
+            hidden_dropout_prob: 0.1,
+            attention_probs_dropout_prob: 0.1,
+            max_position_embeddings: 512,
+            type_vocab_size: 2,
+            layer_norm_eps: 1e-12,
+            pad_token_id: Some(0),
+            position_embedding_type: default_position_type(),
+        }
+    }
+}

@@ -14,7 +14,7 @@
 
 use super::config::BertConfig;
 use super::{BertInput, load_layer_norm};
-use crate::io::WeightMap;
+use super::ParamSource;
 use crate::nn::{Dropout, Embedding, LayerNorm, Module};
 use crate::{Error, Result, Tensor, ops};
 
@@ -28,7 +28,7 @@ pub struct BertEmbeddings {
 }
 
 impl BertEmbeddings {
-    pub fn load(w: &WeightMap, prefix: &str, cfg: &BertConfig) -> Result<Self> {
+    pub fn load(w: &dyn ParamSource, prefix: &str, cfg: &BertConfig) -> Result<Self> {
         let h = cfg.hidden_size;
         let table = |name: &str, rows: usize, pad: Option<usize>| -> Result<Embedding> {
             Embedding::new(w.get_shaped(&format!("{prefix}{name}.weight"), &[rows, h])?, pad)

@@ -13,7 +13,7 @@
 use super::attention::BertAttention;
 use super::config::BertConfig;
 use super::{load_layer_norm, load_linear};
-use crate::io::WeightMap;
+use super::ParamSource;
 use crate::nn::{Activation, Dropout, LayerNorm, Linear, Module, ModuleList};
 use crate::{Result, Tensor, ops};
 
@@ -68,7 +68,7 @@ pub struct BertLayer {
 }
 
 impl BertLayer {
-    pub fn load(w: &WeightMap, prefix: &str, cfg: &BertConfig) -> Result<Self> {
+    pub fn load(w: &dyn ParamSource, prefix: &str, cfg: &BertConfig) -> Result<Self> {
         let (h, i) = (cfg.hidden_size, cfg.intermediate_size);
         Ok(BertLayer {
             attention: BertAttention::load(w, &format!("{prefix}attention."), cfg)?,
@@ -110,7 +110,7 @@ pub struct BertEncoder {
 }
 
 impl BertEncoder {
-    pub fn load(w: &WeightMap, prefix: &str, cfg: &BertConfig) -> Result<Self> {
+    pub fn load(w: &dyn ParamSource, prefix: &str, cfg: &BertConfig) -> Result<Self> {
         let layers = (0..cfg.num_hidden_layers)
             .map(|i| BertLayer::load(w, &format!("{prefix}layer.{i}."), cfg))
             .collect::<Result<Vec<_>>>()?;

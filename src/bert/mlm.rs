@@ -13,7 +13,7 @@
 use super::config::BertConfig;
 use super::model::BertModel;
 use super::{BertInput, load_layer_norm, load_linear};
-use crate::io::WeightMap;
+use super::ParamSource;
 use crate::nn::{Activation, LayerNorm, Linear, Module};
 use crate::{Error, Result, Tensor};
 
@@ -80,7 +80,7 @@ pub struct BertForMaskedLM {
 }
 
 impl BertForMaskedLM {
-    pub fn load(w: &WeightMap, cfg: &BertConfig) -> Result<Self> {
+    pub fn load(w: &dyn ParamSource, cfg: &BertConfig) -> Result<Self> {
         // Hugging Face builds BertForMaskedLM's BertModel without a pooler.
         let bert = BertModel::load(w, "bert.", cfg, false)?;
         let (h, v) = (cfg.hidden_size, cfg.vocab_size);

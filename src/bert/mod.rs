@@ -22,7 +22,52 @@ pub use model::{BertModel, BertModelOutput};
 
 use crate::io::WeightMap;
 use crate::nn::{LayerNorm, Linear};
-use crate::{Error, Result};
+use crate::{Error, Result, Tensor};
+
+/// Where a model's parameters come from: a checkpoint ([`WeightMap`]) or a fresh
+/// initialization ([`Init`], for printing or timing a model whose weights we don't have).
+pub trait ParamSource {
+    /// The tensor called `name` (canonical Hugging Face name), which must have `shape`.
+    fn get_shaped(&self, name: &str, shape: &[usize]) -> Result<Tensor>;
+    /// Whether a tensor called `name` exists.
+    fn contains(&self, name: &str) -> bool;
+}
+
+impl ParamSource for WeightMap {
+    fn get_shaped(&self, name: &str, shape: &[usize]) -> Result<Tensor> {
+        WeightMap::get_shaped(self, name, shape)
+    }
+    fn contains(&self, name: &str) -> bool {
+        WeightMap::contains(self, name)
+    }
+}
+
+/// Freshly initialized parameters: N(0, std²) matrices from a seed, ones for LayerNorm
+/// weights, zeros for biases (as Hugging Face initializes BERT). `std = 0` gives zero
+/// matrices, which is enough to print a model. The MLM decoder is reported absent so it is
+/// tied to the word embeddings, as in a real checkpoint.
+pub struct Init {
+    pub std: f32,
+    pub seed: u64,
+}
+
+impl ParamSource for Init {
+    fn get_shaped(&self, name: &str, shape: &[usize]) -> Result<Tensor> {
+        let is_ln_weight = name.contains("LayerNorm") && name.ends_with(".weight");
+        Ok(if is_ln_weight {
+            Tensor::ones(shape)
+        } else if shape.len() == 1 || self.std == 0.0 {
+            Tensor::zeros(shape)
+        } else {
+            // A different stream per tensor, so equal shapes don't get equal weights.
+            let h = name.bytes().fold(self.seed ^ 0xcbf2_9ce4_8422_2325, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
+            crate::ops::mul_scalar(&Tensor::randn(shape, h), self.std)
+        })
+    }
+    fn contains(&self, name: &str) -> bool {
+        !name.starts_with("cls.predictions.decoder.")
+    }
+}
 
 /// A batch of token ids, row-major `[batch, seq_len]`, ready for the model.
 #[derive(Clone, Copy, Debug)]
@@ -74,7 +119,7 @@ impl<'a> BertInput<'a> {
 }
 
 /// Loads `{name}.weight` `[out, in]` and `{name}.bias` `[out]` as a [`Linear`].
-pub(crate) fn load_linear(w: &WeightMap, name: &str, in_f: usize, out_f: usize) -> Result<Linear> {
+pub(crate) fn load_linear(w: &dyn ParamSource, name: &str, in_f: usize, out_f: usize) -> Result<Linear> {
     Linear::new(
         w.get_shaped(&format!("{name}.weight"), &[out_f, in_f])?,
         Some(w.get_shaped(&format!("{name}.bias"), &[out_f])?),
@@ -82,7 +127,7 @@ pub(crate) fn load_linear(w: &WeightMap, name: &str, in_f: usize, out_f: usize) 
 }
 
 /// Loads `{name}.weight` and `{name}.bias` `[hidden]` (or `gamma`/`beta`) as a [`LayerNorm`].
-pub(crate) fn load_layer_norm(w: &WeightMap, name: &str, hidden: usize, eps: f64) -> Result<LayerNorm> {
+pub(crate) fn load_layer_norm(w: &dyn ParamSource, name: &str, hidden: usize, eps: f64) -> Result<LayerNorm> {
     LayerNorm::new(
         w.get_shaped(&format!("{name}.weight"), &[hidden])?,
         w.get_shaped(&format!("{name}.bias"), &[hidden])?,

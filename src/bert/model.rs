@@ -7,7 +7,7 @@ use super::config::BertConfig;
 use super::embeddings::BertEmbeddings;
 use super::layer::BertEncoder;
 use super::{BertInput, load_linear};
-use crate::io::WeightMap;
+use super::ParamSource;
 use crate::nn::{Activation, Linear, Module};
 use crate::{Result, Tensor};
 
@@ -54,9 +54,9 @@ pub struct BertModel {
 
 impl BertModel {
     /// Loads the encoder from names `{prefix}embeddings...`, `{prefix}encoder...`
-    /// (`prefix` is `"bert."`; [`WeightMap`] also finds checkpoints saved without it).
+    /// (`prefix` is `"bert."`; [`crate::io::WeightMap`] also finds checkpoints saved without it).
     /// The pooler is loaded when `with_pooler` and its weights are present.
-    pub fn load(w: &WeightMap, prefix: &str, cfg: &BertConfig, with_pooler: bool) -> Result<Self> {
+    pub fn load(w: &dyn ParamSource, prefix: &str, cfg: &BertConfig, with_pooler: bool) -> Result<Self> {
         let pooler_name = format!("{prefix}pooler.dense");
         let pooler = if with_pooler && w.contains(&format!("{pooler_name}.weight")) {
             let h = cfg.hidden_size;

@@ -187,6 +187,17 @@ impl Tokenizer {
         Self::collect(encodings)
     }
 
+    /// Encode a batch mixing single texts (`None`) and pairs (`Some(second)`).
+    pub fn encode_mixed(&self, inputs: &[(&str, Option<&str>)]) -> Result<Batch> {
+        if inputs.is_empty() {
+            return Err(Error::Input("encode_mixed: no texts to encode (empty batch)".into()));
+        }
+        let inputs: Vec<EncodeInput> =
+            inputs.iter().map(|&(a, b)| if let Some(b) = b { (a, b).into() } else { a.into() }).collect();
+        let encodings = self.inner.encode_batch(inputs, true).map_err(|e| tok_err("encode_mixed", e))?;
+        Self::collect(encodings)
+    }
+
     /// Flatten padded encodings into a [`Batch`].
     fn collect(encodings: Vec<Encoding>) -> Result<Batch> {
         let seq_len = encodings.first().map_or(0, |e| e.len());
