@@ -1,0 +1,90 @@
+//! Real weights: all-MiniLM-L6-v2 against sentence-transformers.
+//!
+//! The weights are fetched (or found in the cache) by the same code path as `nanobert fetch`.
+//! If they cannot be had, these tests fail with the reason — unless `NANOBERT_OFFLINE=1`
+//! says this machine has no network, in which case they print that they were skipped.
+
+mod common;
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use common::{assert_close, fixture, ids, reference};
+use nanobert::bert::pooling::cosine;
+use nanobert::bert::{BertConfig, BertInput, BertModel};
+use nanobert::io::{Checkpoint, fetch};
+use nanobert::nn::count_parameters;
+use nanobert::pipeline::Embedder;
+
+/// The MiniLM directory, fetched once for all tests of this file; `None` = skip (offline).
+fn minilm() -> Option<PathBuf> {
+    static DIR: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    let got = DIR.get_or_init(|| fetch::ensure_minilm(true).map_err(|e| e.to_string()));
+    match got {
+        Ok(dir) => Some(dir.clone()),
+        Err(e) if std::env::var("NANOBERT_OFFLINE").is_ok_and(|v| v == "1") => {
+            eprintln!("SKIPPED (NANOBERT_OFFLINE=1 and no cached weights): {e}");
+            None
+        }
+        Err(e) => panic!("cannot get all-MiniLM-L6-v2 (set NANOBERT_OFFLINE=1 to skip on a machine with no network): {e}"),
+    }
+}
+
+fn fixture_json(path: &str) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(fixture(path)).unwrap()).unwrap()
+}
+
+#[test]
+fn minilm_embeddings_match_sentence_transformers() {
+    let Some(dir) = minilm() else { return };
+    let embedder = Embedder::from_checkpoint(&Checkpoint::open(&dir).unwrap()).unwrap();
+    let j = fixture_json("minilm/minilm-embeddings.json");
+    let sentences: Vec<&str> = j["sentences"].as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect();
+    let ours = embedder.embed(&sentences).unwrap();
+    for (i, theirs) in j["embeddings"].as_array().unwrap().iter().enumerate() {
+        let theirs: Vec<f32> = theirs.as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+        let c = cosine(&ours[i], &theirs);
+        println!("sentence {i}: cosine(ours, sentence-transformers) = {c:.7}");
+        assert!(c >= 0.9999, "sentence {i} ({:?}): cosine {c}", sentences[i]);
+    }
+}
+
+#[test]
+fn minilm_tokens_and_hidden_states_match_transformers() {
+    let Some(dir) = minilm() else { return };
+    let ckpt = Checkpoint::open(&dir).unwrap();
+    let cfg = BertConfig::from_json(&ckpt.config_json).unwrap();
+    let r = reference("minilm/minilm-hidden.safetensors");
+    let (want_ids, shape) = ids(&r, "input_ids");
+    let (mask, _) = ids(&r, "attention_mask");
+    let (types, _) = ids(&r, "token_type_ids");
+    // Tokenization: the file's fixed 128-token padding must be overridden (pad to longest).
+    let j = fixture_json("minilm/minilm-embeddings.json");
+    let sentences: Vec<&str> = j["sentences"].as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect();
+    let tok = nanobert::text::Tokenizer::from_checkpoint(&ckpt, nanobert::pipeline::max_len(&ckpt, &cfg)).unwrap();
+    let batch = tok.encode_batch(&sentences).unwrap();
+    assert_eq!([batch.batch, batch.seq_len], [shape[0], shape[1]], "padded to the longest, not to 128");
+    assert_eq!(batch.input_ids, want_ids);
+    assert_eq!(batch.attention_mask, mask);
+    // The model itself, on PyTorch's ids.
+    let model = BertModel::load(&ckpt.weights, "bert.", &cfg, true).unwrap();
+    let input = BertInput::new(&want_ids, Some(&mask), Some(&types), shape[0], shape[1]).unwrap();
+    let out = model.forward(&input, true).unwrap();
+    assert_close("minilm embedding_output", &out.hidden_states[0], &r.get("embedding_output").unwrap(), 1e-4);
+    assert_close("minilm last_hidden_state", &out.last_hidden_state, &r.get("last_hidden_state").unwrap(), 1e-4);
+    assert_close("minilm pooler_output", out.pooler_output.as_ref().unwrap(), &r.get("pooler_output").unwrap(), 1e-4);
+}
+
+#[test]
+fn minilm_print_equals_pytorch() {
+    let Some(dir) = minilm() else { return };
+    let ckpt = Checkpoint::open(&dir).unwrap();
+    let cfg = BertConfig::from_json(&ckpt.config_json).unwrap();
+    let model = BertModel::load(&ckpt.weights, "bert.", &cfg, true).unwrap();
+    let want = std::fs::read_to_string(fixture("print/minilm-bert-model.txt")).unwrap();
+    assert_eq!(model.to_string(), want);
+    let counts = fixture_json("print/param-counts.json");
+    assert_eq!(count_parameters(&model) as u64, counts["minilm-bert-model"]["parameters"].as_u64().unwrap());
+    // The weights were borrowed from the file mapping, not copied.
+    assert!(model.embeddings.word_embeddings.weight.storage().is_mapped());
+}
