@@ -16,8 +16,8 @@ pub mod io;
 pub mod nn;
 mod notebooks;
 pub mod ops;
-pub mod tensor;
 pub mod pipeline;
+pub mod tensor;
 pub mod text;
 
 pub use error::{Error, Result};

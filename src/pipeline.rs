@@ -141,18 +141,14 @@ impl FillMask {
     /// Top-`k` candidates for every `[MASK]` of every text.
     pub fn predict(&self, texts: &[&str], top_k: usize) -> Result<Vec<FillMaskResult>> {
         check_texts(texts)?;
-        let mask_id = self
-            .tokenizer
-            .mask_token_id()
-            .ok_or_else(|| Error::Input("this tokenizer has no [MASK] token".into()))?;
+        let mask_id =
+            self.tokenizer.mask_token_id().ok_or_else(|| Error::Input("this tokenizer has no [MASK] token".into()))?;
         let mut results = Vec::with_capacity(texts.len());
         for chunk in texts.chunks(BATCH_SIZE) {
             let batch = self.tokenizer.encode_batch(chunk)?;
             let s = batch.seq_len;
-            let positions: Vec<(usize, usize)> = (0..batch.batch * s)
-                .filter(|&i| batch.input_ids[i] == mask_id)
-                .map(|i| (i / s, i % s))
-                .collect();
+            let positions: Vec<(usize, usize)> =
+                (0..batch.batch * s).filter(|&i| batch.input_ids[i] == mask_id).map(|i| (i / s, i % s)).collect();
             for (bi, text) in chunk.iter().enumerate() {
                 if !positions.iter().any(|&(b, _)| b == bi) {
                     return Err(Error::Input(format!("no [MASK] token in \"{text}\"")));

@@ -75,7 +75,12 @@ fn tiny_bert_layer0_internals_match_pytorch() {
     assert_close("layer0_query", &sa.query.forward(&x).unwrap(), &t.pt("layer0_query"), TOL);
     assert_close("layer0_key", &sa.key.forward(&x).unwrap(), &t.pt("layer0_key"), TOL);
     assert_close("layer0_value", &sa.value.forward(&x).unwrap(), &t.pt("layer0_value"), TOL);
-    assert_close("layer0_attention_probs (reference path)", &sa.probs_ref(&x, &mask).unwrap(), &t.pt("layer0_attention_probs"), TOL);
+    assert_close(
+        "layer0_attention_probs (reference path)",
+        &sa.probs_ref(&x, &mask).unwrap(),
+        &t.pt("layer0_attention_probs"),
+        TOL,
+    );
     let ctx = sa.forward(&x, &mask).unwrap();
     assert_close("layer0_context (fast path)", &ctx, &t.pt("layer0_context"), TOL);
     assert_close("layer0_context (reference path)", &sa.forward_ref(&x, &mask).unwrap(), &t.pt("layer0_context"), TOL);

@@ -26,7 +26,9 @@ fn minilm() -> Option<PathBuf> {
             eprintln!("SKIPPED (NANOBERT_OFFLINE=1 and no cached weights): {e}");
             None
         }
-        Err(e) => panic!("cannot get all-MiniLM-L6-v2 (set NANOBERT_OFFLINE=1 to skip on a machine with no network): {e}"),
+        Err(e) => {
+            panic!("cannot get all-MiniLM-L6-v2 (set NANOBERT_OFFLINE=1 to skip on a machine with no network): {e}")
+        }
     }
 }
 
@@ -85,6 +87,9 @@ fn minilm_print_equals_pytorch() {
     assert_eq!(model.to_string(), want);
     let counts = fixture_json("print/param-counts.json");
     assert_eq!(count_parameters(&model) as u64, counts["minilm-bert-model"]["parameters"].as_u64().unwrap());
+    // MiniLM has no masked-language-model head: fill-mask says so instead of failing later.
+    let err = nanobert::pipeline::FillMask::from_checkpoint(&ckpt).err().expect("fill-mask needs an MLM head");
+    assert!(err.to_string().contains("no masked-language-model head"), "{err}");
     // The weights were borrowed from the file mapping, not copied.
     assert!(model.embeddings.word_embeddings.weight.storage().is_mapped());
 }

@@ -22,9 +22,9 @@
 
 use rayon::prelude::*;
 
+use super::ParamSource;
 use super::config::BertConfig;
 use super::{load_layer_norm, load_linear};
-use super::ParamSource;
 use crate::nn::{Dropout, LayerNorm, Linear, Module};
 use crate::ops::matmul::sgemm;
 use crate::{Result, Tensor, ops};

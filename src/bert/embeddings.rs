@@ -12,9 +12,9 @@
 //! Hugging Face: `BertEmbeddings` in
 //! <https://github.com/huggingface/transformers/blob/main/src/transformers/models/bert/modeling_bert.py>.
 
+use super::ParamSource;
 use super::config::BertConfig;
 use super::{BertInput, load_layer_norm};
-use super::ParamSource;
 use crate::nn::{Dropout, Embedding, LayerNorm, Module};
 use crate::{Error, Result, Tensor, ops};
 

@@ -10,10 +10,10 @@
 //! Hugging Face: `BertIntermediate`, `BertOutput`, `BertLayer`, `BertEncoder` in
 //! <https://github.com/huggingface/transformers/blob/main/src/transformers/models/bert/modeling_bert.py>.
 
+use super::ParamSource;
 use super::attention::BertAttention;
 use super::config::BertConfig;
 use super::{load_layer_norm, load_linear};
-use super::ParamSource;
 use crate::nn::{Activation, Dropout, LayerNorm, Linear, Module, ModuleList};
 use crate::{Result, Tensor, ops};
 

@@ -10,10 +10,10 @@
 //! `BertOnlyMLMHead`, `BertForMaskedLM` in
 //! <https://github.com/huggingface/transformers/blob/main/src/transformers/models/bert/modeling_bert.py>.
 
+use super::ParamSource;
 use super::config::BertConfig;
 use super::model::BertModel;
 use super::{BertInput, load_layer_norm, load_linear};
-use super::ParamSource;
 use crate::nn::{Activation, LayerNorm, Linear, Module};
 use crate::{Error, Result, Tensor};
 

@@ -60,7 +60,9 @@ impl ParamSource for Init {
             Tensor::zeros(shape)
         } else {
             // A different stream per tensor, so equal shapes don't get equal weights.
-            let h = name.bytes().fold(self.seed ^ 0xcbf2_9ce4_8422_2325, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
+            let h = name
+                .bytes()
+                .fold(self.seed ^ 0xcbf2_9ce4_8422_2325, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
             crate::ops::mul_scalar(&Tensor::randn(shape, h), self.std)
         })
     }

@@ -3,11 +3,11 @@
 //! Hugging Face: `BertPooler`, `BertModel` in
 //! <https://github.com/huggingface/transformers/blob/main/src/transformers/models/bert/modeling_bert.py>.
 
+use super::ParamSource;
 use super::config::BertConfig;
 use super::embeddings::BertEmbeddings;
 use super::layer::BertEncoder;
 use super::{BertInput, load_linear};
-use super::ParamSource;
 use crate::nn::{Activation, Linear, Module};
 use crate::{Result, Tensor};
 

