@@ -80,11 +80,7 @@ fn f16_bf16_f64_are_converted() {
     let f64b: Vec<u8> = vals.iter().flat_map(|&v| (v as f64).to_le_bytes()).collect();
     write_st(
         &path,
-        &[
-            ("h", Dtype::F16, vec![2, 3], f16),
-            ("b", Dtype::BF16, vec![6], bf16),
-            ("d", Dtype::F64, vec![3, 2], f64b),
-        ],
+        &[("h", Dtype::F16, vec![2, 3], f16), ("b", Dtype::BF16, vec![6], bf16), ("d", Dtype::F64, vec![3, 2], f64b)],
     );
     let w = Weights::open(&path).unwrap();
     let h = w.get("h").unwrap();
@@ -185,7 +181,12 @@ fn model_file(dir: &Path) -> PathBuf {
             ("embeddings.LayerNorm.beta", Dtype::F32, vec![2], f32_bytes(&[-1.0, 0.5])),
             ("bert.encoder.layer.0.output.dense.weight", Dtype::F32, vec![2, 2], f32_bytes(&[1., 0., 0., 1.])),
             ("cls.predictions.bias", Dtype::F32, vec![3], f32_bytes(&[0.1, 0.2, 0.3])),
-            ("embeddings.position_ids", Dtype::I64, vec![1, 2], [0i64, 1].iter().flat_map(|v| v.to_le_bytes()).collect()),
+            (
+                "embeddings.position_ids",
+                Dtype::I64,
+                vec![1, 2],
+                [0i64, 1].iter().flat_map(|v| v.to_le_bytes()).collect(),
+            ),
         ],
     );
     path
@@ -201,7 +202,10 @@ fn weight_map_resolves_prefix_and_gamma_beta() {
     assert_close(&e.to_vec(), &[1., 2., 3., 4., 5., 6.]);
     // without prefix -> stored with prefix
     assert!(m.contains("encoder.layer.0.output.dense.weight"));
-    assert_eq!(m.resolve("bert.encoder.layer.0.output.dense.weight").unwrap(), "bert.encoder.layer.0.output.dense.weight");
+    assert_eq!(
+        m.resolve("bert.encoder.layer.0.output.dense.weight").unwrap(),
+        "bert.encoder.layer.0.output.dense.weight"
+    );
     // LayerNorm weight/bias -> gamma/beta
     assert_close(&m.get("bert.embeddings.LayerNorm.weight").unwrap().to_vec(), &[1.5, 2.5]);
     assert_close(&m.get("bert.embeddings.LayerNorm.bias").unwrap().to_vec(), &[-1.0, 0.5]);
@@ -244,7 +248,10 @@ fn weight_map_missing_tensor_lists_close_names() {
     assert!(matches!(err, Error::Tensor { .. }), "{msg}");
     assert!(msg.contains("bert.encoder.layer.0.output.dense.bias"), "{msg}");
     assert!(msg.contains("not found"), "{msg}");
-    assert!(msg.contains("closest names present") && msg.contains("`bert.encoder.layer.0.output.dense.weight`"), "{msg}");
+    assert!(
+        msg.contains("closest names present") && msg.contains("`bert.encoder.layer.0.output.dense.weight`"),
+        "{msg}"
+    );
     // dtype errors through the map name the canonical tensor
     let err = m.get("bert.embeddings.position_ids").unwrap_err().to_string();
     assert!(err.contains("bert.embeddings.position_ids") && err.contains("I64"), "{err}");

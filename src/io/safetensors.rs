@@ -128,12 +128,8 @@ impl Weights {
                 }
                 bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
             }
-            Dtype::F16 => {
-                bytes.chunks_exact(2).map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32()).collect()
-            }
-            Dtype::BF16 => {
-                bytes.chunks_exact(2).map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32()).collect()
-            }
+            Dtype::F16 => bytes.chunks_exact(2).map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
+            Dtype::BF16 => bytes.chunks_exact(2).map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
             Dtype::F64 => bytes
                 .chunks_exact(8)
                 .map(|b| f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f32)
@@ -258,7 +254,11 @@ pub fn save(path: &Path, tensors: &[(&str, SaveTensor)]) -> Result<()> {
                         msg: format!("{} values cannot fill shape {shape:?}", data.len()),
                     });
                 }
-                Encoded { dtype: Dtype::I64, shape: shape.clone(), bytes: data.iter().flat_map(|v| v.to_le_bytes()).collect() }
+                Encoded {
+                    dtype: Dtype::I64,
+                    shape: shape.clone(),
+                    bytes: data.iter().flat_map(|v| v.to_le_bytes()).collect(),
+                }
             }
         };
         encoded.push((*name, e));

@@ -96,14 +96,17 @@ impl Tokenizer {
     /// number), as `BertTokenizer` does for checkpoints without `tokenizer.json`.
     pub fn from_vocab_txt(vocab: &Path, lowercase: bool, max_len: usize) -> Result<Tokenizer> {
         check_max_len(max_len)?;
-        let text = std::fs::read_to_string(vocab).map_err(|e| Error::file(vocab, format!("cannot read vocabulary: {e}")))?;
+        let text =
+            std::fs::read_to_string(vocab).map_err(|e| Error::file(vocab, format!("cannot read vocabulary: {e}")))?;
         let mut ids: HashMap<String, u32> = HashMap::new();
         for (i, line) in text.lines().enumerate() {
             // The same rule as the `tokenizers` crate's reader below (later duplicates win).
             ids.insert(line.trim_end().to_string(), i as u32);
         }
         let id = |t: &str| {
-            ids.get(t).copied().ok_or_else(|| Error::file(vocab, format!("vocabulary has no `{t}` token (not a BERT vocab.txt?)")))
+            ids.get(t)
+                .copied()
+                .ok_or_else(|| Error::file(vocab, format!("vocabulary has no `{t}` token (not a BERT vocab.txt?)")))
         };
         let (cls, sep) = (id("[CLS]")?, id("[SEP]")?);
         id("[UNK]")?;
