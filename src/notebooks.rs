@@ -7,3 +7,7 @@
 #[cfg(doctest)]
 #[doc = include_str!("../notebooks-md/01-tensors.md")]
 pub struct Notebook01Tensors;
+
+#[cfg(doctest)]
+#[doc = include_str!("../notebooks-md/07-conv-rnn.md")]
+pub struct Notebook07ConvRnn;

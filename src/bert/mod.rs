@@ -1,1 +1,91 @@
-//! (being written)
+//! # BERT, one struct per Hugging Face module
+//!
+//! Every struct here is named after the PyTorch class in transformers' `modeling_bert.py`
+//! and every field after the attribute, so the names in a checkpoint
+//! (`bert.encoder.layer.3.attention.self.query.weight`) read as a path through these
+//! structs: `BertForMaskedLM.bert.encoder.layer[3].attention.self_.query.weight`.
+//!
+//! Read in this order: `config.rs`, `embeddings.rs`, `attention.rs`, `layer.rs`,
+//! `model.rs`, `mlm.rs`, `pooling.rs`.
+
+pub mod attention;
+pub mod config;
+pub mod embeddings;
+pub mod layer;
+pub mod mlm;
+pub mod model;
+pub mod pooling;
+
+pub use config::BertConfig;
+pub use mlm::BertForMaskedLM;
+pub use model::{BertModel, BertModelOutput};
+
+use crate::io::WeightMap;
+use crate::nn::{LayerNorm, Linear};
+use crate::{Error, Result};
+
+/// A batch of token ids, row-major `[batch, seq_len]`, ready for the model.
+#[derive(Clone, Copy, Debug)]
+pub struct BertInput<'a> {
+    pub input_ids: &'a [u32],
+    /// 1 for real tokens, 0 for padding; `None` means all ones.
+    pub attention_mask: Option<&'a [u32]>,
+    /// Segment ids (0 or 1); `None` means all zeros.
+    pub token_type_ids: Option<&'a [u32]>,
+    pub batch: usize,
+    pub seq_len: usize,
+}
+
+impl<'a> BertInput<'a> {
+    /// Checks that every slice holds `batch * seq_len` entries.
+    pub fn new(
+        input_ids: &'a [u32],
+        attention_mask: Option<&'a [u32]>,
+        token_type_ids: Option<&'a [u32]>,
+        batch: usize,
+        seq_len: usize,
+    ) -> Result<Self> {
+        let n = batch * seq_len;
+        for (name, len) in [
+            ("input_ids", Some(input_ids.len())),
+            ("attention_mask", attention_mask.map(|m| m.len())),
+            ("token_type_ids", token_type_ids.map(|t| t.len())),
+        ] {
+            if let Some(len) = len
+                && len != n
+            {
+                return Err(Error::Input(format!("{name} has {len} entries, expected batch {batch} x seq {seq_len}")));
+            }
+        }
+        if n == 0 {
+            return Err(Error::Input("empty batch: nothing to run the model on".into()));
+        }
+        Ok(BertInput { input_ids, attention_mask, token_type_ids, batch, seq_len })
+    }
+
+    /// The mask as attention adds it to the scores: 0 where attended, the most negative
+    /// f32 where masked (what Hugging Face uses), `[batch, seq_len]`.
+    pub fn additive_mask(&self) -> Vec<f32> {
+        match self.attention_mask {
+            Some(m) => m.iter().map(|&v| if v == 0 { f32::MIN } else { 0.0 }).collect(),
+            None => vec![0.0; self.batch * self.seq_len],
+        }
+    }
+}
+
+/// Loads `{name}.weight` `[out, in]` and `{name}.bias` `[out]` as a [`Linear`].
+pub(crate) fn load_linear(w: &WeightMap, name: &str, in_f: usize, out_f: usize) -> Result<Linear> {
+    Linear::new(
+        w.get_shaped(&format!("{name}.weight"), &[out_f, in_f])?,
+        Some(w.get_shaped(&format!("{name}.bias"), &[out_f])?),
+    )
+}
+
+/// Loads `{name}.weight` and `{name}.bias` `[hidden]` (or `gamma`/`beta`) as a [`LayerNorm`].
+pub(crate) fn load_layer_norm(w: &WeightMap, name: &str, hidden: usize, eps: f64) -> Result<LayerNorm> {
+    LayerNorm::new(
+        w.get_shaped(&format!("{name}.weight"), &[hidden])?,
+        w.get_shaped(&format!("{name}.bias"), &[hidden])?,
+        eps,
+    )
+}

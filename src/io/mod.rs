@@ -1,1 +1,21 @@
-//! (being written)
+//! # Checkpoints on disk
+//!
+//! Everything that turns files into tensors, read in this order:
+//!
+//! - [`safetensors`]: one `model.safetensors` file, memory-mapped; f32 tensors *borrow* the
+//!   mapping (no copy), f16/bf16 are converted; plus [`save`] to write one.
+//! - [`names`]: the same weight goes by several names in the wild (`bert.` prefix or not,
+//!   LayerNorm `gamma`/`beta` or `weight`/`bias`); [`WeightMap`] resolves canonical names.
+//! - [`checkpoint`]: a Hugging Face model directory (config.json, weights, tokenizer files,
+//!   sentence-transformers pooling settings).
+//! - [`fetch`]: finding or downloading all-MiniLM-L6-v2 without the Hugging Face Hub.
+
+pub mod checkpoint;
+pub mod fetch;
+pub mod names;
+pub mod safetensors;
+
+pub use checkpoint::{Checkpoint, Pooling, SentenceTransformersConfig};
+pub use fetch::{ensure_minilm, nanobert_home};
+pub use names::WeightMap;
+pub use safetensors::{SaveTensor, Weights, save};

@@ -11,19 +11,22 @@
 //! - [`norm`](mod@norm): layer normalization;
 //! - [`embedding`](mod@embedding): a lookup table, i.e. a matrix row per token id;
 //! - [`dropout`](mod@dropout): randomly zeroing activations while training;
-//! - [`matmul`](mod@matmul): the matrix product that does nearly all the work.
+//! - [`matmul`](mod@matmul): the matrix product that does nearly all the work;
+//! - [`conv`](mod@conv) and [`rnn`](mod@rnn): convolutions and recurrent networks, rewritten as matmuls.
 //!
 //! Ops take `&Tensor` (any layout: views, transposes, broadcasts) and return a new
 //! contiguous tensor. Large contiguous inputs are split over threads with rayon; small ones
 //! stay on one thread, where the cost of waking other threads would dominate.
 
 pub mod activation;
+pub mod conv;
 pub mod dropout;
 pub mod elementwise;
 pub mod embedding;
 pub mod matmul;
 pub mod norm;
 pub mod reduce;
+pub mod rnn;
 pub mod softmax;
 
 pub use activation::{

@@ -167,6 +167,9 @@ impl Tensor {
     /// True when the elements are laid out row-major with no gaps, so the tensor is one
     /// plain slice of its storage. Dimensions of size 1 may have any stride.
     pub fn is_contiguous(&self) -> bool {
+        if self.numel() == 0 {
+            return true; // nothing to lay out
+        }
         let mut expected = 1;
         for d in (0..self.ndim()).rev() {
             if self.shape[d] != 1 && self.strides[d] != expected {

@@ -1,0 +1,87 @@
+//! # BertConfig: the handful of numbers that define a BERT
+//!
+//! Read from a checkpoint's `config.json` (the same file Hugging Face writes). Only the
+//! fields the forward pass needs are kept; unknown fields are ignored.
+//! Mirrors `transformers.BertConfig`
+//! (<https://github.com/huggingface/transformers/blob/main/src/transformers/models/bert/configuration_bert.py>).
+
+use serde::Deserialize;
+
+use crate::{Error, Result};
+
+fn default_act() -> String {
+    "gelu".into()
+}
+fn default_dropout() -> f64 {
+    0.1
+}
+fn default_eps() -> f64 {
+    1e-12
+}
+fn default_type_vocab() -> usize {
+    2
+}
+fn default_position_type() -> String {
+    "absolute".into()
+}
+
+/// The hyper-parameters of a BERT model (`config.json`).
+#[derive(Clone, Debug, Deserialize)]
+pub struct BertConfig {
+    pub vocab_size: usize,
+    pub hidden_size: usize,
+    pub num_hidden_layers: usize,
+    pub num_attention_heads: usize,
+    pub intermediate_size: usize,
+    #[serde(default = "default_act")]
+    pub hidden_act: String,
+    #[serde(default = "default_dropout")]
+    pub hidden_dropout_prob: f64,
+    #[serde(default = "default_dropout")]
+    pub attention_probs_dropout_prob: f64,
+    pub max_position_embeddings: usize,
+    #[serde(default = "default_type_vocab")]
+    pub type_vocab_size: usize,
+    #[serde(default = "default_eps")]
+    pub layer_norm_eps: f64,
+    #[serde(default)]
+    pub pad_token_id: Option<usize>,
+    #[serde(default = "default_position_type")]
+    pub position_embedding_type: String,
+}
+
+impl BertConfig {
+    /// Parses and checks a config from `config.json`'s JSON value.
+    pub fn from_json(value: &serde_json::Value) -> Result<BertConfig> {
+        let cfg: BertConfig = serde_json::from_value(value.clone())
+            .map_err(|e| Error::invalid("config.json", format!("not a BERT config: {e}")))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Rejects configs this implementation cannot run, with a reason.
+    pub fn validate(&self) -> Result<()> {
+        if self.num_attention_heads == 0 || self.hidden_size % self.num_attention_heads != 0 {
+            return Err(Error::invalid(
+                "config.json",
+                format!(
+                    "hidden_size {} is not a multiple of num_attention_heads {}",
+                    self.hidden_size, self.num_attention_heads
+                ),
+            ));
+        }
+        if self.position_embedding_type != "absolute" {
+            return Err(Error::invalid(
+                "config.json",
+                format!("position_embedding_type `{}` is not supported (only absolute)", self.position_embedding_type),
+            ));
+        }
+        crate::nn::Activation::from_config(&self.hidden_act)?;
+        Ok(())
+    }
+
+    /// Size of one attention head.
+    pub fn head_dim(&self) -> usize {
+        self.hidden_size / self.num_attention_heads
+    }
+}

@@ -1,0 +1,86 @@
+//! # BertEmbeddings: three lookup tables, summed, then normalized
+//!
+//! A network cannot read a word, a position or a segment: it reads numbers. An embedding
+//! turns each of these *keys* into a learned vector (a row of a table):
+//!
+//! ```text
+//! x[b, s] = word_embeddings[input_ids[b, s]]
+//!         + position_embeddings[s]
+//!         + token_type_embeddings[token_type_ids[b, s]]      then LayerNorm (and dropout)
+//! ```
+//!
+//! Hugging Face: `BertEmbeddings` in
+//! <https://github.com/huggingface/transformers/blob/main/src/transformers/models/bert/modeling_bert.py>.
+
+use super::config::BertConfig;
+use super::{BertInput, load_layer_norm};
+use crate::io::WeightMap;
+use crate::nn::{Dropout, Embedding, LayerNorm, Module};
+use crate::{Error, Result, Tensor, ops};
+
+#[allow(non_snake_case)] // field names match the checkpoint keys
+pub struct BertEmbeddings {
+    pub word_embeddings: Embedding,
+    pub position_embeddings: Embedding,
+    pub token_type_embeddings: Embedding,
+    pub LayerNorm: LayerNorm,
+    pub dropout: Dropout,
+}
+
+impl BertEmbeddings {
+    pub fn load(w: &WeightMap, prefix: &str, cfg: &BertConfig) -> Result<Self> {
+        let h = cfg.hidden_size;
+        let table = |name: &str, rows: usize, pad: Option<usize>| -> Result<Embedding> {
+            Embedding::new(w.get_shaped(&format!("{prefix}{name}.weight"), &[rows, h])?, pad)
+        };
+        Ok(BertEmbeddings {
+            word_embeddings: table("word_embeddings", cfg.vocab_size, Some(cfg.pad_token_id.unwrap_or(0)))?,
+            position_embeddings: table("position_embeddings", cfg.max_position_embeddings, None)?,
+            token_type_embeddings: table("token_type_embeddings", cfg.type_vocab_size, None)?,
+            LayerNorm: load_layer_norm(w, &format!("{prefix}LayerNorm"), h, cfg.layer_norm_eps)?,
+            dropout: Dropout { p: cfg.hidden_dropout_prob },
+        })
+    }
+
+    /// `input -> [batch, seq, hidden]`.
+    pub fn forward(&self, input: &BertInput) -> Result<Tensor> {
+        let (b, s) = (input.batch, input.seq_len);
+        let max_pos = self.position_embeddings.weight.shape()[0];
+        if s > max_pos {
+            return Err(Error::Input(format!(
+                "sequence of {s} tokens is longer than the model's max_position_embeddings = {max_pos}"
+            )));
+        }
+        let words = self.word_embeddings.forward(input.input_ids, &[b, s])?;
+        // Absolute positions 0..s, the same for every sequence of the batch.
+        let positions: Vec<u32> = (0..s as u32).collect();
+        let pos = self.position_embeddings.forward(&positions, &[1, s])?;
+        let zeros;
+        let types = match input.token_type_ids {
+            Some(t) => t,
+            None => {
+                zeros = vec![0u32; b * s];
+                &zeros
+            }
+        };
+        let typ = self.token_type_embeddings.forward(types, &[b, s])?;
+        let x = ops::add(&ops::add(&words, &typ)?, &pos)?;
+        // Dropout would go here; it is the identity at inference.
+        self.LayerNorm.forward(&x)
+    }
+}
+
+impl Module for BertEmbeddings {
+    fn name(&self) -> String {
+        "BertEmbeddings".into()
+    }
+    fn children(&self) -> Vec<(String, &dyn Module)> {
+        vec![
+            ("word_embeddings".into(), &self.word_embeddings),
+            ("position_embeddings".into(), &self.position_embeddings),
+            ("token_type_embeddings".into(), &self.token_type_embeddings),
+            ("LayerNorm".into(), &self.LayerNorm),
+            ("dropout".into(), &self.dropout),
+        ]
+    }
+}

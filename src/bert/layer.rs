@@ -1,0 +1,128 @@
+//! # BertLayer: attention, then a two-layer MLP, each wrapped in residual + LayerNorm
+//!
+//! ```text
+//! a = BertAttention(x)                                   = LayerNorm(x + attn(x))
+//! y = BertOutput(GELU(BertIntermediate.dense(a)), a)    = LayerNorm(a + W2·gelu(W1·a))
+//! ```
+//! The MLP widens each token to `intermediate_size` (4x hidden) and back: two Linears,
+//! i.e. two matmuls, which is where most of BERT's time goes.
+//!
+//! Hugging Face: `BertIntermediate`, `BertOutput`, `BertLayer`, `BertEncoder` in
+//! <https://github.com/huggingface/transformers/blob/main/src/transformers/models/bert/modeling_bert.py>.
+
+use super::attention::BertAttention;
+use super::config::BertConfig;
+use super::{load_layer_norm, load_linear};
+use crate::io::WeightMap;
+use crate::nn::{Activation, Dropout, LayerNorm, Linear, Module, ModuleList};
+use crate::{Result, Tensor, ops};
+
+pub struct BertIntermediate {
+    pub dense: Linear,
+    pub intermediate_act_fn: Activation,
+}
+
+impl BertIntermediate {
+    /// `[batch, seq, hidden] -> [batch, seq, intermediate]`.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        Ok(self.intermediate_act_fn.forward(&self.dense.forward(x)?))
+    }
+}
+
+impl Module for BertIntermediate {
+    fn name(&self) -> String {
+        "BertIntermediate".into()
+    }
+    fn children(&self) -> Vec<(String, &dyn Module)> {
+        vec![("dense".into(), &self.dense), ("intermediate_act_fn".into(), &self.intermediate_act_fn)]
+    }
+}
+
+#[allow(non_snake_case)] // field names match the checkpoint keys
+pub struct BertOutput {
+    pub dense: Linear,
+    pub LayerNorm: LayerNorm,
+    pub dropout: Dropout,
+}
+
+impl BertOutput {
+    /// `h: [batch, seq, intermediate]`, `residual: [batch, seq, hidden] -> [batch, seq, hidden]`.
+    pub fn forward(&self, h: &Tensor, residual: &Tensor) -> Result<Tensor> {
+        self.LayerNorm.forward(&ops::add(&self.dense.forward(h)?, residual)?)
+    }
+}
+
+impl Module for BertOutput {
+    fn name(&self) -> String {
+        "BertOutput".into()
+    }
+    fn children(&self) -> Vec<(String, &dyn Module)> {
+        vec![("dense".into(), &self.dense), ("LayerNorm".into(), &self.LayerNorm), ("dropout".into(), &self.dropout)]
+    }
+}
+
+pub struct BertLayer {
+    pub attention: BertAttention,
+    pub intermediate: BertIntermediate,
+    pub output: BertOutput,
+}
+
+impl BertLayer {
+    pub fn load(w: &WeightMap, prefix: &str, cfg: &BertConfig) -> Result<Self> {
+        let (h, i) = (cfg.hidden_size, cfg.intermediate_size);
+        Ok(BertLayer {
+            attention: BertAttention::load(w, &format!("{prefix}attention."), cfg)?,
+            intermediate: BertIntermediate {
+                dense: load_linear(w, &format!("{prefix}intermediate.dense"), h, i)?,
+                intermediate_act_fn: Activation::from_config(&cfg.hidden_act)?,
+            },
+            output: BertOutput {
+                dense: load_linear(w, &format!("{prefix}output.dense"), i, h)?,
+                LayerNorm: load_layer_norm(w, &format!("{prefix}output.LayerNorm"), h, cfg.layer_norm_eps)?,
+                dropout: Dropout { p: cfg.hidden_dropout_prob },
+            },
+        })
+    }
+
+    /// `x: [batch, seq, hidden]`, additive `mask: [batch, seq]` `-> [batch, seq, hidden]`.
+    pub fn forward(&self, x: &Tensor, mask: &[f32]) -> Result<Tensor> {
+        let a = self.attention.forward(x, mask)?;
+        self.output.forward(&self.intermediate.forward(&a)?, &a)
+    }
+}
+
+impl Module for BertLayer {
+    fn name(&self) -> String {
+        "BertLayer".into()
+    }
+    fn children(&self) -> Vec<(String, &dyn Module)> {
+        vec![
+            ("attention".into(), &self.attention),
+            ("intermediate".into(), &self.intermediate),
+            ("output".into(), &self.output),
+        ]
+    }
+}
+
+/// The stack of layers.
+pub struct BertEncoder {
+    pub layer: ModuleList<BertLayer>,
+}
+
+impl BertEncoder {
+    pub fn load(w: &WeightMap, prefix: &str, cfg: &BertConfig) -> Result<Self> {
+        let layers = (0..cfg.num_hidden_layers)
+            .map(|i| BertLayer::load(w, &format!("{prefix}layer.{i}."), cfg))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(BertEncoder { layer: ModuleList(layers) })
+    }
+}
+
+impl Module for BertEncoder {
+    fn name(&self) -> String {
+        "BertEncoder".into()
+    }
+    fn children(&self) -> Vec<(String, &dyn Module)> {
+        vec![("layer".into(), &self.layer)]
+    }
+}

@@ -1,0 +1,95 @@
+//! # Linear: a generalization of a line, and nothing but a matmul
+//!
+//! `y = x·Wᵀ + b`. In one dimension that is the line `y = w·x + b`; with vectors it mixes
+//! every input feature into every output feature. PyTorch (and every Hugging Face
+//! checkpoint) stores `W` as `[out_features, in_features]`, so the product is `x · Wᵀ`:
+//! we hand `sgemm` the weight as it is and ask for the transpose (`transpose_b = true`)
+//! instead of copying it.
+
+use super::module::Module;
+use crate::ops::matmul::sgemm;
+use crate::{Error, Result, Tensor};
+
+/// `torch.nn.Linear`: weight `[out, in]`, optional bias `[out]`.
+pub struct Linear {
+    pub weight: Tensor,
+    pub bias: Option<Tensor>,
+}
+
+impl Linear {
+    /// Builds a layer, checking that the bias matches the weight.
+    pub fn new(weight: Tensor, bias: Option<Tensor>) -> Result<Linear> {
+        if weight.ndim() != 2 {
+            return Err(Error::invalid("Linear", format!("weight must be 2-D [out, in], got {:?}", weight.shape())));
+        }
+        if let Some(b) = &bias
+            && b.shape() != [weight.shape()[0]]
+        {
+            return Err(Error::ShapeMismatch {
+                op: "Linear",
+                lhs: weight.shape().to_vec(),
+                rhs: b.shape().to_vec(),
+                detail: ": bias must have shape [out_features]".into(),
+            });
+        }
+        Ok(Linear { weight: weight.contiguous(), bias: bias.map(|b| b.contiguous()) })
+    }
+
+    pub fn in_features(&self) -> usize {
+        self.weight.shape()[1]
+    }
+
+    pub fn out_features(&self) -> usize {
+        self.weight.shape()[0]
+    }
+
+    /// `x: [..., in] -> [..., out]`, one GEMM over all leading dimensions at once.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let (out_f, in_f) = (self.out_features(), self.in_features());
+        if x.ndim() == 0 || x.shape()[x.ndim() - 1] != in_f {
+            return Err(Error::ShapeMismatch {
+                op: "Linear",
+                lhs: x.shape().to_vec(),
+                rhs: self.weight.shape().to_vec(),
+                detail: format!(": input's last dimension must be in_features = {in_f}"),
+            });
+        }
+        let x = x.contiguous();
+        let rows = x.numel() / in_f.max(1);
+        let mut y = vec![0.0f32; rows * out_f];
+        let xs = x.as_slice().unwrap_or(&[]);
+        let w = self.weight.as_slice().unwrap_or(&[]);
+        sgemm(rows, in_f, out_f, xs, in_f, w, in_f, &mut y, out_f, true);
+        if let Some(b) = &self.bias {
+            let b = b.as_slice().unwrap_or(&[]);
+            for row in y.chunks_exact_mut(out_f.max(1)) {
+                row.iter_mut().zip(b).for_each(|(v, bi)| *v += bi);
+            }
+        }
+        let mut shape = x.shape().to_vec();
+        *shape.last_mut().unwrap_or(&mut 0) = out_f;
+        Tensor::from_vec(y, &shape)
+    }
+
+    /// The same layer written with tensor ops: `matmul(x, Wᵀ) + b`. The slow obvious reference.
+    pub fn forward_ref(&self, x: &Tensor) -> Result<Tensor> {
+        let y = crate::ops::matmul::matmul(x, &self.weight.t()?)?;
+        match &self.bias {
+            Some(b) => crate::ops::add(&y, b),
+            None => Ok(y),
+        }
+    }
+}
+
+impl Module for Linear {
+    fn name(&self) -> String {
+        "Linear".into()
+    }
+    fn extra_repr(&self) -> String {
+        let bias = if self.bias.is_some() { "True" } else { "False" };
+        format!("in_features={}, out_features={}, bias={bias}", self.in_features(), self.out_features())
+    }
+    fn own_parameters(&self) -> Vec<&Tensor> {
+        std::iter::once(&self.weight).chain(self.bias.as_ref()).collect()
+    }
+}

@@ -1,0 +1,252 @@
+//! # Pipelines: text in, answers out
+//!
+//! The top of the stack: a checkpoint directory ([`crate::io`]), a tokenizer
+//! ([`crate::text`]) and a model ([`crate::bert`]) put together for the two jobs people
+//! run BERT for on a CPU — sentence embeddings and fill-mask.
+
+use crate::bert::pooling::{PoolingMode, normalize, pool};
+use crate::bert::{BertConfig, BertForMaskedLM, BertInput, BertModel};
+use crate::io::Checkpoint;
+use crate::nn::Module;
+use crate::text::{Batch, Tokenizer};
+use crate::{Error, Result, Tensor};
+
+/// How many texts go through the model at once (bounds memory on long inputs).
+pub const BATCH_SIZE: usize = 32;
+
+/// The longest input the checkpoint accepts: sentence-transformers' `max_seq_length` when
+/// present, else `max_position_embeddings`.
+pub fn max_len(ckpt: &Checkpoint, cfg: &BertConfig) -> usize {
+    let st = ckpt.sentence_transformers.as_ref().and_then(|s| s.max_seq_length);
+    st.unwrap_or(cfg.max_position_embeddings).min(cfg.max_position_embeddings)
+}
+
+fn input(batch: &Batch) -> Result<BertInput<'_>> {
+    BertInput::new(
+        &batch.input_ids,
+        Some(&batch.attention_mask),
+        Some(&batch.token_type_ids),
+        batch.batch,
+        batch.seq_len,
+    )
+}
+
+/// Rejects an empty list of texts or an empty text with a clear message.
+fn check_texts(texts: &[&str]) -> Result<()> {
+    if texts.is_empty() {
+        return Err(Error::Input("no text given".into()));
+    }
+    if let Some(i) = texts.iter().position(|t| t.trim().is_empty()) {
+        return Err(Error::Input(format!("text #{} is empty", i + 1)));
+    }
+    Ok(())
+}
+
+/// Sentence embeddings: BERT, then the model card's pooling and normalization.
+pub struct Embedder {
+    pub model: BertModel,
+    pub tokenizer: Tokenizer,
+    pub pooling: PoolingMode,
+    pub normalize: bool,
+}
+
+impl Embedder {
+    /// Builds an embedder from a checkpoint; pooling comes from sentence-transformers'
+    /// config when present (mean pooling without normalization otherwise).
+    pub fn from_checkpoint(ckpt: &Checkpoint) -> Result<Embedder> {
+        let cfg = BertConfig::from_json(&ckpt.config_json)?;
+        let model = BertModel::load(&ckpt.weights, "bert.", &cfg, true)?;
+        let tokenizer = Tokenizer::from_checkpoint(ckpt, max_len(ckpt, &cfg))?;
+        let (pooling, normalize) = match &ckpt.sentence_transformers {
+            Some(st) => {
+                let p = &st.pooling;
+                let mode = if p.mode_cls_token {
+                    PoolingMode::Cls
+                } else if p.mode_max_tokens {
+                    PoolingMode::Max
+                } else {
+                    PoolingMode::Mean
+                };
+                (mode, st.normalize)
+            }
+            None => (PoolingMode::Mean, false),
+        };
+        Ok(Embedder { model, tokenizer, pooling, normalize })
+    }
+
+    /// One vector per text.
+    pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        check_texts(texts)?;
+        let mut out = Vec::with_capacity(texts.len());
+        for chunk in texts.chunks(BATCH_SIZE) {
+            let batch = self.tokenizer.encode_batch(chunk)?;
+            let hidden = self.model.forward(&input(&batch)?, false)?.last_hidden_state;
+            for mut v in pool(&hidden, &batch.attention_mask, self.pooling)? {
+                if self.normalize {
+                    normalize(&mut v);
+                }
+                out.push(v);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// One candidate for a masked position.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Candidate {
+    pub token: String,
+    pub id: u32,
+    /// Softmax probability over the vocabulary.
+    pub score: f32,
+}
+
+/// The candidates for one `[MASK]`.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct MaskPrediction {
+    /// Index of the `[MASK]` token in the encoded sequence ([CLS] is 0).
+    pub position: usize,
+    pub top: Vec<Candidate>,
+}
+
+/// Fill-mask results for one text.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct FillMaskResult {
+    pub text: String,
+    pub masks: Vec<MaskPrediction>,
+}
+
+/// Fill-mask: which words fit where `[MASK]` stands.
+pub struct FillMask {
+    pub model: BertForMaskedLM,
+    pub tokenizer: Tokenizer,
+}
+
+impl FillMask {
+    /// Needs a checkpoint with a masked-language-model head (`cls.predictions.*`).
+    pub fn from_checkpoint(ckpt: &Checkpoint) -> Result<FillMask> {
+        if !ckpt.weights.contains("cls.predictions.transform.dense.weight") {
+            return Err(Error::Input(format!(
+                "{} has no masked-language-model head (cls.predictions.*): fill-mask needs a BertForMaskedLM \
+                 checkpoint such as bert-base-uncased",
+                ckpt.dir.display()
+            )));
+        }
+        let cfg = BertConfig::from_json(&ckpt.config_json)?;
+        let model = BertForMaskedLM::load(&ckpt.weights, &cfg)?;
+        let tokenizer = Tokenizer::from_checkpoint(ckpt, max_len(ckpt, &cfg))?;
+        Ok(FillMask { model, tokenizer })
+    }
+
+    /// Top-`k` candidates for every `[MASK]` of every text.
+    pub fn predict(&self, texts: &[&str], top_k: usize) -> Result<Vec<FillMaskResult>> {
+        check_texts(texts)?;
+        let mask_id =
+            self.tokenizer.mask_token_id().ok_or_else(|| Error::Input("this tokenizer has no [MASK] token".into()))?;
+        let mut results = Vec::with_capacity(texts.len());
+        for chunk in texts.chunks(BATCH_SIZE) {
+            let batch = self.tokenizer.encode_batch(chunk)?;
+            let s = batch.seq_len;
+            let positions: Vec<(usize, usize)> =
+                (0..batch.batch * s).filter(|&i| batch.input_ids[i] == mask_id).map(|i| (i / s, i % s)).collect();
+            for (bi, text) in chunk.iter().enumerate() {
+                if !positions.iter().any(|&(b, _)| b == bi) {
+                    return Err(Error::Input(format!("no [MASK] token in \"{text}\"")));
+                }
+            }
+            let hidden = self.model.bert.forward(&input(&batch)?, false)?.last_hidden_state;
+            let logits = self.model.logits_at(&hidden, &positions)?;
+            let probs = crate::ops::softmax(&logits, None)?;
+            let probs = probs.as_slice().unwrap_or(&[]);
+            let vocab = logits.shape()[1];
+            let mut per_text: Vec<Vec<MaskPrediction>> = (0..chunk.len()).map(|_| Vec::new()).collect();
+            for (row, &(b, pos)) in positions.iter().enumerate() {
+                let p = &probs[row * vocab..(row + 1) * vocab];
+                let top = top_k_indices(p, top_k)
+                    .into_iter()
+                    .map(|id| Candidate {
+                        token: self.tokenizer.id_to_token(id as u32).unwrap_or_else(|| format!("[{id}]")),
+                        id: id as u32,
+                        score: p[id],
+                    })
+                    .collect();
+                per_text[b].push(MaskPrediction { position: pos, top });
+            }
+            for (text, masks) in chunk.iter().zip(per_text) {
+                results.push(FillMaskResult { text: text.to_string(), masks });
+            }
+        }
+        Ok(results)
+    }
+}
+
+/// Indices of the `k` largest values, largest first (ties: lower index first).
+pub fn top_k_indices(values: &[f32], k: usize) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..values.len()).collect();
+    let k = k.min(values.len());
+    if k == 0 {
+        return Vec::new();
+    }
+    let cmp = |a: &usize, b: &usize| values[*b].total_cmp(&values[*a]).then(a.cmp(b));
+    idx.select_nth_unstable_by(k - 1, cmp);
+    idx.truncate(k);
+    idx.sort_by(cmp);
+    idx
+}
+
+/// The module tree and parameter count of whatever model a checkpoint holds: the MLM
+/// model when it has a head, the bare encoder otherwise.
+pub fn describe(ckpt: &Checkpoint) -> Result<(String, usize)> {
+    let cfg = BertConfig::from_json(&ckpt.config_json)?;
+    if ckpt.weights.contains("cls.predictions.transform.dense.weight") {
+        let m = BertForMaskedLM::load(&ckpt.weights, &cfg)?;
+        Ok((m.repr(), crate::nn::count_parameters(&m)))
+    } else {
+        let m = BertModel::load(&ckpt.weights, "bert.", &cfg, true)?;
+        Ok((m.repr(), crate::nn::count_parameters(&m)))
+    }
+}
+
+/// Everything `nanobert forward` writes: ids, mask, last hidden state and (for MLM
+/// checkpoints) logits.
+pub struct ForwardOutputs {
+    pub batch: Batch,
+    pub last_hidden_state: Tensor,
+    pub logits: Option<Tensor>,
+}
+
+/// Runs the whole model on `texts` as one padded batch.
+pub fn forward(ckpt: &Checkpoint, texts: &[&str]) -> Result<ForwardOutputs> {
+    check_texts(texts)?;
+    let cfg = BertConfig::from_json(&ckpt.config_json)?;
+    let tokenizer = Tokenizer::from_checkpoint(ckpt, max_len(ckpt, &cfg))?;
+    let batch = tokenizer.encode_batch(texts)?;
+    let (last_hidden_state, logits) = if ckpt.weights.contains("cls.predictions.transform.dense.weight") {
+        let m = BertForMaskedLM::load(&ckpt.weights, &cfg)?;
+        let h = m.bert.forward(&input(&batch)?, false)?.last_hidden_state;
+        let logits = m.cls.predictions.forward(&h)?;
+        (h, Some(logits))
+    } else {
+        let m = BertModel::load(&ckpt.weights, "bert.", &cfg, true)?;
+        (m.forward(&input(&batch)?, false)?.last_hidden_state, None)
+    };
+    Ok(ForwardOutputs { batch, last_hidden_state, logits })
+}
+
+impl ForwardOutputs {
+    /// Writes `input_ids`, `attention_mask` (i64 `[batch, seq]`), `last_hidden_state` and,
+    /// when present, `logits` (f32) to a safetensors file, for comparing with PyTorch.
+    pub fn save(&self, path: &std::path::Path) -> Result<()> {
+        use crate::io::{SaveTensor, save};
+        let shape = [self.batch.batch, self.batch.seq_len];
+        let mut tensors = vec![
+            ("input_ids", SaveTensor::i64_from(&self.batch.input_ids, &shape)),
+            ("attention_mask", SaveTensor::i64_from(&self.batch.attention_mask, &shape)),
+            ("last_hidden_state", SaveTensor::F32(self.last_hidden_state.clone())),
+        ];
+        if let Some(l) = &self.logits {
+            tensors.push(("logits", SaveTensor::F32(l.clone())));
+        }
+        save(path, &tensors)
+    }
+}
