@@ -30,7 +30,7 @@ pub enum Error {
     /// Tokenizer failures (loading tokenizer.json, encoding text).
     #[error("tokenizer: {0}")]
     Tokenizer(String),
-    /// Bad user input that is not a shape (empty text, no [MASK], ...).
+    /// Bad user input that is not a shape (empty text, no `[MASK]`, ...).
     #[error("{0}")]
     Input(String),
 }

@@ -4,12 +4,12 @@
 //! If they cannot be had, these tests fail with the reason — unless `NANOBERT_OFFLINE=1`
 //! says this machine has no network, in which case they print that they were skipped.
 
-mod common;
+mod pytorch;
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use common::{assert_close, fixture, ids, reference};
+use pytorch::{assert_close, fixture, ids, reference};
 use nanobert::bert::pooling::cosine;
 use nanobert::bert::{BertConfig, BertInput, BertModel};
 use nanobert::io::{Checkpoint, fetch};

@@ -3,16 +3,16 @@
 //! Every op here has a fast path and, beside it, a slow obvious reference implementation
 //! that a property test ties to it. Read them in this order:
 //!
-//! - [`elementwise`]: `add`, `mul`, ... and *broadcasting*, the rule that lets a `[H]` bias
+//! - [`elementwise`](mod@elementwise): `add`, `mul`, ... and *broadcasting*, the rule that lets a `[H]` bias
 //!   be added to every row of an `[N, H]` matrix;
-//! - [`reduce`]: `sum`, `mean`, `max` along one dimension;
-//! - [`activation`]: GELU (and the `erf` it needs), tanh, ReLU, sigmoid;
-//! - [`softmax`]: turning scores into probabilities, with an additive mask;
-//! - [`norm`]: layer normalization;
-//! - [`embedding`]: a lookup table, i.e. a matrix row per token id;
-//! - [`dropout`]: randomly zeroing activations while training;
-//! - [`matmul`]: the matrix product that does nearly all the work;
-//! - [`conv`] and [`rnn`]: convolutions and recurrent networks, rewritten as matmuls.
+//! - [`reduce`](mod@reduce): `sum`, `mean`, `max` along one dimension;
+//! - [`activation`](mod@activation): GELU (and the `erf` it needs), tanh, ReLU, sigmoid;
+//! - [`softmax`](mod@softmax): turning scores into probabilities, with an additive mask;
+//! - [`norm`](mod@norm): layer normalization;
+//! - [`embedding`](mod@embedding): a lookup table, i.e. a matrix row per token id;
+//! - [`dropout`](mod@dropout): randomly zeroing activations while training;
+//! - [`matmul`](mod@matmul): the matrix product that does nearly all the work;
+//! - [`conv`](mod@conv) and [`rnn`](mod@rnn): convolutions and recurrent networks, rewritten as matmuls.
 //!
 //! Ops take `&Tensor` (any layout: views, transposes, broadcasts) and return a new
 //! contiguous tensor. Large contiguous inputs are split over threads with rayon; small ones

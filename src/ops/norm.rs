@@ -16,7 +16,8 @@
 //!
 //! We compute the variance in two passes (first the mean, then squared deviations from it)
 //! rather than as `E[x^2] - E[x]^2`, which cancels catastrophically when the mean is large
-//! compared to the spread.
+//! compared to the spread, and we work in f64 until the normalized value (about 2x the cost
+//! of f32, negligible next to the matmuls, and accurate even for rows far from 0).
 
 use rayon::prelude::*;
 
@@ -45,10 +46,12 @@ pub fn layer_norm_rows_in_place(data: &mut [f32], h: usize, weight: Option<&[f32
     assert!(h > 0 && data.len().is_multiple_of(h), "layer_norm: {} values do not split into rows of {h}", data.len());
     assert!(weight.is_none_or(|w| w.len() == h) && bias.is_none_or(|b| b.len() == h), "layer_norm: weight/bias size");
     let row = |r: &mut [f32]| {
-        let mean = r.iter().sum::<f32>() / h as f32;
-        let var = r.iter().map(|&v| (v - mean) * (v - mean)).sum::<f32>() / h as f32;
-        let rstd = 1.0 / (var + eps).sqrt();
-        r.iter_mut().for_each(|v| *v = (*v - mean) * rstd);
+        // Sums in f64: a row of 384 values near 1000 would lose digits in an f32 sum.
+        let mean = r.iter().map(|&v| v as f64).sum::<f64>() / h as f64;
+        let var = r.iter().map(|&v| (v as f64 - mean) * (v as f64 - mean)).sum::<f64>() / h as f64;
+        let rstd = 1.0 / (var + eps as f64).sqrt();
+        // `v - mean` in f64 too: in f32 the rounding of a mean near 1000 alone is ~3e-5.
+        r.iter_mut().for_each(|v| *v = ((*v as f64 - mean) * rstd) as f32);
         if let Some(w) = weight {
             r.iter_mut().zip(w).for_each(|(v, &w)| *v *= w);
         }

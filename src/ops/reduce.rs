@@ -56,7 +56,7 @@ enum Kind {
 
 /// The larger of two values, NaN if either is NaN (`f32::max` would drop the NaN).
 fn max_nan(a: f32, b: f32) -> f32 {
-    if a.is_nan() || b > a { b } else { a }
+    if b > a || b.is_nan() { b } else { a } // once a is NaN, `b > a` is false: NaN stays
 }
 
 /// Checks `dim` and returns `(d, output shape)`. A 0-d tensor accepts dim 0 or -1, like
