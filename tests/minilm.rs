@@ -9,12 +9,12 @@ mod pytorch;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use pytorch::{assert_close, fixture, ids, reference};
 use nanobert::bert::pooling::cosine;
 use nanobert::bert::{BertConfig, BertInput, BertModel};
 use nanobert::io::{Checkpoint, fetch};
 use nanobert::nn::count_parameters;
 use nanobert::pipeline::Embedder;
+use pytorch::{assert_close, fixture, ids, reference};
 
 /// The MiniLM directory, fetched once for all tests of this file; `None` = skip (offline).
 fn minilm() -> Option<PathBuf> {
