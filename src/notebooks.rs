@@ -3,3 +3,7 @@
 #[cfg(doctest)]
 #[doc = include_str!("../notebooks-md/07-conv-rnn.md")]
 pub struct Notebook07ConvRnn;
+
+#[cfg(doctest)]
+#[doc = include_str!("../notebooks-md/03-embeddings.md")]
+pub struct Notebook03Embeddings;
