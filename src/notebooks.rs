@@ -7,3 +7,7 @@ pub struct Notebook07ConvRnn;
 #[cfg(doctest)]
 #[doc = include_str!("../notebooks-md/03-embeddings.md")]
 pub struct Notebook03Embeddings;
+
+#[cfg(doctest)]
+#[doc = include_str!("../notebooks-md/04-layers.md")]
+pub struct Notebook04Layers;
