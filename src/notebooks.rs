@@ -11,3 +11,7 @@ pub struct Notebook03Embeddings;
 #[cfg(doctest)]
 #[doc = include_str!("../notebooks-md/04-layers.md")]
 pub struct Notebook04Layers;
+
+#[cfg(doctest)]
+#[doc = include_str!("../notebooks-md/05-attention.md")]
+pub struct Notebook05Attention;
