@@ -15,3 +15,7 @@ pub struct Notebook04Layers;
 #[cfg(doctest)]
 #[doc = include_str!("../notebooks-md/05-attention.md")]
 pub struct Notebook05Attention;
+
+#[cfg(doctest)]
+#[doc = include_str!("../notebooks-md/06-bert-layer-by-layer.md")]
+pub struct Notebook06BertLayerByLayer;
