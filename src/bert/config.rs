@@ -61,7 +61,7 @@ impl BertConfig {
 
     /// Rejects configs this implementation cannot run, with a reason.
     pub fn validate(&self) -> Result<()> {
-        if self.num_attention_heads == 0 || self.hidden_size % self.num_attention_heads != 0 {
+        if self.num_attention_heads == 0 || !self.hidden_size.is_multiple_of(self.num_attention_heads) {
             return Err(Error::invalid(
                 "config.json",
                 format!(
