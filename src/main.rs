@@ -8,6 +8,20 @@ use nanobert::io::{Checkpoint, fetch};
 use nanobert::pipeline::{self, Embedder, FillMask};
 use nanobert::{Error, Result, bert::pooling::cosine};
 
+/// `println!` that ends the program quietly when stdout is closed early (`nanobert print | head`)
+/// instead of panicking, and reports other write errors.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write;
+        if let Err(e) = writeln!(std::io::stdout(), $($arg)*) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+            return Err(Error::Input(format!("writing to stdout: {e}")));
+        }
+    }};
+}
+
 #[derive(Parser)]
 #[command(name = "nanobert", version, about = "BERT on the CPU, from scratch: matrix multiplication is all you need")]
 struct Cli {
@@ -104,24 +118,24 @@ fn run(cli: Cli) -> Result<()> {
     match &cli.command {
         Command::Fetch => {
             let dir = fetch::ensure_minilm(true)?;
-            println!("all-MiniLM-L6-v2 is in {}", dir.display());
+            outln!("all-MiniLM-L6-v2 is in {}", dir.display());
         }
         Command::Print => {
             let (tree, params) = pipeline::describe(&open(&cli.model)?)?;
-            println!("{tree}");
-            println!("parameters: {params}");
+            outln!("{tree}");
+            outln!("parameters: {params}");
         }
         Command::FillMask { top_k, json, texts } => {
             let fm = FillMask::from_checkpoint(&open(&cli.model)?)?;
             for r in fm.predict(&strs(texts), *top_k)? {
                 if *json {
-                    println!("{}", serde_json::to_string(&r).map_err(|e| Error::Input(e.to_string()))?);
+                    outln!("{}", serde_json::to_string(&r).map_err(|e| Error::Input(e.to_string()))?);
                 } else {
-                    println!("{}", r.text);
+                    outln!("{}", r.text);
                     for m in &r.masks {
-                        println!("  [MASK] at token {}:", m.position);
+                        outln!("  [MASK] at token {}:", m.position);
                         for c in &m.top {
-                            println!("    {:<16} {:>6}  {:.4}", c.token, c.id, c.score);
+                            outln!("    {:<16} {:>6}  {:.4}", c.token, c.id, c.score);
                         }
                     }
                 }
@@ -132,10 +146,10 @@ fn run(cli: Cli) -> Result<()> {
             for (t, v) in texts.iter().zip(e.embed(&strs(texts))?) {
                 if *json {
                     let line = serde_json::json!({ "text": t, "embedding": v });
-                    println!("{line}");
+                    outln!("{line}");
                 } else {
                     let head: Vec<String> = v.iter().take(6).map(|x| format!("{x:+.4}")).collect();
-                    println!("{t}\n  [{}, ...] ({} dims)", head.join(", "), v.len());
+                    outln!("{t}\n  [{}, ...] ({} dims)", head.join(", "), v.len());
                 }
             }
         }
@@ -147,7 +161,7 @@ fn run(cli: Cli) -> Result<()> {
             let ckpt = open(&cli.model)?;
             let f = pipeline::forward(&ckpt, &strs(texts))?;
             f.save(out)?;
-            println!("wrote {} (batch {}, seq {})", out.display(), f.batch.batch, f.batch.seq_len);
+            outln!("wrote {} (batch {}, seq {})", out.display(), f.batch.batch, f.batch.seq_len);
         }
         Command::Demo { mlm } => demo(&cli.model, mlm.as_deref())?,
     }
@@ -160,10 +174,10 @@ fn similarity_table(e: &Embedder, query: &str, docs: &[&str]) -> Result<()> {
     let v = e.embed(&texts)?;
     let mut ranked: Vec<(f32, &str)> = docs.iter().enumerate().map(|(i, d)| (cosine(&v[0], &v[i + 1]), *d)).collect();
     ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
-    println!("query: {query}");
-    println!("{:>4}  {:>7}  document", "rank", "cosine");
+    outln!("query: {query}");
+    outln!("{:>4}  {:>7}  document", "rank", "cosine");
     for (i, (score, doc)) in ranked.iter().enumerate() {
-        println!("{:>4}  {:>7.4}  {doc}", i + 1, score);
+        outln!("{:>4}  {:>7.4}  {doc}", i + 1, score);
     }
     Ok(())
 }
@@ -172,7 +186,7 @@ fn demo(model: &Option<PathBuf>, mlm: Option<&Path>) -> Result<()> {
     let t0 = std::time::Instant::now();
     let ckpt = open(model)?;
     let e = Embedder::from_checkpoint(&ckpt)?;
-    println!("model: {} (loaded in {:.2?})\n", ckpt.dir.display(), t0.elapsed());
+    outln!("model: {} (loaded in {:.2?})\n", ckpt.dir.display(), t0.elapsed());
     let docs = [
         "A man is eating a piece of bread.",
         "The new movie is awesome.",
@@ -183,17 +197,17 @@ fn demo(model: &Option<PathBuf>, mlm: Option<&Path>) -> Result<()> {
     ];
     let t1 = std::time::Instant::now();
     similarity_table(&e, "A person is eating food.", &docs)?;
-    println!("\n(embedded {} texts in {:.2?})", docs.len() + 1, t1.elapsed());
+    outln!("\n(embedded {} texts in {:.2?})", docs.len() + 1, t1.elapsed());
     match mlm {
         Some(dir) => {
             let fm = FillMask::from_checkpoint(&Checkpoint::open(dir)?)?;
-            println!();
+            outln!();
             for r in fm.predict(&["The capital of France is [MASK].", "I drank a cup of [MASK] this morning."], 5)? {
                 let top: Vec<String> = r.masks[0].top.iter().map(|c| format!("{} ({:.3})", c.token, c.score)).collect();
-                println!("{}\n  -> {}", r.text, top.join(", "));
+                outln!("{}\n  -> {}", r.text, top.join(", "));
             }
         }
-        None => println!(
+        None => outln!(
             "\nfill-mask needs a masked-language-model checkpoint: nanobert demo --mlm path/to/bert-base-uncased"
         ),
     }

@@ -130,3 +130,22 @@ fn bad_input_gives_one_line_errors() {
     assert_clean_error(&["print", "--model", dir.to_str().unwrap()], "model.safetensors");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn closed_stdout_ends_quietly() {
+    // `nanobert embed --json ... | head -1`: the reader goes away before the output (well over a
+    // pipe buffer) is written; the program must stop without a panic message.
+    let texts = vec!["hello world"; 400];
+    let mut child = Command::new(env!("CARGO_BIN_EXE_nanobert"))
+        .args(["embed", "--model", &tiny(), "--json"])
+        .args(&texts)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // close the read end at once
+    let o = child.wait_with_output().unwrap();
+    let err = stderr(&o);
+    assert!(!err.contains("panicked"), "panicked on a closed stdout: {err}");
+    assert_eq!(o.status.code(), Some(0), "stderr: {err}");
+}
