@@ -1,0 +1,226 @@
+//! # The AVX2 + FMA microkernel: a 6 x 16 tile of C in 12 ymm registers
+//!
+//! The same algorithm as `avx512.rs` with 8-float vectors and half the registers (16):
+//! per step p, two loads of B~ (16 floats), six broadcasts of A~, twelve FMAs.
+//! 12 accumulators + 2 B vectors + 1 broadcast = 15 registers, and 12 FMAs in flight hide
+//! the FMA latency. AVX2 has no masked stores for f32 edges as convenient as AVX-512's, so
+//! an edge tile (nr < 16) is written through a small buffer on the stack.
+//!
+//! This file also holds the 8 x 8 in-register transpose used to pack B~ from a transposed
+//! matrix (A·Bᵀ, e.g. Linear weights stored [out, in]): eight row loads, 24 shuffles,
+//! eight stores, instead of 64 scalar copies with strided writes.
+
+use std::arch::x86_64::*;
+
+use super::super::pack::MatRef;
+use super::{MicroKernel, check_tile, dispatch_height};
+
+const MR: usize = 6;
+const NR: usize = 16;
+
+/// Proof that this CPU has AVX2 and FMA: only [`Avx2::new`] makes one.
+#[derive(Clone, Copy, Debug)]
+pub struct Avx2(());
+
+impl Avx2 {
+    /// `Some` if the CPU supports AVX2 and FMA (checked at run time).
+    pub fn new() -> Option<Avx2> {
+        (is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")).then_some(Avx2(()))
+    }
+}
+
+impl MicroKernel for Avx2 {
+    const MR: usize = MR;
+    const NR: usize = NR;
+    const NAME: &'static str = "avx2";
+
+    #[inline]
+    fn tile(
+        &self,
+        kc: usize,
+        mr: usize,
+        nr: usize,
+        a: &[f32],
+        b: &[f32],
+        c: &mut [&mut [f32]],
+        col: usize,
+        accumulate: bool,
+    ) {
+        let rows = check_tile::<MR, NR>(kc, mr, nr, a, b, c, col);
+        let (a, b) = (a.as_ptr(), b.as_ptr());
+        // SAFETY: `self` exists only if the CPU has AVX2 and FMA; `check_tile` verified that
+        // `a` holds kc*mr values, `b` kc*NR values and each row pointer has `nr` floats.
+        unsafe { dispatch_height!(mr, tile_h(kc, nr, a, b, &rows, accumulate), [1 2 3 4 5 6]) }
+    }
+
+    fn pack_b_panel(&self, b: MatRef, p0: usize, kc: usize, j0: usize, w: usize, dst: &mut [f32]) {
+        if b.trans && w == NR {
+            pack_bt_panel_8x8(b, p0, kc, j0, NR, dst);
+        } else {
+            super::super::pack::pack_b_panel(b, p0, kc, j0, w, NR, dst);
+        }
+    }
+}
+
+/// The `H x 16` tile.
+///
+/// # Safety
+/// CPU has AVX2 and FMA; `a` points to `kc * H` floats, `b` to `kc * 16`; `c[i]` for
+/// `i < H` points to `nr` writable floats.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn tile_h<const H: usize>(
+    kc: usize,
+    nr: usize,
+    a: *const f32,
+    b: *const f32,
+    c: &[*mut f32; MR],
+    accumulate: bool,
+) {
+    for &row in &c[..H] {
+        _mm_prefetch::<_MM_HINT_T0>(row as *const i8);
+        _mm_prefetch::<_MM_HINT_T0>(row.wrapping_add(NR - 1) as *const i8);
+    }
+    let mut lo = [_mm256_setzero_ps(); H];
+    let mut hi = [_mm256_setzero_ps(); H];
+    let (mut a, mut b) = (a, b);
+    for _ in 0..kc {
+        // SAFETY: p < kc, so b[p*16..p*16+16] and a[p*H..p*H+H] are in bounds.
+        unsafe {
+            let b0 = _mm256_loadu_ps(b);
+            let b1 = _mm256_loadu_ps(b.add(8));
+            for i in 0..H {
+                let ai = _mm256_set1_ps(*a.add(i));
+                lo[i] = _mm256_fmadd_ps(ai, b0, lo[i]);
+                hi[i] = _mm256_fmadd_ps(ai, b1, hi[i]);
+            }
+            a = a.add(H);
+            b = b.add(NR);
+        }
+    }
+    for i in 0..H {
+        let row = c[i];
+        // SAFETY: row i has nr writable floats: full vectors when nr == 16, else only the
+        // first nr floats are touched (through `buf`).
+        unsafe {
+            if nr == NR {
+                let (mut x, mut y) = (lo[i], hi[i]);
+                if accumulate {
+                    x = _mm256_add_ps(x, _mm256_loadu_ps(row));
+                    y = _mm256_add_ps(y, _mm256_loadu_ps(row.add(8)));
+                }
+                _mm256_storeu_ps(row, x);
+                _mm256_storeu_ps(row.add(8), y);
+            } else {
+                let mut buf = [0.0f32; NR];
+                _mm256_storeu_ps(buf.as_mut_ptr(), lo[i]);
+                _mm256_storeu_ps(buf.as_mut_ptr().add(8), hi[i]);
+                for (j, &v) in buf.iter().enumerate().take(nr) {
+                    *row.add(j) = if accumulate { *row.add(j) + v } else { v };
+                }
+            }
+        }
+    }
+}
+
+/// Packs a full-width B~ panel from a transposed B (`b.trans`, `nr` a multiple of 8):
+/// `dst[p * nr + j] = stored[(j0 + j) * ld + p0 + p]`, in 8 x 8 blocks transposed in
+/// registers. Falls back to the scalar packing if the CPU lacks AVX.
+pub fn pack_bt_panel_8x8(b: MatRef, p0: usize, kc: usize, j0: usize, nr: usize, dst: &mut [f32]) {
+    assert!(b.trans && nr.is_multiple_of(8), "pack_bt_panel_8x8 needs a transposed B and nr % 8 == 0");
+    if !is_x86_feature_detected!("avx") || kc == 0 {
+        return super::super::pack::pack_b_panel(b, p0, kc, j0, nr, nr, dst);
+    }
+    let last = (j0 + nr - 1) * b.ld + p0 + kc;
+    assert!(b.data.len() >= last && dst.len() >= kc * nr, "pack_bt_panel_8x8: slice too short");
+    let full = kc / 8 * 8;
+    for jb in (0..nr).step_by(8) {
+        let src = b.data[(j0 + jb) * b.ld + p0..].as_ptr();
+        // SAFETY: AVX checked above; rows j0+jb..j0+jb+8 have kc readable floats from p0
+        // (`last` bound), and dst holds kc*nr floats; pb + 8 <= full <= kc.
+        unsafe {
+            for pb in (0..full).step_by(8) {
+                transpose_8x8(src.add(pb), b.ld, dst.as_mut_ptr().add(pb * nr + jb), nr);
+            }
+        }
+        // The k remainder (kc not a multiple of 8), one value at a time.
+        for p in full..kc {
+            for j in 0..8 {
+                dst[p * nr + jb + j] = b.data[(j0 + jb + j) * b.ld + p0 + p];
+            }
+        }
+    }
+}
+
+/// `dst[q * ldd + r] = src[r * lds + q]` for an 8 x 8 block.
+///
+/// # Safety
+/// CPU has AVX; 8 rows of 8 floats readable at `src` (stride `lds`) and writable at `dst`
+/// (stride `ldd`).
+#[target_feature(enable = "avx")]
+unsafe fn transpose_8x8(src: *const f32, lds: usize, dst: *mut f32, ldd: usize) {
+    // SAFETY: the caller guarantees the 8 x 8 blocks are in bounds.
+    unsafe {
+        let r: [__m256; 8] = std::array::from_fn(|i| _mm256_loadu_ps(src.add(i * lds)));
+        // Interleave pairs of rows, then pairs of pairs, then swap 128-bit halves.
+        let t0 = _mm256_unpacklo_ps(r[0], r[1]);
+        let t1 = _mm256_unpackhi_ps(r[0], r[1]);
+        let t2 = _mm256_unpacklo_ps(r[2], r[3]);
+        let t3 = _mm256_unpackhi_ps(r[2], r[3]);
+        let t4 = _mm256_unpacklo_ps(r[4], r[5]);
+        let t5 = _mm256_unpackhi_ps(r[4], r[5]);
+        let t6 = _mm256_unpacklo_ps(r[6], r[7]);
+        let t7 = _mm256_unpackhi_ps(r[6], r[7]);
+        let u0 = _mm256_shuffle_ps::<0x44>(t0, t2);
+        let u1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
+        let u2 = _mm256_shuffle_ps::<0x44>(t1, t3);
+        let u3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
+        let u4 = _mm256_shuffle_ps::<0x44>(t4, t6);
+        let u5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
+        let u6 = _mm256_shuffle_ps::<0x44>(t5, t7);
+        let u7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
+        let out = [
+            _mm256_permute2f128_ps::<0x20>(u0, u4),
+            _mm256_permute2f128_ps::<0x20>(u1, u5),
+            _mm256_permute2f128_ps::<0x20>(u2, u6),
+            _mm256_permute2f128_ps::<0x20>(u3, u7),
+            _mm256_permute2f128_ps::<0x31>(u0, u4),
+            _mm256_permute2f128_ps::<0x31>(u1, u5),
+            _mm256_permute2f128_ps::<0x31>(u2, u6),
+            _mm256_permute2f128_ps::<0x31>(u3, u7),
+        ];
+        for (q, v) in out.iter().enumerate() {
+            _mm256_storeu_ps(dst.add(q * ldd), *v);
+        }
+    }
+}
+
+/// Independent FMA chains for the peak microbenchmark (`bench.rs`).
+pub(crate) const PEAK_CHAINS: usize = 12;
+
+impl Avx2 {
+    /// Runs `iters` rounds of [`PEAK_CHAINS`] independent 8-float FMAs, all in registers
+    /// (`iters * PEAK_CHAINS * 8 * 2` flops).
+    pub(crate) fn fma_chains(&self, iters: usize) -> f32 {
+        // SAFETY: `self` proves the CPU has AVX2 and FMA.
+        unsafe { fma_chains(iters) }
+    }
+}
+
+/// # Safety
+/// CPU has AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn fma_chains(iters: usize) -> f32 {
+    let x = _mm256_set1_ps(std::hint::black_box(0.999_9));
+    let y = _mm256_set1_ps(std::hint::black_box(1e-4));
+    let mut acc = [_mm256_setzero_ps(); PEAK_CHAINS];
+    for _ in 0..iters {
+        for a in acc.iter_mut() {
+            *a = _mm256_fmadd_ps(*a, x, y);
+        }
+    }
+    let sum = acc.iter().fold(_mm256_setzero_ps(), |s, &a| _mm256_add_ps(s, a));
+    let mut lanes = [0.0f32; 8];
+    // SAFETY: `lanes` holds 8 floats.
+    unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), sum) };
+    lanes.iter().sum()
+}

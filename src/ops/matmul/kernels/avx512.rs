@@ -1,0 +1,171 @@
+//! # The AVX-512 microkernel: a 14 x 32 tile of C in 28 zmm registers
+//!
+//! Each step p of the k loop loads one row of the B~ panel as two 16-float vectors, then for
+//! each of the (up to) 14 rows broadcasts one value of the A~ panel and issues two FMAs:
+//!
+//! ```text
+//! b0 = B~[p][0..16]   b1 = B~[p][16..32]            2 loads
+//! for i in 0..14:  a = splat(A~[p][i])              14 broadcast loads
+//!                  c[i].lo += a * b0                28 FMAs  (2 per cycle: 14 cycles)
+//!                  c[i].hi += a * b1
+//! ```
+//!
+//! 28 FMAs per 16 loads keeps the two FMA units busy; 28 accumulators hide the 4-cycle FMA
+//! latency. The C tile is touched only twice: prefetched at the start, and loaded/added/
+//! stored once at the end. Columns past `nr` (right edge of C) are handled with AVX-512
+//! masked loads and stores, which never touch the masked-off memory.
+//!
+//! Heights 1..=14 are separate monomorphized functions (`tile_h::<H>`), so an edge tile of
+//! 8 rows really does 8 rows of work.
+
+use std::arch::x86_64::*;
+
+use super::super::pack::MatRef;
+use super::{MicroKernel, check_tile, dispatch_height};
+
+const MR: usize = 14;
+const NR: usize = 32;
+
+/// Proof that this CPU has AVX-512F: only [`Avx512::new`] makes one.
+#[derive(Clone, Copy, Debug)]
+pub struct Avx512(());
+
+impl Avx512 {
+    /// `Some` if the CPU supports AVX-512F (checked at run time).
+    pub fn new() -> Option<Avx512> {
+        is_x86_feature_detected!("avx512f").then_some(Avx512(()))
+    }
+}
+
+impl MicroKernel for Avx512 {
+    const MR: usize = MR;
+    const NR: usize = NR;
+    const NAME: &'static str = "avx512";
+
+    #[inline]
+    fn tile(
+        &self,
+        kc: usize,
+        mr: usize,
+        nr: usize,
+        a: &[f32],
+        b: &[f32],
+        c: &mut [&mut [f32]],
+        col: usize,
+        accumulate: bool,
+    ) {
+        let rows = check_tile::<MR, NR>(kc, mr, nr, a, b, c, col);
+        let (a, b) = (a.as_ptr(), b.as_ptr());
+        // SAFETY: `self` exists only if the CPU has AVX-512F; `check_tile` verified that `a`
+        // holds kc*mr values, `b` kc*NR values and each of the `mr` row pointers has `nr`
+        // writable floats.
+        unsafe {
+            dispatch_height!(
+                mr,
+                tile_h(kc, nr, a, b, &rows, accumulate),
+                [1 2 3 4 5 6 7 8 9 10 11 12 13 14]
+            )
+        }
+    }
+
+    fn pack_b_panel(&self, b: MatRef, p0: usize, kc: usize, j0: usize, w: usize, dst: &mut [f32]) {
+        if b.trans && w == NR {
+            super::avx2::pack_bt_panel_8x8(b, p0, kc, j0, NR, dst);
+        } else {
+            super::super::pack::pack_b_panel(b, p0, kc, j0, w, NR, dst);
+        }
+    }
+}
+
+/// The `H x 32` tile (see module docs).
+///
+/// # Safety
+/// CPU has AVX-512F; `a` points to `kc * H` floats, `b` to `kc * 32`; `c[i]` for `i < H`
+/// points to `nr` writable floats.
+#[target_feature(enable = "avx512f")]
+unsafe fn tile_h<const H: usize>(
+    kc: usize,
+    nr: usize,
+    a: *const f32,
+    b: *const f32,
+    c: &[*mut f32; MR],
+    accumulate: bool,
+) {
+    // Ask for the C tile now, so it is in L1 when the k loop ends.
+    for &row in &c[..H] {
+        _mm_prefetch::<_MM_HINT_T0>(row as *const i8);
+        _mm_prefetch::<_MM_HINT_T0>(row.wrapping_add(NR - 1) as *const i8);
+    }
+    let mut lo = [_mm512_setzero_ps(); H];
+    let mut hi = [_mm512_setzero_ps(); H];
+    let (mut a, mut b) = (a, b);
+    for _ in 0..kc {
+        // SAFETY: p < kc, so the reads at b[p*32..p*32+32] and a[p*H..p*H+H] are in bounds.
+        unsafe {
+            let b0 = _mm512_loadu_ps(b);
+            let b1 = _mm512_loadu_ps(b.add(16));
+            for i in 0..H {
+                let ai = _mm512_set1_ps(*a.add(i));
+                lo[i] = _mm512_fmadd_ps(ai, b0, lo[i]);
+                hi[i] = _mm512_fmadd_ps(ai, b1, hi[i]);
+            }
+            a = a.add(H);
+            b = b.add(NR);
+        }
+    }
+    // Write the tile back, masking off columns >= nr at the right edge of C.
+    let mask = |from: usize| -> __mmask16 { ((1u32 << nr.saturating_sub(from).min(16)) - 1) as u16 };
+    let (m0, m1) = (mask(0), mask(16));
+    for i in 0..H {
+        let (p0, p1) = (c[i], c[i].wrapping_add(16));
+        // SAFETY: row i has nr writable floats; masked lanes (>= nr) are not accessed.
+        unsafe {
+            let (mut x, mut y) = (lo[i], hi[i]);
+            if nr == NR {
+                if accumulate {
+                    x = _mm512_add_ps(x, _mm512_loadu_ps(p0));
+                    y = _mm512_add_ps(y, _mm512_loadu_ps(p1));
+                }
+                _mm512_storeu_ps(p0, x);
+                _mm512_storeu_ps(p1, y);
+            } else {
+                if accumulate {
+                    x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(m0, p0));
+                    y = _mm512_add_ps(y, _mm512_maskz_loadu_ps(m1, p1));
+                }
+                _mm512_mask_storeu_ps(p0, m0, x);
+                _mm512_mask_storeu_ps(p1, m1, y);
+            }
+        }
+    }
+}
+
+/// Independent FMA chains for the peak microbenchmark (`bench.rs`).
+pub(crate) const PEAK_CHAINS: usize = 16;
+
+impl Avx512 {
+    /// Runs `iters` rounds of [`PEAK_CHAINS`] independent 16-float FMAs, all in registers
+    /// (`iters * PEAK_CHAINS * 16 * 2` flops). Returns a value depending on every FMA so the
+    /// compiler cannot remove them.
+    pub(crate) fn fma_chains(&self, iters: usize) -> f32 {
+        // SAFETY: `self` proves the CPU has AVX-512F.
+        unsafe { fma_chains(iters) }
+    }
+}
+
+/// # Safety
+/// CPU has AVX-512F.
+#[target_feature(enable = "avx512f")]
+unsafe fn fma_chains(iters: usize) -> f32 {
+    // x * acc + y with x slightly below 1 stays bounded, so no overflow to infinities.
+    let x = _mm512_set1_ps(std::hint::black_box(0.999_9));
+    let y = _mm512_set1_ps(std::hint::black_box(1e-4));
+    let mut acc = [_mm512_setzero_ps(); PEAK_CHAINS];
+    for _ in 0..iters {
+        for a in acc.iter_mut() {
+            *a = _mm512_fmadd_ps(*a, x, y);
+        }
+    }
+    let sum = acc.iter().fold(_mm512_setzero_ps(), |s, &a| _mm512_add_ps(s, a));
+    _mm512_reduce_add_ps(sum)
+}
