@@ -6,7 +6,7 @@ use approx::abs_diff_eq;
 use nanobert::Tensor;
 use nanobert::ops::matmul::kernels::{Kernel, MicroKernel};
 use nanobert::ops::matmul::{
-    self, Backend, Rung, sgemm, sgemm_batched, sgemm_naive, sgemm_rung, set_backend, try_sgemm,
+    self, Backend, Rung, set_backend, sgemm, sgemm_batched, sgemm_naive, sgemm_rung, try_sgemm,
 };
 use proptest::prelude::*;
 
@@ -270,7 +270,22 @@ fn batched_interleaved_heads_match_naive() {
                 let mut got = vec![0.0; c_len];
                 pool.install(|| {
                     set_backend(backend);
-                    sgemm_batched(heads, seq, k, n, &a, stride_a, lda, &kt, d, ldb, &mut got, stride_c, ldc, transpose_b);
+                    sgemm_batched(
+                        heads,
+                        seq,
+                        k,
+                        n,
+                        &a,
+                        stride_a,
+                        lda,
+                        &kt,
+                        d,
+                        ldb,
+                        &mut got,
+                        stride_c,
+                        ldc,
+                        transpose_b,
+                    );
                     set_backend(Backend::Nanobert);
                 });
                 let max = got.iter().zip(&want).map(|(g, w)| (g - w).abs()).fold(0.0f32, f32::max);
@@ -314,12 +329,12 @@ fn tensor_matmul_views_and_broadcasting() {
     let x = Tensor::randn(&[2, 3, 5, 7], 1);
     let w = Tensor::randn(&[9, 7], 2); // a Linear weight [out, in]
     let cases: Vec<(Tensor, Tensor)> = vec![
-        (x.clone(), w.t().unwrap()),                              // [2,3,5,7] x [7,9] (transposed view, folded)
-        (x.clone(), Tensor::randn(&[3, 7, 4], 3)),                // broadcast leading dim
-        (x.clone(), x.transpose(-2, -1).unwrap()),                // x · xᵀ per matrix (scores)
+        (x.clone(), w.t().unwrap()),               // [2,3,5,7] x [7,9] (transposed view, folded)
+        (x.clone(), Tensor::randn(&[3, 7, 4], 3)), // broadcast leading dim
+        (x.clone(), x.transpose(-2, -1).unwrap()), // x · xᵀ per matrix (scores)
         (x.transpose(-2, -1).unwrap(), Tensor::randn(&[5, 2], 4)), // transposed A (copied)
         (Tensor::randn(&[1, 4, 6], 5), Tensor::randn(&[3, 6, 2], 6)), // batch 1 broadcast on A
-        (x.narrow(3, 1, 4).unwrap(), Tensor::randn(&[4, 3], 7)),  // rows with a stride > k
+        (x.narrow(3, 1, 4).unwrap(), Tensor::randn(&[4, 3], 7)), // rows with a stride > k
     ];
     for (a, b) in cases {
         let got = matmul::matmul(&a, &b).unwrap();

@@ -91,8 +91,10 @@ pub(crate) fn gemm<K: MicroKernel>(
                 for ic in (0..m).step_by(mc_max) {
                     let mc = mc_max.min(m - ic);
                     let a_pack = aligned(a_buf, mc * kc);
-                    pack::pack_a(a, ic, mc, pc, kc, mr, a_pack);
                     let panels: Vec<(usize, usize)> = pack::row_panels(mc, mr).collect();
+                    for &(ir, h) in &panels {
+                        kernel.pack_a_panel(a, ic + ir, h, pc, kc, &mut a_pack[ir * kc..(ir + h) * kc]);
+                    }
                     let c_block = &mut c[ic..ic + mc];
                     // Loop 2: one B~ panel (stays in L1 for all of loop 1).
                     for (jp, b_panel) in b_pack.chunks_exact(nr * kc).enumerate() {

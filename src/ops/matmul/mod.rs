@@ -182,8 +182,14 @@ fn run_rung(
     transpose_b: bool,
 ) -> Result<()> {
     let kernel = match rung {
-        Rung::Naive => return Ok(sgemm_naive(m, k, n, a, lda, b, ldb, c, ldc, transpose_b)),
-        Rung::Reordered => return Ok(sgemm_reordered(m, k, n, a, lda, b, ldb, c, ldc, transpose_b)),
+        Rung::Naive => {
+            sgemm_naive(m, k, n, a, lda, b, ldb, c, ldc, transpose_b);
+            return Ok(());
+        }
+        Rung::Reordered => {
+            sgemm_reordered(m, k, n, a, lda, b, ldb, c, ldc, transpose_b);
+            return Ok(());
+        }
         Rung::Blocked => Kernel::Portable,
         Rung::Simd(k) | Rung::Parallel(k) => k,
     };
@@ -278,22 +284,7 @@ pub fn sgemm_batched(
     if let Err(e) = check_args(m, k, n, a_len, lda, b_len, ldb, c_len, ldc, transpose_b) {
         panic!("sgemm_batched (matrix {last} of {batch}): {e}");
     }
-    let done = batched::gemm_batch(
-        backend(),
-        m,
-        k,
-        n,
-        a,
-        &a_offs,
-        lda,
-        b,
-        &b_offs,
-        ldb,
-        transpose_b,
-        c,
-        &c_offs,
-        ldc,
-    );
+    let done = batched::gemm_batch(backend(), m, k, n, a, &a_offs, lda, b, &b_offs, ldb, transpose_b, c, &c_offs, ldc);
     if done.is_none() {
         panic!("sgemm_batched: the {batch} C matrices ({m} x {n}, ldc {ldc}, stride {stride_c}) overlap");
     }
@@ -348,8 +339,23 @@ pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     } else {
         let c_offs: Vec<usize> = (0..nb).map(|t| t * m * n).collect();
         let (a_ld, b_ld) = (a.ld, b.ld);
-        batched::gemm_batch(backend(), m, k, n, a_data, &a_offs, a_ld, b_data, &b_offs, b_ld, b.trans, &mut out, &c_offs, n)
-            .ok_or_else(|| Error::invalid("matmul", "internal error: output rows overlap"))?;
+        batched::gemm_batch(
+            backend(),
+            m,
+            k,
+            n,
+            a_data,
+            &a_offs,
+            a_ld,
+            b_data,
+            &b_offs,
+            b_ld,
+            b.trans,
+            &mut out,
+            &c_offs,
+            n,
+        )
+        .ok_or_else(|| Error::invalid("matmul", "internal error: output rows overlap"))?;
     }
     Tensor::from_vec(out, &shape)
 }
@@ -383,9 +389,8 @@ impl Operand {
         let own = &t.shape()[..t.ndim() - 2];
         let lead = batch.len() - own.len();
         // Broadcast strides: 0 for a missing or size-1 dimension.
-        let strides: Vec<usize> = (0..batch.len())
-            .map(|d| if d < lead || own[d - lead] == 1 { 0 } else { t.strides()[d - lead] })
-            .collect();
+        let strides: Vec<usize> =
+            (0..batch.len()).map(|d| if d < lead || own[d - lead] == 1 { 0 } else { t.strides()[d - lead] }).collect();
         let steps = contiguous_strides(batch);
         (0..numel(batch))
             .map(|flat| {

@@ -65,16 +65,6 @@ pub fn row_panels(mc: usize, mr_max: usize) -> impl Iterator<Item = (usize, usiz
     })
 }
 
-/// Packs an `mc x kc` block of A (logical rows `r0..`, columns `p0..`) into row panels
-/// (heights from [`row_panels`]): panel after panel, each `kc` steps of `h` values.
-pub fn pack_a(a: MatRef, r0: usize, mc: usize, p0: usize, kc: usize, mr_max: usize, dst: &mut [f32]) {
-    let mut out = 0;
-    for (i0, h) in row_panels(mc, mr_max) {
-        pack_a_panel(a, r0 + i0, h, p0, kc, &mut dst[out..out + h * kc]);
-        out += h * kc;
-    }
-}
-
 /// One A~ panel: `dst[p * h + i] = A[r0 + i][p0 + p]`.
 ///
 /// Row by row, so that reads are sequential; the writes stride by `h`.
@@ -95,9 +85,9 @@ pub fn pack_a_panel(a: MatRef, r0: usize, h: usize, p0: usize, kc: usize, dst: &
     }
 }
 
-/// Packs a `kc x nc` block of B (logical rows `p0..`, columns `j0..`) into column panels of
-/// width `nr`, panel after panel, each `kc` steps of `nr` values, zero-padded at the edge.
-pub fn pack_b_panel(b: MatRef, p0: usize, kc: usize, j0: usize, w: usize, nr: usize, dst: &mut [f32]) {
+/// One B~ panel of width `nr` from logical rows `p0..p0 + kc`, columns `j0..j0 + w` of B:
+/// `dst[p * nr + j] = B[p0 + p][j0 + j]`, zero for `w <= j < nr`.
+pub fn pack_b_panel_any(b: MatRef, p0: usize, kc: usize, j0: usize, w: usize, nr: usize, dst: &mut [f32]) {
     let dst = &mut dst[..kc * nr];
     if b.trans {
         // Column j of B is row j of the stored matrix: read it sequentially.
@@ -117,5 +107,17 @@ pub fn pack_b_panel(b: MatRef, p0: usize, kc: usize, j0: usize, w: usize, nr: us
             d[..w].copy_from_slice(src);
             d[w..].fill(0.0);
         }
+    }
+}
+
+/// [`pack_b_panel_any`] for a non-transposed B with the panel width known at compile time,
+/// so that a full row of the panel is copied with a few vector moves.
+pub fn pack_b_panel<const NR: usize>(b: MatRef, p0: usize, kc: usize, j0: usize, w: usize, dst: &mut [f32]) {
+    if b.trans || w < NR {
+        return pack_b_panel_any(b, p0, kc, j0, w, NR, dst);
+    }
+    for (p, d) in dst[..kc * NR].chunks_exact_mut(NR).enumerate() {
+        let src: &[f32; NR] = b.data[(p0 + p) * b.ld + j0..][..NR].try_into().expect("NR floats");
+        d.copy_from_slice(src);
     }
 }

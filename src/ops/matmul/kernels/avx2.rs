@@ -54,11 +54,15 @@ impl MicroKernel for Avx2 {
     }
 
     fn pack_b_panel(&self, b: MatRef, p0: usize, kc: usize, j0: usize, w: usize, dst: &mut [f32]) {
-        if b.trans && w == NR {
-            pack_bt_panel_8x8(b, p0, kc, j0, NR, dst);
+        if b.trans {
+            pack_rows_8x8(b.data, b.ld, j0, w, NR, p0, kc, dst);
         } else {
-            super::super::pack::pack_b_panel(b, p0, kc, j0, w, NR, dst);
+            super::super::pack::pack_b_panel::<NR>(b, p0, kc, j0, w, dst);
         }
+    }
+
+    fn pack_a_panel(&self, a: MatRef, r0: usize, h: usize, p0: usize, kc: usize, dst: &mut [f32]) {
+        pack_rows_8x8(a.data, a.ld, r0, h, h, p0, kc, dst);
     }
 }
 
@@ -122,45 +126,73 @@ unsafe fn tile_h<const H: usize>(
     }
 }
 
-/// Packs a full-width B~ panel from a transposed B (`b.trans`, `nr` a multiple of 8):
-/// `dst[p * nr + j] = stored[(j0 + j) * ld + p0 + p]`, in 8 x 8 blocks transposed in
-/// registers. Falls back to the scalar packing if the CPU lacks AVX.
-pub fn pack_bt_panel_8x8(b: MatRef, p0: usize, kc: usize, j0: usize, nr: usize, dst: &mut [f32]) {
-    assert!(b.trans && nr.is_multiple_of(8), "pack_bt_panel_8x8 needs a transposed B and nr % 8 == 0");
-    if !is_x86_feature_detected!("avx") || kc == 0 {
-        return super::super::pack::pack_b_panel(b, p0, kc, j0, nr, nr, dst);
+/// Packs rows of a row-major matrix into a k-major panel, 8 x 8 blocks at a time transposed
+/// in registers:
+/// `dst[p * h + i] = data[(r0 + i) * ld + p0 + p]` for `i < valid`, `0` for `valid <= i < h`,
+/// `p < kc`. Used for A~ panels (`valid == h`, up to 14 rows) and for B~ panels of a
+/// transposed B (`h == NR`, `valid < NR` at the right edge of C). Falls back to scalar code
+/// if the CPU lacks AVX.
+#[allow(clippy::too_many_arguments)]
+pub fn pack_rows_8x8(
+    data: &[f32],
+    ld: usize,
+    r0: usize,
+    valid: usize,
+    h: usize,
+    p0: usize,
+    kc: usize,
+    dst: &mut [f32],
+) {
+    assert!(valid <= h && dst.len() >= kc * h, "pack_rows_8x8: {valid} rows into a panel of {h}");
+    if valid > 0 && kc > 0 {
+        let last = (r0 + valid - 1) * ld + p0 + kc;
+        assert!(data.len() >= last, "pack_rows_8x8: rows {r0}..{} out of bounds", r0 + valid);
     }
-    let last = (j0 + nr - 1) * b.ld + p0 + kc;
-    assert!(b.data.len() >= last && dst.len() >= kc * nr, "pack_bt_panel_8x8: slice too short");
+    if !is_x86_feature_detected!("avx") {
+        return scalar_pack_rows(data, ld, r0, valid, h, p0, kc, dst);
+    }
     let full = kc / 8 * 8;
-    for jb in (0..nr).step_by(8) {
-        let src = b.data[(j0 + jb) * b.ld + p0..].as_ptr();
-        // SAFETY: AVX checked above; rows j0+jb..j0+jb+8 have kc readable floats from p0
-        // (`last` bound), and dst holds kc*nr floats; pb + 8 <= full <= kc.
+    for i0 in (0..h).step_by(8) {
+        let (rows, width) = (valid.saturating_sub(i0).min(8), (h - i0).min(8));
+        // SAFETY: AVX checked above. Reads: rows r0+i0..r0+i0+rows, floats p0..p0+kc, within
+        // `last`. Writes: dst[(pb+q)*h + i0..+width] with pb + q < full <= kc and
+        // i0 + width <= h, within kc*h.
         unsafe {
+            let src = data.as_ptr().wrapping_add((r0 + i0) * ld + p0);
             for pb in (0..full).step_by(8) {
-                transpose_8x8(src.add(pb), b.ld, dst.as_mut_ptr().add(pb * nr + jb), nr);
+                transpose_8x8(src.wrapping_add(pb), ld, rows, dst.as_mut_ptr().add(pb * h + i0), h, width);
             }
         }
-        // The k remainder (kc not a multiple of 8), one value at a time.
-        for p in full..kc {
-            for j in 0..8 {
-                dst[p * nr + jb + j] = b.data[(j0 + jb + j) * b.ld + p0 + p];
-            }
+    }
+    // The k remainder (kc not a multiple of 8).
+    for p in full..kc {
+        for i in 0..h {
+            dst[p * h + i] = if i < valid { data[(r0 + i) * ld + p0 + p] } else { 0.0 };
         }
     }
 }
 
-/// `dst[q * ldd + r] = src[r * lds + q]` for an 8 x 8 block.
+#[allow(clippy::too_many_arguments)]
+fn scalar_pack_rows(data: &[f32], ld: usize, r0: usize, valid: usize, h: usize, p0: usize, kc: usize, dst: &mut [f32]) {
+    for p in 0..kc {
+        for i in 0..h {
+            dst[p * h + i] = if i < valid { data[(r0 + i) * ld + p0 + p] } else { 0.0 };
+        }
+    }
+}
+
+/// `dst[q * ldd + r] = src[r * lds + q]` for an 8 x 8 block: rows `r >= rows` read as zero,
+/// and only the first `width` floats of each output row are written.
 ///
 /// # Safety
-/// CPU has AVX; 8 rows of 8 floats readable at `src` (stride `lds`) and writable at `dst`
-/// (stride `ldd`).
+/// CPU has AVX; `rows` rows of 8 floats readable at `src` (stride `lds`); 8 rows of `width`
+/// floats writable at `dst` (stride `ldd`).
 #[target_feature(enable = "avx")]
-unsafe fn transpose_8x8(src: *const f32, lds: usize, dst: *mut f32, ldd: usize) {
-    // SAFETY: the caller guarantees the 8 x 8 blocks are in bounds.
+unsafe fn transpose_8x8(src: *const f32, lds: usize, rows: usize, dst: *mut f32, ldd: usize, width: usize) {
+    // SAFETY: the caller guarantees the blocks are in bounds.
     unsafe {
-        let r: [__m256; 8] = std::array::from_fn(|i| _mm256_loadu_ps(src.add(i * lds)));
+        let r: [__m256; 8] =
+            std::array::from_fn(|i| if i < rows { _mm256_loadu_ps(src.add(i * lds)) } else { _mm256_setzero_ps() });
         // Interleave pairs of rows, then pairs of pairs, then swap 128-bit halves.
         let t0 = _mm256_unpacklo_ps(r[0], r[1]);
         let t1 = _mm256_unpackhi_ps(r[0], r[1]);
@@ -188,13 +220,40 @@ unsafe fn transpose_8x8(src: *const f32, lds: usize, dst: *mut f32, ldd: usize) 
             _mm256_permute2f128_ps::<0x31>(u2, u6),
             _mm256_permute2f128_ps::<0x31>(u3, u7),
         ];
-        for (q, v) in out.iter().enumerate() {
-            _mm256_storeu_ps(dst.add(q * ldd), *v);
+        for (q, &v) in out.iter().enumerate() {
+            store_first(dst.add(q * ldd), v, width);
         }
     }
 }
 
-/// Independent FMA chains for the peak microbenchmark (`bench.rs`).
+/// Stores the first `width` (0..=8) floats of `v` at `dst`, touching nothing beyond.
+///
+/// # Safety
+/// CPU has AVX; `width` floats writable at `dst`.
+#[inline]
+#[target_feature(enable = "avx")]
+unsafe fn store_first(dst: *mut f32, v: __m256, width: usize) {
+    // SAFETY: every store below writes inside dst[..width].
+    unsafe {
+        if width == 8 {
+            return _mm256_storeu_ps(dst, v);
+        }
+        let (mut x, mut done) = (_mm256_castps256_ps128(v), 0);
+        if width >= 4 {
+            _mm_storeu_ps(dst, x);
+            (x, done) = (_mm256_extractf128_ps::<1>(v), 4);
+        }
+        if width - done >= 2 {
+            _mm_storel_epi64(dst.add(done) as *mut __m128i, _mm_castps_si128(x));
+            (x, done) = (_mm_movehl_ps(x, x), done + 2);
+        }
+        if width > done {
+            _mm_store_ss(dst.add(done), x);
+        }
+    }
+}
+
+/// Independent FMA chains for the peak microbenchmark (`bench/peak.rs`).
 pub(crate) const PEAK_CHAINS: usize = 12;
 
 impl Avx2 {

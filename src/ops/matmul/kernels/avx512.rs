@@ -69,11 +69,15 @@ impl MicroKernel for Avx512 {
     }
 
     fn pack_b_panel(&self, b: MatRef, p0: usize, kc: usize, j0: usize, w: usize, dst: &mut [f32]) {
-        if b.trans && w == NR {
-            super::avx2::pack_bt_panel_8x8(b, p0, kc, j0, NR, dst);
+        if b.trans {
+            super::avx2::pack_rows_8x8(b.data, b.ld, j0, w, NR, p0, kc, dst);
         } else {
-            super::super::pack::pack_b_panel(b, p0, kc, j0, w, NR, dst);
+            super::super::pack::pack_b_panel::<NR>(b, p0, kc, j0, w, dst);
         }
+    }
+
+    fn pack_a_panel(&self, a: MatRef, r0: usize, h: usize, p0: usize, kc: usize, dst: &mut [f32]) {
+        super::avx2::pack_rows_8x8(a.data, a.ld, r0, h, h, p0, kc, dst);
     }
 }
 

@@ -79,9 +79,14 @@ pub trait MicroKernel: Copy + Send + Sync {
 
     /// Packs one B~ panel: `dst[p * NR + j] = B[p0 + p][j0 + j]` for `j < w`, zero beyond.
     /// Kernels may override it with a faster (SIMD) version; the result must be identical.
-    #[allow(clippy::too_many_arguments)]
     fn pack_b_panel(&self, b: MatRef, p0: usize, kc: usize, j0: usize, w: usize, dst: &mut [f32]) {
-        pack::pack_b_panel(b, p0, kc, j0, w, Self::NR, dst);
+        pack::pack_b_panel_any(b, p0, kc, j0, w, Self::NR, dst);
+    }
+
+    /// Packs one A~ panel: `dst[p * h + i] = A[r0 + i][p0 + p]` (A not transposed).
+    /// Kernels may override it with a faster (SIMD) version; the result must be identical.
+    fn pack_a_panel(&self, a: MatRef, r0: usize, h: usize, p0: usize, kc: usize, dst: &mut [f32]) {
+        pack::pack_a_panel(a, r0, h, p0, kc, dst);
     }
 }
 
