@@ -7,12 +7,12 @@
 //! around a microkernel:
 //!
 //! ```text
-//! loop 5  jc: columns of C and B in steps of NC    B~ (KC x NC) is sized for L3
-//! loop 4  pc: k in steps of KC  ── pack B~ ──       (a KC-row slab of B, NR-wide panels)
-//! loop 3  ic: rows of C and A in steps of MC ── pack A~ ── A~ (MC x KC) is sized for L2
-//! loop 2  jr: one NR-wide panel of B~               B~ panel (KC x NR) stays in L1
-//! loop 1  ir: one MR-tall panel of A~               A~ panel streams from L2
-//!         microkernel: C[ir.., jr..] (+)= A~ panel · B~ panel   (tile in registers)
+//! loop 5  jc: columns of C and B in steps of NC
+//! loop 4  pc: k in steps of KC ── pack B~ (KC x NC, NR-wide panels)    B~ block lives in L2
+//! loop 3  ic: rows of C and A in steps of MC ── pack A~ (MC x KC)      A~ block: L1/L2
+//! loop 2  jr: one NR-wide panel of B~                                  B~ panel stays in L1
+//! loop 1  ir: one MR-tall panel of A~
+//!         microkernel: C[ir.., jr..] (+)= A~ panel · B~ panel           tile in registers
 //! ```
 //!
 //! Every C tile gets `k / KC` visits (overwrite on the first, add on the next), each of which
@@ -22,30 +22,37 @@
 //! This file is generic over the microkernel: rung 2 runs it with the portable kernel, rung 3
 //! with the AVX2 or AVX-512 kernels (`kernels/`), rung 4 runs it on each core (`parallel.rs`).
 //!
-//! ## Block sizes (derived from the caches, then checked by measurement)
+//! ## Block sizes: derived from the caches, then settled by measurement
 //!
-//! Caches of the machines we target: L1d 32-48 KiB, L2 1-2 MiB per core, L3 many MiB shared.
+//! The caches we target: L1d 32-48 KiB and L2 1-2 MiB per core (Zen 4: 32 KiB / 1 MiB;
+//! Sapphire Rapids: 48 KiB / 2 MiB), L3 shared. The sizes below are for the AVX-512 tile
+//! (MR = 14, NR = 32); the other kernels have smaller tiles, so the same sizes fit them too.
+//! They were chosen by timing BERT's shapes with every combination of KC in 128..512,
+//! MC in 28..192 and NC in 512..3072 (docs/02-matmul.md); differences within a few percent
+//! of the best were within noise, the values below were never among the losers.
 
 use std::cell::RefCell;
 
 use super::kernels::MicroKernel;
 use super::pack::{self, MatRef};
 
-/// Depth of a block (loop 4). One B~ panel, `KC x NR` floats (32 KiB for NR = 32), is reused
-/// by every A~ panel of the block and must stay in L1 beside the A~ panel streaming through
-/// (`KC x MR`, 14 KiB): 256 fills a 48 KiB L1 without evicting the B~ panel. Larger KC also
-/// means fewer passes over C (each pass loads and stores the whole C tile).
-pub const KC: usize = 256;
+/// Depth of a block (loop 4). The B~ panel, `KC x NR` floats, is read again by every A~
+/// panel of loop 1, so it must stay in L1 together with the A~ panel streaming through
+/// (`KC x MR`) and the C tile (1.8 KiB): at 192 that is 24 + 10.5 + 1.8 = 36 KiB, inside a
+/// 48 KiB L1 and leaving the B~ panel resident in a 32 KiB one. 256 (46 KiB, a full L1)
+/// measured 2-4% slower; smaller values pay more passes over C (one per KC of k).
+pub const KC: usize = 192;
 
-/// Rows of an A~ block (loop 3), rounded down to a multiple of MR. `MC x KC` floats must stay
-/// in L2 while every B~ panel of the slab passes over it: 192 x 256 x 4 B = 192 KiB, well
-/// inside a 1-2 MiB L2, which leaves room for the B~ panels and C tiles streaming through.
-pub const MC: usize = 192;
+/// Rows of an A~ block (loop 3), rounded down to a multiple of MR. The A~ block is reused by
+/// every B~ panel of loop 2; at 56 x 192 floats (42 KiB) it stays close to the core (L1/L2)
+/// while the B~ panels stream through. Larger blocks (168 rows and more) measured a few
+/// percent slower, smaller ones the same.
+pub const MC: usize = 56;
 
-/// Columns of a B~ slab (loop 5). `KC x NC` floats (3 MiB at NC = 3072) live in L3 (or the
-/// L2 of a big-L2 core); 3072 also covers BERT's widest layer in one slab, so B is packed
-/// exactly once per KC slab.
-pub const NC: usize = 3072;
+/// Columns of a B~ block (loop 5). `KC x NC` floats (768 KiB at 1024) must stay in L2 while
+/// loop 3 walks all of A past it, with room to spare for the A~ block and C: 1024 fits a
+/// 1 MiB L2 and measured as fast as 3072 on a 2 MiB one.
+pub const NC: usize = 1024;
 
 thread_local! {
     /// Packing buffers (A~, B~), reused across calls on each thread: allocating and
@@ -83,9 +90,14 @@ pub(crate) fn gemm<K: MicroKernel>(
             for pc in (0..k).step_by(KC) {
                 let kc = KC.min(k - pc);
                 let b_pack = aligned(b_buf, nc.div_ceil(nr) * nr * kc);
-                for (jp, panel) in b_pack.chunks_exact_mut(nr * kc).enumerate() {
-                    let j0 = jc + jp * nr;
-                    kernel.pack_b_panel(b, pc, kc, j0, nr.min(n - j0), panel);
+                if b.trans {
+                    // Columns of B are rows of the stored matrix: pack like A, NR rows a panel.
+                    for (jp, panel) in b_pack.chunks_exact_mut(nr * kc).enumerate() {
+                        let j0 = jc + jp * nr;
+                        kernel.pack_rows(b.data, b.ld, j0, nr.min(n - j0), nr, pc, kc, panel);
+                    }
+                } else {
+                    pack::pack_b_block(b, pc, kc, jc, nc, nr, b_pack);
                 }
                 // Loop 3: MC rows of A and C; pack A[ic.., pc..] into MR-tall panels.
                 for ic in (0..m).step_by(mc_max) {
@@ -93,7 +105,7 @@ pub(crate) fn gemm<K: MicroKernel>(
                     let a_pack = aligned(a_buf, mc * kc);
                     let panels: Vec<(usize, usize)> = pack::row_panels(mc, mr).collect();
                     for &(ir, h) in &panels {
-                        kernel.pack_a_panel(a, ic + ir, h, pc, kc, &mut a_pack[ir * kc..(ir + h) * kc]);
+                        kernel.pack_rows(a.data, a.ld, ic + ir, h, h, pc, kc, &mut a_pack[ir * kc..(ir + h) * kc]);
                     }
                     let c_block = &mut c[ic..ic + mc];
                     // Loop 2: one B~ panel (stays in L1 for all of loop 1).

@@ -29,12 +29,6 @@ pub struct MatRef<'a> {
 }
 
 impl<'a> MatRef<'a> {
-    /// Logical element `(r, c)`.
-    #[inline]
-    pub fn at(&self, r: usize, c: usize) -> f32 {
-        if self.trans { self.data[c * self.ld + r] } else { self.data[r * self.ld + c] }
-    }
-
     /// The submatrix starting at logical `(r, c)` (same `ld`).
     pub fn offset(&self, r: usize, c: usize) -> MatRef<'a> {
         let start = if self.trans { c * self.ld + r } else { r * self.ld + c };
@@ -65,59 +59,57 @@ pub fn row_panels(mc: usize, mr_max: usize) -> impl Iterator<Item = (usize, usiz
     })
 }
 
-/// One A~ panel: `dst[p * h + i] = A[r0 + i][p0 + p]`.
+/// Packs rows of a row-major matrix into one k-major panel of height `h`:
+/// `dst[p * h + i] = data[(r0 + i) * ld + p0 + p]` for `i < valid`, `0` for `valid <= i < h`.
 ///
-/// Row by row, so that reads are sequential; the writes stride by `h`.
-pub fn pack_a_panel(a: MatRef, r0: usize, h: usize, p0: usize, kc: usize, dst: &mut [f32]) {
-    if a.trans {
-        for (p, d) in dst.chunks_exact_mut(h).take(kc).enumerate() {
-            for (i, x) in d.iter_mut().enumerate() {
-                *x = a.at(r0 + i, p0 + p);
-            }
-        }
-        return;
+/// This is both the A~ panel (rows of A, `valid == h`) and the B~ panel of a transposed B
+/// (rows of the stored Bᵀ are columns of B; `valid < h` at the right edge of C). Row by row,
+/// so reads are sequential; the writes stride by `h`. SIMD kernels override it with an
+/// in-register transpose (`kernels/avx2.rs`).
+#[allow(clippy::too_many_arguments)]
+pub fn pack_rows(data: &[f32], ld: usize, r0: usize, valid: usize, h: usize, p0: usize, kc: usize, dst: &mut [f32]) {
+    let dst = &mut dst[..kc * h];
+    if valid < h {
+        dst.fill(0.0);
     }
-    for i in 0..h {
-        let row = &a.data[(r0 + i) * a.ld + p0..][..kc];
+    for i in 0..valid {
+        let row = &data[(r0 + i) * ld + p0..][..kc];
         for (p, &x) in row.iter().enumerate() {
             dst[p * h + i] = x;
         }
     }
 }
 
-/// One B~ panel of width `nr` from logical rows `p0..p0 + kc`, columns `j0..j0 + w` of B:
-/// `dst[p * nr + j] = B[p0 + p][j0 + j]`, zero for `w <= j < nr`.
-pub fn pack_b_panel_any(b: MatRef, p0: usize, kc: usize, j0: usize, w: usize, nr: usize, dst: &mut [f32]) {
-    let dst = &mut dst[..kc * nr];
-    if b.trans {
-        // Column j of B is row j of the stored matrix: read it sequentially.
-        if w < nr {
-            dst.fill(0.0);
-        }
-        for j in 0..w {
-            let col = &b.data[(j0 + j) * b.ld + p0..][..kc];
-            for (p, &x) in col.iter().enumerate() {
-                dst[p * nr + j] = x;
-            }
-        }
-    } else {
-        // Row p of the panel is a contiguous piece of row p0 + p of B: a plain copy.
-        for (p, d) in dst.chunks_exact_mut(nr).enumerate() {
-            let src = &b.data[(p0 + p) * b.ld + j0..][..w];
-            d[..w].copy_from_slice(src);
-            d[w..].fill(0.0);
-        }
+/// Packs a `kc x nc` block of a non-transposed B (rows `p0..`, columns `j0..`) into panels of
+/// width `NR`, panel after panel, each `kc` steps of `NR` values, zero-padded at the edge.
+///
+/// Row by row of B, so the reads are one sequential stream the hardware prefetcher follows
+/// (a panel-by-panel loop would read 128 bytes every `ldb` floats); each row is scattered
+/// into the panels, which sit in cache.
+pub fn pack_b_block(b: MatRef, p0: usize, kc: usize, j0: usize, nc: usize, nr: usize, dst: &mut [f32]) {
+    // With the width a compile-time constant, each copy is a few vector moves.
+    match nr {
+        8 => pack_b_block_nr::<8>(b, p0, kc, j0, nc, dst),
+        16 => pack_b_block_nr::<16>(b, p0, kc, j0, nc, dst),
+        32 => pack_b_block_nr::<32>(b, p0, kc, j0, nc, dst),
+        _ => unreachable!("no kernel has NR = {nr}"),
     }
 }
 
-/// [`pack_b_panel_any`] for a non-transposed B with the panel width known at compile time,
-/// so that a full row of the panel is copied with a few vector moves.
-pub fn pack_b_panel<const NR: usize>(b: MatRef, p0: usize, kc: usize, j0: usize, w: usize, dst: &mut [f32]) {
-    if b.trans || w < NR {
-        return pack_b_panel_any(b, p0, kc, j0, w, NR, dst);
-    }
-    for (p, d) in dst[..kc * NR].chunks_exact_mut(NR).enumerate() {
-        let src: &[f32; NR] = b.data[(p0 + p) * b.ld + j0..][..NR].try_into().expect("NR floats");
-        d.copy_from_slice(src);
+fn pack_b_block_nr<const NR: usize>(b: MatRef, p0: usize, kc: usize, j0: usize, nc: usize, dst: &mut [f32]) {
+    let panels = nc.div_ceil(NR);
+    let dst = &mut dst[..panels * NR * kc];
+    for p in 0..kc {
+        let row = &b.data[(p0 + p) * b.ld + j0..][..nc];
+        let chunks = row.chunks_exact(NR);
+        let tail = chunks.remainder();
+        for (jp, chunk) in chunks.enumerate() {
+            dst[(jp * kc + p) * NR..][..NR].copy_from_slice(chunk);
+        }
+        if !tail.is_empty() {
+            let d = &mut dst[((panels - 1) * kc + p) * NR..][..NR];
+            d[..tail.len()].copy_from_slice(tail);
+            d[tail.len()..].fill(0.0);
+        }
     }
 }

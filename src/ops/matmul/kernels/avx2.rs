@@ -12,7 +12,6 @@
 
 use std::arch::x86_64::*;
 
-use super::super::pack::MatRef;
 use super::{MicroKernel, check_tile, dispatch_height};
 
 const MR: usize = 6;
@@ -53,16 +52,18 @@ impl MicroKernel for Avx2 {
         unsafe { dispatch_height!(mr, tile_h(kc, nr, a, b, &rows, accumulate), [1 2 3 4 5 6]) }
     }
 
-    fn pack_b_panel(&self, b: MatRef, p0: usize, kc: usize, j0: usize, w: usize, dst: &mut [f32]) {
-        if b.trans {
-            pack_rows_8x8(b.data, b.ld, j0, w, NR, p0, kc, dst);
-        } else {
-            super::super::pack::pack_b_panel::<NR>(b, p0, kc, j0, w, dst);
-        }
-    }
-
-    fn pack_a_panel(&self, a: MatRef, r0: usize, h: usize, p0: usize, kc: usize, dst: &mut [f32]) {
-        pack_rows_8x8(a.data, a.ld, r0, h, h, p0, kc, dst);
+    fn pack_rows(
+        &self,
+        data: &[f32],
+        ld: usize,
+        r0: usize,
+        valid: usize,
+        h: usize,
+        p0: usize,
+        kc: usize,
+        dst: &mut [f32],
+    ) {
+        pack_rows_8x8(data, ld, r0, valid, h, p0, kc, dst);
     }
 }
 
@@ -80,26 +81,45 @@ unsafe fn tile_h<const H: usize>(
     c: &[*mut f32; MR],
     accumulate: bool,
 ) {
-    for &row in &c[..H] {
-        _mm_prefetch::<_MM_HINT_T0>(row as *const i8);
-        _mm_prefetch::<_MM_HINT_T0>(row.wrapping_add(NR - 1) as *const i8);
-    }
+    // C prefetched into L2 now and into L1 near the end of the k loop (as in avx512.rs).
+    let prefetch_c = |into_l1: bool| {
+        for &row in &c[..H] {
+            for p in [row, row.wrapping_add(NR - 1)] {
+                if into_l1 {
+                    _mm_prefetch::<_MM_HINT_T0>(p as *const i8);
+                } else {
+                    _mm_prefetch::<_MM_HINT_T1>(p as *const i8);
+                }
+            }
+        }
+    };
+    prefetch_c(false);
+    let tail = kc.min(24);
     let mut lo = [_mm256_setzero_ps(); H];
     let mut hi = [_mm256_setzero_ps(); H];
     let (mut a, mut b) = (a, b);
-    for _ in 0..kc {
-        // SAFETY: p < kc, so b[p*16..p*16+16] and a[p*H..p*H+H] are in bounds.
-        unsafe {
-            let b0 = _mm256_loadu_ps(b);
-            let b1 = _mm256_loadu_ps(b.add(8));
-            for i in 0..H {
-                let ai = _mm256_set1_ps(*a.add(i));
-                lo[i] = _mm256_fmadd_ps(ai, b0, lo[i]);
-                hi[i] = _mm256_fmadd_ps(ai, b1, hi[i]);
+    macro_rules! step {
+        () => {
+            // SAFETY: p < kc, so b[p*16..p*16+16] and a[p*H..p*H+H] are in bounds.
+            unsafe {
+                let b0 = _mm256_loadu_ps(b);
+                let b1 = _mm256_loadu_ps(b.add(8));
+                for i in 0..H {
+                    let ai = _mm256_set1_ps(*a.add(i));
+                    lo[i] = _mm256_fmadd_ps(ai, b0, lo[i]);
+                    hi[i] = _mm256_fmadd_ps(ai, b1, hi[i]);
+                }
+                a = a.add(H);
+                b = b.add(NR);
             }
-            a = a.add(H);
-            b = b.add(NR);
-        }
+        };
+    }
+    for _ in 0..kc - tail {
+        step!();
+    }
+    prefetch_c(true);
+    for _ in 0..tail {
+        step!();
     }
     for i in 0..H {
         let row = c[i];
@@ -160,6 +180,11 @@ pub fn pack_rows_8x8(
         unsafe {
             let src = data.as_ptr().wrapping_add((r0 + i0) * ld + p0);
             for pb in (0..full).step_by(8) {
+                // Rows are read 32 bytes at a time, 8 rows at once: ask for each row's
+                // data a few cache lines ahead.
+                for r in 0..rows {
+                    _mm_prefetch::<_MM_HINT_T0>(src.wrapping_add(r * ld + pb + 64) as *const i8);
+                }
                 transpose_8x8(src.wrapping_add(pb), ld, rows, dst.as_mut_ptr().add(pb * h + i0), h, width);
             }
         }

@@ -11,8 +11,9 @@
 //! ```
 //!
 //! 28 FMAs per 16 loads keeps the two FMA units busy; 28 accumulators hide the 4-cycle FMA
-//! latency. The C tile is touched only twice: prefetched at the start, and loaded/added/
-//! stored once at the end. Columns past `nr` (right edge of C) are handled with AVX-512
+//! latency. C is touched only at the end of the k loop (one load, add and store per
+//! vector); its lines are prefetched into L2 at the start and into L1 a few steps before
+//! the end, so those loads and stores do not wait for memory. Columns past `nr` (right edge of C) are handled with AVX-512
 //! masked loads and stores, which never touch the masked-off memory.
 //!
 //! Heights 1..=14 are separate monomorphized functions (`tile_h::<H>`), so an edge tile of
@@ -20,11 +21,12 @@
 
 use std::arch::x86_64::*;
 
-use super::super::pack::MatRef;
 use super::{MicroKernel, check_tile, dispatch_height};
 
 const MR: usize = 14;
 const NR: usize = 32;
+/// k steps before the end of the loop at which the C tile is prefetched into L1.
+const C_PREFETCH_DISTANCE: usize = 24;
 
 /// Proof that this CPU has AVX-512F: only [`Avx512::new`] makes one.
 #[derive(Clone, Copy, Debug)]
@@ -68,16 +70,18 @@ impl MicroKernel for Avx512 {
         }
     }
 
-    fn pack_b_panel(&self, b: MatRef, p0: usize, kc: usize, j0: usize, w: usize, dst: &mut [f32]) {
-        if b.trans {
-            super::avx2::pack_rows_8x8(b.data, b.ld, j0, w, NR, p0, kc, dst);
-        } else {
-            super::super::pack::pack_b_panel::<NR>(b, p0, kc, j0, w, dst);
-        }
-    }
-
-    fn pack_a_panel(&self, a: MatRef, r0: usize, h: usize, p0: usize, kc: usize, dst: &mut [f32]) {
-        super::avx2::pack_rows_8x8(a.data, a.ld, r0, h, h, p0, kc, dst);
+    fn pack_rows(
+        &self,
+        data: &[f32],
+        ld: usize,
+        r0: usize,
+        valid: usize,
+        h: usize,
+        p0: usize,
+        kc: usize,
+        dst: &mut [f32],
+    ) {
+        super::avx2::pack_rows_8x8(data, ld, r0, valid, h, p0, kc, dst);
     }
 }
 
@@ -95,27 +99,46 @@ unsafe fn tile_h<const H: usize>(
     c: &[*mut f32; MR],
     accumulate: bool,
 ) {
-    // Ask for the C tile now, so it is in L1 when the k loop ends.
-    for &row in &c[..H] {
-        _mm_prefetch::<_MM_HINT_T0>(row as *const i8);
-        _mm_prefetch::<_MM_HINT_T0>(row.wrapping_add(NR - 1) as *const i8);
-    }
+    // Ask for the C tile early (into L2) and again near the end of the k loop (into L1):
+    // fetched into L1 at the start, it would be evicted by the panels streaming through.
+    let prefetch_c = |into_l1: bool| {
+        for &row in &c[..H] {
+            for p in [row, row.wrapping_add(NR - 1)] {
+                if into_l1 {
+                    _mm_prefetch::<_MM_HINT_T0>(p as *const i8);
+                } else {
+                    _mm_prefetch::<_MM_HINT_T1>(p as *const i8);
+                }
+            }
+        }
+    };
+    prefetch_c(false);
+    let tail = kc.min(C_PREFETCH_DISTANCE);
     let mut lo = [_mm512_setzero_ps(); H];
     let mut hi = [_mm512_setzero_ps(); H];
     let (mut a, mut b) = (a, b);
-    for _ in 0..kc {
-        // SAFETY: p < kc, so the reads at b[p*32..p*32+32] and a[p*H..p*H+H] are in bounds.
-        unsafe {
-            let b0 = _mm512_loadu_ps(b);
-            let b1 = _mm512_loadu_ps(b.add(16));
-            for i in 0..H {
-                let ai = _mm512_set1_ps(*a.add(i));
-                lo[i] = _mm512_fmadd_ps(ai, b0, lo[i]);
-                hi[i] = _mm512_fmadd_ps(ai, b1, hi[i]);
+    macro_rules! step {
+        () => {
+            // SAFETY: p < kc, so the reads at b[p*32..p*32+32] and a[p*H..p*H+H] are in bounds.
+            unsafe {
+                let b0 = _mm512_loadu_ps(b);
+                let b1 = _mm512_loadu_ps(b.add(16));
+                for i in 0..H {
+                    let ai = _mm512_set1_ps(*a.add(i));
+                    lo[i] = _mm512_fmadd_ps(ai, b0, lo[i]);
+                    hi[i] = _mm512_fmadd_ps(ai, b1, hi[i]);
+                }
+                a = a.add(H);
+                b = b.add(NR);
             }
-            a = a.add(H);
-            b = b.add(NR);
-        }
+        };
+    }
+    for _ in 0..kc - tail {
+        step!();
+    }
+    prefetch_c(true);
+    for _ in 0..tail {
+        step!();
     }
     // Write the tile back, masking off columns >= nr at the right edge of C.
     let mask = |from: usize| -> __mmask16 { ((1u32 << nr.saturating_sub(from).min(16)) - 1) as u16 };

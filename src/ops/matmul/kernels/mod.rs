@@ -44,7 +44,7 @@ pub mod avx2;
 #[cfg(target_arch = "x86_64")]
 pub mod avx512;
 
-use super::pack::{self, MatRef};
+use super::pack;
 
 /// The contract of a microkernel (see the module docs for the picture).
 pub trait MicroKernel: Copy + Send + Sync {
@@ -77,16 +77,22 @@ pub trait MicroKernel: Copy + Send + Sync {
         accumulate: bool,
     );
 
-    /// Packs one B~ panel: `dst[p * NR + j] = B[p0 + p][j0 + j]` for `j < w`, zero beyond.
-    /// Kernels may override it with a faster (SIMD) version; the result must be identical.
-    fn pack_b_panel(&self, b: MatRef, p0: usize, kc: usize, j0: usize, w: usize, dst: &mut [f32]) {
-        pack::pack_b_panel_any(b, p0, kc, j0, w, Self::NR, dst);
-    }
-
-    /// Packs one A~ panel: `dst[p * h + i] = A[r0 + i][p0 + p]` (A not transposed).
-    /// Kernels may override it with a faster (SIMD) version; the result must be identical.
-    fn pack_a_panel(&self, a: MatRef, r0: usize, h: usize, p0: usize, kc: usize, dst: &mut [f32]) {
-        pack::pack_a_panel(a, r0, h, p0, kc, dst);
+    /// Packs rows of a row-major matrix into a k-major panel of height `h` (an A~ panel, or a
+    /// B~ panel of a transposed B): see [`pack::pack_rows`]. Kernels may override it with a
+    /// faster (SIMD) version; the result must be identical.
+    #[allow(clippy::too_many_arguments)]
+    fn pack_rows(
+        &self,
+        data: &[f32],
+        ld: usize,
+        r0: usize,
+        valid: usize,
+        h: usize,
+        p0: usize,
+        kc: usize,
+        dst: &mut [f32],
+    ) {
+        pack::pack_rows(data, ld, r0, valid, h, p0, kc, dst);
     }
 }
 
