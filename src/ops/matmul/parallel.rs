@@ -5,10 +5,12 @@
 //! Which way to cut matters for the packing work each thread repeats:
 //!
 //! - by **columns** (N): thread t needs only its columns of B, so B is packed once in total,
-//!   while every thread packs all of A. BERT's layers have `N >= 768` and, at 128 tokens,
-//!   A (128 x 768) is much smaller than B (768 x 768 or more), so this is the default;
-//! - by **rows** (M) when C is too narrow to split: each thread packs its rows of A and all
-//!   of B.
+//!   while every thread packs all of A (m x k);
+//! - by **rows** (M): each thread packs its rows of A and all of B (k x n).
+//!
+//! So we cut the longer side of C, which duplicates the smaller operand: at 128 tokens
+//! (A is 128 x 768, a weight is 768 x 768 or more) that is by columns; at 1024 tokens and a
+//! 768-wide output, by rows.
 //!
 //! The pieces are handed out as row slices (`&mut [f32]` per row of C, split at the column
 //! boundary), so each thread owns exactly the memory it writes: no locks, no `unsafe`.
@@ -42,7 +44,9 @@ pub(crate) fn gemm<K: MicroKernel>(
     if tasks < 2 {
         return blocked::gemm(kernel, m, k, n, a, b, c);
     }
-    if n >= tasks * 4 * K::NR {
+    // Each thread packs its own share of one operand and all of the other: split the
+    // dimension that makes the duplicated operand the smaller one (A is m x k, B is k x n).
+    if n >= m && n >= tasks * 4 * K::NR {
         // Split by columns, at multiples of NR so no tile straddles two threads.
         let bounds = split(n, tasks, K::NR);
         let mut parts: Vec<Vec<&mut [f32]>> = (0..tasks).map(|_| Vec::with_capacity(m)).collect();
