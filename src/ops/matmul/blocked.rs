@@ -54,6 +54,11 @@ pub const MC: usize = 56;
 /// 1 MiB L2 and measured as fast as 3072 on a 2 MiB one.
 pub const NC: usize = 1024;
 
+/// Gap (in floats, one cache line) between consecutive B~ panels. Without it, panels
+/// `KC x NR x 4` bytes apart (24 KiB, a multiple of 4 KiB) all map to the same L1 cache set,
+/// and packing a row of B into 24 panels at once would evict its own writes.
+pub const PANEL_PAD: usize = 16;
+
 thread_local! {
     /// Packing buffers (A~, B~), reused across calls on each thread: allocating and
     /// page-faulting megabytes per call would cost more than the packing itself.
@@ -89,15 +94,17 @@ pub(crate) fn gemm<K: MicroKernel>(
             // Loop 4: KC of the k dimension; pack B[pc.., jc..] into NR-wide panels.
             for pc in (0..k).step_by(KC) {
                 let kc = KC.min(k - pc);
-                let b_pack = aligned(b_buf, nc.div_ceil(nr) * nr * kc);
+                // Panels are PANEL_PAD floats apart: see the constant.
+                let b_stride = nr * kc + PANEL_PAD;
+                let b_pack = aligned(b_buf, nc.div_ceil(nr) * b_stride);
                 if b.trans {
                     // Columns of B are rows of the stored matrix: pack like A, NR rows a panel.
-                    for (jp, panel) in b_pack.chunks_exact_mut(nr * kc).enumerate() {
+                    for (jp, panel) in b_pack.chunks_exact_mut(b_stride).enumerate() {
                         let j0 = jc + jp * nr;
                         kernel.pack_rows(b.data, b.ld, j0, nr.min(n - j0), nr, pc, kc, panel);
                     }
                 } else {
-                    pack::pack_b_block(b, pc, kc, jc, nc, nr, b_pack);
+                    pack::pack_b_block(b, pc, kc, jc, nc, nr, b_stride, b_pack);
                 }
                 // Loop 3: MC rows of A and C; pack A[ic.., pc..] into MR-tall panels.
                 for ic in (0..m).step_by(mc_max) {
@@ -109,7 +116,7 @@ pub(crate) fn gemm<K: MicroKernel>(
                     }
                     let c_block = &mut c[ic..ic + mc];
                     // Loop 2: one B~ panel (stays in L1 for all of loop 1).
-                    for (jp, b_panel) in b_pack.chunks_exact(nr * kc).enumerate() {
+                    for (jp, b_panel) in b_pack.chunks_exact(b_stride).enumerate() {
                         let jr = jp * nr;
                         let nr_eff = nr.min(nc - jr);
                         // Loop 1: one A~ panel; the microkernel updates one tile of C.

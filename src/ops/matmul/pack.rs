@@ -81,33 +81,42 @@ pub fn pack_rows(data: &[f32], ld: usize, r0: usize, valid: usize, h: usize, p0:
 }
 
 /// Packs a `kc x nc` block of a non-transposed B (rows `p0..`, columns `j0..`) into panels of
-/// width `NR`, panel after panel, each `kc` steps of `NR` values, zero-padded at the edge.
+/// width `nr`, `stride` floats apart, each `kc` steps of `nr` values, zero-padded at the edge.
 ///
 /// Row by row of B, so the reads are one sequential stream the hardware prefetcher follows
 /// (a panel-by-panel loop would read 128 bytes every `ldb` floats); each row is scattered
 /// into the panels, which sit in cache.
-pub fn pack_b_block(b: MatRef, p0: usize, kc: usize, j0: usize, nc: usize, nr: usize, dst: &mut [f32]) {
+#[allow(clippy::too_many_arguments)]
+pub fn pack_b_block(b: MatRef, p0: usize, kc: usize, j0: usize, nc: usize, nr: usize, stride: usize, dst: &mut [f32]) {
     // With the width a compile-time constant, each copy is a few vector moves.
     match nr {
-        8 => pack_b_block_nr::<8>(b, p0, kc, j0, nc, dst),
-        16 => pack_b_block_nr::<16>(b, p0, kc, j0, nc, dst),
-        32 => pack_b_block_nr::<32>(b, p0, kc, j0, nc, dst),
+        8 => pack_b_block_nr::<8>(b, p0, kc, j0, nc, stride, dst),
+        16 => pack_b_block_nr::<16>(b, p0, kc, j0, nc, stride, dst),
+        32 => pack_b_block_nr::<32>(b, p0, kc, j0, nc, stride, dst),
         _ => unreachable!("no kernel has NR = {nr}"),
     }
 }
 
-fn pack_b_block_nr<const NR: usize>(b: MatRef, p0: usize, kc: usize, j0: usize, nc: usize, dst: &mut [f32]) {
+fn pack_b_block_nr<const NR: usize>(
+    b: MatRef,
+    p0: usize,
+    kc: usize,
+    j0: usize,
+    nc: usize,
+    stride: usize,
+    dst: &mut [f32],
+) {
     let panels = nc.div_ceil(NR);
-    let dst = &mut dst[..panels * NR * kc];
+    let dst = &mut dst[..panels * stride];
     for p in 0..kc {
         let row = &b.data[(p0 + p) * b.ld + j0..][..nc];
         let chunks = row.chunks_exact(NR);
         let tail = chunks.remainder();
         for (jp, chunk) in chunks.enumerate() {
-            dst[(jp * kc + p) * NR..][..NR].copy_from_slice(chunk);
+            dst[jp * stride + p * NR..][..NR].copy_from_slice(chunk);
         }
         if !tail.is_empty() {
-            let d = &mut dst[((panels - 1) * kc + p) * NR..][..NR];
+            let d = &mut dst[(panels - 1) * stride + p * NR..][..NR];
             d[..tail.len()].copy_from_slice(tail);
             d[tail.len()..].fill(0.0);
         }

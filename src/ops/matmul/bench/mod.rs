@@ -10,7 +10,9 @@
 //! is timed several times and the *fastest* repetition is kept (interference only ever
 //! slows a run down); configurations are interleaved round-robin so that all of them see the
 //! same background load; the load average before and after is printed. Compare numbers
-//! within one run, as ratios.
+//! within one run, as ratios. The clock of a (virtual) machine also drifts with the load of
+//! its neighbours, so the FMA peak is measured again inside every shape's round-robin, and
+//! each result is a percentage of the peak measured beside it.
 //!
 //! The two slowest rungs (naive, reordered) would take many seconds on the large shapes;
 //! they compute every row of C the same way, independently of the others, so they are timed
@@ -30,7 +32,7 @@ use super::kernels::Kernel;
 use super::{Rung, batched, sgemm_rung};
 use crate::tensor::Rng;
 use crate::{Error, Result};
-pub use peak::fma_peak;
+pub use peak::{FmaChains, fma_peak};
 
 /// What to measure and where to write it.
 #[derive(Clone, Debug)]
@@ -228,8 +230,10 @@ pub struct Measurement {
     pub median_s: f64,
     /// Of the fastest repetition.
     pub gflops: f64,
-    /// `gflops` over the measured FMA peak for the same number of threads.
+    /// `gflops` over `peak_gflops`.
     pub pct_of_peak: f64,
+    /// The FMA peak for the same number of threads, measured interleaved with this shape.
+    pub peak_gflops: f64,
 }
 
 /// The measured FMA peak.
@@ -237,7 +241,7 @@ pub struct Measurement {
 pub struct PeakReport {
     /// The instruction set of the best kernel ("avx512", ...), the one "peak" refers to.
     pub kernel: Kernel,
-    /// (threads, GFLOP/s) with the best kernel's instructions.
+    /// (threads, GFLOP/s) with the best kernel's instructions: the highest of the run.
     pub best: Vec<(usize, f64)>,
     /// Per-core peak of every supported instruction set, for reference.
     pub per_kernel: Vec<(Kernel, f64)>,
@@ -294,20 +298,25 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
         }
     };
     say(format!("load average before: {load_before}"));
+    if opts.print {
+        println!("(each line: GFLOP/s of every configuration on one shape; the tables follow)");
+    }
 
-    let peak_secs = if opts.quick { 0.05 } else { 0.2 };
-    let measure_peak = || -> PeakReport {
-        let kernel = Kernel::best();
-        let best = pools.iter().map(|(t, p)| (*t, fma_peak(kernel, p, peak_secs).unwrap_or(f64::NAN))).collect();
-        let one = &pools[0].1;
-        let per_kernel = [Kernel::Portable, Kernel::Avx2, Kernel::Avx512]
-            .into_iter()
-            .filter_map(|k| fma_peak(k, one, peak_secs / 2.0).map(|g| (k, g)))
-            .collect();
-        PeakReport { kernel, best, per_kernel }
-    };
-    let mut peak = measure_peak();
-    say(format!("FMA peak ({}): {}", peak.kernel.name(), fmt_peak(&peak.best)));
+    // The peak: per core for every instruction set (reference), and with the best kernel's
+    // instructions on each thread count, re-measured within every shape below.
+    let kernel = Kernel::best();
+    let one = &pools[0].1;
+    let per_kernel: Vec<(Kernel, f64)> = [Kernel::Portable, Kernel::Avx2, Kernel::Avx512]
+        .into_iter()
+        .filter_map(|k| fma_peak(k, one, 0.02).map(|g| (k, g)))
+        .collect();
+    let chains = FmaChains::new(kernel, if opts.quick { 0.002 } else { 0.005 })
+        .ok_or_else(|| Error::invalid("bench matmul", "no FMA chains for the best kernel"))?;
+    let mut peak = PeakReport { kernel, best: threads.iter().map(|&t| (t, 0.0)).collect(), per_kernel };
+    say(format!(
+        "FMA peak per core: {}",
+        peak.per_kernel.iter().map(|(k, g)| format!("{} {g:.1} GFLOP/s", k.name())).collect::<Vec<_>>().join(", ")
+    ));
 
     // Configurations: single-threaded rungs at 1 thread, the others at every thread count.
     let mut configs: Vec<(Implementation, usize)> = Vec::new();
@@ -328,15 +337,20 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
         let mut c = vec![0.0f32; shape.c_len()];
         let pool_of = |t: usize| &pools.iter().find(|(pt, _)| *pt == t).expect("pool").1;
         let mut times: Vec<Vec<f64>> = vec![Vec::new(); configs.len()];
+        let mut local_peak: Vec<f64> = vec![0.0; pools.len()];
         // Warm up every configuration once (page faults, packing buffers, thread wake-up).
         for &(imp, t) in &configs {
             time_once(&shape, imp, pool_of(t), &a, &b, &mut c, imp.rows_timed(shape.m, opts.quick))?;
         }
-        // Round-robin until every configuration has its repetitions.
+        // Round-robin until every configuration has its repetitions, with a peak measurement
+        // per thread count in every round.
         let (min_reps, max_reps) = if opts.quick { (2, 20) } else { (3, 60) };
         let done =
             |ts: &Vec<f64>| ts.len() >= max_reps || (ts.len() >= min_reps && ts.iter().sum::<f64>() >= opts.min_time);
         while !times.iter().all(done) {
+            for (lp, (_, pool)) in local_peak.iter_mut().zip(&pools) {
+                *lp = lp.max(chains.run(pool));
+            }
             for (i, &(imp, t)) in configs.iter().enumerate() {
                 if !done(&times[i]) {
                     let rows = imp.rows_timed(shape.m, opts.quick);
@@ -344,12 +358,16 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
                 }
             }
         }
+        for ((_, best), lp) in peak.best.iter_mut().zip(&local_peak) {
+            *best = best.max(*lp);
+        }
         for (i, &(imp, t)) in configs.iter().enumerate() {
             let mut ts = times[i].clone();
             ts.sort_by(f64::total_cmp);
             let rows = imp.rows_timed(shape.m, opts.quick);
             let flops = shape.flops() * rows as f64 / shape.m.max(1) as f64;
             let gflops = flops / ts[0] / 1e9;
+            let peak_gflops = pools.iter().zip(&local_peak).find(|((pt, _), _)| *pt == t).map_or(f64::NAN, |(_, p)| *p);
             results.push(Measurement {
                 shape: shape.clone(),
                 implementation: imp,
@@ -359,25 +377,15 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
                 best_s: ts[0],
                 median_s: ts[ts.len() / 2],
                 gflops,
-                pct_of_peak: 0.0,
+                pct_of_peak: 100.0 * gflops / peak_gflops,
+                peak_gflops,
             });
         }
         say(report::shape_line(&results, &shape));
     }
-    // Peak again at the end: keep the higher of the two (interference only lowers it).
-    let again = measure_peak();
-    for (p, q) in peak.best.iter_mut().zip(&again.best) {
-        p.1 = p.1.max(q.1);
-    }
-    for (p, q) in peak.per_kernel.iter_mut().zip(&again.per_kernel) {
-        p.1 = p.1.max(q.1);
-    }
-    for r in &mut results {
-        r.pct_of_peak = 100.0 * r.gflops / peak.gflops(r.threads);
-    }
     let load_after = load_average();
     std::fs::create_dir_all(&opts.out_dir).map_err(|e| Error::file(&opts.out_dir, e))?;
-    let mut report = BenchReport {
+    let report = BenchReport {
         peak,
         results,
         load_before,
@@ -391,7 +399,6 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
     report::write_csv(&report)?;
     std::fs::write(&report.markdown, &tables).map_err(|e| Error::file(&report.markdown, e))?;
     report::plot(&report, &configs)?;
-    report.csv = report.csv.clone();
     say(format!("wrote {}, {} and {}", report.csv.display(), report.markdown.display(), report.svg.display()));
     Ok(report)
 }
@@ -456,8 +463,4 @@ fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_else(|_| "n/a".into())
-}
-
-fn fmt_peak(best: &[(usize, f64)]) -> String {
-    best.iter().map(|(t, g)| format!("{g:.1} GFLOP/s on {t} thread(s)")).collect::<Vec<_>>().join(", ")
 }

@@ -15,31 +15,46 @@ use rayon::ThreadPool;
 use crate::ops::matmul::kernels::Kernel;
 
 /// Measured FMA throughput in GFLOP/s of `kernel`'s instruction set on every thread of `pool`
-/// (all threads at once), best of a few trials of about `seconds` each.
+/// (all threads at once), best of a few trials of about `seconds` each; `None` if the CPU
+/// lacks the instructions.
 pub fn fma_peak(kernel: Kernel, pool: &ThreadPool, seconds: f64) -> Option<f64> {
-    let (flops_per_iter, run) = chains(kernel)?;
-    // Calibrate the iteration count on one thread.
-    let mut iters = 10_000usize;
-    loop {
-        let t = Instant::now();
-        std::hint::black_box(run(iters));
-        let dt = t.elapsed().as_secs_f64();
-        if dt > 0.01 {
-            iters = ((iters as f64) * seconds / dt).max(1.0) as usize;
-            break;
+    let chains = FmaChains::new(kernel, seconds)?;
+    Some((0..5).map(|_| chains.run(pool)).fold(0.0, f64::max))
+}
+
+/// A calibrated run of the FMA chains (about a given duration per thread).
+#[derive(Clone, Copy)]
+pub struct FmaChains {
+    flops_per_iter: usize,
+    iters: usize,
+    chains: fn(usize) -> f32,
+}
+
+impl FmaChains {
+    /// Calibrates the iteration count for `seconds` on one thread.
+    pub fn new(kernel: Kernel, seconds: f64) -> Option<FmaChains> {
+        let (flops_per_iter, chains) = chains(kernel)?;
+        let mut iters = 10_000usize;
+        loop {
+            let t = Instant::now();
+            std::hint::black_box(chains(iters));
+            let dt = t.elapsed().as_secs_f64();
+            if dt > 0.002 {
+                iters = ((iters as f64) * seconds / dt).max(1.0) as usize;
+                return Some(FmaChains { flops_per_iter, iters, chains });
+            }
+            iters *= 4;
         }
-        iters *= 4;
     }
-    let threads = pool.current_num_threads();
-    let mut best = 0.0f64;
-    for _ in 0..5 {
+
+    /// GFLOP/s of one run on all threads of `pool` at once.
+    pub fn run(&self, pool: &ThreadPool) -> f64 {
+        let (chains, iters) = (self.chains, self.iters);
         let t = Instant::now();
-        let sums = pool.broadcast(|_| run(iters));
+        std::hint::black_box(pool.broadcast(|_| chains(iters)));
         let dt = t.elapsed().as_secs_f64();
-        std::hint::black_box(sums);
-        best = best.max((threads * iters * flops_per_iter) as f64 / dt / 1e9);
+        (pool.current_num_threads() * iters * self.flops_per_iter) as f64 / dt / 1e9
     }
-    Some(best)
 }
 
 /// (flops per iteration, the chain loop) for a kernel's instruction set.

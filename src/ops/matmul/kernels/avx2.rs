@@ -45,11 +45,11 @@ impl MicroKernel for Avx2 {
         col: usize,
         accumulate: bool,
     ) {
-        let rows = check_tile::<MR, NR>(kc, mr, nr, a, b, c, col);
+        check_tile::<MR, NR>(kc, mr, nr, a, b, c, col);
         let (a, b) = (a.as_ptr(), b.as_ptr());
         // SAFETY: `self` exists only if the CPU has AVX2 and FMA; `check_tile` verified that
         // `a` holds kc*mr values, `b` kc*NR values and each row pointer has `nr` floats.
-        unsafe { dispatch_height!(mr, tile_h(kc, nr, a, b, &rows, accumulate), [1 2 3 4 5 6]) }
+        unsafe { dispatch_height!(mr, tile_h(kc, nr, a, b, c, col, accumulate), [1 2 3 4 5 6]) }
     }
 
     fn pack_rows(
@@ -70,20 +70,22 @@ impl MicroKernel for Avx2 {
 /// The `H x 16` tile.
 ///
 /// # Safety
-/// CPU has AVX2 and FMA; `a` points to `kc * H` floats, `b` to `kc * 16`; `c[i]` for
-/// `i < H` points to `nr` writable floats.
+/// CPU has AVX2 and FMA; `a` points to `kc * H` floats, `b` to `kc * 16`;
+/// `c[i][col..col + nr]` exists for `i < H`.
 #[target_feature(enable = "avx2,fma")]
 unsafe fn tile_h<const H: usize>(
     kc: usize,
     nr: usize,
     a: *const f32,
     b: *const f32,
-    c: &[*mut f32; MR],
+    c: &mut [&mut [f32]],
+    col: usize,
     accumulate: bool,
 ) {
     // C prefetched into L2 now and into L1 near the end of the k loop (as in avx512.rs).
     let prefetch_c = |into_l1: bool| {
-        for &row in &c[..H] {
+        for row in &c[..H] {
+            let row = row.as_ptr().wrapping_add(col);
             for p in [row, row.wrapping_add(NR - 1)] {
                 if into_l1 {
                     _mm_prefetch::<_MM_HINT_T0>(p as *const i8);
@@ -121,8 +123,8 @@ unsafe fn tile_h<const H: usize>(
     for _ in 0..tail {
         step!();
     }
-    for i in 0..H {
-        let row = c[i];
+    for (i, row) in c[..H].iter_mut().enumerate() {
+        let row = row.as_mut_ptr().wrapping_add(col);
         // SAFETY: row i has nr writable floats: full vectors when nr == 16, else only the
         // first nr floats are touched (through `buf`).
         unsafe {
@@ -174,20 +176,11 @@ pub fn pack_rows_8x8(
     let full = kc / 8 * 8;
     for i0 in (0..h).step_by(8) {
         let (rows, width) = (valid.saturating_sub(i0).min(8), (h - i0).min(8));
-        // SAFETY: AVX checked above. Reads: rows r0+i0..r0+i0+rows, floats p0..p0+kc, within
-        // `last`. Writes: dst[(pb+q)*h + i0..+width] with pb + q < full <= kc and
+        let src = data.as_ptr().wrapping_add((r0 + i0) * ld + p0);
+        // SAFETY: AVX checked above. Reads: rows r0+i0..r0+i0+rows, floats p0..p0+full,
+        // within `last`. Writes: dst[pb*h + q*h + i0..+width] with pb + q < full <= kc and
         // i0 + width <= h, within kc*h.
-        unsafe {
-            let src = data.as_ptr().wrapping_add((r0 + i0) * ld + p0);
-            for pb in (0..full).step_by(8) {
-                // Rows are read 32 bytes at a time, 8 rows at once: ask for each row's
-                // data a few cache lines ahead.
-                for r in 0..rows {
-                    _mm_prefetch::<_MM_HINT_T0>(src.wrapping_add(r * ld + pb + 64) as *const i8);
-                }
-                transpose_8x8(src.wrapping_add(pb), ld, rows, dst.as_mut_ptr().add(pb * h + i0), h, width);
-            }
-        }
+        unsafe { pack_group(src, ld, rows, full, dst.as_mut_ptr().add(i0), h, width) };
     }
     // The k remainder (kc not a multiple of 8).
     for p in full..kc {
@@ -206,49 +199,73 @@ fn scalar_pack_rows(data: &[f32], ld: usize, r0: usize, valid: usize, h: usize, 
     }
 }
 
-/// `dst[q * ldd + r] = src[r * lds + q]` for an 8 x 8 block: rows `r >= rows` read as zero,
-/// and only the first `width` floats of each output row are written.
+/// Transposes a group of (up to) 8 rows, `full` floats long (a multiple of 8), into
+/// `dst[p * ldd + r]`, writing `width` floats per p.
 ///
 /// # Safety
-/// CPU has AVX; `rows` rows of 8 floats readable at `src` (stride `lds`); 8 rows of `width`
-/// floats writable at `dst` (stride `ldd`).
+/// CPU has AVX; `rows` rows of `full` floats readable at `src` (stride `lds`); `full` rows
+/// of `width` floats writable at `dst` (stride `ldd`).
 #[target_feature(enable = "avx")]
-unsafe fn transpose_8x8(src: *const f32, lds: usize, rows: usize, dst: *mut f32, ldd: usize, width: usize) {
-    // SAFETY: the caller guarantees the blocks are in bounds.
+unsafe fn pack_group(src: *const f32, lds: usize, rows: usize, full: usize, dst: *mut f32, ldd: usize, width: usize) {
+    // SAFETY: every access below stays in the bounds the caller guarantees.
     unsafe {
-        let r: [__m256; 8] =
-            std::array::from_fn(|i| if i < rows { _mm256_loadu_ps(src.add(i * lds)) } else { _mm256_setzero_ps() });
-        // Interleave pairs of rows, then pairs of pairs, then swap 128-bit halves.
-        let t0 = _mm256_unpacklo_ps(r[0], r[1]);
-        let t1 = _mm256_unpackhi_ps(r[0], r[1]);
-        let t2 = _mm256_unpacklo_ps(r[2], r[3]);
-        let t3 = _mm256_unpackhi_ps(r[2], r[3]);
-        let t4 = _mm256_unpacklo_ps(r[4], r[5]);
-        let t5 = _mm256_unpackhi_ps(r[4], r[5]);
-        let t6 = _mm256_unpacklo_ps(r[6], r[7]);
-        let t7 = _mm256_unpackhi_ps(r[6], r[7]);
-        let u0 = _mm256_shuffle_ps::<0x44>(t0, t2);
-        let u1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
-        let u2 = _mm256_shuffle_ps::<0x44>(t1, t3);
-        let u3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
-        let u4 = _mm256_shuffle_ps::<0x44>(t4, t6);
-        let u5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
-        let u6 = _mm256_shuffle_ps::<0x44>(t5, t7);
-        let u7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
-        let out = [
-            _mm256_permute2f128_ps::<0x20>(u0, u4),
-            _mm256_permute2f128_ps::<0x20>(u1, u5),
-            _mm256_permute2f128_ps::<0x20>(u2, u6),
-            _mm256_permute2f128_ps::<0x20>(u3, u7),
-            _mm256_permute2f128_ps::<0x31>(u0, u4),
-            _mm256_permute2f128_ps::<0x31>(u1, u5),
-            _mm256_permute2f128_ps::<0x31>(u2, u6),
-            _mm256_permute2f128_ps::<0x31>(u3, u7),
-        ];
-        for (q, &v) in out.iter().enumerate() {
-            store_first(dst.add(q * ldd), v, width);
+        for pb in (0..full).step_by(8) {
+            // Rows are read 32 bytes at a time, 8 rows at once: ask for each row's data a
+            // few cache lines ahead.
+            for r in 0..rows {
+                _mm_prefetch::<_MM_HINT_T0>(src.wrapping_add(r * lds + pb + 64) as *const i8);
+            }
+            let (s, d) = (src.add(pb), dst.add(pb * ldd));
+            let block: [__m256; 8] = if rows == 8 {
+                std::array::from_fn(|i| _mm256_loadu_ps(s.add(i * lds)))
+            } else {
+                std::array::from_fn(|i| if i < rows { _mm256_loadu_ps(s.add(i * lds)) } else { _mm256_setzero_ps() })
+            };
+            let out = transpose_8x8(block);
+            if width == 8 {
+                for (q, &v) in out.iter().enumerate() {
+                    _mm256_storeu_ps(d.add(q * ldd), v);
+                }
+            } else {
+                for (q, &v) in out.iter().enumerate() {
+                    store_first(d.add(q * ldd), v, width);
+                }
+            }
         }
     }
+}
+
+/// The 8 x 8 transpose in registers: output vector q holds element q of every input row.
+#[inline]
+#[target_feature(enable = "avx")]
+fn transpose_8x8(r: [__m256; 8]) -> [__m256; 8] {
+    // Interleave pairs of rows, then pairs of pairs, then swap 128-bit halves.
+    let t0 = _mm256_unpacklo_ps(r[0], r[1]);
+    let t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    let t2 = _mm256_unpacklo_ps(r[2], r[3]);
+    let t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    let t4 = _mm256_unpacklo_ps(r[4], r[5]);
+    let t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    let t6 = _mm256_unpacklo_ps(r[6], r[7]);
+    let t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    let u0 = _mm256_shuffle_ps::<0x44>(t0, t2);
+    let u1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
+    let u2 = _mm256_shuffle_ps::<0x44>(t1, t3);
+    let u3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
+    let u4 = _mm256_shuffle_ps::<0x44>(t4, t6);
+    let u5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
+    let u6 = _mm256_shuffle_ps::<0x44>(t5, t7);
+    let u7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
+    [
+        _mm256_permute2f128_ps::<0x20>(u0, u4),
+        _mm256_permute2f128_ps::<0x20>(u1, u5),
+        _mm256_permute2f128_ps::<0x20>(u2, u6),
+        _mm256_permute2f128_ps::<0x20>(u3, u7),
+        _mm256_permute2f128_ps::<0x31>(u0, u4),
+        _mm256_permute2f128_ps::<0x31>(u1, u5),
+        _mm256_permute2f128_ps::<0x31>(u2, u6),
+        _mm256_permute2f128_ps::<0x31>(u3, u7),
+    ]
 }
 
 /// Stores the first `width` (0..=8) floats of `v` at `dst`, touching nothing beyond.

@@ -56,7 +56,7 @@ impl MicroKernel for Avx512 {
         col: usize,
         accumulate: bool,
     ) {
-        let rows = check_tile::<MR, NR>(kc, mr, nr, a, b, c, col);
+        check_tile::<MR, NR>(kc, mr, nr, a, b, c, col);
         let (a, b) = (a.as_ptr(), b.as_ptr());
         // SAFETY: `self` exists only if the CPU has AVX-512F; `check_tile` verified that `a`
         // holds kc*mr values, `b` kc*NR values and each of the `mr` row pointers has `nr`
@@ -64,7 +64,7 @@ impl MicroKernel for Avx512 {
         unsafe {
             dispatch_height!(
                 mr,
-                tile_h(kc, nr, a, b, &rows, accumulate),
+                tile_h(kc, nr, a, b, c, col, accumulate),
                 [1 2 3 4 5 6 7 8 9 10 11 12 13 14]
             )
         }
@@ -88,21 +88,23 @@ impl MicroKernel for Avx512 {
 /// The `H x 32` tile (see module docs).
 ///
 /// # Safety
-/// CPU has AVX-512F; `a` points to `kc * H` floats, `b` to `kc * 32`; `c[i]` for `i < H`
-/// points to `nr` writable floats.
+/// CPU has AVX-512F; `a` points to `kc * H` floats, `b` to `kc * 32`; `c[i][col..col + nr]`
+/// exists for `i < H`.
 #[target_feature(enable = "avx512f")]
 unsafe fn tile_h<const H: usize>(
     kc: usize,
     nr: usize,
     a: *const f32,
     b: *const f32,
-    c: &[*mut f32; MR],
+    c: &mut [&mut [f32]],
+    col: usize,
     accumulate: bool,
 ) {
     // Ask for the C tile early (into L2) and again near the end of the k loop (into L1):
     // fetched into L1 at the start, it would be evicted by the panels streaming through.
     let prefetch_c = |into_l1: bool| {
-        for &row in &c[..H] {
+        for row in &c[..H] {
+            let row = row.as_ptr().wrapping_add(col);
             for p in [row, row.wrapping_add(NR - 1)] {
                 if into_l1 {
                     _mm_prefetch::<_MM_HINT_T0>(p as *const i8);
@@ -143,8 +145,9 @@ unsafe fn tile_h<const H: usize>(
     // Write the tile back, masking off columns >= nr at the right edge of C.
     let mask = |from: usize| -> __mmask16 { ((1u32 << nr.saturating_sub(from).min(16)) - 1) as u16 };
     let (m0, m1) = (mask(0), mask(16));
-    for i in 0..H {
-        let (p0, p1) = (c[i], c[i].wrapping_add(16));
+    for (i, row) in c[..H].iter_mut().enumerate() {
+        let p0 = row.as_mut_ptr().wrapping_add(col);
+        let p1 = p0.wrapping_add(16);
         // SAFETY: row i has nr writable floats; masked lanes (>= nr) are not accessed.
         unsafe {
             let (mut x, mut y) = (lo[i], hi[i]);

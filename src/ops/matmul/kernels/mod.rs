@@ -96,27 +96,25 @@ pub trait MicroKernel: Copy + Send + Sync {
     }
 }
 
-/// Checks the arguments shared by every kernel's `tile` (so the SIMD kernels may then use
-/// raw pointers without bounds checks). Returns the row pointers of the C tile.
+/// Checks the arguments shared by every kernel's `tile`, so the SIMD kernels may then use
+/// raw pointers without bounds checks.
 #[allow(clippy::too_many_arguments)]
+#[inline]
 pub(crate) fn check_tile<const MR: usize, const NR: usize>(
     kc: usize,
     mr: usize,
     nr: usize,
     a: &[f32],
     b: &[f32],
-    c: &mut [&mut [f32]],
+    c: &[&mut [f32]],
     col: usize,
-) -> [*mut f32; MR] {
+) {
     assert!((1..=MR).contains(&mr) && nr <= NR, "tile: {mr} x {nr} does not fit in {MR} x {NR}");
     assert!(a.len() >= kc * mr && b.len() >= kc * NR, "tile: packed panels shorter than kc = {kc}");
     assert!(c.len() >= mr, "tile: {} rows of C for a tile of {mr} rows", c.len());
-    let mut rows = [std::ptr::null_mut(); MR];
-    for (ptr, row) in rows.iter_mut().zip(c.iter_mut()).take(mr) {
+    for row in &c[..mr] {
         assert!(row.len() >= col + nr, "tile: row of C too short for columns {col}..{}", col + nr);
-        *ptr = row.as_mut_ptr().wrapping_add(col);
     }
-    rows
 }
 
 /// Calls `$f::<H>(args)` for the run-time height `$h` (1..=16): one monomorphized copy of
