@@ -14,6 +14,7 @@ pub mod bert;
 pub mod error;
 pub mod io;
 pub mod nn;
+mod notebooks;
 pub mod ops;
 pub mod tensor;
 pub mod text;

@@ -26,7 +26,7 @@ pub mod bench;
 mod blocked;
 pub mod kernels;
 mod naive;
-mod pack;
+pub mod pack;
 mod parallel;
 mod reordered;
 

@@ -236,9 +236,11 @@ pub struct Measurement {
     pub peak_gflops: f64,
 }
 
-/// The measured FMA peak.
+/// The measured FMA peak, and the best microkernel alone.
 #[derive(Clone, Debug)]
 pub struct PeakReport {
+    /// GFLOP/s of the best microkernel on L1-resident panels, one thread ([`kernel_only`]).
+    pub kernel_only: f64,
     /// The instruction set of the best kernel ("avx512", ...), the one "peak" refers to.
     pub kernel: Kernel,
     /// (threads, GFLOP/s) with the best kernel's instructions: the highest of the run.
@@ -274,6 +276,42 @@ impl BenchReport {
             .iter()
             .find(|r| r.shape.name == shape && r.implementation == implementation && r.threads == threads)
     }
+}
+
+/// GFLOP/s of `kernel` alone on one thread: one `MR x NR` tile updated again and again from
+/// the same packed panels (`kc` deep), so everything sits in L1. This is the ceiling of the
+/// whole GEMM: what is left when packing, cache misses and loop overheads are taken away.
+pub fn kernel_only(kernel: Kernel, kc: usize, seconds: f64) -> Option<f64> {
+    struct Run {
+        kc: usize,
+        seconds: f64,
+    }
+    impl super::kernels::KernelFn<f64> for Run {
+        fn call<K: super::kernels::MicroKernel>(self, kernel: K) -> f64 {
+            let (kc, mr, nr) = (self.kc, K::MR, K::NR);
+            let a = vec![0.5f32; kc * mr];
+            let b = vec![0.25f32; kc * nr];
+            let mut c = vec![0.0f32; mr * nr];
+            let mut rows: Vec<&mut [f32]> = c.chunks_mut(nr).collect();
+            let flops_per_call = (2 * mr * nr * kc) as f64;
+            let (mut calls, mut best) = (1usize, 0.0f64);
+            let start = Instant::now();
+            while start.elapsed().as_secs_f64() < self.seconds {
+                let t = Instant::now();
+                for _ in 0..calls {
+                    kernel.tile(kc, mr, nr, &a, &b, &mut rows, 0, true);
+                }
+                let dt = t.elapsed().as_secs_f64();
+                best = best.max(calls as f64 * flops_per_call / dt / 1e9);
+                if dt < 1e-3 {
+                    calls *= 2;
+                }
+            }
+            std::hint::black_box(&rows);
+            best
+        }
+    }
+    super::kernels::with_kernel(kernel, Run { kc, seconds })
 }
 
 /// Runs the benchmark (see module docs), prints the tables, writes CSV, Markdown and SVG.
@@ -312,10 +350,13 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
         .collect();
     let chains = FmaChains::new(kernel, if opts.quick { 0.002 } else { 0.005 })
         .ok_or_else(|| Error::invalid("bench matmul", "no FMA chains for the best kernel"))?;
-    let mut peak = PeakReport { kernel, best: threads.iter().map(|&t| (t, 0.0)).collect(), per_kernel };
+    let kernel_alone = kernel_only(kernel, super::KC, 0.1).unwrap_or(f64::NAN);
+    let mut peak =
+        PeakReport { kernel_only: kernel_alone, kernel, best: threads.iter().map(|&t| (t, 0.0)).collect(), per_kernel };
     say(format!(
-        "FMA peak per core: {}",
-        peak.per_kernel.iter().map(|(k, g)| format!("{} {g:.1} GFLOP/s", k.name())).collect::<Vec<_>>().join(", ")
+        "FMA peak per core: {}; {} microkernel alone: {kernel_alone:.1} GFLOP/s",
+        peak.per_kernel.iter().map(|(k, g)| format!("{} {g:.1} GFLOP/s", k.name())).collect::<Vec<_>>().join(", "),
+        kernel.name()
     ));
 
     // Configurations: single-threaded rungs at 1 thread, the others at every thread count.
@@ -343,8 +384,10 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
             time_once(&shape, imp, pool_of(t), &a, &b, &mut c, imp.rows_timed(shape.m, opts.quick))?;
         }
         // Round-robin until every configuration has its repetitions, with a peak measurement
-        // per thread count in every round.
-        let (min_reps, max_reps) = if opts.quick { (2, 20) } else { (3, 60) };
+        // per thread count in every round. Each turn is a short burst of back-to-back
+        // repetitions (as in a forward pass, where threads stay awake between products).
+        let (min_reps, max_reps) = if opts.quick { (2, 40) } else { (3, 200) };
+        let burst = if opts.quick { 0.002 } else { 0.01 };
         let done =
             |ts: &Vec<f64>| ts.len() >= max_reps || (ts.len() >= min_reps && ts.iter().sum::<f64>() >= opts.min_time);
         while !times.iter().all(done) {
@@ -352,9 +395,13 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
                 *lp = lp.max(chains.run(pool));
             }
             for (i, &(imp, t)) in configs.iter().enumerate() {
-                if !done(&times[i]) {
-                    let rows = imp.rows_timed(shape.m, opts.quick);
+                let rows = imp.rows_timed(shape.m, opts.quick);
+                let start = Instant::now();
+                while !done(&times[i]) {
                     times[i].push(time_once(&shape, imp, pool_of(t), &a, &b, &mut c, rows)?);
+                    if start.elapsed().as_secs_f64() >= burst {
+                        break;
+                    }
                 }
             }
         }

@@ -51,10 +51,12 @@ pub fn tables(report: &BenchReport, configs: &[(Implementation, usize)]) -> Stri
     let _ = writeln!(
         s,
         "FMA peak ({}, highest of the run): {}. Per core by instruction set: {}. \
-         Load average before / after: {} / {}.\n",
+         The {} microkernel alone (panels in L1): {:.1} GFLOP/s. Load average before / after: {} / {}.\n",
         peak.kernel.name(),
         peak.best.iter().map(|(t, g)| format!("{g:.1} GFLOP/s on {t} thread(s)")).collect::<Vec<_>>().join(", "),
         peak.per_kernel.iter().map(|(k, g)| format!("{} {g:.1}", k.name())).collect::<Vec<_>>().join(", "),
+        peak.kernel.name(),
+        peak.kernel_only,
         report.load_before,
         report.load_after,
     );
@@ -181,9 +183,17 @@ fn targets(report: &BenchReport) -> String {
             }
         }
     }
+    // The ladder at M = 1024: rung 4 is compared at its highest thread count (on one thread it
+    // is rung 3 plus a threshold check).
+    let top = threads.iter().copied().max().unwrap_or(1);
     for shape in all.iter().filter(|s| s.m >= 1024) {
-        let ladder: Vec<&Measurement> =
-            Rung::ladder().into_iter().filter_map(|r| find(res, shape, Implementation::Rung(r), 1)).collect();
+        let ladder: Vec<&Measurement> = Rung::ladder()
+            .into_iter()
+            .filter_map(|r| {
+                let t = if matches!(r, Rung::Parallel(_)) { top } else { 1 };
+                find(res, shape, Implementation::Rung(r), t)
+            })
+            .collect();
         let bad: Vec<String> = ladder
             .windows(2)
             .skip(1)
