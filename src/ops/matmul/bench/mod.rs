@@ -47,6 +47,8 @@ pub struct BenchOptions {
     pub min_time: f64,
     /// Print progress and tables to stdout.
     pub print: bool,
+    /// Shapes to time instead of [`bert_shapes`] (e.g. a tiny one for a smoke test).
+    pub shapes: Option<Vec<Shape>>,
 }
 
 impl Default for BenchOptions {
@@ -57,6 +59,7 @@ impl Default for BenchOptions {
             out_dir: PathBuf::from("target/nanobert-bench"),
             min_time: 0.3,
             print: true,
+            shapes: None,
         }
     }
 }
@@ -371,7 +374,8 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
     configs.extend(threads.iter().map(|&t| (Implementation::MatrixMultiply, t)));
 
     let mut results = Vec::new();
-    for shape in bert_shapes(opts.quick) {
+    let shapes = opts.shapes.clone().unwrap_or_else(|| bert_shapes(opts.quick));
+    for shape in shapes {
         let mut rng = Rng::new(42);
         let mut random = |len: usize| (0..len).map(|_| rng.uniform() * 2.0 - 1.0).collect::<Vec<f32>>();
         let (a, b) = (random(shape.a_len()), random(shape.b_len()));
