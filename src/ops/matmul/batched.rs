@@ -106,10 +106,21 @@ pub(crate) fn split_rows<'c>(
     n: usize,
     ldc: usize,
 ) -> Option<Vec<Vec<&'c mut [f32]>>> {
-    // Every row's start, with its owner; cut the buffer in increasing order of start.
-    let mut starts: Vec<(usize, usize)> =
-        c_offs.iter().enumerate().flat_map(|(t, &off)| (0..m).map(move |i| (off + i * ldc, t))).collect();
-    starts.sort_unstable();
+    // Every row's start, with its owner, in increasing order of start. Two common layouts
+    // come sorted without sorting: products one after the other (row-major over t, i), and
+    // products interleaved within each row, like attention heads (row-major over i, t).
+    let increasing = c_offs.windows(2).all(|w| w[0] < w[1]);
+    let row_t = |i: usize, t: usize| (c_offs[t] + i * ldc, t);
+    let starts: Vec<(usize, usize)> = if increasing && c_offs.windows(2).all(|w| w[0] + (m - 1) * ldc + n <= w[1]) {
+        (0..c_offs.len()).flat_map(|t| (0..m).map(move |i| row_t(i, t))).collect()
+    } else if increasing && c_offs[c_offs.len() - 1] + n <= c_offs[0] + ldc {
+        (0..m).flat_map(|i| (0..c_offs.len()).map(move |t| row_t(i, t))).collect()
+    } else {
+        let mut all: Vec<(usize, usize)> = (0..c_offs.len()).flat_map(|t| (0..m).map(move |i| row_t(i, t))).collect();
+        all.sort_unstable();
+        all
+    };
+    // Cut the buffer at those starts; `split_at_mut` proves the pieces are disjoint.
     let mut out: Vec<Vec<&mut [f32]>> = c_offs.iter().map(|_| Vec::with_capacity(m)).collect();
     let (mut rest, mut pos) = (c, 0);
     for (start, t) in starts {
