@@ -2,7 +2,8 @@
 //! BERT's shapes, at 1 and 2 threads, against this machine's measured FMA peak.
 //!
 //! Options (after `--`): `--quick` (M = 128 shapes, short budgets), `--threads 1,2,4`,
-//! `--out DIR` (default target/nanobert-bench), `--min-time SECONDS` (per configuration).
+//! `--out DIR` (default target/nanobert-bench), `--min-time SECONDS` (per configuration and
+//! shape, over all passes), `--passes N` (passes over the shapes, default 3).
 //! The same runner is behind `nanobert bench matmul`.
 
 use nanobert::ops::matmul::bench::{BenchOptions, run};
@@ -19,6 +20,7 @@ fn main() -> nanobert::Result<()> {
             }
             "--out" => opts.out_dir = args.next().unwrap_or_default().into(),
             "--min-time" => opts.min_time = args.next().and_then(|s| s.parse().ok()).unwrap_or(opts.min_time),
+            "--passes" => opts.passes = args.next().and_then(|s| s.parse().ok()).unwrap_or(opts.passes),
             // `cargo bench` passes --bench; ignore it and anything else unknown.
             _ => {}
         }

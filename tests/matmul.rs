@@ -371,6 +371,7 @@ fn bench_runner_smoke() {
         min_time: 0.0,
         print: false,
         shapes: Some(vec![Shape::linear(20, 30, 40, true), Shape::attention_context(2, 8, 4)]),
+        passes: 2,
     };
     let report = run(&opts).unwrap();
     // Single-threaded rungs once, rung 4 and matrixmultiply at both thread counts, per shape.

@@ -43,12 +43,17 @@ pub struct BenchOptions {
     pub threads: Vec<usize>,
     /// Directory for `matmul.csv`, `matmul.md` and `matmul.svg`.
     pub out_dir: PathBuf,
-    /// Time budget per configuration and shape, in seconds (at least 3 repetitions).
+    /// Time budget per configuration and shape, in seconds, over all passes (and at least
+    /// 3 repetitions).
     pub min_time: f64,
     /// Print progress and tables to stdout.
     pub print: bool,
     /// Shapes to time instead of [`bert_shapes`] (e.g. a tiny one for a smoke test).
     pub shapes: Option<Vec<Shape>>,
+    /// Passes over all the shapes; each configuration keeps its fastest repetition of all
+    /// passes. Several passes, minutes apart, make it likely that every configuration gets
+    /// measured while the neighbours on a shared machine are quiet.
+    pub passes: usize,
 }
 
 impl Default for BenchOptions {
@@ -60,6 +65,7 @@ impl Default for BenchOptions {
             min_time: 0.3,
             print: true,
             shapes: None,
+            passes: 3,
         }
     }
 }
@@ -67,7 +73,7 @@ impl Default for BenchOptions {
 impl BenchOptions {
     /// The quick mode: M = 128 shapes only, short budgets.
     pub fn quick() -> Self {
-        BenchOptions { quick: true, min_time: 0.05, ..Self::default() }
+        BenchOptions { quick: true, min_time: 0.05, passes: 1, ..Self::default() }
     }
 }
 
@@ -373,52 +379,66 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
     }
     configs.extend(threads.iter().map(|&t| (Implementation::MatrixMultiply, t)));
 
-    let mut results = Vec::new();
     let shapes = opts.shapes.clone().unwrap_or_else(|| bert_shapes(opts.quick));
-    for shape in shapes {
-        let mut rng = Rng::new(42);
-        let mut random = |len: usize| (0..len).map(|_| rng.uniform() * 2.0 - 1.0).collect::<Vec<f32>>();
-        let (a, b) = (random(shape.a_len()), random(shape.b_len()));
-        let mut c = vec![0.0f32; shape.c_len()];
-        let pool_of = |t: usize| &pools.iter().find(|(pt, _)| *pt == t).expect("pool").1;
-        let mut times: Vec<Vec<f64>> = vec![Vec::new(); configs.len()];
-        let mut local_peak: Vec<f64> = vec![0.0; pools.len()];
-        // Warm up every configuration once (page faults, packing buffers, thread wake-up).
-        for &(imp, t) in &configs {
-            time_once(&shape, imp, pool_of(t), &a, &b, &mut c, imp.rows_timed(shape.m, opts.quick))?;
-        }
-        // Round-robin until every configuration has its repetitions, with a peak measurement
-        // per thread count in every round. Each turn is a short burst of back-to-back
-        // repetitions (as in a forward pass, where threads stay awake between products).
-        let (min_reps, max_reps) = if opts.quick { (2, 40) } else { (3, 200) };
-        let burst = if opts.quick { 0.002 } else { 0.01 };
-        let done =
-            |ts: &Vec<f64>| ts.len() >= max_reps || (ts.len() >= min_reps && ts.iter().sum::<f64>() >= opts.min_time);
-        while !times.iter().all(done) {
-            for (lp, (_, pool)) in local_peak.iter_mut().zip(&pools) {
-                *lp = lp.max(chains.run(pool));
+    let pool_of = |t: usize| &pools.iter().find(|(pt, _)| *pt == t).expect("pool").1;
+    // times[shape][config], and the FMA peak measured beside each shape, per thread count.
+    let mut times: Vec<Vec<Vec<f64>>> = vec![vec![Vec::new(); configs.len()]; shapes.len()];
+    let mut local_peak: Vec<Vec<f64>> = vec![vec![0.0; pools.len()]; shapes.len()];
+    let passes = opts.passes.max(1);
+    for pass in 0..passes {
+        for (si, shape) in shapes.iter().enumerate() {
+            // Fresh buffers each pass, so no pass depends on one lucky (or unlucky) alignment.
+            let mut rng = Rng::new(42 + pass as u64);
+            let mut random = |len: usize| (0..len).map(|_| rng.uniform() * 2.0 - 1.0).collect::<Vec<f32>>();
+            let (a, b) = (random(shape.a_len()), random(shape.b_len()));
+            let mut c = vec![0.0f32; shape.c_len()];
+            // Warm up every configuration once (page faults, packing buffers, thread wake-up).
+            for &(imp, t) in &configs {
+                time_once(shape, imp, pool_of(t), &a, &b, &mut c, imp.rows_timed(shape.m, opts.quick))?;
             }
-            for (i, &(imp, t)) in configs.iter().enumerate() {
-                let rows = imp.rows_timed(shape.m, opts.quick);
-                let start = Instant::now();
-                while !done(&times[i]) {
-                    times[i].push(time_once(&shape, imp, pool_of(t), &a, &b, &mut c, rows)?);
-                    if start.elapsed().as_secs_f64() >= burst {
-                        break;
+            // Round-robin until every configuration has this pass's share of repetitions, with
+            // a peak measurement per thread count in every round. Each turn is a short burst of
+            // back-to-back repetitions (as in a forward pass, where threads stay awake).
+            let (min_reps, max_reps) = if opts.quick { (2, 40) } else { (3, 200) };
+            let (min_reps, max_reps) = ((pass + 1) * min_reps / passes, (pass + 1) * max_reps / passes);
+            let min_time = opts.min_time * (pass + 1) as f64 / passes as f64;
+            let burst = if opts.quick { 0.002 } else { 0.01 };
+            let done =
+                |ts: &Vec<f64>| ts.len() >= max_reps || (ts.len() >= min_reps && ts.iter().sum::<f64>() >= min_time);
+            let ts = &mut times[si];
+            while !ts.iter().all(done) {
+                for (lp, (_, pool)) in local_peak[si].iter_mut().zip(&pools) {
+                    *lp = lp.max(chains.run(pool));
+                }
+                for (i, &(imp, t)) in configs.iter().enumerate() {
+                    let rows = imp.rows_timed(shape.m, opts.quick);
+                    let start = Instant::now();
+                    while !done(&ts[i]) {
+                        ts[i].push(time_once(shape, imp, pool_of(t), &a, &b, &mut c, rows)?);
+                        if start.elapsed().as_secs_f64() >= burst {
+                            break;
+                        }
                     }
                 }
             }
+            if pass + 1 == passes {
+                say(report::shape_line_times(shape, &configs, &times[si], opts.quick));
+            }
         }
-        for ((_, best), lp) in peak.best.iter_mut().zip(&local_peak) {
+    }
+    let mut results = Vec::new();
+    for (si, shape) in shapes.iter().enumerate() {
+        for ((_, best), lp) in peak.best.iter_mut().zip(&local_peak[si]) {
             *best = best.max(*lp);
         }
         for (i, &(imp, t)) in configs.iter().enumerate() {
-            let mut ts = times[i].clone();
+            let mut ts = times[si][i].clone();
             ts.sort_by(f64::total_cmp);
             let rows = imp.rows_timed(shape.m, opts.quick);
             let flops = shape.flops() * rows as f64 / shape.m.max(1) as f64;
             let gflops = flops / ts[0] / 1e9;
-            let peak_gflops = pools.iter().zip(&local_peak).find(|((pt, _), _)| *pt == t).map_or(f64::NAN, |(_, p)| *p);
+            let peak_gflops =
+                pools.iter().zip(&local_peak[si]).find(|((pt, _), _)| *pt == t).map_or(f64::NAN, |(_, p)| *p);
             results.push(Measurement {
                 shape: shape.clone(),
                 implementation: imp,
@@ -432,7 +452,6 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
                 peak_gflops,
             });
         }
-        say(report::shape_line(&results, &shape));
     }
     let load_after = load_average();
     std::fs::create_dir_all(&opts.out_dir).map_err(|e| Error::file(&opts.out_dir, e))?;

@@ -32,12 +32,17 @@ fn shapes(results: &[Measurement]) -> Vec<Shape> {
     out
 }
 
-/// One progress line: a shape and its GFLOP/s per configuration.
-pub fn shape_line(results: &[Measurement], shape: &Shape) -> String {
-    let cells: Vec<String> = results
+/// One progress line: a shape and its GFLOP/s per configuration (from the fastest time).
+pub fn shape_line_times(shape: &Shape, configs: &[(Implementation, usize)], times: &[Vec<f64>], quick: bool) -> String {
+    let cells: Vec<String> = configs
         .iter()
-        .filter(|r| r.shape.name == shape.name)
-        .map(|r| format!("{} {:.1}", short(r.implementation, r.threads), r.gflops))
+        .zip(times)
+        .map(|(&(imp, t), ts)| {
+            let rows = imp.rows_timed(shape.m, quick);
+            let best = ts.iter().copied().fold(f64::INFINITY, f64::min);
+            let flops = shape.flops() * rows as f64 / shape.m.max(1) as f64;
+            format!("{} {:.1}", short(imp, t), flops / best / 1e9)
+        })
         .collect();
     format!("{:<34} {}", shape.name, cells.join(" | "))
 }
@@ -268,7 +273,8 @@ fn plot_inner(
     };
     chart
         .configure_mesh()
-        .y_labels(30)
+        .y_labels(12)
+        .y_label_formatter(&|y| if *y >= 1.0 { format!("{y:.0}") } else { format!("{y:.1}") })
         .x_labels(labels.len() * 4)
         .x_label_formatter(&label_of)
         .y_desc("GFLOP/s")
@@ -303,7 +309,7 @@ fn plot_inner(
     }
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
+        .position(SeriesLabelPosition::UpperLeft)
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
         .label_font(("sans-serif", 12))
