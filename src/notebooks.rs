@@ -5,6 +5,10 @@
 //! exists in a normal build.
 
 #[cfg(doctest)]
+#[doc = include_str!("../notebooks-md/02-matmul.md")]
+pub struct Notebook02Matmul;
+
+#[cfg(doctest)]
 #[doc = include_str!("../notebooks-md/01-tensors.md")]
 pub struct Notebook01Tensors;
 

@@ -1,0 +1,153 @@
+//! # Rung 2: cache blocking with packed panels (the five loops of BLIS)
+//!
+//! Rung 1 streams all of B through the core for every row of A. The cure is to cut the
+//! problem into blocks sized for each level of the memory hierarchy, so that every float
+//! brought into a cache is used many times before it is evicted. This is the loop nest of
+//! GotoBLAS / BLIS (Goto & van de Geijn 2008; Van Zee & van de Geijn 2015), five loops
+//! around a microkernel:
+//!
+//! ```text
+//! loop 5  jc: columns of C and B in steps of NC
+//! loop 4  pc: k in steps of KC ── pack B~ (KC x NC, NR-wide panels)    B~ block lives in L2
+//! loop 3  ic: rows of C and A in steps of MC ── pack A~ (MC x KC)      A~ block: L1/L2
+//! loop 2  jr: one NR-wide panel of B~                                  B~ panel stays in L1
+//! loop 1  ir: one MR-tall panel of A~
+//!         microkernel: C[ir.., jr..] (+)= A~ panel · B~ panel           tile in registers
+//! ```
+//!
+//! Every C tile gets `k / KC` visits (overwrite on the first, add on the next), each of which
+//! performs `2 · MR · NR · KC` flops on data already sitting in L1 and L2. Packing (see
+//! `pack.rs`) puts each block in the order the kernel reads it.
+//!
+//! This file is generic over the microkernel: rung 2 runs it with the portable kernel, rung 3
+//! with the AVX2 or AVX-512 kernels (`kernels/`), rung 4 runs it on each core (`parallel.rs`).
+//!
+//! ## Block sizes: derived from the caches, then settled by measurement
+//!
+//! The caches we target: L1d 32-48 KiB and L2 1-2 MiB per core (Zen 4: 32 KiB / 1 MiB;
+//! Sapphire Rapids: 48 KiB / 2 MiB), L3 shared. The sizes below are for the AVX-512 tile
+//! (MR = 14, NR = 32); the other kernels have smaller tiles, so the same sizes fit them too.
+//! They were chosen by timing BERT's shapes with every combination of KC in 128..512,
+//! MC in 28..192 and NC in 512..3072 (docs/02-matmul.md); differences within a few percent
+//! of the best were within noise, the values below were never among the losers.
+
+use std::cell::RefCell;
+
+use super::kernels::MicroKernel;
+use super::pack::{self, MatRef};
+
+/// Depth of a block (loop 4). The B~ panel, `KC x NR` floats, is read again by every A~
+/// panel of loop 1, so it must stay in L1 together with the A~ panel streaming through
+/// (`KC x MR`) and the C tile (1.8 KiB): at 192 that is 24 + 10.5 + 1.8 = 36 KiB, inside a
+/// 48 KiB L1 and leaving the B~ panel resident in a 32 KiB one. 256 (46 KiB, a full L1)
+/// measured 2-4% slower; smaller values pay more passes over C (one per KC of k).
+pub const KC: usize = 192;
+
+/// Rows of an A~ block (loop 3), rounded down to a multiple of MR. The A~ block is reused by
+/// every B~ panel of loop 2; at 56 x 192 floats (42 KiB) it stays close to the core (L1/L2)
+/// while the B~ panels stream through. Larger blocks (168 rows and more) measured a few
+/// percent slower, smaller ones the same.
+pub const MC: usize = 56;
+
+/// Columns of a B~ block (loop 5). `KC x NC` floats (768 KiB at 1024) must stay in L2 while
+/// loop 3 walks all of A past it, with room to spare for the A~ block and C: 1024 fits a
+/// 1 MiB L2 and measured as fast as 3072 on a 2 MiB one.
+pub const NC: usize = 1024;
+
+/// Gap (in floats, one cache line) between consecutive B~ panels. Without it, panels
+/// `KC x NR x 4` bytes apart (24 KiB, a multiple of 4 KiB) all map to the same L1 cache set,
+/// and packing a row of B into 24 panels at once would evict its own writes.
+pub const PANEL_PAD: usize = 16;
+
+thread_local! {
+    /// Packing buffers (A~, B~), reused across calls on each thread: allocating and
+    /// page-faulting megabytes per call would cost more than the packing itself.
+    static BUFFERS: RefCell<(Vec<f32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// C (`m` rows, given as row slices, columns `0..n`) = A·B, A `m x k`, B `k x n`.
+///
+/// `c[i]` is row i of C (at least `n` long); rows rather than a pointer and a stride, so that
+/// `parallel.rs` can hand disjoint column ranges of the same rows to different threads.
+pub(crate) fn gemm<K: MicroKernel>(
+    kernel: K,
+    m: usize,
+    k: usize,
+    n: usize,
+    a: MatRef,
+    b: MatRef,
+    c: &mut [&mut [f32]],
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        c.iter_mut().take(m).for_each(|row| row[..n].fill(0.0));
+        return;
+    }
+    let (mr, nr) = (K::MR, K::NR);
+    let mc_max = (MC / mr * mr).max(mr);
+    with_buffers(|a_buf, b_buf| {
+        // Loop 5: a slab of NC columns of B and C.
+        for jc in (0..n).step_by(NC) {
+            let nc = NC.min(n - jc);
+            // Loop 4: KC of the k dimension; pack B[pc.., jc..] into NR-wide panels.
+            for pc in (0..k).step_by(KC) {
+                let kc = KC.min(k - pc);
+                // Panels are PANEL_PAD floats apart: see the constant.
+                let b_stride = nr * kc + PANEL_PAD;
+                let b_pack = aligned(b_buf, nc.div_ceil(nr) * b_stride);
+                if b.trans {
+                    // Columns of B are rows of the stored matrix: pack like A, NR rows a panel.
+                    for (jp, panel) in b_pack.chunks_exact_mut(b_stride).enumerate() {
+                        let j0 = jc + jp * nr;
+                        kernel.pack_rows(b.data, b.ld, j0, nr.min(n - j0), nr, pc, kc, panel);
+                    }
+                } else {
+                    pack::pack_b_block(b, pc, kc, jc, nc, nr, b_stride, b_pack);
+                }
+                // Loop 3: MC rows of A and C; pack A[ic.., pc..] into MR-tall panels.
+                for ic in (0..m).step_by(mc_max) {
+                    let mc = mc_max.min(m - ic);
+                    let a_pack = aligned(a_buf, mc * kc);
+                    let panels: Vec<(usize, usize)> = pack::row_panels(mc, mr).collect();
+                    for &(ir, h) in &panels {
+                        kernel.pack_rows(a.data, a.ld, ic + ir, h, h, pc, kc, &mut a_pack[ir * kc..(ir + h) * kc]);
+                    }
+                    let c_block = &mut c[ic..ic + mc];
+                    // Loop 2: one B~ panel (stays in L1 for all of loop 1).
+                    for (jp, b_panel) in b_pack.chunks_exact(b_stride).enumerate() {
+                        let jr = jp * nr;
+                        let nr_eff = nr.min(nc - jr);
+                        // Loop 1: one A~ panel; the microkernel updates one tile of C.
+                        for &(ir, h) in &panels {
+                            let a_panel = &a_pack[ir * kc..(ir + h) * kc];
+                            let c_tile = &mut c_block[ir..ir + h];
+                            kernel.tile(kc, h, nr_eff, a_panel, b_panel, c_tile, jc + jr, pc > 0);
+                        }
+                    }
+                }
+            }
+        }
+    });
+}
+
+/// Runs `f` with this thread's packing buffers (taken out while in use, so a nested call
+/// would just allocate its own rather than fail).
+fn with_buffers<R>(f: impl FnOnce(&mut Vec<f32>, &mut Vec<f32>) -> R) -> R {
+    let (mut a, mut b) = BUFFERS.with(|cell| std::mem::take(&mut *cell.borrow_mut()));
+    let result = f(&mut a, &mut b);
+    BUFFERS.with(|cell| *cell.borrow_mut() = (a, b));
+    result
+}
+
+/// A `len`-float slice of `buf` starting on a 64-byte (cache line) boundary, so every
+/// vector load of a packed panel is aligned and never splits a cache line.
+fn aligned(buf: &mut Vec<f32>, len: usize) -> &mut [f32] {
+    const PAD: usize = 16;
+    if buf.len() < len + PAD {
+        buf.resize(len + PAD, 0.0);
+    }
+    let skip = buf.as_ptr().align_offset(64).min(PAD);
+    &mut buf[skip..skip + len]
+}

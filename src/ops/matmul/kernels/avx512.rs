@@ -1,0 +1,209 @@
+//! # The AVX-512 microkernel: a 14 x 32 tile of C in 28 zmm registers
+//!
+//! Each step p of the k loop loads one row of the B~ panel as two 16-float vectors, then for
+//! each of the (up to) 14 rows broadcasts one value of the A~ panel and issues two FMAs:
+//!
+//! ```text
+//! b0 = B~[p][0..16]   b1 = B~[p][16..32]            2 loads
+//! for i in 0..14:  a = splat(A~[p][i])              14 broadcast loads
+//!                  c[i].lo += a * b0                28 FMAs  (2 per cycle: 14 cycles)
+//!                  c[i].hi += a * b1
+//! ```
+//!
+//! 28 FMAs per 16 loads keeps the two FMA units busy; 28 accumulators hide the 4-cycle FMA
+//! latency. C is touched only at the end of the k loop (one load, add and store per
+//! vector); its lines are prefetched into L2 at the start and into L1 a few steps before
+//! the end, so those loads and stores do not wait for memory. The A~ panel, which comes
+//! from L2 (the B~ panel stays in L1), is prefetched a few steps ahead as well.
+//!
+//! Alone, on panels already in L1, this loop runs at the FMA peak of the core (measured by
+//! `cargo bench --bench matmul`, line "microkernel alone"); everything the full GEMM loses
+//! beyond that is spent outside it: packing, cache misses, the C updates. Columns past `nr` (right edge of C) are handled with AVX-512
+//! masked loads and stores, which never touch the masked-off memory.
+//!
+//! Heights 1..=14 are separate monomorphized functions (`tile_h::<H>`), so an edge tile of
+//! 8 rows really does 8 rows of work.
+
+use std::arch::x86_64::*;
+
+use super::{MicroKernel, check_tile, dispatch_height};
+
+const MR: usize = 14;
+const NR: usize = 32;
+/// k steps before the end of the loop at which the C tile is prefetched into L1.
+const C_PREFETCH_DISTANCE: usize = 24;
+/// k steps ahead at which the A~ panel is prefetched into L1 (it streams from L2).
+const A_PREFETCH_DISTANCE: usize = 8;
+
+/// Proof that this CPU has AVX-512F: only [`Avx512::new`] makes one.
+#[derive(Clone, Copy, Debug)]
+pub struct Avx512(());
+
+impl Avx512 {
+    /// `Some` if the CPU supports AVX-512F (checked at run time).
+    pub fn new() -> Option<Avx512> {
+        is_x86_feature_detected!("avx512f").then_some(Avx512(()))
+    }
+}
+
+impl MicroKernel for Avx512 {
+    const MR: usize = MR;
+    const NR: usize = NR;
+    const NAME: &'static str = "avx512";
+
+    #[inline]
+    fn tile(
+        &self,
+        kc: usize,
+        mr: usize,
+        nr: usize,
+        a: &[f32],
+        b: &[f32],
+        c: &mut [&mut [f32]],
+        col: usize,
+        accumulate: bool,
+    ) {
+        check_tile::<MR, NR>(kc, mr, nr, a, b, c, col);
+        let (a, b) = (a.as_ptr(), b.as_ptr());
+        // SAFETY: `self` exists only if the CPU has AVX-512F; `check_tile` verified that `a`
+        // holds kc*mr values, `b` kc*NR values and each of the `mr` row pointers has `nr`
+        // writable floats.
+        unsafe {
+            dispatch_height!(
+                mr,
+                tile_h(kc, nr, a, b, c, col, accumulate),
+                [1 2 3 4 5 6 7 8 9 10 11 12 13 14]
+            )
+        }
+    }
+
+    fn pack_rows(
+        &self,
+        data: &[f32],
+        ld: usize,
+        r0: usize,
+        valid: usize,
+        h: usize,
+        p0: usize,
+        kc: usize,
+        dst: &mut [f32],
+    ) {
+        super::avx2::pack_rows_8x8(data, ld, r0, valid, h, p0, kc, dst);
+    }
+}
+
+/// The `H x 32` tile (see module docs).
+///
+/// # Safety
+/// CPU has AVX-512F; `a` points to `kc * H` floats, `b` to `kc * 32`; `c[i][col..col + nr]`
+/// exists for `i < H`.
+#[target_feature(enable = "avx512f")]
+unsafe fn tile_h<const H: usize>(
+    kc: usize,
+    nr: usize,
+    a: *const f32,
+    b: *const f32,
+    c: &mut [&mut [f32]],
+    col: usize,
+    accumulate: bool,
+) {
+    // Ask for the C tile early (into L2) and again near the end of the k loop (into L1):
+    // fetched into L1 at the start, it would be evicted by the panels streaming through.
+    let prefetch_c = |into_l1: bool| {
+        for row in &c[..H] {
+            let row = row.as_ptr().wrapping_add(col);
+            for p in [row, row.wrapping_add(NR - 1)] {
+                if into_l1 {
+                    _mm_prefetch::<_MM_HINT_T0>(p as *const i8);
+                } else {
+                    _mm_prefetch::<_MM_HINT_T1>(p as *const i8);
+                }
+            }
+        }
+    };
+    prefetch_c(false);
+    let tail = kc.min(C_PREFETCH_DISTANCE);
+    let mut lo = [_mm512_setzero_ps(); H];
+    let mut hi = [_mm512_setzero_ps(); H];
+    let (mut a, mut b) = (a, b);
+    macro_rules! step {
+        () => {
+            // SAFETY: p < kc, so the reads at b[p*32..p*32+32] and a[p*H..p*H+H] are in bounds.
+            unsafe {
+                _mm_prefetch::<_MM_HINT_T0>(a.wrapping_add(H * A_PREFETCH_DISTANCE) as *const i8);
+                let b0 = _mm512_loadu_ps(b);
+                let b1 = _mm512_loadu_ps(b.add(16));
+                for i in 0..H {
+                    let ai = _mm512_set1_ps(*a.add(i));
+                    lo[i] = _mm512_fmadd_ps(ai, b0, lo[i]);
+                    hi[i] = _mm512_fmadd_ps(ai, b1, hi[i]);
+                }
+                a = a.add(H);
+                b = b.add(NR);
+            }
+        };
+    }
+    for _ in 0..kc - tail {
+        step!();
+    }
+    prefetch_c(true);
+    for _ in 0..tail {
+        step!();
+    }
+    // Write the tile back, masking off columns >= nr at the right edge of C.
+    let mask = |from: usize| -> __mmask16 { ((1u32 << nr.saturating_sub(from).min(16)) - 1) as u16 };
+    let (m0, m1) = (mask(0), mask(16));
+    for (i, row) in c[..H].iter_mut().enumerate() {
+        let p0 = row.as_mut_ptr().wrapping_add(col);
+        let p1 = p0.wrapping_add(16);
+        // SAFETY: row i has nr writable floats; masked lanes (>= nr) are not accessed.
+        unsafe {
+            let (mut x, mut y) = (lo[i], hi[i]);
+            if nr == NR {
+                if accumulate {
+                    x = _mm512_add_ps(x, _mm512_loadu_ps(p0));
+                    y = _mm512_add_ps(y, _mm512_loadu_ps(p1));
+                }
+                _mm512_storeu_ps(p0, x);
+                _mm512_storeu_ps(p1, y);
+            } else {
+                if accumulate {
+                    x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(m0, p0));
+                    y = _mm512_add_ps(y, _mm512_maskz_loadu_ps(m1, p1));
+                }
+                _mm512_mask_storeu_ps(p0, m0, x);
+                _mm512_mask_storeu_ps(p1, m1, y);
+            }
+        }
+    }
+}
+
+/// Independent FMA chains for the peak microbenchmark (`bench.rs`).
+pub(crate) const PEAK_CHAINS: usize = 16;
+
+impl Avx512 {
+    /// Runs `iters` rounds of [`PEAK_CHAINS`] independent 16-float FMAs, all in registers
+    /// (`iters * PEAK_CHAINS * 16 * 2` flops). Returns a value depending on every FMA so the
+    /// compiler cannot remove them.
+    pub(crate) fn fma_chains(&self, iters: usize) -> f32 {
+        // SAFETY: `self` proves the CPU has AVX-512F.
+        unsafe { fma_chains(iters) }
+    }
+}
+
+/// # Safety
+/// CPU has AVX-512F.
+#[target_feature(enable = "avx512f")]
+unsafe fn fma_chains(iters: usize) -> f32 {
+    // x * acc + y with x slightly below 1 stays bounded, so no overflow to infinities.
+    let x = _mm512_set1_ps(std::hint::black_box(0.999_9));
+    let y = _mm512_set1_ps(std::hint::black_box(1e-4));
+    let mut acc = [_mm512_setzero_ps(); PEAK_CHAINS];
+    for _ in 0..iters {
+        for a in acc.iter_mut() {
+            *a = _mm512_fmadd_ps(*a, x, y);
+        }
+    }
+    let sum = acc.iter().fold(_mm512_setzero_ps(), |s, &a| _mm512_add_ps(s, a));
+    _mm512_reduce_add_ps(sum)
+}

@@ -1,0 +1,40 @@
+//! # Rung 0: the definition, three nested loops (i-j-k)
+//!
+//! `C[i][j] = Σ_p A[i][p] · B[p][j]`, written exactly as the formula reads: for every output
+//! element, walk a row of A and a column of B. Obviously correct, which is why it is the
+//! reference every other rung is tested against, and slow for two reasons:
+//!
+//! - the inner loop walks a *column* of B (row-major): consecutive p are `ldb` floats apart,
+//!   so every step touches a new cache line, and a 768 x 3072 B (9 MB) does not fit in any
+//!   cache: each element of C re-reads its column from memory;
+//! - one accumulator makes every addition wait for the previous one (about 4 cycles), and
+//!   the compiler may not reorder float additions to vectorize the sum.
+//!
+//! Measured on BERT's shapes it reaches about 1 GFLOP/s, some 1% of the machine's peak (see
+//! docs/02-matmul.md for the numbers and the command that produced them).
+
+/// C = A·B (or A·Bᵀ), C overwritten. Arguments as in [`super::sgemm`], which checks them.
+#[allow(clippy::too_many_arguments)]
+pub fn sgemm_naive(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f32],
+    lda: usize,
+    b: &[f32],
+    ldb: usize,
+    c: &mut [f32],
+    ldc: usize,
+    transpose_b: bool,
+) {
+    for i in 0..m {
+        for j in 0..n {
+            let mut acc = 0.0f32;
+            for p in 0..k {
+                let b_pj = if transpose_b { b[j * ldb + p] } else { b[p * ldb + j] };
+                acc += a[i * lda + p] * b_pj;
+            }
+            c[i * ldc + j] = acc;
+        }
+    }
+}
