@@ -73,11 +73,36 @@ enum Command {
         #[arg(required = true)]
         texts: Vec<String>,
     },
+    /// Benchmarks (see docs/02-matmul.md).
+    Bench {
+        #[command(subcommand)]
+        what: BenchCommand,
+    },
     /// The README demo: semantic search with MiniLM (and fill-mask with --mlm DIR).
     Demo {
         /// A masked-language-model checkpoint (e.g. bert-base-uncased) for the fill-mask part.
         #[arg(long)]
         mlm: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// GFLOP/s of every GEMM rung and of matrixmultiply on BERT's shapes, against the measured
+    /// FMA peak; table on stdout, CSV + SVG plot in --out.
+    Matmul {
+        /// Only the M = 128 shapes, short time budgets (a few seconds).
+        #[arg(long)]
+        quick: bool,
+        /// Thread counts to measure the threaded configurations at.
+        #[arg(long, value_delimiter = ',', default_value = "1,2")]
+        thread_counts: Vec<usize>,
+        /// Where matmul.csv, matmul.md and matmul.svg go.
+        #[arg(long, default_value = "target/nanobert-bench")]
+        out: PathBuf,
+        /// Passes over all shapes (each configuration keeps its fastest repetition).
+        #[arg(long)]
+        passes: Option<usize>,
     },
 }
 
@@ -162,6 +187,12 @@ fn run(cli: Cli) -> Result<()> {
             let f = pipeline::forward(&ckpt, &strs(texts))?;
             f.save(out)?;
             outln!("wrote {} (batch {}, seq {})", out.display(), f.batch.batch, f.batch.seq_len);
+        }
+        Command::Bench { what: BenchCommand::Matmul { quick, thread_counts, out, passes } } => {
+            use nanobert::ops::matmul::bench::{BenchOptions, run};
+            let base = if *quick { BenchOptions::quick() } else { BenchOptions::default() };
+            let passes = passes.unwrap_or(base.passes);
+            run(&BenchOptions { threads: thread_counts.clone(), out_dir: out.clone(), passes, ..base })?;
         }
         Command::Demo { mlm } => demo(&cli.model, mlm.as_deref())?,
     }

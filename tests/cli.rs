@@ -149,3 +149,15 @@ fn closed_stdout_ends_quietly() {
     assert!(!err.contains("panicked"), "panicked on a closed stdout: {err}");
     assert_eq!(o.status.code(), Some(0), "stderr: {err}");
 }
+
+#[test]
+fn bench_matmul_quick_writes_table_csv_and_plot() {
+    let out = std::env::temp_dir().join(format!("nanobert-cli-bench-{}", std::process::id()));
+    let o = nanobert(&["bench", "matmul", "--quick", "--thread-counts", "1", "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("% peak"), "the table reports results as % of the measured peak");
+    let csv = std::fs::read_to_string(out.join("matmul.csv")).unwrap();
+    assert!(csv.lines().count() > 5 && csv.contains("matrixmultiply"), "{csv}");
+    assert!(std::fs::read_to_string(out.join("matmul.svg")).unwrap().starts_with("<svg"));
+    let _ = std::fs::remove_dir_all(&out);
+}
