@@ -384,3 +384,31 @@ fn bench_runner_smoke() {
     assert!(std::fs::read_to_string(&report.markdown).unwrap().contains("| shape (GFLOP/s) |"));
     std::fs::remove_dir_all(out_dir).ok();
 }
+
+/// Empty dimensions with minimal (even empty) slices: C is all zeros when k = 0, untouched
+/// and no panic when m or n is 0, for every rung and backend.
+#[test]
+fn empty_dimensions_with_minimal_slices() {
+    let mut rungs = Rung::ladder();
+    rungs.push(Rung::Blocked);
+    for rung in rungs {
+        let mut c = vec![f32::NAN; 2 * 5];
+        sgemm_rung(rung, 2, 0, 3, &[], 7, &[], 3, &mut c, 5, false).unwrap();
+        assert!(c.chunks(5).all(|row| row[..3] == [0.0; 3] && row[3..].iter().all(|x| x.is_nan())), "{rung:?}");
+        sgemm_rung(rung, 2, 0, 3, &[], 7, &[], 9, &mut c, 5, true).unwrap();
+        sgemm_rung(rung, 2, 4, 0, &[0.0; 8], 4, &[], 9, &mut [], 5, false).unwrap();
+        sgemm_rung(rung, 0, 4, 3, &[], 4, &[0.0; 12], 3, &mut [], 3, false).unwrap();
+    }
+    set_backend(Backend::MatrixMultiply);
+    let mut c = vec![f32::NAN; 6];
+    sgemm(2, 0, 3, &[], 7, &[], 3, &mut c, 3, false);
+    set_backend(Backend::Nanobert);
+    assert_eq!(c, vec![0.0; 6]);
+}
+
+#[test]
+fn batched_with_empty_k() {
+    let mut c = vec![f32::NAN; 2 * 6];
+    sgemm_batched(2, 2, 0, 3, &[], 5, 4, &[], 5, 3, &mut c, 6, 3, false);
+    assert_eq!(c, vec![0.0; 12]);
+}

@@ -49,8 +49,9 @@ pub(crate) fn gemm_batch(
     // Small products: a thread takes whole products. Large ones: each product uses all threads.
     let across = items.len() > 1 && threads > 1 && work < 2 * PAR_MIN_MACS;
     let one = |t: usize, rows: &mut Vec<&mut [f32]>| {
-        let a_t = MatRef { data: &a[a_offs[t]..], ld: lda, trans: false };
-        let b_t = MatRef { data: &b[b_offs[t]..], ld: ldb, trans: transpose_b };
+        // (`get`: with k = 0 the operands may be empty slices.)
+        let a_t = MatRef { data: a.get(a_offs[t]..).unwrap_or(&[]), ld: lda, trans: false };
+        let b_t = MatRef { data: b.get(b_offs[t]..).unwrap_or(&[]), ld: ldb, trans: transpose_b };
         match backend {
             Backend::Nanobert => {
                 let run = Run { parallel: !across, m, k, n, a: a_t, b: b_t, rows };

@@ -10,8 +10,8 @@
 //! - one accumulator makes every addition wait for the previous one (about 4 cycles), and
 //!   the compiler may not reorder float additions to vectorize the sum.
 //!
-//! Measured on BERT's shapes it reaches about 1 GFLOP/s, some 1% of the machine's peak (see
-//! docs/02-matmul.md for the numbers and the command that produced them).
+//! Measured on BERT's shapes it reaches 0.3 to 3.3 GFLOP/s, at most 2% of the machine's peak
+//! (docs/02-matmul.md has the numbers and the command that produced them).
 
 /// C = A·B (or A·Bᵀ), C overwritten. Arguments as in [`super::sgemm`], which checks them.
 #[allow(clippy::too_many_arguments)]

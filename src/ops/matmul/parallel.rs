@@ -18,6 +18,9 @@
 //! Threads cost something to wake and to join (a few microseconds with rayon), so problems
 //! below [`PAR_MIN_MACS`] multiply-adds per thread stay on the calling thread. Use rayon's
 //! `ThreadPool::install` to choose how many threads the current pool has.
+//!
+//! Gained: 1.8 to 2.0 times one core on BERT's Linear shapes with 2 threads
+//! (docs/02-matmul.md).
 
 use rayon::prelude::*;
 

@@ -36,6 +36,10 @@
 //! The SIMD kernels are picked at run time with `is_x86_feature_detected!`: a kernel value
 //! can only be created by `new()` after the check succeeded, so holding one *proves* the CPU
 //! supports its instructions. That proof is what makes calling them sound.
+//!
+//! Gained over rung 2: AVX2 65-72 GFLOP/s, AVX-512 122-148 GFLOP/s on BERT's Linear shapes,
+//! 70-88% of the measured FMA peak; the AVX-512 kernel alone, on panels in L1, runs at the
+//! peak (docs/02-matmul.md).
 
 pub mod portable;
 
