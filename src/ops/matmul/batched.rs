@@ -16,9 +16,9 @@
 use rayon::prelude::*;
 
 use super::backend::{self, Backend};
+use super::blocked::{self, BSource};
 use super::kernels::{self, Kernel, KernelFn, MicroKernel};
 use super::pack::MatRef;
-use super::blocked::{self, BSource};
 use super::{PAR_MIN_MACS, parallel};
 
 /// Runs product t for every t: `C_t (+ at c_offs[t]) = A_t (at a_offs[t]) · B_t (at b_offs[t])`

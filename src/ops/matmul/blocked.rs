@@ -119,12 +119,21 @@ pub(crate) fn gemm<K: MicroKernel>(
                         kernel.pack_rows(a.data, a.ld, ic + ir, h, h, pc, kc, &mut a_pack[ir * kc..(ir + h) * kc]);
                     }
                     let c_block = &mut c[ic..ic + mc];
+                    // Pre-packed panels come from memory, not from a buffer just written: on
+                    // the first pass over them (ic = 0), fetch the next one into L2 while the
+                    // kernel works on this one, a share before each tile of loop 1.
+                    let prefetch = ic == 0 && matches!(b, BSource::Packed(_));
+                    let share = (nr * kc).div_ceil(panels.len()).next_multiple_of(16);
                     // Loop 2: one B~ panel (stays in L1 for all of loop 1).
                     for (jp, b_panel) in b_pack.chunks_exact(b_stride).enumerate() {
                         let jr = jp * nr;
                         let nr_eff = nr.min(nc - jr);
+                        let next = if prefetch { b_pack.get((jp + 1) * b_stride..(jp + 2) * b_stride) } else { None };
                         // Loop 1: one A~ panel; the microkernel updates one tile of C.
-                        for &(ir, h) in &panels {
+                        for (q, &(ir, h)) in panels.iter().enumerate() {
+                            if let Some(next) = next {
+                                kernel.prefetch(next.get(q * share..).unwrap_or(&[]).get(..share).unwrap_or(&[]));
+                            }
                             let a_panel = &a_pack[ir * kc..(ir + h) * kc];
                             let c_tile = &mut c_block[ir..ir + h];
                             kernel.tile(kc, h, nr_eff, a_panel, b_panel, c_tile, jc + jr, pc > 0);

@@ -60,7 +60,14 @@ impl PackedB {
     }
 
     /// [`PackedB::new`] for a given microkernel (errors if this CPU does not support it).
-    pub fn with_kernel(kernel: Kernel, k: usize, n: usize, b: &[f32], ldb: usize, transpose_b: bool) -> Result<PackedB> {
+    pub fn with_kernel(
+        kernel: Kernel,
+        k: usize,
+        n: usize,
+        b: &[f32],
+        ldb: usize,
+        transpose_b: bool,
+    ) -> Result<PackedB> {
         let (rows, cols) = if transpose_b { (n, k) } else { (k, n) };
         let name = if transpose_b { "B (transposed, n x k)" } else { "B" };
         check_matrix(name, rows, cols, ldb, b.len())
@@ -68,7 +75,9 @@ impl PackedB {
         let b = MatRef { data: b, ld: ldb, trans: transpose_b };
         kernels::with_kernel(kernel, Pack { k, n, b })
             .map(|(nr, data, start)| PackedB { k, n, kernel, nr, kc: KC, data, start })
-            .ok_or_else(|| Error::invalid("PackedB::new", format!("this CPU does not support the {} kernel", kernel.name())))
+            .ok_or_else(|| {
+                Error::invalid("PackedB::new", format!("this CPU does not support the {} kernel", kernel.name()))
+            })
     }
 
     /// Rows of B (the inner dimension of the product).
