@@ -454,9 +454,18 @@ fn bench_runner_smoke() {
         passes: 2,
     };
     let report = run(&opts).unwrap();
-    // Single-threaded rungs once, rung 4 and matrixmultiply at both thread counts, per shape.
+    // Single-threaded rungs once, rung 4 and matrixmultiply at both thread counts, per shape;
+    // prepacked at both thread counts on the Linear shape only (its B is a weight).
     let per_shape = Rung::ladder().len() - 1 + 2 * 2;
-    assert_eq!(report.results.len(), 2 * per_shape);
+    assert_eq!(report.results.len(), 2 * per_shape + 2);
+    let prepacked: Vec<&str> = report
+        .results
+        .iter()
+        .filter(|r| r.implementation.name().starts_with("prepacked"))
+        .map(|r| r.shape.name.as_str())
+        .collect();
+    assert_eq!(prepacked, ["20x30 · 40x30ᵀ"; 2]);
+    assert_eq!(report.packing.len(), 1);
     assert!(report.results.iter().all(|r| r.gflops > 0.0 && r.reps >= 2), "{:?}", report.results);
     let csv = std::fs::read_to_string(&report.csv).unwrap();
     assert_eq!(csv.lines().count(), 1 + report.results.len());
