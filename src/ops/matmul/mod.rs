@@ -13,8 +13,9 @@
 //! | 3    | `kernels/*.rs`    | register-tiled SIMD microkernels (AVX2, AVX-512) |
 //! | 4    | `parallel.rs`     | all cores, via rayon                             |
 //!
-//! `pack.rs` holds the packing routines rungs 2-4 share; `batched.rs` runs many products
-//! (attention heads) at once; `backend.rs` lets the `matrixmultiply` crate stand in for
+//! `pack.rs` holds the packing routines rungs 2-4 share; `prepacked.rs` packs a constant B
+//! (a Linear weight) once, for [`sgemm_prepacked`] to skip packing it on every call;
+//! `batched.rs` runs many products (attention heads) at once; `backend.rs` lets the `matrixmultiply` crate stand in for
 //! ours, for comparison; `bench/` measures it all.
 //!
 //! What each rung gained on this project's 2-core AVX-512 machine, one core unless said
