@@ -6,7 +6,8 @@ use approx::abs_diff_eq;
 use nanobert::Tensor;
 use nanobert::ops::matmul::kernels::{Kernel, MicroKernel};
 use nanobert::ops::matmul::{
-    self, Backend, Rung, set_backend, sgemm, sgemm_batched, sgemm_naive, sgemm_rung, try_sgemm,
+    self, Backend, PackedB, Rung, set_backend, sgemm, sgemm_batched, sgemm_naive, sgemm_prepacked, sgemm_rung,
+    try_sgemm,
 };
 use proptest::prelude::*;
 
@@ -156,6 +157,85 @@ proptest! {
             }
         }
     }
+}
+
+/// `sgemm_prepacked` (B packed once for `kernel`) against the naive loop.
+fn check_prepacked(p: &Problem, kernel: Kernel) -> Result<(), TestCaseError> {
+    let want = p.reference();
+    let packed = PackedB::with_kernel(kernel, p.k, p.n, &p.b, p.ldb, p.transpose_b).unwrap();
+    prop_assert_eq!((packed.k(), packed.n(), packed.kernel()), (p.k, p.n, kernel));
+    let mut got = p.c();
+    sgemm_prepacked(p.m, &p.a, p.lda, &packed, &mut got, p.ldc).unwrap();
+    let max = got.iter().zip(&want).map(|(g, w)| (g - w).abs()).fold(0.0f32, f32::max);
+    let ok = p.compare(&got, &want);
+    prop_assert!(
+        ok.is_ok(),
+        "prepacked {} on m={} k={} n={} lda={} ldb={} ldc={} transpose_b={}: {:?}; max abs diff {max}",
+        kernel.name(),
+        p.m,
+        p.k,
+        p.n,
+        p.lda,
+        p.ldb,
+        p.ldc,
+        p.transpose_b,
+        ok.err()
+    );
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// B packed once, then multiplied: odd shapes (m, k = 0 and 1 included), padded leading
+    /// dimensions, both layouts of B, every kernel this CPU has.
+    #[test]
+    fn prepacked_matches_naive(
+        m in dim(), k in dim(), n in dim(),
+        pad in prop::array::uniform3(0usize..4), transpose_b: bool, seed in 0u64..1000,
+    ) {
+        let p = Problem::new(m, k, n, pad, transpose_b, seed);
+        for kernel in [Kernel::Portable, Kernel::Avx2, Kernel::Avx512] {
+            if kernel.is_supported() {
+                check_prepacked(&p, kernel)?;
+            }
+        }
+    }
+
+    /// k crossing the KC = 192 block (packed blocks of two depths) and m crossing MC.
+    #[test]
+    fn prepacked_deep_k(
+        m in 1usize..70, k in 180usize..450, n in 1usize..70, transpose_b: bool, seed in 0u64..1000,
+    ) {
+        let p = Problem::new(m, k, n, [1, 2, 3], transpose_b, seed);
+        check_prepacked(&p, Kernel::best())?;
+    }
+}
+
+/// Prepacked products large enough to be split over threads (by columns and by rows) and to
+/// cross NC = 1024 (a second slab of packed panels), in pools of 2 and 3 threads.
+#[test]
+fn prepacked_parallel_and_wide() {
+    let shapes = [(150, 130, 300, true), (600, 200, 40, true), (401, 97, 170, false), (3, 200, 2100, true)];
+    for threads in [2, 3] {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        for &(m, k, n, t) in &shapes {
+            let p = Problem::new(m, k, n, [3, 1, 2], t, 5);
+            pool.install(|| check_prepacked(&p, Kernel::best())).unwrap();
+        }
+    }
+}
+
+#[test]
+fn prepacked_bad_arguments_are_reported() {
+    let b = vec![0.0; 6];
+    let err = PackedB::new(3, 3, &b, 3, false).unwrap_err().to_string();
+    assert!(err.contains("PackedB") && err.contains('B'), "{err}");
+    let packed = PackedB::new(3, 2, &b, 2, false).unwrap();
+    let err = sgemm_prepacked(2, &[0.0; 6], 3, &packed, &mut [0.0; 3], 2).unwrap_err().to_string();
+    assert!(err.contains("sgemm_prepacked") && err.contains('C'), "{err}");
+    let err = sgemm_prepacked(2, &[0.0; 5], 3, &packed, &mut [0.0; 4], 2).unwrap_err().to_string();
+    assert!(err.contains("sgemm_prepacked") && err.contains('A'), "{err}");
 }
 
 fn kernel_portable() -> matmul::kernels::portable::Portable {
@@ -374,9 +454,18 @@ fn bench_runner_smoke() {
         passes: 2,
     };
     let report = run(&opts).unwrap();
-    // Single-threaded rungs once, rung 4 and matrixmultiply at both thread counts, per shape.
+    // Single-threaded rungs once, rung 4 and matrixmultiply at both thread counts, per shape;
+    // prepacked at both thread counts on the Linear shape only (its B is a weight).
     let per_shape = Rung::ladder().len() - 1 + 2 * 2;
-    assert_eq!(report.results.len(), 2 * per_shape);
+    assert_eq!(report.results.len(), 2 * per_shape + 2);
+    let prepacked: Vec<&str> = report
+        .results
+        .iter()
+        .filter(|r| r.implementation.name().starts_with("prepacked"))
+        .map(|r| r.shape.name.as_str())
+        .collect();
+    assert_eq!(prepacked, ["20x30 · 40x30ᵀ"; 2]);
+    assert_eq!(report.packing.len(), 1);
     assert!(report.results.iter().all(|r| r.gflops > 0.0 && r.reps >= 2), "{:?}", report.results);
     let csv = std::fs::read_to_string(&report.csv).unwrap();
     assert_eq!(csv.lines().count(), 1 + report.results.len());

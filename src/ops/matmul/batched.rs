@@ -16,9 +16,10 @@
 use rayon::prelude::*;
 
 use super::backend::{self, Backend};
+use super::blocked::{self, BSource};
 use super::kernels::{self, Kernel, KernelFn, MicroKernel};
 use super::pack::MatRef;
-use super::{PAR_MIN_MACS, blocked, parallel};
+use super::{PAR_MIN_MACS, parallel};
 
 /// Runs product t for every t: `C_t (+ at c_offs[t]) = A_t (at a_offs[t]) · B_t (at b_offs[t])`
 /// (or `·B_tᵀ`). Arguments are checked by the caller except for overlapping C matrices,
@@ -54,7 +55,7 @@ pub(crate) fn gemm_batch(
         let b_t = MatRef { data: b.get(b_offs[t]..).unwrap_or(&[]), ld: ldb, trans: transpose_b };
         match backend {
             Backend::Nanobert => {
-                let run = Run { parallel: !across, m, k, n, a: a_t, b: b_t, rows };
+                let run = Run { parallel: !across, m, k, n, a: a_t, b: BSource::Matrix(b_t), rows };
                 kernels::with_kernel(Kernel::best(), run);
             }
             Backend::MatrixMultiply => {
@@ -84,7 +85,7 @@ pub(crate) struct Run<'a, 'b, 'r, 's> {
     pub k: usize,
     pub n: usize,
     pub a: MatRef<'a>,
-    pub b: MatRef<'b>,
+    pub b: BSource<'b>,
     pub rows: &'r mut [&'s mut [f32]],
 }
 

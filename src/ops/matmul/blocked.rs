@@ -39,6 +39,7 @@ use std::cell::RefCell;
 
 use super::kernels::MicroKernel;
 use super::pack::{self, MatRef};
+use super::prepacked::PackedPanels;
 
 /// Depth of a block (loop 4). The B~ panel, `KC x NR` floats, is read again by every A~
 /// panel of loop 1, so it must stay in L1 together with the A~ panel streaming through
@@ -79,7 +80,7 @@ pub(crate) fn gemm<K: MicroKernel>(
     k: usize,
     n: usize,
     a: MatRef,
-    b: MatRef,
+    b: BSource,
     c: &mut [&mut [f32]],
 ) {
     if m == 0 || n == 0 {
@@ -100,16 +101,15 @@ pub(crate) fn gemm<K: MicroKernel>(
                 let kc = KC.min(k - pc);
                 // Panels are PANEL_PAD floats apart: see the constant.
                 let b_stride = nr * kc + PANEL_PAD;
-                let b_pack = aligned(b_buf, nc.div_ceil(nr) * b_stride);
-                if b.trans {
-                    // Columns of B are rows of the stored matrix: pack like A, NR rows a panel.
-                    for (jp, panel) in b_pack.chunks_exact_mut(b_stride).enumerate() {
-                        let j0 = jc + jp * nr;
-                        kernel.pack_rows(b.data, b.ld, j0, nr.min(n - j0), nr, pc, kc, panel);
+                let b_pack: &[f32] = match b {
+                    BSource::Matrix(b) => {
+                        let b_pack = aligned(b_buf, nc.div_ceil(nr) * b_stride);
+                        pack_b_panels(kernel, b, pc, kc, jc, nc, b_pack);
+                        b_pack
                     }
-                } else {
-                    pack::pack_b_block(b, pc, kc, jc, nc, nr, b_stride, b_pack);
-                }
+                    // Packed ahead of time (`prepacked.rs`): the same panels, just looked up.
+                    BSource::Packed(panels) => panels.block(pc, kc, jc, nc),
+                };
                 // Loop 3: MC rows of A and C; pack A[ic.., pc..] into MR-tall panels.
                 for ic in (0..m).step_by(mc_max) {
                     let mc = mc_max.min(m - ic);
@@ -119,12 +119,21 @@ pub(crate) fn gemm<K: MicroKernel>(
                         kernel.pack_rows(a.data, a.ld, ic + ir, h, h, pc, kc, &mut a_pack[ir * kc..(ir + h) * kc]);
                     }
                     let c_block = &mut c[ic..ic + mc];
+                    // Pre-packed panels come from memory, not from a buffer just written: on
+                    // the first pass over them (ic = 0), fetch the next one into L2 while the
+                    // kernel works on this one, a share before each tile of loop 1.
+                    let prefetch = ic == 0 && matches!(b, BSource::Packed(_));
+                    let share = (nr * kc).div_ceil(panels.len()).next_multiple_of(16);
                     // Loop 2: one B~ panel (stays in L1 for all of loop 1).
                     for (jp, b_panel) in b_pack.chunks_exact(b_stride).enumerate() {
                         let jr = jp * nr;
                         let nr_eff = nr.min(nc - jr);
+                        let next = if prefetch { b_pack.get((jp + 1) * b_stride..(jp + 2) * b_stride) } else { None };
                         // Loop 1: one A~ panel; the microkernel updates one tile of C.
-                        for &(ir, h) in &panels {
+                        for (q, &(ir, h)) in panels.iter().enumerate() {
+                            if let Some(next) = next {
+                                kernel.prefetch(next.get(q * share..).unwrap_or(&[]).get(..share).unwrap_or(&[]));
+                            }
                             let a_panel = &a_pack[ir * kc..(ir + h) * kc];
                             let c_tile = &mut c_block[ir..ir + h];
                             kernel.tile(kc, h, nr_eff, a_panel, b_panel, c_tile, jc + jr, pc > 0);
@@ -134,6 +143,50 @@ pub(crate) fn gemm<K: MicroKernel>(
             }
         }
     });
+}
+
+/// Where loop 4 gets its B~ blocks from.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum BSource<'a> {
+    /// The matrix B itself: each block is packed when loop 4 reaches it.
+    Matrix(MatRef<'a>),
+    /// Panels packed once ahead of time ([`super::prepacked::PackedB`]).
+    Packed(PackedPanels<'a>),
+}
+
+impl<'a> BSource<'a> {
+    /// The columns from `j0` on (a multiple of the kernel's NR for packed panels).
+    pub(crate) fn columns_from(self, j0: usize) -> BSource<'a> {
+        match self {
+            BSource::Matrix(b) => BSource::Matrix(b.offset(0, j0)),
+            BSource::Packed(p) => BSource::Packed(p.columns_from(j0)),
+        }
+    }
+}
+
+/// Packs the `kc x nc` block of B at `(pc, jc)` into `NR`-wide panels, `nr * kc + PANEL_PAD`
+/// floats apart, zero-padded beyond column `nc`: the B~ block of loop 4. Shared by the
+/// blocked loops (packing on the fly) and `prepacked.rs` (packing once).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn pack_b_panels<K: MicroKernel>(
+    kernel: K,
+    b: MatRef,
+    pc: usize,
+    kc: usize,
+    jc: usize,
+    nc: usize,
+    dst: &mut [f32],
+) {
+    let (nr, b_stride) = (K::NR, K::NR * kc + PANEL_PAD);
+    if b.trans {
+        // Columns of B are rows of the stored matrix: pack like A, NR rows a panel.
+        for (jp, panel) in dst.chunks_exact_mut(b_stride).take(nc.div_ceil(nr)).enumerate() {
+            let j0 = jc + jp * nr;
+            kernel.pack_rows(b.data, b.ld, j0, nr.min(jc + nc - j0), nr, pc, kc, panel);
+        }
+    } else {
+        pack::pack_b_block(b, pc, kc, jc, nc, nr, b_stride, dst);
+    }
 }
 
 /// Runs `f` with this thread's packing buffers (taken out while in use, so a nested call
@@ -147,7 +200,7 @@ fn with_buffers<R>(f: impl FnOnce(&mut Vec<f32>, &mut Vec<f32>) -> R) -> R {
 
 /// A `len`-float slice of `buf` starting on a 64-byte (cache line) boundary, so every
 /// vector load of a packed panel is aligned and never splits a cache line.
-fn aligned(buf: &mut Vec<f32>, len: usize) -> &mut [f32] {
+pub(crate) fn aligned(buf: &mut Vec<f32>, len: usize) -> &mut [f32] {
     const PAD: usize = 16;
     if buf.len() < len + PAD {
         buf.resize(len + PAD, 0.0);

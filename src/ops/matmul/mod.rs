@@ -13,8 +13,9 @@
 //! | 3    | `kernels/*.rs`    | register-tiled SIMD microkernels (AVX2, AVX-512) |
 //! | 4    | `parallel.rs`     | all cores, via rayon                             |
 //!
-//! `pack.rs` holds the packing routines rungs 2-4 share; `batched.rs` runs many products
-//! (attention heads) at once; `backend.rs` lets the `matrixmultiply` crate stand in for
+//! `pack.rs` holds the packing routines rungs 2-4 share; `prepacked.rs` packs a constant B
+//! (a Linear weight) once, for [`sgemm_prepacked`] to skip packing it on every call;
+//! `batched.rs` runs many products (attention heads) at once; `backend.rs` lets the `matrixmultiply` crate stand in for
 //! ours, for comparison; `bench/` measures it all.
 //!
 //! What each rung gained on this project's 2-core AVX-512 machine, one core unless said
@@ -33,6 +34,7 @@ pub mod kernels;
 mod naive;
 pub mod pack;
 mod parallel;
+mod prepacked;
 mod reordered;
 
 use crate::tensor::{Tensor, contiguous_strides, numel};
@@ -43,6 +45,7 @@ pub use kernels::Kernel;
 pub use naive::sgemm_naive;
 use pack::MatRef;
 pub use parallel::PAR_MIN_MACS;
+pub use prepacked::{PackedB, sgemm_prepacked};
 pub use reordered::sgemm_reordered;
 
 /// One rung of the ladder, to call explicitly (benchmarks, tests).
@@ -205,7 +208,7 @@ fn run_rung(
     let b = MatRef { data: b, ld: ldb, trans: transpose_b };
     let mut rows: Vec<&mut [f32]> = c.chunks_mut(ldc.max(n)).take(m).map(|row| &mut row[..n]).collect();
     let parallel = matches!(rung, Rung::Parallel(_));
-    let run = batched::Run { parallel, m, k, n, a, b, rows: &mut rows };
+    let run = batched::Run { parallel, m, k, n, a, b: blocked::BSource::Matrix(b), rows: &mut rows };
     kernels::with_kernel(kernel, run)
         .ok_or_else(|| Error::invalid("sgemm", format!("this CPU does not support the {} kernel", kernel.name())))
 }

@@ -24,7 +24,7 @@
 
 use rayon::prelude::*;
 
-use super::blocked;
+use super::blocked::{self, BSource};
 use super::kernels::MicroKernel;
 use super::pack::MatRef;
 
@@ -39,7 +39,7 @@ pub(crate) fn gemm<K: MicroKernel>(
     k: usize,
     n: usize,
     a: MatRef,
-    b: MatRef,
+    b: BSource,
     c: &mut [&mut [f32]],
 ) {
     let work = m.saturating_mul(n).saturating_mul(k);
@@ -63,7 +63,7 @@ pub(crate) fn gemm<K: MicroKernel>(
         }
         parts.into_par_iter().enumerate().for_each(|(t, mut rows)| {
             let (j0, width) = (bounds[t], bounds[t + 1] - bounds[t]);
-            blocked::gemm(kernel, m, k, width, a, b.offset(0, j0), &mut rows);
+            blocked::gemm(kernel, m, k, width, a, b.columns_from(j0), &mut rows);
         });
     } else {
         // Split by rows, at multiples of MR.

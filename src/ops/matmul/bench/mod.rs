@@ -14,6 +14,12 @@
 //! its neighbours, so the FMA peak is measured again inside every shape's round-robin, and
 //! each result is a percentage of the peak measured beside it.
 //!
+//! Linear layers multiply by a weight that never changes, so they pack it once ahead of time
+//! (`prepacked.rs`). The row `prepacked-avx512` times [`super::sgemm_prepacked`] on the
+//! Linear shapes (not attention, whose B is an activation) with B packed *before* timing:
+//! its time excludes that one-off packing, which is measured separately (one thread, fastest
+//! of the passes) and reported beside the tables.
+//!
 //! The two slowest rungs (naive, reordered) would take many seconds on the large shapes;
 //! they compute every row of C the same way, independently of the others, so they are timed
 //! on the first rows of A only (column `rows_timed` in the CSV) and their GFLOP/s is that of
@@ -29,7 +35,7 @@ use rayon::ThreadPool;
 
 use super::backend::{self, Backend};
 use super::kernels::Kernel;
-use super::{Rung, batched, sgemm_rung};
+use super::{PackedB, Rung, batched, sgemm_prepacked, sgemm_rung};
 use crate::tensor::Rng;
 use crate::{Error, Result};
 pub use peak::{FmaChains, fma_peak};
@@ -201,6 +207,9 @@ pub enum Implementation {
     Rung(Rung),
     /// The `matrixmultiply` crate.
     MatrixMultiply,
+    /// Rung 4 with B packed ahead of time for this kernel ([`super::sgemm_prepacked`]); only
+    /// for the Linear shapes (batch 1), and the packing is not timed.
+    Prepacked(Kernel),
 }
 
 impl Implementation {
@@ -209,7 +218,13 @@ impl Implementation {
         match self {
             Implementation::Rung(r) => r.name(),
             Implementation::MatrixMultiply => "matrixmultiply".into(),
+            Implementation::Prepacked(k) => format!("prepacked-{}", k.name()),
         }
+    }
+
+    /// True if the implementation is timed on `shape` (prepacked: only a weight-like B).
+    fn applies(self, shape: &Shape) -> bool {
+        !matches!(self, Implementation::Prepacked(_)) || shape.batch == 1
     }
 
     /// Rows of A timed for a shape with `m` rows (see module docs).
@@ -273,6 +288,9 @@ pub struct BenchReport {
     /// `/proc/loadavg` before and after (other processes sharing the cores).
     pub load_before: String,
     pub load_after: String,
+    /// One-off cost of packing B for the prepacked rows: (shape name, seconds on one thread,
+    /// fastest of the passes).
+    pub packing: Vec<(String, f64)>,
     pub csv: PathBuf,
     pub markdown: PathBuf,
     pub svg: PathBuf,
@@ -377,6 +395,7 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
             configs.push((Implementation::Rung(rung), 1));
         }
     }
+    configs.extend(threads.iter().map(|&t| (Implementation::Prepacked(kernel), t)));
     configs.extend(threads.iter().map(|&t| (Implementation::MatrixMultiply, t)));
 
     let shapes = opts.shapes.clone().unwrap_or_else(|| bert_shapes(opts.quick));
@@ -384,6 +403,7 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
     // times[shape][config], and the FMA peak measured beside each shape, per thread count.
     let mut times: Vec<Vec<Vec<f64>>> = vec![vec![Vec::new(); configs.len()]; shapes.len()];
     let mut local_peak: Vec<Vec<f64>> = vec![vec![0.0; pools.len()]; shapes.len()];
+    let mut packing: Vec<f64> = vec![f64::INFINITY; shapes.len()];
     let passes = opts.passes.max(1);
     for pass in 0..passes {
         for (si, shape) in shapes.iter().enumerate() {
@@ -392,9 +412,19 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
             let mut random = |len: usize| (0..len).map(|_| rng.uniform() * 2.0 - 1.0).collect::<Vec<f32>>();
             let (a, b) = (random(shape.a_len()), random(shape.b_len()));
             let mut c = vec![0.0f32; shape.c_len()];
+            // B packed ahead of time for the prepacked rows (one thread), its cost noted.
+            let packed = if shape.batch == 1 {
+                let start = Instant::now();
+                let packed = one.install(|| PackedB::new(shape.k, shape.n, &b, shape.ldb, shape.transpose_b))?;
+                packing[si] = packing[si].min(start.elapsed().as_secs_f64());
+                Some(packed)
+            } else {
+                None
+            };
+            let packed = packed.as_ref();
             // Warm up every configuration once (page faults, packing buffers, thread wake-up).
-            for &(imp, t) in &configs {
-                time_once(shape, imp, pool_of(t), &a, &b, &mut c, imp.rows_timed(shape.m, opts.quick))?;
+            for &(imp, t) in configs.iter().filter(|(imp, _)| imp.applies(shape)) {
+                time_once(shape, imp, pool_of(t), &a, &b, packed, &mut c, imp.rows_timed(shape.m, opts.quick))?;
             }
             // Round-robin until every configuration has this pass's share of repetitions, with
             // a peak measurement per thread count in every round. Each turn is a short burst of
@@ -406,15 +436,16 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
             let done =
                 |ts: &Vec<f64>| ts.len() >= max_reps || (ts.len() >= min_reps && ts.iter().sum::<f64>() >= min_time);
             let ts = &mut times[si];
-            while !ts.iter().all(done) {
+            let live: Vec<bool> = configs.iter().map(|(imp, _)| imp.applies(shape)).collect();
+            while !ts.iter().zip(&live).all(|(ts, &live)| !live || done(ts)) {
                 for (lp, (_, pool)) in local_peak[si].iter_mut().zip(&pools) {
                     *lp = lp.max(chains.run(pool));
                 }
-                for (i, &(imp, t)) in configs.iter().enumerate() {
+                for (i, &(imp, t)) in configs.iter().enumerate().filter(|&(i, _)| live[i]) {
                     let rows = imp.rows_timed(shape.m, opts.quick);
                     let start = Instant::now();
                     while !done(&ts[i]) {
-                        ts[i].push(time_once(shape, imp, pool_of(t), &a, &b, &mut c, rows)?);
+                        ts[i].push(time_once(shape, imp, pool_of(t), &a, &b, packed, &mut c, rows)?);
                         if start.elapsed().as_secs_f64() >= burst {
                             break;
                         }
@@ -431,7 +462,7 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
         for ((_, best), lp) in peak.best.iter_mut().zip(&local_peak[si]) {
             *best = best.max(*lp);
         }
-        for (i, &(imp, t)) in configs.iter().enumerate() {
+        for (i, &(imp, t)) in configs.iter().enumerate().filter(|(_, (imp, _))| imp.applies(shape)) {
             let mut ts = times[si][i].clone();
             ts.sort_by(f64::total_cmp);
             let rows = imp.rows_timed(shape.m, opts.quick);
@@ -460,6 +491,12 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
         results,
         load_before,
         load_after,
+        packing: shapes
+            .iter()
+            .zip(&packing)
+            .filter(|(_, p)| p.is_finite())
+            .map(|(s, p)| (s.name.clone(), *p))
+            .collect(),
         csv: opts.out_dir.join("matmul.csv"),
         markdown: opts.out_dir.join("matmul.md"),
         svg: opts.out_dir.join("matmul.svg"),
@@ -481,6 +518,7 @@ fn time_once(
     pool: &ThreadPool,
     a: &[f32],
     b: &[f32],
+    packed: Option<&PackedB>,
     c: &mut [f32],
     rows: usize,
 ) -> Result<f64> {
@@ -512,6 +550,10 @@ fn time_once(
                     s.ldc,
                 )
                 .ok_or_else(|| Error::invalid("bench matmul", "overlapping outputs"))
+            }
+            Implementation::Prepacked(_) => {
+                let packed = packed.ok_or_else(|| Error::invalid("bench matmul", "prepacked B missing"))?;
+                sgemm_prepacked(m, a, s.lda, packed, c, s.ldc)
             }
             Implementation::MatrixMultiply => {
                 backend::sgemm_matrixmultiply(m, k, n, a, s.lda, b, s.ldb, c, s.ldc, s.transpose_b, true);

@@ -15,6 +15,7 @@ fn short(imp: Implementation, threads: usize) -> String {
         Implementation::Rung(Rung::Parallel(_)) => format!("par ×{threads}"),
         Implementation::Rung(r) => r.name(),
         Implementation::MatrixMultiply => format!("mm ×{threads}"),
+        Implementation::Prepacked(_) => format!("prepacked ×{threads}"),
     }
 }
 
@@ -37,6 +38,7 @@ pub fn shape_line_times(shape: &Shape, configs: &[(Implementation, usize)], time
     let cells: Vec<String> = configs
         .iter()
         .zip(times)
+        .filter(|(_, ts)| !ts.is_empty())
         .map(|(&(imp, t), ts)| {
             let rows = imp.rows_timed(shape.m, quick);
             let best = ts.iter().copied().fold(f64::INFINITY, f64::min);
@@ -91,22 +93,27 @@ pub fn tables(report: &BenchReport, configs: &[(Implementation, usize)]) -> Stri
         s.push('\n');
     }
     s.push_str("\n\\* timed on the first rows of A only (16 for naive, 64 for reordered; see bench/mod.rs).\n\n");
+    s.push_str(
+        "`prepacked`: rung 4 with B packed once ahead of time, as `Linear` does with its weight \
+         (`sgemm_prepacked`); the time excludes that one-off packing (below). Linear shapes only.\n\n",
+    );
     s.push_str("Percentages are of the FMA peak measured interleaved with each shape (column `peak`).\n\n");
 
     // Table 2: % of peak and ratios, for the configurations that matter for BERT.
     let best = Implementation::Rung(Rung::best());
     let mm = Implementation::MatrixMultiply;
+    let pre = Implementation::Prepacked(report.peak.kernel);
     let threads: Vec<usize> = report.peak.best.iter().map(|(t, _)| *t).collect();
     let _ = write!(s, "| shape |");
     for &t in &threads {
-        let _ = write!(s, " peak ×{t} | ours ×{t} % peak | mm ×{t} % peak | ours/mm ×{t} |");
+        let _ = write!(s, " peak ×{t} | ours ×{t} % peak | prepacked ×{t} % peak | mm ×{t} % peak | ours/mm ×{t} |");
     }
     if threads.len() > 1 {
         let _ = write!(s, " ours ×{}/×{} |", threads[threads.len() - 1], threads[0]);
     }
     let _ = write!(s, "\n|---|");
     for _ in &threads {
-        s.push_str("---:|---:|---:|---:|");
+        s.push_str("---:|---:|---:|---:|---:|");
     }
     if threads.len() > 1 {
         s.push_str("---:|");
@@ -119,7 +126,8 @@ pub fn tables(report: &BenchReport, configs: &[(Implementation, usize)]) -> Stri
             let pct = |r: Option<&Measurement>| r.map_or("-".into(), |r| format!("{:.0}%", r.pct_of_peak));
             let ratio = o.zip(m).map_or("-".into(), |(o, m)| format!("{:.2}", o.gflops / m.gflops));
             let pk = o.map_or("-".into(), |o| format!("{:.0}", o.peak_gflops));
-            let _ = write!(s, " {pk} | {} | {} | {} |", pct(o), pct(m), ratio);
+            let p = find(res, &shape, pre, t);
+            let _ = write!(s, " {pk} | {} | {} | {} | {} |", pct(o), pct(p), pct(m), ratio);
         }
         if threads.len() > 1 {
             let (lo, hi) = (find(res, &shape, best, threads[0]), find(res, &shape, best, threads[threads.len() - 1]));
@@ -129,7 +137,26 @@ pub fn tables(report: &BenchReport, configs: &[(Implementation, usize)]) -> Stri
         s.push('\n');
     }
     s.push('\n');
+    s.push_str(&packing(report));
     s.push_str(&targets(report));
+    s
+}
+
+/// The one-off cost of packing B for the prepacked rows, next to one prepacked call.
+fn packing(report: &BenchReport) -> String {
+    let pre = Implementation::Prepacked(report.peak.kernel);
+    let mut s = String::from(
+        "One-off packing of B for `prepacked` (one thread, fastest of the passes; \
+         not included in the prepacked times):\n\n| shape | pack B (ms) | one prepacked call ×1 (ms) | ratio |\n|---|---:|---:|---:|\n",
+    );
+    for (name, secs) in &report.packing {
+        let call = report.results.iter().find(|r| &r.shape.name == name && r.implementation == pre && r.threads == 1);
+        let (call_ms, ratio) = call.map_or(("-".into(), "-".into()), |r| {
+            (format!("{:.3}", r.best_s * 1e3), format!("{:.2}", secs / r.best_s))
+        });
+        let _ = writeln!(s, "| {name} | {:.3} | {call_ms} | {ratio} |", secs * 1e3);
+    }
+    s.push('\n');
     s
 }
 
@@ -138,15 +165,17 @@ fn targets(report: &BenchReport) -> String {
     let res = &report.results;
     let best = Implementation::Rung(Rung::best());
     let mm = Implementation::MatrixMultiply;
+    let pre = Implementation::Prepacked(report.peak.kernel);
     let mut s = String::from("Targets (this run):\n");
     let mut line = |ok: bool, text: String| {
         let _ = writeln!(s, "- [{}] {text}", if ok { "x" } else { " " });
     };
-    // Best single-thread: the better of the single-threaded SIMD rung and rung 4 on one thread.
+    // Best single-thread plain sgemm: the better of the single-threaded SIMD rung and rung 4
+    // on one thread (prepacked is reported on its own line).
     let single = |shape: &Shape| -> Option<&Measurement> {
         res.iter()
             .filter(|r| r.shape.name == shape.name && r.threads == 1 && r.rows_timed == shape.m)
-            .filter(|r| r.implementation != mm)
+            .filter(|r| r.implementation != mm && r.implementation != pre)
             .max_by(|a, b| a.gflops.total_cmp(&b.gflops))
     };
     let all = shapes(res);
@@ -163,6 +192,15 @@ fn targets(report: &BenchReport) -> String {
                 r.pct_of_peak >= want,
                 format!("{}: best single thread {:.1}% of peak (want >= {want}%)", shape.name, r.pct_of_peak),
             );
+            if let Some(p) = find(res, shape, pre, 1) {
+                line(
+                    p.pct_of_peak >= want,
+                    format!(
+                        "{}: prepacked (B packed ahead of time), single thread {:.1}% of peak (want >= {want}%)",
+                        shape.name, p.pct_of_peak
+                    ),
+                );
+            }
         }
     }
     let slower: Vec<String> = all

@@ -65,6 +65,10 @@ impl MicroKernel for Avx2 {
     ) {
         pack_rows_8x8(data, ld, r0, valid, h, p0, kc, dst);
     }
+    #[inline]
+    fn prefetch(&self, data: &[f32]) {
+        super::prefetch_l2(data);
+    }
 }
 
 /// The `H x 16` tile.

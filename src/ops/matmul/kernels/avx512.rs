@@ -90,6 +90,10 @@ impl MicroKernel for Avx512 {
     ) {
         super::avx2::pack_rows_8x8(data, ld, r0, valid, h, p0, kc, dst);
     }
+    #[inline]
+    fn prefetch(&self, data: &[f32]) {
+        super::prefetch_l2(data);
+    }
 }
 
 /// The `H x 32` tile (see module docs).

@@ -98,6 +98,25 @@ pub trait MicroKernel: Copy + Send + Sync {
     ) {
         pack::pack_rows(data, ld, r0, valid, h, p0, kc, dst);
     }
+
+    /// A hint that `data` will be read soon: fetch its cache lines towards the core (into L2)
+    /// without waiting for them. Used for pre-packed B~ panels, which come from memory rather
+    /// than from a packing buffer the core just wrote. The default does nothing.
+    fn prefetch(&self, data: &[f32]) {
+        let _ = data;
+    }
+}
+
+/// [`MicroKernel::prefetch`] for the x86 kernels: one prefetch instruction per cache line.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+pub(crate) fn prefetch_l2(data: &[f32]) {
+    use std::arch::x86_64::{_MM_HINT_T1, _mm_prefetch};
+    for line in data.chunks(16) {
+        // SAFETY: SSE is part of the x86-64 baseline; a prefetch never faults, whatever the
+        // address (and this one is inside `data`).
+        unsafe { _mm_prefetch::<_MM_HINT_T1>(line.as_ptr() as *const i8) };
+    }
 }
 
 /// Checks the arguments shared by every kernel's `tile`, so the SIMD kernels may then use

@@ -1,0 +1,212 @@
+//! # Pre-packed weights: pack B once, multiply many times
+//!
+//! The blocked loops (`blocked.rs`) copy every block of B into the microkernel's panel
+//! layout (`pack.rs`) on every call. For a product with many rows that copy is cheap next to
+//! the arithmetic: each packed float of B is used by all `m` rows of A. For a Linear layer at
+//! 128 tokens it is not: the whole weight (768 x 3072 floats, 9.4 MB) is read from memory,
+//! copied and written back to the packing buffer for only 128 rows of A, and that costs a
+//! large share of the call (perf put most of the gap to the FMA peak there).
+//!
+//! But a weight does not change between calls. Inference libraries (oneDNN, XNNPACK, ...)
+//! therefore pack it *once*, when the model is loaded, into exactly the layout the blocked
+//! loops would have produced, and then run GEMMs that only pack A. That is [`PackedB`] and
+//! [`sgemm_prepacked`]: the same five loops, the same microkernel, the same rayon split;
+//! loop 4 just looks the B~ block up instead of building it.
+//!
+//! ```text
+//! PackedB, for each KC-deep block of k (kb = 0, 1, ...):
+//!   panel 0 | pad | panel 1 | pad | ... | panel n/NR - 1 | pad
+//!   (a panel: kc steps of NR columns, zero-padded at the right edge; pad: PANEL_PAD floats)
+//! loop 4 of blocked.rs, slab jc..jc+NC, block kb  ==>  panels jc/NR .. (jc+NC)/NR of block kb
+//! ```
+//!
+//! The price: the packed copy is owned memory (the weight size, plus a fraction of a percent
+//! of padding) next to the original, and packing ties the copy to one microkernel (its NR)
+//! and to the block depth `KC`, both recorded in the [`PackedB`].
+//!
+//! One detail made it pay: pre-packed panels come from L3 or memory, not from a buffer the
+//! core has just written, so loop 2 prefetches the next B~ panel into L2 while the kernel
+//! works on the current one (`MicroKernel::prefetch`, first pass over each block only).
+//!
+//! Gained, one core (docs/02-matmul.md, "Pre-packing the weights"): 2-13% on the M = 128
+//! Linear shapes, 78-84% of the FMA peak instead of 70-82% in the same run; 0-4% at M = 1024,
+//! where each packed panel already serves 1024 rows. Packing a weight once costs about one
+//! call at M = 128 (0.6-4 ms for BERT's weights).
+
+use rayon::prelude::*;
+
+use super::blocked::{self, BSource, KC, PANEL_PAD};
+use super::kernels::{self, Kernel, KernelFn, MicroKernel};
+use super::pack::MatRef;
+use super::{batched, check_matrix};
+use crate::{Error, Result};
+
+/// A k x n matrix B packed once into the panels of one microkernel (see the module docs).
+#[derive(Clone, Debug)]
+pub struct PackedB {
+    k: usize,
+    n: usize,
+    kernel: Kernel,
+    /// Panel width (the kernel's NR) and block depth (`KC`) the panels were cut with.
+    nr: usize,
+    kc: usize,
+    /// Panels, starting at `data[start]` (64-byte aligned, like the packing buffers).
+    data: Vec<f32>,
+    start: usize,
+}
+
+impl PackedB {
+    /// Packs B for the best microkernel of this CPU. B is `k x n` (row p at `p * ldb`) or,
+    /// with `transpose_b`, stored `n x k` (row j at `j * ldb`), like a Linear weight
+    /// `[out, in]`: then `sgemm_prepacked` computes `A·Bᵀ` of the stored matrix.
+    ///
+    /// Errors if the slice is too short for the matrix or `ldb` is smaller than a row.
+    pub fn new(k: usize, n: usize, b: &[f32], ldb: usize, transpose_b: bool) -> Result<PackedB> {
+        PackedB::with_kernel(Kernel::best(), k, n, b, ldb, transpose_b)
+    }
+
+    /// [`PackedB::new`] for a given microkernel (errors if this CPU does not support it).
+    pub fn with_kernel(
+        kernel: Kernel,
+        k: usize,
+        n: usize,
+        b: &[f32],
+        ldb: usize,
+        transpose_b: bool,
+    ) -> Result<PackedB> {
+        let (rows, cols) = if transpose_b { (n, k) } else { (k, n) };
+        let name = if transpose_b { "B (transposed, n x k)" } else { "B" };
+        check_matrix(name, rows, cols, ldb, b.len())
+            .map_err(|e| Error::invalid("PackedB::new", format!("{e} (k = {k}, n = {n})")))?;
+        let b = MatRef { data: b, ld: ldb, trans: transpose_b };
+        kernels::with_kernel(kernel, Pack { k, n, b })
+            .map(|(nr, data, start)| PackedB { k, n, kernel, nr, kc: KC, data, start })
+            .ok_or_else(|| {
+                Error::invalid("PackedB::new", format!("this CPU does not support the {} kernel", kernel.name()))
+            })
+    }
+
+    /// Rows of B (the inner dimension of the product).
+    pub fn k(&self) -> usize {
+        self.k
+    }
+
+    /// Columns of B (and of C).
+    pub fn n(&self) -> usize {
+        self.n
+    }
+
+    /// The microkernel the panels were packed for.
+    pub fn kernel(&self) -> Kernel {
+        self.kernel
+    }
+
+    /// (panel width NR, block depth KC) the panels were cut with.
+    pub fn block_sizes(&self) -> (usize, usize) {
+        (self.nr, self.kc)
+    }
+
+    /// Memory owned by the packed copy, in bytes.
+    pub fn bytes(&self) -> usize {
+        self.data.capacity() * std::mem::size_of::<f32>()
+    }
+
+    fn panels(&self) -> PackedPanels<'_> {
+        PackedPanels { data: &self.data[self.start..], panels: self.n.div_ceil(self.nr), nr: self.nr, first: 0 }
+    }
+}
+
+/// Packs every KC-deep block of B, all n columns, one block per rayon task.
+struct Pack<'b> {
+    k: usize,
+    n: usize,
+    b: MatRef<'b>,
+}
+
+impl KernelFn<(usize, Vec<f32>, usize)> for Pack<'_> {
+    fn call<K: MicroKernel>(self, kernel: K) -> (usize, Vec<f32>, usize) {
+        let (k, n, nr) = (self.k, self.n, K::NR);
+        let panels = n.div_ceil(nr);
+        let block_len = |kc: usize| panels * (nr * kc + PANEL_PAD);
+        let len: usize = (0..k).step_by(KC).map(|pc| block_len(KC.min(k - pc))).sum();
+        let mut data = Vec::new();
+        let start = {
+            let packed = blocked::aligned(&mut data, len);
+            // Cut the buffer into its k blocks (all KC deep but the last) and fill them in parallel.
+            let mut blocks = Vec::new();
+            let mut rest = packed;
+            for pc in (0..k).step_by(KC) {
+                let kc = KC.min(k - pc);
+                let (block, tail) = rest.split_at_mut(block_len(kc));
+                blocks.push((pc, kc, block));
+                rest = tail;
+            }
+            let b = self.b;
+            blocks.into_par_iter().for_each(|(pc, kc, block)| blocked::pack_b_panels(kernel, b, pc, kc, 0, n, block));
+            packed_start(&data)
+        };
+        (nr, data, start)
+    }
+}
+
+/// Where [`blocked::aligned`] put the packed panels in `data` (its first 64-byte boundary).
+fn packed_start(data: &[f32]) -> usize {
+    data.as_ptr().align_offset(64).min(16)
+}
+
+/// A view of packed panels for the blocked loops: columns from panel `first` on.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PackedPanels<'a> {
+    data: &'a [f32],
+    /// Panels per k block (all n columns).
+    panels: usize,
+    nr: usize,
+    first: usize,
+}
+
+impl<'a> PackedPanels<'a> {
+    /// The B~ block loop 4 of `blocked.rs` would have packed for rows `pc..pc + kc` and columns
+    /// `jc..jc + nc` (relative to this view; `jc` a multiple of NR): its panels, `nr * kc +
+    /// PANEL_PAD` floats apart.
+    pub(crate) fn block(&self, pc: usize, kc: usize, jc: usize, nc: usize) -> &'a [f32] {
+        assert!(pc.is_multiple_of(KC) && jc.is_multiple_of(self.nr), "packed block at ({pc}, {jc}) off the grid");
+        let base = pc / KC * self.panels * (self.nr * KC + PANEL_PAD);
+        let stride = self.nr * kc + PANEL_PAD;
+        let p0 = self.first + jc / self.nr;
+        &self.data[base + p0 * stride..base + (p0 + nc.div_ceil(self.nr)) * stride]
+    }
+
+    /// The columns from `j0` on (`j0` a multiple of NR: `parallel.rs` splits there).
+    pub(crate) fn columns_from(self, j0: usize) -> PackedPanels<'a> {
+        assert!(j0.is_multiple_of(self.nr), "column split at {j0}, not a multiple of NR = {}", self.nr);
+        PackedPanels { first: self.first + j0 / self.nr, ..self }
+    }
+}
+
+/// C = A·B with B packed ahead of time; row-major, f32, C overwritten.
+///
+/// - `a`: m×k (`k = packed.k()`), row i at `i * lda`;
+/// - `packed`: B, packed by [`PackedB::new`] (as A·B or A·Bᵀ of the matrix given there);
+/// - `c`: m×n (`n = packed.n()`), row i at `i * ldc`.
+///
+/// The best rung (rung 4: all threads of the current rayon pool) with loop 4 reading the
+/// packed panels; only A is packed per call. Always nanobert's kernels: the `matrixmultiply`
+/// backend switch does not apply (it cannot read our panels).
+///
+/// Errors if a slice is too short for its matrix or a leading dimension is smaller than a row.
+pub fn sgemm_prepacked(m: usize, a: &[f32], lda: usize, packed: &PackedB, c: &mut [f32], ldc: usize) -> Result<()> {
+    let (k, n) = (packed.k, packed.n);
+    let wrap = |e: Error| Error::invalid("sgemm_prepacked", format!("{e} (m = {m}, k = {k}, n = {n})"));
+    check_matrix("A", m, k, lda, a.len()).map_err(wrap)?;
+    check_matrix("C", m, n, ldc, c.len()).map_err(wrap)?;
+    if m == 0 || n == 0 {
+        return Ok(());
+    }
+    let a = MatRef { data: a, ld: lda, trans: false };
+    let mut rows: Vec<&mut [f32]> = c.chunks_mut(ldc.max(n)).take(m).map(|row| &mut row[..n]).collect();
+    let b = BSource::Packed(packed.panels());
+    let run = batched::Run { parallel: true, m, k, n, a, b, rows: &mut rows };
+    kernels::with_kernel(packed.kernel, run).ok_or_else(|| {
+        Error::invalid("sgemm_prepacked", format!("this CPU does not support the {} kernel", packed.kernel.name()))
+    })
+}
