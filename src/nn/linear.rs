@@ -6,10 +6,11 @@
 //! we hand `sgemm` the weight as it is and ask for the transpose (`transpose_b = true`)
 //! instead of copying it.
 //!
-//! The weight never changes, so `Linear::new` packs it once into the GEMM microkernel's panel
-//! layout ([`PackedB`], see `ops/matmul/prepacked.rs`) and `forward` multiplies by the packed
-//! copy: each call then only packs its input. The trade-off is memory: the packed copy is
-//! owned (as many bytes as the weight, plus a fraction of a percent of padding), while the
+//! The weight never changes, so the first `forward` packs it once into the GEMM microkernel's
+//! panel layout ([`PackedB`], see `ops/matmul/prepacked.rs`) and every call multiplies by the
+//! packed copy: each call then only packs its input. (Packing on first use rather than at
+//! construction means a model that is only printed, or a layer that never runs, costs nothing.)
+//! The trade-off is memory: the packed copy is owned (as many bytes as the weight, plus a fraction of a percent of padding), while the
 //! original weight stays where it was loaded (usually borrowed from the mmapped checkpoint,
 //! costing no heap) for printing, parameter counting and the reference `forward_ref`. For
 //! BERT-base that is about 340 MB of packed weights next to the 440 MB file (94 MB more for
@@ -23,8 +24,8 @@ use crate::{Error, Result, Tensor};
 pub struct Linear {
     pub weight: Tensor,
     pub bias: Option<Tensor>,
-    /// `weight` packed for the GEMM (as `Bᵀ`, k = in, n = out), once, by [`Linear::new`].
-    packed: PackedB,
+    /// `weight` packed for the GEMM (as `Bᵀ`, k = in, n = out), once, by the first `forward`.
+    packed: std::sync::OnceLock<PackedB>,
 }
 
 impl Linear {
@@ -43,10 +44,7 @@ impl Linear {
                 detail: ": bias must have shape [out_features]".into(),
             });
         }
-        let weight = weight.contiguous();
-        let (out_f, in_f) = (weight.shape()[0], weight.shape()[1]);
-        let packed = PackedB::new(in_f, out_f, weight.as_slice().unwrap_or(&[]), in_f, true)?;
-        Ok(Linear { weight, bias: bias.map(|b| b.contiguous()), packed })
+        Ok(Linear { weight: weight.contiguous(), bias: bias.map(|b| b.contiguous()), packed: Default::default() })
     }
 
     pub fn in_features(&self) -> usize {
@@ -77,7 +75,14 @@ impl Linear {
             let w = self.weight.as_slice().unwrap_or(&[]);
             sgemm(rows, in_f, out_f, xs, in_f, w, in_f, &mut y, out_f, true);
         } else {
-            sgemm_prepacked(rows, xs, in_f, &self.packed, &mut y, out_f)?;
+            let packed = match self.packed.get() {
+                Some(p) => p,
+                None => {
+                    let p = PackedB::new(in_f, out_f, self.weight.as_slice().unwrap_or(&[]), in_f, true)?;
+                    self.packed.get_or_init(|| p)
+                }
+            };
+            sgemm_prepacked(rows, xs, in_f, packed, &mut y, out_f)?;
         }
         if let Some(b) = &self.bias {
             let b = b.as_slice().unwrap_or(&[]);
