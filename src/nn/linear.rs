@@ -10,8 +10,8 @@
 //! panel layout ([`PackedB`], see `ops/matmul/prepacked.rs`) and every call multiplies by the
 //! packed copy: each call then only packs its input. (Packing on first use rather than at
 //! construction means a model that is only printed, or a layer that never runs, costs nothing.)
-//! The trade-off is memory: the packed copy is owned (as many bytes as the weight, plus a fraction of a percent of padding), while the
-//! original weight stays where it was loaded (usually borrowed from the mmapped checkpoint,
+//! The trade-off is memory: the packed copy is owned (as many bytes as the weight, plus a
+//! fraction of a percent of padding), while the original weight stays where it was loaded (usually borrowed from the mmapped checkpoint,
 //! costing no heap) for printing, parameter counting and the reference `forward_ref`. For
 //! BERT-base that is about 340 MB of packed weights next to the 440 MB file (94 MB more for
 //! the fill-mask head, whose decoder is a 30522 x 768 Linear).
