@@ -30,8 +30,8 @@ pub mod rnn;
 pub mod softmax;
 
 pub use activation::{
-    erf, gelu, gelu_in_place, gelu_tanh, gelu_tanh_in_place, relu, relu_in_place, sigmoid, sigmoid_in_place, tanh,
-    tanh_in_place,
+    erf, erf_ref, gelu, gelu_in_place, gelu_ref, gelu_tanh, gelu_tanh_in_place, relu, relu_in_place, sigmoid,
+    sigmoid_in_place, tanh, tanh_in_place,
 };
 pub use dropout::dropout;
 pub use elementwise::{
@@ -50,10 +50,17 @@ pub(crate) const PARALLEL_THRESHOLD: usize = 1 << 15;
 
 /// Applies `f` to every element of `data`, in parallel when `data` is large.
 pub(crate) fn map_in_place(data: &mut [f32], f: impl Fn(f32) -> f32 + Sync) {
+    chunks_in_place(data, |chunk| chunk.iter_mut().for_each(|v| *v = f(*v)));
+}
+
+/// Applies `f` to consecutive pieces of `data` that together cover it, in parallel when
+/// `data` is large. For elementwise work `f` wants a whole slice (e.g. to pick a SIMD copy of
+/// its loop once per piece rather than once per element).
+pub(crate) fn chunks_in_place(data: &mut [f32], f: impl Fn(&mut [f32]) + Sync) {
     use rayon::prelude::*;
     if data.len() >= PARALLEL_THRESHOLD {
-        data.par_chunks_mut(PARALLEL_THRESHOLD / 4).for_each(|chunk| chunk.iter_mut().for_each(|v| *v = f(*v)));
+        data.par_chunks_mut(PARALLEL_THRESHOLD / 4).for_each(&f);
     } else {
-        data.iter_mut().for_each(|v| *v = f(*v));
+        f(data);
     }
 }
