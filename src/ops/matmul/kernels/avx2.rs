@@ -12,7 +12,7 @@
 
 use std::arch::x86_64::*;
 
-use super::{MicroKernel, check_tile, dispatch_height};
+use super::{C_PREFETCH_DISTANCE, MicroKernel, check_tile, dispatch_height, prefetch_c_tile};
 
 const MR: usize = 6;
 const NR: usize = 16;
@@ -86,21 +86,10 @@ unsafe fn tile_h<const H: usize>(
     col: usize,
     accumulate: bool,
 ) {
-    // C prefetched into L2 now and into L1 near the end of the k loop (as in avx512.rs).
-    let prefetch_c = |into_l1: bool| {
-        for row in &c[..H] {
-            let row = row.as_ptr().wrapping_add(col);
-            for p in [row, row.wrapping_add(NR - 1)] {
-                if into_l1 {
-                    _mm_prefetch::<_MM_HINT_T0>(p as *const i8);
-                } else {
-                    _mm_prefetch::<_MM_HINT_T1>(p as *const i8);
-                }
-            }
-        }
-    };
-    prefetch_c(false);
-    let tail = kc.min(24);
+    // The C tile: into L2 now, into L1 near the end of the k loop (see `C_PREFETCH_DISTANCE`).
+    let prefetch_c = |c: &[&mut [f32]], into_l1: bool| prefetch_c_tile(c, H, col, NR, into_l1);
+    prefetch_c(c, false);
+    let tail = kc.min(C_PREFETCH_DISTANCE);
     let mut lo = [_mm256_setzero_ps(); H];
     let mut hi = [_mm256_setzero_ps(); H];
     let (mut a, mut b) = (a, b);
@@ -123,7 +112,7 @@ unsafe fn tile_h<const H: usize>(
     for _ in 0..kc - tail {
         step!();
     }
-    prefetch_c(true);
+    prefetch_c(c, true);
     for _ in 0..tail {
         step!();
     }

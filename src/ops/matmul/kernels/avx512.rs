@@ -26,12 +26,10 @@
 
 use std::arch::x86_64::*;
 
-use super::{MicroKernel, check_tile, dispatch_height};
+use super::{C_PREFETCH_DISTANCE, MicroKernel, check_tile, dispatch_height, prefetch_c_tile};
 
 const MR: usize = 14;
 const NR: usize = 32;
-/// k steps before the end of the loop at which the C tile is prefetched into L1.
-const C_PREFETCH_DISTANCE: usize = 24;
 /// k steps ahead at which the A~ panel is prefetched into L1 (it streams from L2).
 const A_PREFETCH_DISTANCE: usize = 8;
 
@@ -111,21 +109,9 @@ unsafe fn tile_h<const H: usize>(
     col: usize,
     accumulate: bool,
 ) {
-    // Ask for the C tile early (into L2) and again near the end of the k loop (into L1):
-    // fetched into L1 at the start, it would be evicted by the panels streaming through.
-    let prefetch_c = |into_l1: bool| {
-        for row in &c[..H] {
-            let row = row.as_ptr().wrapping_add(col);
-            for p in [row, row.wrapping_add(NR - 1)] {
-                if into_l1 {
-                    _mm_prefetch::<_MM_HINT_T0>(p as *const i8);
-                } else {
-                    _mm_prefetch::<_MM_HINT_T1>(p as *const i8);
-                }
-            }
-        }
-    };
-    prefetch_c(false);
+    // The C tile: into L2 now, into L1 near the end of the k loop (see `C_PREFETCH_DISTANCE`).
+    let prefetch_c = |c: &[&mut [f32]], into_l1: bool| prefetch_c_tile(c, H, col, NR, into_l1);
+    prefetch_c(c, false);
     let tail = kc.min(C_PREFETCH_DISTANCE);
     let mut lo = [_mm512_setzero_ps(); H];
     let mut hi = [_mm512_setzero_ps(); H];
@@ -150,7 +136,7 @@ unsafe fn tile_h<const H: usize>(
     for _ in 0..kc - tail {
         step!();
     }
-    prefetch_c(true);
+    prefetch_c(c, true);
     for _ in 0..tail {
         step!();
     }

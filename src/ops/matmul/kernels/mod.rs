@@ -119,6 +119,34 @@ pub(crate) fn prefetch_l2(data: &[f32]) {
     }
 }
 
+/// k steps before the end of a tile's k loop at which the x86 kernels prefetch their C tile
+/// into L1 (it was prefetched into L2 at the start; fetched into L1 that early, it would be
+/// evicted by the A and B panels streaming through).
+#[cfg(target_arch = "x86_64")]
+pub(crate) const C_PREFETCH_DISTANCE: usize = 24;
+
+/// Prefetches the first and last float of `nr` columns from `col` in each of the first `h`
+/// rows of a C tile: into L1 (`into_l1`) or into L2.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(crate) fn prefetch_c_tile(c: &[&mut [f32]], h: usize, col: usize, nr: usize, into_l1: bool) {
+    use std::arch::x86_64::{_MM_HINT_T0, _MM_HINT_T1, _mm_prefetch};
+    for row in &c[..h] {
+        let row = row.as_ptr().wrapping_add(col);
+        for p in [row, row.wrapping_add(nr - 1)] {
+            // SAFETY: SSE is part of the x86-64 baseline, and a prefetch never faults, whatever
+            // the address.
+            unsafe {
+                if into_l1 {
+                    _mm_prefetch::<_MM_HINT_T0>(p as *const i8);
+                } else {
+                    _mm_prefetch::<_MM_HINT_T1>(p as *const i8);
+                }
+            }
+        }
+    }
+}
+
 /// Checks the arguments shared by every kernel's `tile`, so the SIMD kernels may then use
 /// raw pointers without bounds checks.
 #[allow(clippy::too_many_arguments)]
