@@ -5,7 +5,6 @@
 //! cargo run --release --example sentence_similarity
 //! ```
 
-use nanobert::bert::pooling::cosine;
 use nanobert::io::{Checkpoint, fetch};
 use nanobert::pipeline::Embedder;
 
@@ -18,15 +17,12 @@ fn main() -> nanobert::Result<()> {
         "Use a better algorithm and avoid needless allocations.",
         "My cat sleeps all day.",
     ];
-    let mut texts = vec![query];
-    texts.extend(docs);
-    let v = embedder.embed(&texts)?;
-    println!("embedding size: {} (pooling {:?}, normalized: {})", v[0].len(), embedder.pooling, embedder.normalize);
-    let mut ranked: Vec<(f32, &str)> = docs.iter().enumerate().map(|(i, d)| (cosine(&v[0], &v[i + 1]), *d)).collect();
-    ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let dims = embedder.model.config.hidden_size;
+    println!("embedding size: {dims} (pooling {:?}, normalized: {})", embedder.pooling, embedder.normalize);
+    // Embed the query and the documents, then sort the documents by cosine similarity.
     println!("query: {query}");
-    for (score, doc) in ranked {
-        println!("  {score:.4}  {doc}");
+    for (score, d) in embedder.rank(query, &docs)? {
+        println!("  {score:.4}  {}", docs[d]);
     }
     Ok(())
 }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use nanobert::io::{Checkpoint, fetch};
 use nanobert::pipeline::{self, Embedder, FillMask};
-use nanobert::{Error, Result, bert::pooling::cosine};
+use nanobert::{Error, Result};
 
 /// `println!` that ends the program quietly when stdout is closed early (`nanobert print | head`)
 /// instead of panicking, and reports other write errors.
@@ -200,15 +200,11 @@ fn run(cli: Cli) -> Result<()> {
 }
 
 fn similarity_table(e: &Embedder, query: &str, docs: &[&str]) -> Result<()> {
-    let mut texts = vec![query];
-    texts.extend_from_slice(docs);
-    let v = e.embed(&texts)?;
-    let mut ranked: Vec<(f32, &str)> = docs.iter().enumerate().map(|(i, d)| (cosine(&v[0], &v[i + 1]), *d)).collect();
-    ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let ranked = e.rank(query, docs)?;
     outln!("query: {query}");
     outln!("{:>4}  {:>7}  document", "rank", "cosine");
-    for (i, (score, doc)) in ranked.iter().enumerate() {
-        outln!("{:>4}  {:>7.4}  {doc}", i + 1, score);
+    for (i, (score, d)) in ranked.iter().enumerate() {
+        outln!("{:>4}  {:>7.4}  {}", i + 1, score, docs[*d]);
     }
     Ok(())
 }

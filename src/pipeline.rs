@@ -4,7 +4,7 @@
 //! ([`crate::text`]) and a model ([`crate::bert`]) put together for the two jobs people
 //! run BERT for on a CPU — sentence embeddings and fill-mask.
 
-use crate::bert::pooling::{PoolingMode, normalize, pool};
+use crate::bert::pooling::{PoolingMode, cosine, normalize, pool};
 use crate::bert::{BertConfig, BertForMaskedLM, BertInput, BertModel};
 use crate::io::Checkpoint;
 use crate::nn::Module;
@@ -89,6 +89,18 @@ impl Embedder {
             }
         }
         Ok(out)
+    }
+}
+
+impl Embedder {
+    /// Ranks `docs` by cosine similarity to `query`, most similar first: `(cosine, index in docs)`.
+    pub fn rank(&self, query: &str, docs: &[&str]) -> Result<Vec<(f32, usize)>> {
+        let mut texts = vec![query];
+        texts.extend_from_slice(docs);
+        let v = self.embed(&texts)?;
+        let mut ranked: Vec<(f32, usize)> = (0..docs.len()).map(|i| (cosine(&v[0], &v[i + 1]), i)).collect();
+        ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
+        Ok(ranked)
     }
 }
 
