@@ -17,8 +17,9 @@ fn main() -> nanobert::Result<()> {
         "Use a better algorithm and avoid needless allocations.",
         "My cat sleeps all day.",
     ];
-    let dims = embedder.model.config.hidden_size;
-    println!("embedding size: {dims} (pooling {:?}, normalized: {})", embedder.pooling, embedder.normalize);
+    let dims = embedder.dimension()?;
+    let modules: Vec<String> = embedder.head.modules.iter().map(|m| m.describe()).collect();
+    println!("embedding size: {dims} (after the transformer: {})", modules.join(" -> "));
     // Embed the query and the documents, then sort the documents by cosine similarity.
     println!("query: {query}");
     for (score, d) in embedder.rank(query, &docs)? {

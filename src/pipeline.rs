@@ -4,9 +4,10 @@
 //! ([`crate::text`]) and a model ([`crate::bert`]) put together for the two jobs people
 //! run BERT for on a CPU — sentence embeddings and fill-mask.
 
-use crate::bert::pooling::{PoolingMode, cosine, normalize, pool};
+use crate::bert::pooling::cosine;
+use crate::bert::sentence::SentenceHead;
 use crate::bert::{BertConfig, BertForMaskedLM, BertInput, BertModel};
-use crate::io::Checkpoint;
+use crate::io::{Checkpoint, SentenceTransformersConfig};
 use crate::nn::Module;
 use crate::text::{Batch, Tokenizer};
 use crate::{Error, Result, Tensor};
@@ -14,11 +15,15 @@ use crate::{Error, Result, Tensor};
 /// How many texts go through the model at once (bounds memory on long inputs).
 pub const BATCH_SIZE: usize = 32;
 
-/// The longest input the checkpoint accepts: sentence-transformers' `max_seq_length` when
-/// present, else `max_position_embeddings`.
+/// The longest input the checkpoint accepts, in tokens: sentence-transformers'
+/// `max_seq_length` when present (it overrides the tokenizer's limit, as in
+/// sentence-transformers), else `tokenizer_config.json`'s `model_max_length`; never more than
+/// `max_position_embeddings`.
 pub fn max_len(ckpt: &Checkpoint, cfg: &BertConfig) -> usize {
     let st = ckpt.sentence_transformers.as_ref().and_then(|s| s.max_seq_length);
-    st.unwrap_or(cfg.max_position_embeddings).min(cfg.max_position_embeddings)
+    st.or(ckpt.tokenizer_config.model_max_length)
+        .unwrap_or(cfg.max_position_embeddings)
+        .min(cfg.max_position_embeddings)
 }
 
 fn input(batch: &Batch) -> Result<BertInput<'_>> {
@@ -42,53 +47,89 @@ fn check_texts(texts: &[&str]) -> Result<()> {
     Ok(())
 }
 
-/// Sentence embeddings: BERT, then the model card's pooling and normalization.
+/// Sentence embeddings: BERT, then the modules of the sentence-transformers model
+/// (Pooling, Dense, Normalize, in `modules.json` order), with its prompts and settings.
 pub struct Embedder {
+    /// The transformer.
     pub model: BertModel,
+    /// The checkpoint's tokenizer (lowercasing first when `sentence_bert_config.json` says so).
     pub tokenizer: Tokenizer,
-    pub pooling: PoolingMode,
-    pub normalize: bool,
+    /// What runs after the transformer.
+    pub head: SentenceHead,
+    /// The sentence-transformers settings (prompts), when the checkpoint is such a model.
+    pub sentence_transformers: Option<SentenceTransformersConfig>,
 }
 
 impl Embedder {
-    /// Builds an embedder from a checkpoint; pooling comes from sentence-transformers'
-    /// config when present (mean pooling without normalization otherwise).
+    /// Builds an embedder from a checkpoint. A sentence-transformers directory runs its
+    /// modules; a plain BERT checkpoint gets mean pooling without normalization. Errors name
+    /// any module or setting that cannot be honoured.
     pub fn from_checkpoint(ckpt: &Checkpoint) -> Result<Embedder> {
         let cfg = BertConfig::from_json(&ckpt.config_json)?;
         let model = BertModel::load(&ckpt.weights, "bert.", &cfg, true)?;
-        let tokenizer = Tokenizer::from_checkpoint(ckpt, max_len(ckpt, &cfg))?;
-        let (pooling, normalize) = match &ckpt.sentence_transformers {
+        let mut tokenizer = Tokenizer::from_checkpoint(ckpt, max_len(ckpt, &cfg))?;
+        let head = match &ckpt.sentence_transformers {
             Some(st) => {
-                let p = &st.pooling;
-                let mode = if p.mode_cls_token {
-                    PoolingMode::Cls
-                } else if p.mode_max_tokens {
-                    PoolingMode::Max
-                } else {
-                    PoolingMode::Mean
-                };
-                (mode, st.normalize)
+                if st.do_lower_case {
+                    tokenizer.prepend_lowercase();
+                }
+                SentenceHead::from_config(st)?
             }
-            None => (PoolingMode::Mean, false),
+            None => SentenceHead::mean(),
         };
-        Ok(Embedder { model, tokenizer, pooling, normalize })
+        Ok(Embedder { model, tokenizer, head, sentence_transformers: ckpt.sentence_transformers.clone() })
     }
 
-    /// One vector per text.
+    /// One vector per text, with the default prompt if the model has one.
     pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        self.embed_with_prompt(texts, None)
+    }
+
+    /// The prompt text for `prompt_name` (`None`: the model's default prompt, if any); an
+    /// unknown name is an error listing the known ones.
+    pub fn prompt(&self, prompt_name: Option<&str>) -> Result<Option<&str>> {
+        match &self.sentence_transformers {
+            Some(st) => st.prompt(prompt_name),
+            None => match prompt_name {
+                Some(n) => Err(Error::Input(format!(
+                    "prompt `{n}` asked for, but this is not a sentence-transformers model (no prompts)"
+                ))),
+                None => Ok(None),
+            },
+        }
+    }
+
+    /// One vector per text, each text prefixed by the prompt called `prompt_name` from
+    /// `config_sentence_transformers.json` (`None`: the default prompt). With
+    /// `include_prompt: false` the prompt's tokens are left out of the pooling.
+    pub fn embed_with_prompt(&self, texts: &[&str], prompt_name: Option<&str>) -> Result<Vec<Vec<f32>>> {
         check_texts(texts)?;
+        let prompt = self.prompt(prompt_name)?;
+        let prompted: Vec<String> = texts.iter().map(|t| format!("{}{t}", prompt.unwrap_or(""))).collect();
+        let prompted: Vec<&str> = prompted.iter().map(String::as_str).collect();
+        let prompt_length = match prompt {
+            Some(p) if self.head.excludes_prompt() => Some(self.prompt_length(p)?),
+            _ => None,
+        };
         let mut out = Vec::with_capacity(texts.len());
-        for chunk in texts.chunks(BATCH_SIZE) {
+        for chunk in prompted.chunks(BATCH_SIZE) {
             let batch = self.tokenizer.encode_batch(chunk)?;
             let hidden = self.model.forward(&input(&batch)?, false)?.last_hidden_state;
-            for mut v in pool(&hidden, &batch.attention_mask, self.pooling)? {
-                if self.normalize {
-                    normalize(&mut v);
-                }
-                out.push(v);
-            }
+            out.extend(self.head.forward(&hidden, &batch.attention_mask, prompt_length)?);
         }
         Ok(out)
+    }
+
+    /// Tokens of the prompt alone, `[CLS]` included and the final `[SEP]` not (what
+    /// sentence-transformers masks out with `include_prompt: false`).
+    fn prompt_length(&self, prompt: &str) -> Result<usize> {
+        let b = self.tokenizer.encode_batch(&[prompt])?;
+        Ok(b.lengths()[0].saturating_sub(1))
+    }
+
+    /// Width of the vectors [`Embedder::embed`] returns.
+    pub fn dimension(&self) -> Result<usize> {
+        Ok(self.embed(&["a"])?.first().map_or(0, Vec::len))
     }
 }
 

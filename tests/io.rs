@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use nanobert::io::checkpoint::Pooling;
+use nanobert::io::{PoolingConfig, PoolingMode};
 use nanobert::io::fetch::{self, FetchOptions};
 use nanobert::io::{Checkpoint, SaveTensor, WeightMap, Weights, save};
 use nanobert::{Error, Tensor};
@@ -319,11 +319,11 @@ fn checkpoint_reads_plain_and_sentence_transformers_dirs() {
     .unwrap();
     std::fs::write(d.join("sentence_bert_config.json"), r#"{"max_seq_length": 256, "do_lower_case": false}"#).unwrap();
     let st = Checkpoint::open(d).unwrap().sentence_transformers.unwrap();
-    assert_eq!(st.pooling, Pooling { word_embedding_dimension: Some(384), ..Pooling::mean() });
-    assert_eq!(st.pooling.modes(), vec!["mean"]);
-    assert!(st.normalize);
+    assert_eq!(st.pooling(), Some(&PoolingConfig { embedding_dimension: Some(384), ..PoolingConfig::mean() }));
+    assert_eq!(st.pooling().unwrap().mode_names(), vec!["mean"]);
+    assert!(st.normalizes());
     assert_eq!(st.max_seq_length, Some(256));
-    assert_eq!(st.do_lower_case, Some(false));
+    assert!(!st.do_lower_case);
     assert_eq!(st.modules.len(), 3);
 
     // CLS pooling, no Normalize module.
@@ -335,7 +335,8 @@ fn checkpoint_reads_plain_and_sentence_transformers_dirs() {
     .unwrap();
     std::fs::write(d.join("1_Pooling/config.json"), r#"{"pooling_mode_cls_token": true}"#).unwrap();
     let st = Checkpoint::open(d).unwrap().sentence_transformers.unwrap();
-    assert!(st.pooling.mode_cls_token && !st.pooling.mode_mean_tokens && !st.normalize);
+    assert_eq!(st.pooling().unwrap().modes, vec![PoolingMode::Cls]);
+    assert!(!st.normalizes());
     assert_eq!(st.max_seq_length, Some(256));
 }
 

@@ -15,6 +15,7 @@ pub mod layer;
 pub mod mlm;
 pub mod model;
 pub mod pooling;
+pub mod sentence;
 
 pub use config::BertConfig;
 pub use mlm::BertForMaskedLM;

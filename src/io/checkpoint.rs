@@ -7,9 +7,9 @@
 //! model.safetensors       the weights (memory-mapped, see safetensors.rs)
 //! tokenizer.json          the whole tokenizer pipeline, or else
 //! vocab.txt               the WordPiece vocabulary of older BERT checkpoints
-//! modules.json            sentence-transformers only: Transformer -> Pooling -> Normalize
-//! 1_Pooling/config.json   how to pool token vectors into one sentence vector
-//! sentence_bert_config.json  max_seq_length, do_lower_case
+//! tokenizer_config.json   the tokenizer's settings (see tokenizer_config.rs)
+//! modules.json            sentence-transformers only: Transformer -> Pooling -> Dense -> Normalize
+//!                         (see sentence_transformers.rs for those files)
 //! ```
 //!
 //! [`Checkpoint::open`] finds these files, parses what is small, maps the weights, and says
@@ -18,9 +18,9 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
-
 use super::names::WeightMap;
+use super::sentence_transformers::SentenceTransformersConfig;
+use super::tokenizer_config::TokenizerConfig;
 use crate::{Error, Result};
 
 /// An opened model directory.
@@ -36,95 +36,10 @@ pub struct Checkpoint {
     pub tokenizer_json: Option<PathBuf>,
     /// `vocab.txt`, if present.
     pub vocab_txt: Option<PathBuf>,
-    /// Pooling / normalization settings when this is a sentence-transformers model.
+    /// `tokenizer_config.json` (transformers' defaults when absent).
+    pub tokenizer_config: TokenizerConfig,
+    /// The module pipeline when this is a sentence-transformers model (`modules.json`).
     pub sentence_transformers: Option<SentenceTransformersConfig>,
-}
-
-/// What a sentence-transformers model does after the transformer.
-#[derive(Clone, Debug, PartialEq)]
-pub struct SentenceTransformersConfig {
-    /// How token vectors become one sentence vector (`1_Pooling/config.json`).
-    pub pooling: Pooling,
-    /// True when `modules.json` ends with a `Normalize` module (unit-length embeddings).
-    pub normalize: bool,
-    /// From `sentence_bert_config.json`: inputs are truncated to this many tokens.
-    pub max_seq_length: Option<usize>,
-    /// From `sentence_bert_config.json`.
-    pub do_lower_case: Option<bool>,
-    /// The `type` of every module in `modules.json`, in order (e.g.
-    /// `sentence_transformers.models.Dense`), so callers can refuse modules they lack.
-    pub modules: Vec<String>,
-}
-
-/// The pooling modes of sentence-transformers' `Pooling` module. Several may be on at once;
-/// the results are then concatenated in the order of these fields.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-pub struct Pooling {
-    /// Vector size of each token (equals `hidden_size`).
-    #[serde(default)]
-    pub word_embedding_dimension: Option<usize>,
-    /// Use the `[CLS]` token's vector.
-    #[serde(default, rename = "pooling_mode_cls_token")]
-    pub mode_cls_token: bool,
-    /// Average the vectors of the real (unpadded) tokens.
-    #[serde(default, rename = "pooling_mode_mean_tokens")]
-    pub mode_mean_tokens: bool,
-    /// Elementwise max over real tokens.
-    #[serde(default, rename = "pooling_mode_max_tokens")]
-    pub mode_max_tokens: bool,
-    /// Sum divided by sqrt(number of tokens).
-    #[serde(default, rename = "pooling_mode_mean_sqrt_len_tokens")]
-    pub mode_mean_sqrt_len_tokens: bool,
-    /// Position-weighted mean.
-    #[serde(default, rename = "pooling_mode_weightedmean_tokens")]
-    pub mode_weightedmean_tokens: bool,
-    /// The last real token's vector.
-    #[serde(default, rename = "pooling_mode_lasttoken")]
-    pub mode_lasttoken: bool,
-}
-
-impl Pooling {
-    /// Mean pooling only: sentence-transformers' default.
-    pub fn mean() -> Pooling {
-        Pooling {
-            word_embedding_dimension: None,
-            mode_cls_token: false,
-            mode_mean_tokens: true,
-            mode_max_tokens: false,
-            mode_mean_sqrt_len_tokens: false,
-            mode_weightedmean_tokens: false,
-            mode_lasttoken: false,
-        }
-    }
-
-    /// Names of the modes that are on, e.g. `["mean"]`.
-    pub fn modes(&self) -> Vec<&'static str> {
-        let all = [
-            (self.mode_cls_token, "cls"),
-            (self.mode_mean_tokens, "mean"),
-            (self.mode_max_tokens, "max"),
-            (self.mode_mean_sqrt_len_tokens, "mean_sqrt_len"),
-            (self.mode_weightedmean_tokens, "weightedmean"),
-            (self.mode_lasttoken, "lasttoken"),
-        ];
-        all.iter().filter(|(on, _)| *on).map(|(_, n)| *n).collect()
-    }
-}
-
-/// One entry of `modules.json`.
-#[derive(Deserialize)]
-struct Module {
-    #[serde(default)]
-    path: String,
-    #[serde(rename = "type")]
-    kind: String,
-}
-
-/// `sentence_bert_config.json`.
-#[derive(Deserialize)]
-struct SentenceBertConfig {
-    max_seq_length: Option<usize>,
-    do_lower_case: Option<bool>,
 }
 
 impl Checkpoint {
@@ -169,57 +84,19 @@ impl Checkpoint {
             weights,
             tokenizer_json: file("tokenizer.json"),
             vocab_txt: file("vocab.txt"),
+            tokenizer_config: TokenizerConfig::read(dir)?,
             sentence_transformers: SentenceTransformersConfig::read(dir)?,
         })
     }
 
-    /// `tokenizer_config.json`'s `do_lower_case`, if the file says.
-    pub fn tokenizer_lowercase(&self) -> Option<bool> {
-        let path = self.dir.join("tokenizer_config.json");
-        let value = read_json(&path).ok()?;
-        value.get("do_lower_case")?.as_bool()
+    /// Whether the tokenizer lowercases (`tokenizer_config.json`'s `do_lower_case`, default true).
+    pub fn tokenizer_lowercase(&self) -> bool {
+        self.tokenizer_config.do_lower_case
     }
-}
 
-impl SentenceTransformersConfig {
-    /// Read the sentence-transformers files of `dir`; `Ok(None)` when there is no
-    /// `modules.json` (a plain Hugging Face model).
-    pub fn read(dir: &Path) -> Result<Option<SentenceTransformersConfig>> {
-        let modules_path = dir.join("modules.json");
-        if !modules_path.is_file() {
-            return Ok(None);
-        }
-        let modules: Vec<Module> = serde_json::from_value(read_json(&modules_path)?)
-            .map_err(|e| Error::file(&modules_path, format!("expected a list of {{path, type}} modules: {e}")))?;
-        let pooling = match modules.iter().find(|m| m.kind.ends_with(".Pooling")) {
-            // No Pooling module listed: sentence-transformers itself falls back to mean pooling.
-            None => Pooling::mean(),
-            Some(m) => {
-                let path = dir.join(&m.path).join("config.json");
-                if path.is_file() {
-                    serde_json::from_value(read_json(&path)?)
-                        .map_err(|e| Error::file(&path, format!("bad pooling config: {e}")))?
-                } else {
-                    Pooling::mean()
-                }
-            }
-        };
-        let normalize = modules.iter().any(|m| m.kind.ends_with(".Normalize"));
-        let sb_path = dir.join("sentence_bert_config.json");
-        let (max_seq_length, do_lower_case) = if sb_path.is_file() {
-            let c: SentenceBertConfig = serde_json::from_value(read_json(&sb_path)?)
-                .map_err(|e| Error::file(&sb_path, format!("bad sentence_bert_config.json: {e}")))?;
-            (c.max_seq_length, c.do_lower_case)
-        } else {
-            (None, None)
-        };
-        Ok(Some(SentenceTransformersConfig {
-            pooling,
-            normalize,
-            max_seq_length,
-            do_lower_case,
-            modules: modules.into_iter().map(|m| m.kind).collect(),
-        }))
+    /// The `architectures` entry of `config.json` (e.g. `BertForSequenceClassification`), if any.
+    pub fn architecture(&self) -> Option<&str> {
+        self.config_json.get("architectures")?.as_array()?.first()?.as_str()
     }
 }
 

@@ -8,14 +8,20 @@
 //!   LayerNorm `gamma`/`beta` or `weight`/`bias`); [`WeightMap`] resolves canonical names.
 //! - [`checkpoint`]: a Hugging Face model directory (config.json, weights, tokenizer files,
 //!   sentence-transformers pooling settings).
+//! - [`tokenizer_config`]: `tokenizer_config.json`, as transformers' `AutoTokenizer` reads it.
+//! - [`sentence_transformers`]: `modules.json` and the files of each module.
 //! - [`fetch`]: finding or downloading all-MiniLM-L6-v2 without the Hugging Face Hub.
 
 pub mod checkpoint;
 pub mod fetch;
 pub mod names;
 pub mod safetensors;
+pub mod sentence_transformers;
+pub mod tokenizer_config;
 
-pub use checkpoint::{Checkpoint, Pooling, SentenceTransformersConfig};
+pub use checkpoint::Checkpoint;
 pub use fetch::{ensure_minilm, nanobert_home};
 pub use names::WeightMap;
 pub use safetensors::{SaveTensor, Weights, save};
+pub use sentence_transformers::{PoolingConfig, PoolingMode, SentenceTransformersConfig, StModule};
+pub use tokenizer_config::TokenizerConfig;

@@ -27,6 +27,7 @@ use std::path::Path;
 use tokenizers::decoders::wordpiece::WordPiece as WordPieceDecoder;
 use tokenizers::models::wordpiece::WordPiece;
 use tokenizers::normalizers::bert::BertNormalizer;
+use tokenizers::normalizers::{Lowercase, NormalizerWrapper, Sequence as NormalizerSequence};
 use tokenizers::pre_tokenizers::bert::BertPreTokenizer;
 use tokenizers::processors::bert::BertProcessing;
 use tokenizers::{
@@ -35,10 +36,8 @@ use tokenizers::{
 };
 
 use crate::io::Checkpoint;
+use crate::io::tokenizer_config::{TokenizerConfig, TokenizerKind, TruncationSide};
 use crate::{Error, Result};
-
-/// BERT's special tokens, registered so that e.g. `[MASK]` typed in a sentence stays whole.
-const SPECIAL_TOKENS: [&str; 5] = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"];
 
 /// A tokenizer that pads to the longest text of each batch and truncates to `max_len`.
 #[derive(Clone)]
@@ -93,53 +92,172 @@ impl Tokenizer {
     }
 
     /// Build BERT's WordPiece tokenizer from a `vocab.txt` (one token per line, id = line
-    /// number), as `BertTokenizer` does for checkpoints without `tokenizer.json`.
+    /// number), as `BertTokenizer` does for checkpoints without `tokenizer.json`, with
+    /// BertTokenizer's default settings except `lowercase` (which also decides accent stripping).
     pub fn from_vocab_txt(vocab: &Path, lowercase: bool, max_len: usize) -> Result<Tokenizer> {
-        check_max_len(max_len)?;
-        let text =
-            std::fs::read_to_string(vocab).map_err(|e| Error::file(vocab, format!("cannot read vocabulary: {e}")))?;
-        let mut ids: HashMap<String, u32> = HashMap::new();
-        for (i, line) in text.lines().enumerate() {
-            // The same rule as the `tokenizers` crate's reader below (later duplicates win).
-            ids.insert(line.trim_end().to_string(), i as u32);
-        }
-        let id = |t: &str| {
-            ids.get(t)
-                .copied()
-                .ok_or_else(|| Error::file(vocab, format!("vocabulary has no `{t}` token (not a BERT vocab.txt?)")))
-        };
-        let (cls, sep) = (id("[CLS]")?, id("[SEP]")?);
-        id("[UNK]")?;
-        let specials: Vec<AddedToken> =
-            SPECIAL_TOKENS.iter().filter(|t| ids.contains_key(**t)).map(|t| AddedToken::from(*t, true)).collect();
-
-        let vocab_str = vocab.to_str().ok_or_else(|| Error::file(vocab, "path is not valid UTF-8"))?;
-        let model = WordPiece::from_file(vocab_str)
-            .unk_token("[UNK]".into())
-            .continuing_subword_prefix("##".into())
-            .max_input_chars_per_word(100)
-            .build()
-            .map_err(|e| Error::file(vocab, format!("cannot build WordPiece: {e}")))?;
-        let mut inner = tokenizers::Tokenizer::new(model);
-        inner
-            .with_normalizer(Some(BertNormalizer::new(true, true, None, lowercase)))
-            .with_pre_tokenizer(Some(BertPreTokenizer))
-            .with_post_processor(Some(BertProcessing::new(("[SEP]".into(), sep), ("[CLS]".into(), cls))))
-            .with_decoder(Some(WordPieceDecoder::default()));
-        inner.add_special_tokens(&specials);
-        Self::configure(inner, max_len)
+        let cfg = TokenizerConfig { do_lower_case: lowercase, ..TokenizerConfig::default() };
+        Self::from_bert_config(read_vocab_txt(vocab)?, &cfg, vocab, max_len)
     }
 
-    /// The checkpoint's `tokenizer.json`, else its `vocab.txt` (lowercasing as its
-    /// `tokenizer_config.json` says, by default yes).
+    /// BERT's tokenizer as transformers' `BertTokenizer` builds it: WordPiece over `vocab`
+    /// (token -> id), `BertNormalizer` from `cfg` (lowercase, strip accents, CJK splitting),
+    /// `BertPreTokenizer`, `cls_token A sep_token [B sep_token]`, the special tokens and
+    /// `added_tokens_decoder` kept whole. `source` names the vocabulary file in errors.
+    /// `cfg.model_max_length` is *not* applied here (callers fold it into `max_len`).
+    pub fn from_bert_config(
+        vocab: HashMap<String, u32>,
+        cfg: &TokenizerConfig,
+        source: &Path,
+        max_len: usize,
+    ) -> Result<Tokenizer> {
+        check_max_len(max_len)?;
+        let id = |t: &str| {
+            vocab.get(t).copied().ok_or_else(|| {
+                Error::file(
+                    source,
+                    format!("vocabulary has no `{t}` token (named in tokenizer_config.json or BERT's default)"),
+                )
+            })
+        };
+        let (cls, sep) = (id(&cfg.cls_token)?, id(&cfg.sep_token)?);
+        id(&cfg.unk_token)?;
+        let mut specials: Vec<&str> = [&cfg.pad_token, &cfg.unk_token, &cfg.cls_token, &cfg.sep_token, &cfg.mask_token]
+            .map(String::as_str)
+            .to_vec();
+        specials.retain(|t| vocab.contains_key(*t));
+        let specials: Vec<AddedToken> = specials.into_iter().map(|t| AddedToken::from(t, true)).collect();
+        // Through serde: the builder wants the `ahash` map type of the tokenizers crate.
+        let spec = serde_json::json!({
+            "type": "WordPiece",
+            "unk_token": cfg.unk_token,
+            "continuing_subword_prefix": "##",
+            "max_input_chars_per_word": 100,
+            "vocab": vocab,
+        });
+        let model: WordPiece = serde_json::from_str(&spec.to_string())
+            .map_err(|e| Error::file(source, format!("cannot build WordPiece: {e}")))?;
+        let mut inner = tokenizers::Tokenizer::new(model);
+        inner
+            .with_normalizer(Some(BertNormalizer::new(
+                true,
+                cfg.tokenize_chinese_chars,
+                Some(cfg.strips_accents()),
+                cfg.do_lower_case,
+            )))
+            .with_pre_tokenizer(Some(BertPreTokenizer))
+            .with_post_processor(Some(BertProcessing::new((cfg.sep_token.clone(), sep), (cfg.cls_token.clone(), cls))))
+            .with_decoder(Some(WordPieceDecoder::default()));
+        inner.add_special_tokens(&specials);
+        for t in &cfg.added_tokens {
+            let tok = AddedToken::from(t.content.clone(), t.special)
+                .normalized(t.normalized)
+                .single_word(t.single_word)
+                .lstrip(t.lstrip)
+                .rstrip(t.rstrip);
+            if t.special {
+                inner.add_special_tokens(&[tok]);
+            } else {
+                inner.add_tokens(&[tok]);
+            }
+            let got = inner.token_to_id(&t.content);
+            if got != Some(t.id) {
+                return Err(Error::file(
+                    source,
+                    format!(
+                        "added token `{}` should have id {} (tokenizer_config.json added_tokens_decoder) but gets {:?}: \
+                         ids must follow the vocabulary without gaps",
+                        t.content, t.id, got
+                    ),
+                ));
+            }
+        }
+        let mut tok = Self::configure(inner, max_len)?;
+        if cfg.truncation_side == TruncationSide::Left {
+            tok.set_truncation_direction(TruncationDirection::Left)?;
+        }
+        Ok(tok)
+    }
+
+    /// The tokenizer of a model directory, decided as transformers' `AutoTokenizer` does (see
+    /// `io/tokenizer_config.rs`): for `BertTokenizer` (the default class) the vocabulary comes
+    /// from `tokenizer.json` when present, else `vocab.txt`, and everything else from
+    /// `tokenizer_config.json`; for `PreTrainedTokenizerFast` `tokenizer.json` is used as is.
+    pub fn from_files(
+        dir: &Path,
+        tokenizer_json: Option<&Path>,
+        vocab_txt: Option<&Path>,
+        cfg: &TokenizerConfig,
+        max_len: usize,
+    ) -> Result<Tokenizer> {
+        let kind = cfg.kind().map_err(|e| Error::file(dir.join("tokenizer_config.json"), e))?;
+        match (kind, tokenizer_json, vocab_txt) {
+            (TokenizerKind::TokenizerJson, Some(path), _) => Self::from_file(path, max_len),
+            (TokenizerKind::TokenizerJson, None, _) => Err(Error::file(
+                dir,
+                format!("tokenizer_class {:?} needs a tokenizer.json", cfg.tokenizer_class.as_deref().unwrap_or("")),
+            )),
+            (TokenizerKind::Bert, Some(path), _) => Self::from_bert_config(read_json_vocab(path)?, cfg, path, max_len),
+            (TokenizerKind::Bert, None, Some(path)) => {
+                Self::from_bert_config(read_vocab_txt(path)?, cfg, path, max_len)
+            }
+            (TokenizerKind::Bert, None, None) => {
+                Err(Error::file(dir, "no tokenizer.json or vocab.txt in this model directory"))
+            }
+        }
+    }
+
+    /// The tokenizer of a directory holding only tokenizer files (`tokenizer.json` and/or
+    /// `vocab.txt`, `tokenizer_config.json`); truncation at `model_max_length` when the config
+    /// gives one (and it is below `max_len`).
+    pub fn from_dir(dir: &Path, max_len: usize) -> Result<Tokenizer> {
+        let cfg = TokenizerConfig::read(dir)?;
+        let file = |name: &str| Some(dir.join(name)).filter(|p| p.is_file());
+        let max_len = cfg.model_max_length.map_or(max_len, |m| m.min(max_len));
+        Self::from_files(dir, file("tokenizer.json").as_deref(), file("vocab.txt").as_deref(), &cfg, max_len)
+    }
+
+    /// The checkpoint's tokenizer (see [`Tokenizer::from_files`]), truncating at `max_len`.
     pub fn from_checkpoint(ckpt: &Checkpoint, max_len: usize) -> Result<Tokenizer> {
-        if let Some(path) = &ckpt.tokenizer_json {
-            return Self::from_file(path, max_len);
+        Self::from_files(
+            &ckpt.dir,
+            ckpt.tokenizer_json.as_deref(),
+            ckpt.vocab_txt.as_deref(),
+            &ckpt.tokenizer_config,
+            max_len,
+        )
+    }
+
+    /// Lowercases text before the tokenizer's own normalizer, as sentence-transformers does for
+    /// `"do_lower_case": true` in `sentence_bert_config.json` (it prepends a `Lowercase`
+    /// normalizer unless one is already there). Special tokens typed in text stay whole.
+    pub fn prepend_lowercase(&mut self) {
+        let current = self.inner.get_normalizer().cloned();
+        let mut parts: Vec<NormalizerWrapper> = vec![Lowercase.into()];
+        match current {
+            Some(NormalizerWrapper::Lowercase(_)) => return,
+            Some(NormalizerWrapper::Sequence(seq)) => {
+                let v = serde_json::to_value(&seq).ok();
+                let has = v
+                    .as_ref()
+                    .and_then(|v| v.get("normalizers"))
+                    .and_then(|n| n.as_array())
+                    .is_some_and(|a| a.iter().any(|n| n.get("type").and_then(|t| t.as_str()) == Some("Lowercase")));
+                if has {
+                    return;
+                }
+                parts.push(NormalizerWrapper::Sequence(seq));
+            }
+            Some(n) => parts.push(n),
+            None => {}
         }
-        if let Some(path) = &ckpt.vocab_txt {
-            return Self::from_vocab_txt(path, ckpt.tokenizer_lowercase().unwrap_or(true), max_len);
-        }
-        Err(Error::file(&ckpt.dir, "no tokenizer.json or vocab.txt in this model directory"))
+        self.inner.with_normalizer(Some(NormalizerWrapper::Sequence(NormalizerSequence::new(parts))));
+    }
+
+    fn set_truncation_direction(&mut self, direction: TruncationDirection) -> Result<()> {
+        let mut t = self.inner.get_truncation().cloned().unwrap_or_default();
+        t.direction = direction;
+        self.inner.with_truncation(Some(t)).map_err(|e| tok_err("truncation", e))?;
+        Ok(())
     }
 
     /// Impose batch-longest padding with the file's `[PAD]` and longest-first truncation.
@@ -258,6 +376,44 @@ impl Tokenizer {
     pub fn decode(&self, ids: &[u32]) -> Result<String> {
         self.inner.decode(ids, true).map_err(|e| tok_err("decode", e))
     }
+}
+
+/// `vocab.txt`: one token per line, id = line number; a later duplicate wins (as in
+/// transformers' `load_vocab`).
+fn read_vocab_txt(vocab: &Path) -> Result<HashMap<String, u32>> {
+    let text =
+        std::fs::read_to_string(vocab).map_err(|e| Error::file(vocab, format!("cannot read vocabulary: {e}")))?;
+    let mut ids: HashMap<String, u32> = HashMap::new();
+    for (i, line) in text.lines().enumerate() {
+        ids.insert(line.trim_end_matches('\r').to_string(), i as u32);
+    }
+    if ids.is_empty() {
+        return Err(Error::file(vocab, "the vocabulary is empty"));
+    }
+    Ok(ids)
+}
+
+/// The `model.vocab` map of a WordPiece `tokenizer.json` (what transformers 5 keeps of it for
+/// `BertTokenizer`).
+fn read_json_vocab(path: &Path) -> Result<HashMap<String, u32>> {
+    let v = crate::io::checkpoint::read_json(path)?;
+    let model = v.get("model").ok_or_else(|| Error::file(path, "no \"model\" section"))?;
+    if let Some(kind) = model.get("type").and_then(|t| t.as_str())
+        && kind != "WordPiece"
+    {
+        return Err(Error::file(path, format!("model type `{kind}` is not WordPiece: not a BERT tokenizer")));
+    }
+    let vocab = model
+        .get("vocab")
+        .and_then(|v| v.as_object())
+        .ok_or_else(|| Error::file(path, "model.vocab is not a {token: id} object"))?;
+    vocab
+        .iter()
+        .map(|(t, id)| {
+            let id = id.as_u64().ok_or_else(|| Error::file(path, format!("vocab id of `{t}` is not an integer")))?;
+            Ok((t.clone(), id as u32))
+        })
+        .collect()
 }
 
 fn check_max_len(max_len: usize) -> Result<()> {

@@ -1,0 +1,512 @@
+//! # A sentence-transformers model directory
+//!
+//! sentence-transformers saves a model as a *pipeline of modules*, listed in `modules.json`
+//! and run in that order on a dictionary of features:
+//!
+//! ```text
+//! modules.json                       [{"idx": 0, "path": "",           "type": "...Transformer"},
+//!                                     {"idx": 1, "path": "1_Pooling",  "type": "...Pooling"},
+//!                                     {"idx": 2, "path": "2_Dense",    "type": "...Dense"},
+//!                                     {"idx": 3, "path": "3_Normalize","type": "...Normalize"}]
+//! sentence_bert_config.json          the Transformer's settings: max_seq_length, do_lower_case
+//! 1_Pooling/config.json              pooling_mode (new) or pooling_mode_*_tokens booleans (old), include_prompt
+//! 2_Dense/config.json + model.safetensors   in/out features, bias, activation_function (a torch class name)
+//! config_sentence_transformers.json  prompts {"query": "query: "}, default_prompt_name
+//! ```
+//!
+//! This module only reads and checks those files into [`SentenceTransformersConfig`]; the
+//! computation is in `bert/sentence.rs`. Module types are matched by their class name under the
+//! `sentence_transformers` package, so both the old spelling
+//! (`sentence_transformers.models.Pooling`) and the one of sentence-transformers 5+/6
+//! (`sentence_transformers.sentence_transformer.modules.pooling.Pooling`) are accepted; any
+//! other module is an error naming it — never silently skipped.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::checkpoint::read_json;
+use crate::{Error, Result};
+
+/// One pooling strategy of sentence-transformers' `Pooling` module.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PoolingMode {
+    /// The first real token's vector (`[CLS]`, or the first token after an excluded prompt).
+    Cls,
+    /// Elementwise maximum over real tokens.
+    Max,
+    /// Mean over real tokens.
+    Mean,
+    /// Sum over real tokens divided by √(number of real tokens).
+    MeanSqrtLenTokens,
+    /// Mean weighted by position (1, 2, 3, ...), so later tokens count more.
+    WeightedMean,
+    /// The last real token's vector.
+    LastToken,
+}
+
+impl PoolingMode {
+    /// All modes, in the order of the legacy `pooling_mode_*` booleans (which is also the
+    /// order sentence-transformers concatenates them in when several are on).
+    pub const LEGACY_ORDER: [(&'static str, PoolingMode); 6] = [
+        ("pooling_mode_cls_token", PoolingMode::Cls),
+        ("pooling_mode_max_tokens", PoolingMode::Max),
+        ("pooling_mode_mean_tokens", PoolingMode::Mean),
+        ("pooling_mode_mean_sqrt_len_tokens", PoolingMode::MeanSqrtLenTokens),
+        ("pooling_mode_weightedmean_tokens", PoolingMode::WeightedMean),
+        ("pooling_mode_lasttoken", PoolingMode::LastToken),
+    ];
+
+    /// sentence-transformers' name of the mode (`"mean_sqrt_len_tokens"`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            PoolingMode::Cls => "cls",
+            PoolingMode::Max => "max",
+            PoolingMode::Mean => "mean",
+            PoolingMode::MeanSqrtLenTokens => "mean_sqrt_len_tokens",
+            PoolingMode::WeightedMean => "weightedmean",
+            PoolingMode::LastToken => "lasttoken",
+        }
+    }
+
+    /// The mode called `name`; an error lists the valid names.
+    pub fn from_name(name: &str) -> Result<PoolingMode> {
+        Self::LEGACY_ORDER.iter().map(|&(_, m)| m).find(|m| m.name() == name).ok_or_else(|| {
+            Error::Input(format!(
+                "unknown pooling mode `{name}` (cls, max, mean, mean_sqrt_len_tokens, weightedmean, lasttoken)"
+            ))
+        })
+    }
+}
+
+/// `Pooling/config.json`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PoolingConfig {
+    /// Width of each token vector (`embedding_dimension` / `word_embedding_dimension`).
+    pub embedding_dimension: Option<usize>,
+    /// The modes, in concatenation order (at least one).
+    pub modes: Vec<PoolingMode>,
+    /// When false, the prompt's tokens (and `[CLS]`) are left out of the pooling.
+    pub include_prompt: bool,
+}
+
+impl PoolingConfig {
+    /// Mean pooling, prompt included: sentence-transformers' default.
+    pub fn mean() -> PoolingConfig {
+        PoolingConfig { embedding_dimension: None, modes: vec![PoolingMode::Mean], include_prompt: true }
+    }
+
+    /// Parses either format: `"pooling_mode": "mean" | ["max", "cls"]` (sentence-transformers
+    /// 6) or the `pooling_mode_*` booleans (older), as sentence-transformers converts them.
+    pub fn from_json(v: &Value) -> Result<PoolingConfig> {
+        let obj = v.as_object().ok_or_else(|| Error::Input("expected a JSON object".into()))?;
+        let dim = obj.get("embedding_dimension").or_else(|| obj.get("word_embedding_dimension"));
+        let embedding_dimension = match dim {
+            None | Some(Value::Null) => None,
+            Some(d) => Some(
+                d.as_u64().ok_or_else(|| Error::Input(format!("embedding_dimension must be an integer, got {d}")))?
+                    as usize,
+            ),
+        };
+        let modes = match obj.get("pooling_mode") {
+            Some(Value::String(s)) => vec![PoolingMode::from_name(s)?],
+            Some(Value::Array(a)) if !a.is_empty() => a
+                .iter()
+                .map(|m| {
+                    m.as_str()
+                        .ok_or_else(|| Error::Input(format!("pooling_mode entries must be strings, got {m}")))
+                        .and_then(PoolingMode::from_name)
+                })
+                .collect::<Result<Vec<_>>>()?,
+            Some(other) => return Err(Error::Input(format!("pooling_mode must be a string or a list, got {other}"))),
+            None => {
+                let on: Vec<PoolingMode> = PoolingMode::LEGACY_ORDER
+                    .iter()
+                    .filter(|(key, _)| obj.get(*key).and_then(Value::as_bool).unwrap_or(false))
+                    .map(|&(_, m)| m)
+                    .collect();
+                if on.is_empty() { vec![PoolingMode::Mean] } else { on }
+            }
+        };
+        let include_prompt = match obj.get("include_prompt") {
+            None | Some(Value::Null) => true,
+            Some(Value::Bool(b)) => *b,
+            Some(other) => return Err(Error::Input(format!("include_prompt must be true or false, got {other}"))),
+        };
+        Ok(PoolingConfig { embedding_dimension, modes, include_prompt })
+    }
+
+    /// Names of the modes, e.g. `["max", "cls"]`.
+    pub fn mode_names(&self) -> Vec<&'static str> {
+        self.modes.iter().map(|m| m.name()).collect()
+    }
+}
+
+/// The activation of a `Dense` module, named like its torch class.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DenseActivation {
+    /// `torch.nn.modules.linear.Identity`
+    Identity,
+    /// `torch.nn.modules.activation.Tanh` (sentence-transformers' default)
+    Tanh,
+    /// `torch.nn.modules.activation.ReLU`
+    Relu,
+    /// `torch.nn.modules.activation.Sigmoid`
+    Sigmoid,
+    /// `torch.nn.modules.activation.GELU` (exact, erf)
+    Gelu,
+}
+
+impl DenseActivation {
+    /// From the `activation_function` string of a Dense config; an error names anything else.
+    pub fn from_torch_name(name: &str) -> Result<DenseActivation> {
+        let class = name.rsplit('.').next().unwrap_or(name);
+        let known_prefix = name.starts_with("torch.nn.");
+        match (known_prefix, class) {
+            (true, "Identity") => Ok(DenseActivation::Identity),
+            (true, "Tanh") => Ok(DenseActivation::Tanh),
+            (true, "ReLU") => Ok(DenseActivation::Relu),
+            (true, "Sigmoid") => Ok(DenseActivation::Sigmoid),
+            (true, "GELU") => Ok(DenseActivation::Gelu),
+            _ => Err(Error::Input(format!(
+                "activation_function `{name}` is not supported (torch.nn Identity, Tanh, ReLU, Sigmoid, GELU); \
+                 sentence-transformers itself would fall back to Tanh for a non-torch name without \
+                 trust_remote_code, which nanobert will not do silently"
+            ))),
+        }
+    }
+
+    /// The torch class name, e.g. `Tanh`.
+    pub fn class_name(self) -> &'static str {
+        match self {
+            DenseActivation::Identity => "Identity",
+            DenseActivation::Tanh => "Tanh",
+            DenseActivation::Relu => "ReLU",
+            DenseActivation::Sigmoid => "Sigmoid",
+            DenseActivation::Gelu => "GELU",
+        }
+    }
+}
+
+/// `Dense/config.json` plus where its weights are.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DenseConfig {
+    /// Input width.
+    pub in_features: usize,
+    /// Output width.
+    pub out_features: usize,
+    /// Whether `linear.bias` exists.
+    pub bias: bool,
+    /// Applied after the linear map.
+    pub activation: DenseActivation,
+    /// Adds the input back (through `residual.weight` when the widths differ).
+    pub use_residual: bool,
+    /// `model.safetensors` of the module (keys `linear.weight`, `linear.bias`, `residual.weight`).
+    pub weights: PathBuf,
+}
+
+/// What `modules.json` lists, interpreted.
+#[derive(Clone, Debug, PartialEq)]
+pub enum StModule {
+    /// The transformer: token ids -> token vectors (the checkpoint's BertModel).
+    Transformer,
+    /// Token vectors -> one vector per text.
+    Pooling(PoolingConfig),
+    /// A linear layer + activation on the sentence vector.
+    Dense(DenseConfig),
+    /// L2-normalization of the sentence vector.
+    Normalize,
+}
+
+/// Everything a sentence-transformers directory says beyond the BERT checkpoint.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SentenceTransformersConfig {
+    /// The modules in the order they run, with their `type` string.
+    pub modules: Vec<(String, StModule)>,
+    /// `sentence_bert_config.json`: inputs are truncated to this many tokens.
+    pub max_seq_length: Option<usize>,
+    /// `sentence_bert_config.json`: lowercase the text before the tokenizer's own normalizer.
+    pub do_lower_case: bool,
+    /// `config_sentence_transformers.json`: named prompts prepended to texts.
+    pub prompts: BTreeMap<String, String>,
+    /// The prompt used when none is asked for.
+    pub default_prompt_name: Option<String>,
+    /// `similarity_fn_name` (`cosine`, `dot`, ...), if given.
+    pub similarity_fn_name: Option<String>,
+}
+
+/// The class name of a module type if it belongs to sentence-transformers, e.g. `Pooling`.
+fn st_class(kind: &str) -> Option<&str> {
+    if kind.starts_with("sentence_transformers.") { kind.rsplit('.').next() } else { None }
+}
+
+impl SentenceTransformersConfig {
+    /// Reads the sentence-transformers files of `dir`; `Ok(None)` without `modules.json`.
+    /// Errors name the file and the module or setting that cannot be honoured.
+    pub fn read(dir: &Path) -> Result<Option<SentenceTransformersConfig>> {
+        let modules_path = dir.join("modules.json");
+        if !modules_path.is_file() {
+            return Ok(None);
+        }
+        let list = read_json(&modules_path)?;
+        let list = list.as_array().ok_or_else(|| Error::file(&modules_path, "expected a list of modules"))?;
+        let mut modules = Vec::with_capacity(list.len());
+        let mut sb = (None, false);
+        for m in list {
+            let kind = m
+                .get("type")
+                .and_then(Value::as_str)
+                .ok_or_else(|| Error::file(&modules_path, format!("module without a \"type\": {m}")))?;
+            let sub = dir.join(m.get("path").and_then(Value::as_str).unwrap_or(""));
+            let module = match st_class(kind) {
+                Some("Transformer") => {
+                    sb = read_sentence_bert_config(&sub)?;
+                    StModule::Transformer
+                }
+                Some("Pooling") => {
+                    let path = sub.join("config.json");
+                    if path.is_file() {
+                        StModule::Pooling(
+                            PoolingConfig::from_json(&read_json(&path)?).map_err(|e| Error::file(&path, e))?,
+                        )
+                    } else {
+                        StModule::Pooling(PoolingConfig::mean())
+                    }
+                }
+                Some("Dense") => StModule::Dense(read_dense(&sub)?),
+                Some("Normalize") => {
+                    check_io_names(&sub.join("config.json"))?;
+                    StModule::Normalize
+                }
+                _ => {
+                    return Err(Error::file(
+                        &modules_path,
+                        format!(
+                            "module type `{kind}` is not supported (nanobert runs Transformer, Pooling, Dense and \
+                             Normalize); refusing rather than computing a different embedding"
+                        ),
+                    ));
+                }
+            };
+            modules.push((kind.to_string(), module));
+        }
+        match modules.first() {
+            Some((_, StModule::Transformer)) => {}
+            _ => {
+                return Err(Error::file(&modules_path, "the first module must be a Transformer"));
+            }
+        }
+        if modules.iter().skip(1).any(|(_, m)| *m == StModule::Transformer) {
+            return Err(Error::file(&modules_path, "more than one Transformer module"));
+        }
+        let pool_at = modules.iter().position(|(_, m)| matches!(m, StModule::Pooling(_)));
+        if let Some(i) = modules.iter().position(|(_, m)| matches!(m, StModule::Dense(_) | StModule::Normalize))
+            && pool_at.is_none_or(|p| p > i)
+        {
+            return Err(Error::file(
+                &modules_path,
+                format!(
+                    "module `{}` comes before any Pooling: token-level Dense/Normalize is not supported",
+                    modules[i].0
+                ),
+            ));
+        }
+        let (prompts, default_prompt_name, similarity_fn_name) = read_st_config(dir)?;
+        Ok(Some(SentenceTransformersConfig {
+            modules,
+            max_seq_length: sb.0,
+            do_lower_case: sb.1,
+            prompts,
+            default_prompt_name,
+            similarity_fn_name,
+        }))
+    }
+
+    /// The Pooling module's settings, if there is one.
+    pub fn pooling(&self) -> Option<&PoolingConfig> {
+        self.modules.iter().find_map(|(_, m)| if let StModule::Pooling(p) = m { Some(p) } else { None })
+    }
+
+    /// Whether the last module normalizes (embeddings have unit length).
+    pub fn normalizes(&self) -> bool {
+        matches!(self.modules.last(), Some((_, StModule::Normalize)))
+    }
+
+    /// The prompt text for `name`, or the default prompt when `name` is `None`. An unknown
+    /// name is an error listing the known ones. An empty prompt counts as no prompt.
+    pub fn prompt(&self, name: Option<&str>) -> Result<Option<&str>> {
+        let p = match name {
+            Some(n) => Some(self.prompts.get(n).ok_or_else(|| {
+                let known: Vec<&str> = self.prompts.keys().map(String::as_str).collect();
+                Error::Input(format!("prompt `{n}` is not in config_sentence_transformers.json (known: {known:?})"))
+            })?),
+            None => self.default_prompt_name.as_ref().and_then(|d| self.prompts.get(d)),
+        };
+        Ok(p.map(String::as_str).filter(|s| !s.is_empty()))
+    }
+}
+
+/// `sentence_bert_config.json`: `(max_seq_length, do_lower_case)`, refusing settings that
+/// would make the Transformer module do something other than BERT's last hidden state.
+fn read_sentence_bert_config(dir: &Path) -> Result<(Option<usize>, bool)> {
+    let path = dir.join("sentence_bert_config.json");
+    if !path.is_file() {
+        return Ok((None, false));
+    }
+    let v = read_json(&path)?;
+    let bad = |msg: String| Error::file(&path, msg);
+    let max_seq_length = match v.get("max_seq_length") {
+        None | Some(Value::Null) => None,
+        Some(n) => Some(
+            n.as_u64().filter(|&n| n > 0).ok_or_else(|| bad(format!("max_seq_length {n} is not a positive integer")))?
+                as usize,
+        ),
+    };
+    let do_lower_case = match v.get("do_lower_case") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(other) => return Err(bad(format!("do_lower_case must be true or false, got {other}"))),
+    };
+    if let Some(task) = v.get("transformer_task").and_then(Value::as_str)
+        && task != "feature-extraction"
+    {
+        return Err(bad(format!("transformer_task `{task}` is not supported (feature-extraction only)")));
+    }
+    if let Some(out) = v.get("module_output_name").and_then(Value::as_str)
+        && out != "token_embeddings"
+    {
+        return Err(bad(format!("module_output_name `{out}` is not supported (token_embeddings only)")));
+    }
+    if let Some(cfg) = v.get("modality_config").and_then(Value::as_object) {
+        for (modality, spec) in cfg {
+            let out = spec.get("method_output_name").and_then(Value::as_str).unwrap_or("last_hidden_state");
+            if modality != "text" || out != "last_hidden_state" {
+                return Err(bad(format!(
+                    "modality_config `{modality}` -> `{out}` is not supported (text -> last_hidden_state only)"
+                )));
+            }
+        }
+    }
+    for key in ["query_length", "document_length", "query_expansion"] {
+        if v.get(key).is_some_and(|x| !x.is_null()) {
+            return Err(bad(format!("`{key}` (multi-vector models) is not supported")));
+        }
+    }
+    Ok((max_seq_length, do_lower_case))
+}
+
+/// Dense and Normalize read and write the `sentence_embedding` feature; other names mean a
+/// token-level or multi-output model, which is refused.
+fn check_io_names(path: &Path) -> Result<()> {
+    if !path.is_file() {
+        return Ok(());
+    }
+    let v = read_json(path)?;
+    for key in ["module_input_name", "module_output_name"] {
+        if let Some(name) = v.get(key).and_then(Value::as_str)
+            && name != "sentence_embedding"
+        {
+            return Err(Error::file(path, format!("{key} `{name}` is not supported (sentence_embedding only)")));
+        }
+    }
+    Ok(())
+}
+
+fn read_dense(dir: &Path) -> Result<DenseConfig> {
+    let path = dir.join("config.json");
+    let v = read_json(&path)?;
+    check_io_names(&path)?;
+    let size = |key: &str| -> Result<usize> {
+        v.get(key)
+            .and_then(Value::as_u64)
+            .map(|n| n as usize)
+            .ok_or_else(|| Error::file(&path, format!("missing or non-integer `{key}`")))
+    };
+    let activation = match v.get("activation_function") {
+        None | Some(Value::Null) => DenseActivation::Tanh,
+        Some(Value::String(s)) => DenseActivation::from_torch_name(s).map_err(|e| Error::file(&path, e))?,
+        Some(other) => return Err(Error::file(&path, format!("activation_function must be a string, got {other}"))),
+    };
+    let weights = dir.join("model.safetensors");
+    if !weights.is_file() {
+        let mut msg = format!("no model.safetensors for this Dense module in {}", dir.display());
+        if dir.join("pytorch_model.bin").is_file() {
+            msg.push_str(
+                ": pytorch_model.bin (pickle) is not supported; re-save the model with a current \
+                 sentence-transformers (`SentenceTransformer(DIR).save(DIR)` writes safetensors)",
+            );
+        }
+        return Err(Error::file(dir, msg));
+    }
+    Ok(DenseConfig {
+        in_features: size("in_features")?,
+        out_features: size("out_features")?,
+        bias: v.get("bias").and_then(Value::as_bool).unwrap_or(true),
+        activation,
+        use_residual: v.get("use_residual").and_then(Value::as_bool).unwrap_or(false),
+        weights,
+    })
+}
+
+type StSettings = (BTreeMap<String, String>, Option<String>, Option<String>);
+
+/// `config_sentence_transformers.json`: prompts, default prompt, similarity function.
+fn read_st_config(dir: &Path) -> Result<StSettings> {
+    let path = dir.join("config_sentence_transformers.json");
+    if !path.is_file() {
+        return Ok((BTreeMap::new(), None, None));
+    }
+    let v = read_json(&path)?;
+    let mut prompts = BTreeMap::new();
+    if let Some(p) = v.get("prompts").filter(|p| !p.is_null()) {
+        let p = p.as_object().ok_or_else(|| Error::file(&path, "`prompts` must be an object {name: text}"))?;
+        for (k, text) in p {
+            let text = text.as_str().ok_or_else(|| Error::file(&path, format!("prompt `{k}` is not a string")))?;
+            prompts.insert(k.clone(), text.to_string());
+        }
+    }
+    let default = v.get("default_prompt_name").and_then(Value::as_str).map(String::from);
+    if let Some(d) = &default
+        && !prompts.contains_key(d)
+    {
+        return Err(Error::file(&path, format!("default_prompt_name `{d}` is not one of the prompts")));
+    }
+    let sim = v.get("similarity_fn_name").and_then(Value::as_str).map(String::from);
+    Ok((prompts, default, sim))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn pooling_formats() {
+        let p = PoolingConfig::from_json(&json!({"embedding_dimension": 8, "pooling_mode": ["max", "cls"]})).unwrap();
+        assert_eq!(p.modes, vec![PoolingMode::Max, PoolingMode::Cls]);
+        // Legacy booleans: sentence-transformers' fixed order, whatever the key order in the file.
+        let p = PoolingConfig::from_json(&json!({"word_embedding_dimension": 8, "pooling_mode_mean_tokens": true,
+            "pooling_mode_cls_token": true, "pooling_mode_max_tokens": true}))
+        .unwrap();
+        assert_eq!(p.modes, vec![PoolingMode::Cls, PoolingMode::Max, PoolingMode::Mean]);
+        let p = PoolingConfig::from_json(&json!({"word_embedding_dimension": 8})).unwrap();
+        assert_eq!(p.modes, vec![PoolingMode::Mean]);
+        let e = PoolingConfig::from_json(&json!({"pooling_mode": "median"})).unwrap_err();
+        assert!(e.to_string().contains("median"));
+    }
+
+    #[test]
+    fn activations_by_torch_name() {
+        assert_eq!(
+            DenseActivation::from_torch_name("torch.nn.modules.activation.Tanh").unwrap(),
+            DenseActivation::Tanh
+        );
+        assert_eq!(
+            DenseActivation::from_torch_name("torch.nn.modules.linear.Identity").unwrap(),
+            DenseActivation::Identity
+        );
+        let e = DenseActivation::from_torch_name("my_pkg.Swish").unwrap_err();
+        assert!(e.to_string().contains("my_pkg.Swish"));
+    }
+}
