@@ -12,6 +12,12 @@ use crate::nn::Module;
 use crate::text::{Batch, Tokenizer};
 use crate::{Error, Result, Tensor};
 
+mod tasks;
+pub use tasks::{
+    Answer, Classification, Classifier, Entity, LabelScore, QuestionAnswerer, Ranked, Reranker, ScoreFunction,
+    TokenClassifier, TokenPrediction,
+};
+
 /// How many texts go through the model at once (bounds memory on long inputs).
 pub const BATCH_SIZE: usize = 32;
 

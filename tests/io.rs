@@ -4,9 +4,9 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use nanobert::io::{PoolingConfig, PoolingMode};
 use nanobert::io::fetch::{self, FetchOptions};
 use nanobert::io::{Checkpoint, SaveTensor, WeightMap, Weights, save};
+use nanobert::io::{PoolingConfig, PoolingMode};
 use nanobert::{Error, Tensor};
 use safetensors::tensor::{Dtype, TensorView};
 

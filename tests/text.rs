@@ -199,10 +199,20 @@ fn from_checkpoint_prefers_tokenizer_json_then_vocab_txt() {
     let tok = Tokenizer::from_checkpoint(&Checkpoint::open(d).unwrap(), 16).unwrap();
     assert_eq!(tok.encode_batch(&["The cat"]).unwrap().input_ids, ids("[CLS] the cat [SEP]"));
 
-    // tokenizer.json wins (it lowercases, whatever tokenizer_config.json says).
+    // Both files, class BertTokenizer: as transformers 5's AutoTokenizer, the vocabulary comes
+    // from tokenizer.json but the settings from tokenizer_config.json (its lowercasing normalizer
+    // is replaced: cased). See tests/checkpoints.rs for the cases checked against transformers.
     write_tokenizer_json(d);
     std::fs::write(d.join("tokenizer_config.json"), r#"{"do_lower_case": false}"#).unwrap();
     let tok = Tokenizer::from_checkpoint(&Checkpoint::open(d).unwrap(), 16).unwrap();
     let batch: Batch = tok.encode_batch(&["The cat"]).unwrap();
-    assert_eq!(batch.input_ids, ids("[CLS] the cat [SEP]"));
+    assert_eq!(batch.input_ids, ids("[CLS] [UNK] cat [SEP]"));
+    // tokenizer_class PreTrainedTokenizerFast: tokenizer.json as it is (it lowercases).
+    std::fs::write(
+        d.join("tokenizer_config.json"),
+        r#"{"do_lower_case": false, "tokenizer_class": "PreTrainedTokenizerFast"}"#,
+    )
+    .unwrap();
+    let tok = Tokenizer::from_checkpoint(&Checkpoint::open(d).unwrap(), 16).unwrap();
+    assert_eq!(tok.encode_batch(&["The cat"]).unwrap().input_ids, ids("[CLS] the cat [SEP]"));
 }

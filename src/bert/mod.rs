@@ -11,6 +11,7 @@
 pub mod attention;
 pub mod config;
 pub mod embeddings;
+pub mod heads;
 pub mod layer;
 pub mod mlm;
 pub mod model;

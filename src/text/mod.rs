@@ -6,4 +6,4 @@
 
 pub mod tokenizer;
 
-pub use tokenizer::{Batch, Tokenizer};
+pub use tokenizer::{Batch, Encoded, Tokenizer};

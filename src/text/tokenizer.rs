@@ -63,6 +63,24 @@ pub struct Batch {
     pub tokens: Vec<Vec<String>>,
 }
 
+/// One encoded text (or pair) with offsets: see [`Tokenizer::encode_with_offsets`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Encoded {
+    /// Vocabulary ids, `[CLS]` and `[SEP]` included.
+    pub ids: Vec<u32>,
+    /// Segment ids (0 first text, 1 second).
+    pub type_ids: Vec<u32>,
+    /// Token strings.
+    pub tokens: Vec<String>,
+    /// `(start, end)` character offsets of each token in the text it came from (`(0, 0)` for
+    /// special tokens).
+    pub offsets: Vec<(usize, usize)>,
+    /// Which input each token came from: `Some(0)`, `Some(1)`, or `None` for special tokens.
+    pub sequence_ids: Vec<Option<usize>>,
+    /// True for `[CLS]`, `[SEP]` and other special tokens.
+    pub special: Vec<bool>,
+}
+
 impl Batch {
     /// Number of real (unpadded) tokens in each row.
     pub fn lengths(&self) -> Vec<usize> {
@@ -319,6 +337,36 @@ impl Tokenizer {
         Self::collect(encodings)
     }
 
+    /// One text, or a pair, encoded with the character offsets of each token, for answers
+    /// that point back into the text (question answering, entities). No padding.
+    pub fn encode_with_offsets(&self, text: &str, pair: Option<&str>) -> Result<Encoded> {
+        let input: EncodeInput = match pair {
+            Some(b) => (text, b).into(),
+            None => text.into(),
+        };
+        let e = self.inner.encode_char_offsets(input, true).map_err(|e| tok_err("encode", e))?;
+        Ok(Encoded {
+            ids: e.get_ids().to_vec(),
+            type_ids: e.get_type_ids().to_vec(),
+            tokens: e.get_tokens().to_vec(),
+            offsets: e.get_offsets().to_vec(),
+            sequence_ids: e.get_sequence_ids(),
+            special: e.get_special_tokens_mask().iter().map(|&m| m != 0).collect(),
+        })
+    }
+
+    /// Tokens back to text with the decoder (`##` pieces joined, spaces before punctuation
+    /// cleaned), as transformers' `convert_tokens_to_string`.
+    pub fn decode_tokens(&self, tokens: &[String]) -> Result<String> {
+        match self.inner.get_decoder() {
+            Some(d) => {
+                use tokenizers::Decoder;
+                d.decode(tokens.to_vec()).map_err(|e| tok_err("decode", e))
+            }
+            None => Ok(tokens.join(" ")),
+        }
+    }
+
     /// Flatten padded encodings into a [`Batch`].
     fn collect(encodings: Vec<Encoding>) -> Result<Batch> {
         let seq_len = encodings.first().map_or(0, |e| e.len());
@@ -355,6 +403,12 @@ impl Tokenizer {
     /// The id of a token string.
     pub fn token_to_id(&self, token: &str) -> Option<u32> {
         self.inner.token_to_id(token)
+    }
+
+    /// The unknown-word token of the WordPiece model (e.g. `[UNK]`).
+    pub fn unk_token(&self) -> Option<String> {
+        let model = serde_json::to_value(self.inner.get_model()).ok()?;
+        model.get("unk_token")?.as_str().map(String::from)
     }
 
     /// The id of `[MASK]`, for fill-mask.
