@@ -274,7 +274,7 @@ impl Profile {
     /// recording: the rows add up to [`Profile::total_ns`] exactly (ops never overlap).
     pub fn ops(&self) -> Vec<Row> {
         let mut rows = self.rows(Kind::Op);
-        rows.sort_by(|a, b| b.total_ns.cmp(&a.total_ns));
+        rows.sort_by_key(|r| std::cmp::Reverse(r.total_ns));
         let in_ops: u64 = rows.iter().map(|r| r.total_ns).sum();
         rows.push(Row {
             name: OUTSIDE_OPS,
