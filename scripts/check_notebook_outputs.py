@@ -4,7 +4,7 @@ with the ```text block that follows it (the output the notebook shows the reader
 The doctests (`cargo test --release --doc`) check each cell's assertions; this script checks that
 the *shown* output is still what the code prints, e.g. after a kernel change moved the last digits.
 
-    python3 scripts/check_notebook_outputs.py notebooks-md/06-bert-layer-by-layer.md [...]
+    python3 scripts/check_notebook_outputs.py notebooks-md/bert-layer-by-layer.md [...]
 
 Each cell is written to examples/zz_notebook_cell.rs (removed afterwards) and run with
 `cargo run --release --example`. Exit status 1 if any shown output differs.

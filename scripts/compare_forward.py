@@ -5,7 +5,7 @@
 
 Runs the checkpoint in DIR with transformers (AutoModel, or AutoModelForMaskedLM when the file has
 logits) on the input_ids / attention_mask nanobert wrote, and prints the largest differences.
-Used by docs/06-bert-layer-by-layer.md.
+Used by docs/bert-layer-by-layer.md.
 """
 
 import os
