@@ -31,3 +31,7 @@ pub struct Notebook05Attention;
 #[cfg(doctest)]
 #[doc = include_str!("../notebooks-md/bert-layer-by-layer.md")]
 pub struct Notebook06BertLayerByLayer;
+
+#[cfg(doctest)]
+#[doc = include_str!("../docs/rust-primer.md")]
+pub struct BookRustPrimer;
