@@ -2,7 +2,7 @@
 
 /// LayerNorm over every row of `h` features, two-pass biased variance.
 pub fn layer_norm(x: &[f32], h: usize, gamma: &[f32], beta: &[f32], eps: f32) -> Vec<f32> {
-    assert!(h > 0 && x.len() % h == 0 && gamma.len() == h && beta.len() == h, "shapes do not match");
+    assert!(h > 0 && x.len().is_multiple_of(h) && gamma.len() == h && beta.len() == h, "shapes do not match");
     let mut out = Vec::with_capacity(x.len());
     for row in x.chunks_exact(h) {
         let mean = row.iter().sum::<f32>() / h as f32;
