@@ -1,6 +1,6 @@
 //! Every shell command the book shows with its output (a fenced block whose lines start with
 //! `$ `) is either run here and its output compared with what the book shows, or marked in the
-//! chapter as not run by the tests, with the reason, on the line just before the block.
+//! chapter as not run by the tests, with the reason, in the paragraph just before the block.
 //!
 //! Run: `cargo run --release -- ARGS` lines are run as the `nanobert` binary with ARGS. The output
 //! shown must be what it prints (stdout and stderr together), after two substitutions: the home
@@ -15,7 +15,7 @@ struct Shown {
     place: String,
     command: String,
     output: Vec<String>,
-    /// The line before the block says why it is not run.
+    /// The paragraph before the block says why it is not run.
     not_run: bool,
 }
 
@@ -37,7 +37,10 @@ fn shown_commands(path: &Path) -> Vec<Shown> {
             i += 1;
             continue;
         }
-        let before = lines[..i].iter().rev().find(|l| !l.trim().is_empty()).copied().unwrap_or("");
+        // The paragraph just before the block.
+        let end = lines[..i].iter().rposition(|l| !l.trim().is_empty()).map_or(0, |e| e + 1);
+        let begin = lines[..end].iter().rposition(|l| l.trim().is_empty()).map_or(0, |b| b + 1);
+        let before = lines[begin..end].join(" ");
         let start = i;
         i += 1;
         let mut block = Vec::new();
@@ -106,7 +109,7 @@ fn every_shown_command_is_run_or_marked() {
             let Some(args) = shown.command.strip_prefix("cargo run --release -- ") else {
                 panic!(
                     "{}: `$ {}` is neither a `cargo run --release -- ...` command (run by this test) \
-                     nor marked: say why it is not run (\"not run by the tests: ...\") on the line before the block",
+                     nor marked: say why it is not run (\"not run by the tests: ...\") in the paragraph before the block",
                     shown.place, shown.command
                 );
             };
