@@ -447,9 +447,9 @@ impl QuestionAnswerer {
         let masked = |v: &[f32]| -> Vec<f32> { (0..n).map(|i| if in_ctx[i] { v[i] } else { -10000.0 }).collect() };
         let (ps, pe) = (softmax(&masked(&s)), softmax(&masked(&e)));
         let mut best = (f32::NEG_INFINITY, 0, 0);
-        for i in 0..n {
-            for j in i..(i + self.max_answer_len).min(n) {
-                let p = ps[i] * pe[j];
+        for (i, &p_start) in ps.iter().enumerate() {
+            for (j, &p_end) in pe.iter().enumerate().take((i + self.max_answer_len).min(n)).skip(i) {
+                let p = p_start * p_end;
                 if p > best.0 {
                     best = (p, i, j);
                 }
