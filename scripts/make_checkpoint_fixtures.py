@@ -300,7 +300,7 @@ def make_st(out: Path, tmp: Path, name: str, spec: dict, seed: int) -> None:
 
 CLS_TEXTS = ["This movie was great!", "terrible film", "The cat sat on the mat."]
 CLS_PAIRS = [("who lives in paris?", "john lives in paris."), ("hello", "good night")]
-NER_TEXTS = ["John Smith works at Google in Berlin.", "mary lives in paris"]
+NER_TEXTS = ["John Smith works at Google in Berlin.", "mary lives in paris", "Zürich rains"]
 QA_INPUTS = [
     ("Where does John live?", "John lives in Paris and works at Google."),
     ("Who works at Google?", "Mary works at Google in Berlin."),
@@ -376,6 +376,14 @@ def make_heads(out: Path, tmp: Path) -> None:
         BertForTokenClassification, tmp, out, "head-ner", SEED + 300, True,
         num_labels=7, id2label=ner_labels, label2id={v: k for k, v in ner_labels.items()},
     )
+    # A random encoder gives nearly the same vector at every position; a larger classifier without bias spreads
+    # the labels so that grouping (B-/I-, O dropped) is exercised. Saved again so the files match.
+    with torch.no_grad():
+        b = enc(tok, NER_TEXTS)
+        h = model.bert(**b).last_hidden_state[b["attention_mask"].bool()]
+        model.classifier.weight.mul_(4.0)
+        model.classifier.bias.copy_(-(model.classifier.weight @ h.mean(0)))
+    model.save_pretrained(str(out / "head-ner"))
     with torch.no_grad():
         b = enc(tok, NER_TEXTS)
         logits = model(**b).logits
