@@ -574,7 +574,8 @@ fn c_longer_than_its_rows_is_never_written_past_them() {
             for extra in [7, m * n / 2 + 3, 2 * m * n + 7] {
                 let mut c = vec![f32::NAN; m * n + extra];
                 pool.install(|| gemm.sgemm(a_view, b_view, MatMut::new(&mut c, m, n), Epilogue::None)).unwrap();
-                let bad = c[..m * n].iter().zip(&want).position(|(g, w)| (g - w).abs().is_nan() || (g - w).abs() >= 1e-3);
+                let bad =
+                    c[..m * n].iter().zip(&want).position(|(g, w)| (g - w).abs().is_nan() || (g - w).abs() >= 1e-3);
                 assert_eq!(bad, None, "{gemm:?} on {threads} threads, {extra} extra floats: C differs from naive");
                 let written = c[m * n..].iter().filter(|x| !x.is_nan()).count();
                 assert_eq!(written, 0, "{gemm:?} on {threads} threads wrote {written} floats past C's {m} rows");
