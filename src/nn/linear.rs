@@ -83,17 +83,22 @@ impl Linear {
             None => Epilogue::None,
         };
         let y_view = MatMut::new(&mut y, rows, out_f);
+        // The bias is added in the GEMM's epilogue: one op for the profile.
+        let (flops, bytes) = (2 * rows * in_f * out_f, 4 * (rows * in_f + in_f * out_f + rows * out_f));
         if gemm.backend() == Backend::MatrixMultiply {
             // The comparison backend cannot read our panels: give it the weight as stored.
+            let _o = crate::profile::op("gemm", flops as u64, bytes as u64);
             gemm.sgemm(x_view, w_t, y_view, epilogue)?;
         } else {
             let packed = match self.packed.get() {
                 Some(p) => p,
                 None => {
+                    let _o = crate::profile::op("pack weights (once)", 0, 8 * (in_f * out_f) as u64);
                     let p = PackedB::new(w_t)?;
                     self.packed.get_or_init(|| p)
                 }
             };
+            let _o = crate::profile::op("gemm", flops as u64, bytes as u64);
             gemm.sgemm_prepacked(x_view, packed, y_view, epilogue)?;
         }
         let mut shape = x.shape().to_vec();

@@ -18,7 +18,8 @@
 //! `batched.rs` runs many products (attention heads) at once; `epilogue.rs` finishes tiles of
 //! C (bias, GELU) before they are stored; `view.rs` holds the matrix views every entry point
 //! takes; `gemm.rs` the [`Gemm`] value that chooses the implementation and threading;
-//! `backend.rs` runs the `matrixmultiply` crate for comparison; `bench/` measures it all.
+//! `backend.rs` runs the `matrixmultiply` crate for comparison. Benchmarks live outside the
+//! kernels, in `src/bench/`.
 //!
 //! What each rung gained on this project's 2-core AVX-512 machine, one core unless said
 //! (GFLOP/s on BERT's shapes; the FMA peak measured in the same run was 176 per core;
@@ -42,7 +43,6 @@
 
 mod backend;
 mod batched;
-pub mod bench;
 mod blocked;
 mod epilogue;
 mod gemm;
@@ -56,6 +56,8 @@ mod view;
 
 use crate::tensor::{Tensor, contiguous_strides, numel};
 use crate::{Error, Result};
+// For the benchmarks (src/bench/), which time the batched driver with an explicit `Gemm`.
+pub(crate) use batched::gemm_batch;
 pub use blocked::{KC, MC, NC};
 pub use epilogue::Epilogue;
 pub use gemm::{Backend, Gemm};
@@ -197,6 +199,7 @@ pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let batch =
         broadcast_batch(batch_a, batch_b).ok_or_else(|| Error::shape_mismatch("matmul", a.shape(), b.shape()))?;
     let nb = numel(&batch);
+    let _o = crate::profile::op("gemm", 2 * (nb * m * k * n) as u64, 4 * (nb * (m * k + k * n + m * n)) as u64);
     let mut shape = batch.clone();
     shape.extend([m, n]);
     if nb == 0 || m == 0 || n == 0 || k == 0 {
