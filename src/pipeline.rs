@@ -116,7 +116,7 @@ pub struct Candidate {
 /// The candidates for one `[MASK]`.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct MaskPrediction {
-    /// Index of the `[MASK]` token in the encoded sequence ([CLS] is 0).
+    /// Index of the `[MASK]` token in the encoded sequence (`[CLS]` is 0).
     pub position: usize,
     pub top: Vec<Candidate>,
 }
