@@ -28,7 +28,7 @@
 //! | module | what it is for | read first |
 //! |---|---|---|
 //! | [`tensor`] | a flat `f32` buffer plus shape, strides and offset; views; printing like PyTorch | [`Tensor`] |
-//! | [`ops`] | free functions on tensors (elementwise, reductions, softmax, LayerNorm, GELU, embedding, conv, RNN), each beside a slow reference | [`ops::matmul`], the GEMM ladder |
+//! | [`ops`] | free functions on tensors (elementwise, reductions, softmax, LayerNorm, GELU, embedding, conv, RNN), each beside a slow reference | [`mod@ops::matmul`], the GEMM ladder |
 //! | [`nn`] | modules that hold parameters and print like PyTorch: Linear, LayerNorm, Embedding, Dropout, Conv, RNN/LSTM | [`nn::Linear`] |
 //! | [`bert`] | one struct per Hugging Face BERT module, named like the checkpoint keys | [`bert::BertModel`], [`bert::BertForMaskedLM`] |
 //! | [`io`], [`text`] | checkpoint directories (safetensors via mmap, names in the wild, fetching MiniLM) and tokenization | [`io::Checkpoint`], [`text::tokenizer::Tokenizer`] |
