@@ -22,6 +22,8 @@ macro_rules! outln {
     }};
 }
 
+mod task_commands;
+
 #[derive(Parser)]
 #[command(name = "nanobert", version, about = "BERT on the CPU, from scratch: matrix multiplication is all you need")]
 struct Cli {
@@ -60,13 +62,58 @@ enum Command {
         #[arg(required = true)]
         texts: Vec<String>,
     },
-    /// Sentence embeddings with the model card's pooling.
+    /// Sentence embeddings: the checkpoint's sentence-transformers modules (pooling, Dense,
+    /// Normalize), or mean pooling for a plain BERT.
     Embed {
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+        /// A prompt from config_sentence_transformers.json (e.g. `query`) put before each text;
+        /// default: the model's default prompt, if it has one.
+        #[arg(long)]
+        prompt: Option<String>,
+        #[arg(required = true)]
+        texts: Vec<String>,
+    },
+    // --- fine-tuned heads (src/task_commands.rs) ---
+    /// Classify texts with a BertForSequenceClassification checkpoint (labels from id2label).
+    Classify {
+        /// Read the texts two at a time as pairs: [CLS] A [SEP] B [SEP].
+        #[arg(long)]
+        pairs: bool,
         /// One JSON object per line.
         #[arg(long)]
         json: bool,
         #[arg(required = true)]
         texts: Vec<String>,
+    },
+    /// Rerank documents for a query with a cross-encoder (BertForSequenceClassification, 1 label).
+    Rerank {
+        /// One JSON object per line, best first.
+        #[arg(long)]
+        json: bool,
+        query: String,
+        #[arg(required = true)]
+        docs: Vec<String>,
+    },
+    /// Named entities with a BertForTokenClassification checkpoint.
+    Ner {
+        /// Every token's label instead of grouped entities.
+        #[arg(long)]
+        tokens: bool,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+        #[arg(required = true)]
+        texts: Vec<String>,
+    },
+    /// Extractive question answering with a BertForQuestionAnswering checkpoint.
+    Qa {
+        /// One JSON object.
+        #[arg(long)]
+        json: bool,
+        question: String,
+        context: String,
     },
     /// Rank documents by cosine similarity to a query.
     Similarity {
@@ -159,6 +206,10 @@ fn runs_model(command: &Command) -> bool {
     match command {
         Command::FillMask { .. }
         | Command::Embed { .. }
+        | Command::Classify { .. }
+        | Command::Rerank { .. }
+        | Command::Ner { .. }
+        | Command::Qa { .. }
         | Command::Similarity { .. }
         | Command::Forward { .. }
         | Command::Demo { .. } => true,
@@ -171,7 +222,7 @@ fn profiled(cli: &Cli) -> Result<()> {
     if !runs_model(&cli.command) {
         return Err(Error::Input(
             "--profile and --profile-out apply to the commands that run the model \
-             (embed, similarity, fill-mask, forward, demo)"
+             (embed, similarity, fill-mask, forward, demo, classify, rerank, ner, qa)"
                 .into(),
         ));
     }
@@ -209,9 +260,13 @@ fn dispatch(cli: &Cli) -> Result<()> {
                 }
             }
         }
-        Command::Embed { json, texts } => {
+        Command::Classify { pairs, json, texts } => task_commands::classify(&open(&cli.model)?, texts, *pairs, *json)?,
+        Command::Rerank { json, query, docs } => task_commands::rerank(&open(&cli.model)?, query, docs, *json)?,
+        Command::Ner { tokens, json, texts } => task_commands::ner(&open(&cli.model)?, texts, *tokens, *json)?,
+        Command::Qa { json, question, context } => task_commands::qa(&open(&cli.model)?, question, context, *json)?,
+        Command::Embed { json, prompt, texts } => {
             let e = Embedder::from_checkpoint(&open(&cli.model)?)?;
-            for (t, v) in texts.iter().zip(e.embed(&strs(texts))?) {
+            for (t, v) in texts.iter().zip(e.embed_with_prompt(&strs(texts), prompt.as_deref())?) {
                 if *json {
                     let line = serde_json::json!({ "text": t, "embedding": v });
                     outln!("{line}");

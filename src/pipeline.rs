@@ -264,6 +264,9 @@ pub fn top_k_indices(values: &[f32], k: usize) -> Vec<usize> {
 /// model when it has a head, the bare encoder otherwise.
 pub fn describe(ckpt: &Checkpoint) -> Result<(String, usize)> {
     let cfg = BertConfig::from_json(&ckpt.config_json)?;
+    if let Some(d) = tasks::describe_head(ckpt, &cfg)? {
+        return Ok(d);
+    }
     if ckpt.weights.contains("cls.predictions.transform.dense.weight") {
         let m = BertForMaskedLM::load(&ckpt.weights, &cfg)?;
         Ok((m.repr(), crate::nn::count_parameters(&m)))

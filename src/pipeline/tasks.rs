@@ -297,6 +297,8 @@ pub struct TokenClassifier {
     pub tokenizer: Tokenizer,
     /// Labels dropped from [`TokenClassifier::predict`] (transformers' default: `["O"]`).
     pub ignore_labels: Vec<String>,
+    /// The unknown-word token's id (such tokens are shown as the text they stand for).
+    pub unk_id: Option<u32>,
 }
 
 impl TokenClassifier {
@@ -305,6 +307,7 @@ impl TokenClassifier {
         let (cfg, head, tokenizer) = open_head(ckpt, "BertForTokenClassification", "ner")?;
         Ok(TokenClassifier {
             model: BertForTokenClassification::load(&ckpt.weights, &cfg, head)?,
+            unk_id: tokenizer.token_to_id(&ckpt.tokenizer_config.unk_token),
             tokenizer,
             ignore_labels: vec!["O".into()],
         })
@@ -327,7 +330,7 @@ impl TokenClassifier {
     /// `O` tokens included).
     pub fn predict_tokens(&self, text: &str) -> Result<Vec<TokenPrediction>> {
         let (enc, logits) = self.logits(text)?;
-        let unk = self.tokenizer.token_to_id(&self.model_unk());
+        let unk = self.unk_id;
         let chars: Vec<char> = text.chars().collect();
         let mut out = Vec::new();
         for (i, l) in logits.iter().enumerate() {
@@ -352,11 +355,6 @@ impl TokenClassifier {
             });
         }
         Ok(out)
-    }
-
-    fn model_unk(&self) -> String {
-        // The tokenizer was built from tokenizer_config.json, whose unk token may not be [UNK].
-        self.tokenizer.unk_token().unwrap_or_else(|| "[UNK]".into())
     }
 
     /// Entities: adjacent tokens of the same type grouped (a `B-` starts a new group), the
@@ -460,4 +458,26 @@ impl QuestionAnswerer {
         let answer: String = context.chars().skip(start).take(end.saturating_sub(start)).collect();
         Ok(Answer { answer, score, start, end })
     }
+}
+
+/// `print(model)` and the parameter count of a head checkpoint (by `architectures`), `None`
+/// for other architectures.
+pub(super) fn describe_head(ckpt: &Checkpoint, cfg: &BertConfig) -> Result<Option<(String, usize)>> {
+    use crate::nn::{Module, count_parameters};
+    let d = |m: &dyn Module| Some((m.repr(), count_parameters(m)));
+    Ok(match ckpt.architecture() {
+        Some("BertForSequenceClassification") => {
+            let head = HeadConfig::from_json(&ckpt.config_json, cfg)?;
+            d(&BertForSequenceClassification::load(&ckpt.weights, cfg, head)?)
+        }
+        Some("BertForTokenClassification") => {
+            let head = HeadConfig::from_json(&ckpt.config_json, cfg)?;
+            d(&BertForTokenClassification::load(&ckpt.weights, cfg, head)?)
+        }
+        Some("BertForQuestionAnswering") => {
+            let head = HeadConfig::from_json(&ckpt.config_json, cfg)?;
+            d(&BertForQuestionAnswering::load(&ckpt.weights, cfg, &head)?)
+        }
+        _ => None,
+    })
 }

@@ -405,12 +405,6 @@ impl Tokenizer {
         self.inner.token_to_id(token)
     }
 
-    /// The unknown-word token of the WordPiece model (e.g. `[UNK]`).
-    pub fn unk_token(&self) -> Option<String> {
-        let model = serde_json::to_value(self.inner.get_model()).ok()?;
-        model.get("unk_token")?.as_str().map(String::from)
-    }
-
     /// The id of `[MASK]`, for fill-mask.
     pub fn mask_token_id(&self) -> Option<u32> {
         self.token_to_id("[MASK]")
