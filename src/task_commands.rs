@@ -14,7 +14,7 @@ fn json<T: serde::Serialize>(v: &T) -> Result<String> {
 pub fn classify(ckpt: &Checkpoint, texts: &[String], pairs: bool, as_json: bool) -> Result<()> {
     let c = Classifier::from_checkpoint(ckpt)?;
     let results = if pairs {
-        if texts.len() % 2 != 0 {
+        if !texts.len().is_multiple_of(2) {
             return Err(Error::Input(format!(
                 "--pairs takes texts two at a time (A B A B ...), got {} texts",
                 texts.len()
