@@ -17,6 +17,7 @@ pub mod nn;
 mod notebooks;
 pub mod ops;
 pub mod pipeline;
+pub mod serve;
 pub mod tensor;
 pub mod text;
 

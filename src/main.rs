@@ -78,6 +78,8 @@ enum Command {
         #[command(subcommand)]
         what: BenchCommand,
     },
+    /// Serve embeddings (and fill-mask) over HTTP on 127.0.0.1, with dynamic batching.
+    Serve(ServeArgs),
     /// The README demo: semantic search with MiniLM (and fill-mask with --mlm DIR).
     Demo {
         /// A masked-language-model checkpoint (e.g. bert-base-uncased) for the fill-mask part.
@@ -86,8 +88,80 @@ enum Command {
     },
 }
 
+/// `nanobert serve` options (see src/serve/mod.rs and docs/deploying.md).
+#[derive(clap::Args, Clone, Debug)]
+struct ServeArgs {
+    /// Port on 127.0.0.1 (0 picks a free one).
+    #[arg(long, default_value_t = 8080)]
+    port: u16,
+    /// Most tokens per batch (and padded tokens per model call).
+    #[arg(long, default_value_t = 4096)]
+    max_batch_tokens: usize,
+    /// How long the oldest queued request may wait for a batch to fill, in milliseconds.
+    #[arg(long, default_value_t = 0.0)]
+    max_wait_ms: f64,
+    /// Most texts waiting in the queue; beyond, 429 at once.
+    #[arg(long, default_value_t = 256)]
+    max_queue: usize,
+    /// Most texts per request.
+    #[arg(long, default_value_t = 64)]
+    max_client_batch: usize,
+    /// Longest text, in characters.
+    #[arg(long, default_value_t = 20_000)]
+    max_text_chars: usize,
+    /// Largest request body, in bytes.
+    #[arg(long, default_value_t = 2 << 20)]
+    max_body_bytes: usize,
+    /// Threads for HTTP I/O and (separately) for tokenization; --threads sets the compute pool.
+    #[arg(long, default_value_t = 1)]
+    io_threads: usize,
+}
+
+impl ServeArgs {
+    fn options(&self, model_dir: PathBuf) -> Result<nanobert::serve::ServeOptions> {
+        if !(self.max_wait_ms.is_finite() && self.max_wait_ms >= 0.0) {
+            return Err(Error::Input(format!("--max-wait-ms {}: must be a number >= 0", self.max_wait_ms)));
+        }
+        let mut o = nanobert::serve::ServeOptions::new(model_dir, self.port);
+        o.max_batch_tokens = self.max_batch_tokens;
+        o.max_wait = std::time::Duration::from_secs_f64(self.max_wait_ms / 1e3);
+        o.max_queue_texts = self.max_queue;
+        o.limits = nanobert::serve::Limits {
+            max_body_bytes: self.max_body_bytes,
+            max_texts: self.max_client_batch,
+            max_text_chars: self.max_text_chars,
+        };
+        o.io_threads = self.io_threads;
+        Ok(o)
+    }
+}
+
 #[derive(Subcommand)]
 enum BenchCommand {
+    /// Open-loop load test of `nanobert serve` (and the Python baseline) on 127.0.0.1:
+    /// p50/p90/p99 and throughput per load step; table on stdout, serve.md/csv/svg in --out.
+    Serve {
+        #[command(flatten)]
+        serve: ServeArgs,
+        /// Offered load per step, as fractions of the measured saturating throughput.
+        #[arg(long, value_delimiter = ',', default_value = "0.1,0.3,0.5,0.7,0.9,1.2,1.5")]
+        fractions: Vec<f64>,
+        /// Seconds of sending per step.
+        #[arg(long, default_value_t = 4.0)]
+        step_seconds: f64,
+        /// Python interpreter for scripts/serve_baseline.py.
+        #[arg(long, default_value = "python3")]
+        python: String,
+        /// Skip the Python baseline.
+        #[arg(long)]
+        no_baseline: bool,
+        /// The baseline server script (run from the repository root).
+        #[arg(long, default_value = "scripts/serve_baseline.py")]
+        baseline_script: PathBuf,
+        /// Where serve.md, serve.csv and serve.svg go.
+        #[arg(long, default_value = "target/nanobert-bench")]
+        out: PathBuf,
+    },
     /// GFLOP/s of every GEMM rung and of matrixmultiply on BERT's shapes, against the measured
     /// FMA peak; table on stdout, CSV + SVG plot in --out.
     Matmul {
@@ -194,6 +268,30 @@ fn run(cli: Cli) -> Result<()> {
             let passes = passes.unwrap_or(base.passes);
             run(&BenchOptions { threads: thread_counts.clone(), out_dir: out.clone(), passes, ..base })?;
         }
+        Command::Bench {
+            what: BenchCommand::Serve { serve, fractions, step_seconds, python, no_baseline, baseline_script, out },
+        } => {
+            use nanobert::serve::loadtest::{LoadTestOptions, run};
+            if fractions.iter().any(|f| !(f.is_finite() && *f > 0.0))
+                || !(step_seconds.is_finite() && *step_seconds > 0.0)
+            {
+                return Err(Error::Input(
+                    "bench serve: --fractions and --step-seconds must be positive numbers".into(),
+                ));
+            }
+            run(&LoadTestOptions {
+                serve: serve.options(model_dir(&cli.model)?)?,
+                fractions: fractions.clone(),
+                step_seconds: *step_seconds,
+                max_requests_per_step: 20_000,
+                timeout: std::time::Duration::from_secs(15),
+                python: (!no_baseline).then(|| python.clone()),
+                baseline_script: baseline_script.clone(),
+                out_dir: out.clone(),
+                threads: rayon::current_num_threads(),
+            })?;
+        }
+        Command::Serve(args) => nanobert::serve::run(&args.options(model_dir(&cli.model)?)?)?,
         Command::Demo { mlm } => demo(&cli.model, mlm.as_deref())?,
     }
     Ok(())
