@@ -236,7 +236,7 @@ fn runs_model(command: &Command) -> bool {
         | Command::Similarity { .. }
         | Command::Forward { .. }
         | Command::Demo { .. } => true,
-        Command::Fetch | Command::Print | Command::Bench { .. } => false,
+        Command::Fetch | Command::Print | Command::Bench { .. } | Command::Serve(_) => false,
     }
 }
 
