@@ -2,7 +2,10 @@
 //! against the naive triple loop (rung 0, the definition), over odd shapes, strides and
 //! transposes.
 
+mod common;
+
 use approx::abs_diff_eq;
+use common::max_abs_diff;
 use nanobert::Tensor;
 use nanobert::ops::matmul::kernels::{Kernel, MicroKernel};
 use nanobert::ops::matmul::{
@@ -59,6 +62,16 @@ impl Problem {
         c
     }
 
+    /// Max |got - want| over the m x n entries of C (padding columns excluded), for failure
+    /// messages: the shared comparison, so a NaN there is reported, never skipped.
+    fn max_diff(&self, got: &[f32], want: &[f32]) -> String {
+        let pick = |v: &[f32]| -> Vec<f32> { (0..self.m).flat_map(|i| v[i * self.ldc..i * self.ldc + self.n].to_vec()).collect() };
+        match nanobert::tensor::max_abs_diff(&pick(got), &pick(want)) {
+            Ok(d) => d.to_string(),
+            Err(e) => e.to_string(),
+        }
+    }
+
     /// Max |got - want| over C, or an error naming the first bad element.
     fn compare(&self, got: &[f32], want: &[f32]) -> Result<f32, String> {
         let tol = 1e-5 * (self.k as f32 + 1.0);
@@ -89,7 +102,7 @@ fn check_rung(p: &Problem, rung: Rung) -> Result<(), TestCaseError> {
     match p.compare(&got, &want) {
         Ok(_) => Ok(()),
         Err(e) => {
-            let max = got.iter().zip(&want).map(|(g, w)| (g - w).abs()).fold(0.0f32, f32::max);
+            let max = p.max_diff(&got, &want);
             Err(TestCaseError::fail(format!(
                 "{} on m={} k={} n={} lda={} ldb={} ldc={} transpose_b={}: {e}; max abs diff {max}",
                 rung.name(),
@@ -166,7 +179,7 @@ fn check_prepacked(p: &Problem, kernel: Kernel) -> Result<(), TestCaseError> {
     prop_assert_eq!((packed.k(), packed.n(), packed.kernel()), (p.k, p.n, kernel));
     let mut got = p.c();
     sgemm_prepacked(p.m, &p.a, p.lda, &packed, &mut got, p.ldc).unwrap();
-    let max = got.iter().zip(&want).map(|(g, w)| (g - w).abs()).fold(0.0f32, f32::max);
+    let max = p.max_diff(&got, &want);
     let ok = p.compare(&got, &want);
     prop_assert!(
         ok.is_ok(),
@@ -270,7 +283,7 @@ fn check_kernel<K: MicroKernel>(
     }
     let mut rows: Vec<&mut [f32]> = c.chunks_mut(width).collect();
     kernel.tile(kc, mr, nr, &a, &b, &mut rows, col, accumulate);
-    let max = c.iter().zip(&want).map(|(g, w)| (g - w).abs()).fold(0.0f32, f32::max);
+    let max = max_abs_diff(&c, &want);
     prop_assert!(
         max <= 1e-5 * (kc as f32 + 1.0),
         "{} kernel, kc={kc} mr={mr} nr={nr} col={col} accumulate={accumulate}: max abs diff {max}",
@@ -368,7 +381,7 @@ fn batched_interleaved_heads_match_naive() {
                     );
                     set_backend(Backend::Nanobert);
                 });
-                let max = got.iter().zip(&want).map(|(g, w)| (g - w).abs()).fold(0.0f32, f32::max);
+                let max = max_abs_diff(&got, &want);
                 assert!(max < 1e-4, "{backend:?} {threads} threads transpose_b={transpose_b}: max abs diff {max}");
             }
         }
@@ -419,7 +432,7 @@ fn tensor_matmul_views_and_broadcasting() {
     for (a, b) in cases {
         let got = matmul::matmul(&a, &b).unwrap();
         let want = reference_matmul(&a, &b);
-        let max = got.to_vec().iter().zip(&want).map(|(g, w)| (g - w).abs()).fold(0.0f32, f32::max);
+        let max = max_abs_diff(&got.to_vec(), &want);
         assert!(max < 1e-4, "matmul {:?} x {:?}: max abs diff {max}", a.shape(), b.shape());
     }
 }
@@ -500,4 +513,70 @@ fn batched_with_empty_k() {
     let mut c = vec![f32::NAN; 2 * 6];
     sgemm_batched(2, 2, 0, 3, &[], 5, 4, &[], 5, 3, &mut c, 6, 3, false);
     assert_eq!(c, vec![0.0; 12]);
+}
+
+/// Each SIMD kernel on its own test, so the runner *reports* a kernel this CPU cannot run as
+/// ignored (build.rs decides, from the building CPU) instead of the loops above quietly
+/// leaving it out. Odd shapes around the tile edges, padded leading dimensions, both layouts.
+#[cfg(target_arch = "x86_64")]
+fn check_simd_kernel(kernel: Kernel) {
+    assert!(
+        kernel.is_supported(),
+        "built on a CPU with {} but running on one without: rebuild (touch build.rs) so this test is ignored",
+        kernel.name()
+    );
+    let mut seed = 0;
+    for m in [0, 1, 2, 7, 14, 15, 33] {
+        for k in [0, 1, 5, 257] {
+            for n in [0, 1, 7, 16, 17, 33, 49] {
+                for transpose_b in [false, true] {
+                    seed += 1;
+                    let p = Problem::new(m, k, n, [1, 2, 3], transpose_b, seed);
+                    check_rung(&p, Rung::Simd(kernel)).unwrap();
+                    check_prepacked(&p, kernel).unwrap();
+                }
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+fn check_simd_tiles<K: MicroKernel + Copy>(kernel: K) {
+    let mut seed = 0;
+    for kc in [0, 1, 7, 39] {
+        for mr in 1..=K::MR {
+            for nr in [0, 1, K::NR / 2, K::NR - 1, K::NR] {
+                for (col, accumulate) in [(0, false), (3, true)] {
+                    seed += 1;
+                    check_kernel(kernel, kc, mr, nr, col, accumulate, seed).unwrap();
+                }
+            }
+        }
+    }
+}
+
+#[test]
+#[cfg(target_arch = "x86_64")]
+#[cfg_attr(nanobert_no_avx2, ignore = "this CPU has no AVX2+FMA: the AVX2 GEMM kernel cannot run here")]
+fn avx2_kernel_matches_naive() {
+    check_simd_kernel(Kernel::Avx2);
+    check_simd_tiles(matmul::kernels::avx2::Avx2::new().unwrap());
+}
+
+#[test]
+#[cfg(target_arch = "x86_64")]
+#[cfg_attr(nanobert_no_avx512, ignore = "this CPU has no AVX-512F: the AVX-512 GEMM kernel cannot run here")]
+fn avx512_kernel_matches_naive() {
+    check_simd_kernel(Kernel::Avx512);
+    check_simd_tiles(matmul::kernels::avx512::Avx512::new().unwrap());
+}
+
+/// Prints which SIMD kernels this CPU could test (CI runs it with `--nocapture`).
+#[test]
+fn simd_kernels_this_cpu_can_test() {
+    for kernel in [Kernel::Portable, Kernel::Avx2, Kernel::Avx512] {
+        let status = if kernel.is_supported() { "tested" } else { "NOT tested: this CPU cannot run it" };
+        println!("SIMD kernel {:<8} {status}", kernel.name());
+    }
+    println!("SIMD GELU avx512f  {}", if cfg!(nanobert_no_avx512) { "NOT tested: no AVX-512F" } else { "tested" });
 }
