@@ -7,12 +7,12 @@
 
 mod common;
 
+use common::{assert_matches as assert_close, fixture, ids};
 use nanobert::bert::{BertConfig, BertForMaskedLM, BertInput, BertModel, Init};
 use nanobert::io::Checkpoint;
 use nanobert::nn::{Module, count_parameters};
 use nanobert::text::Tokenizer;
 use nanobert::{Tensor, ops};
-use common::{assert_matches as assert_close, fixture, ids};
 
 const TOL: f32 = 1e-4;
 

@@ -65,7 +65,9 @@ impl Problem {
     /// Max |got - want| over the m x n entries of C (padding columns excluded), for failure
     /// messages: the shared comparison, so a NaN there is reported, never skipped.
     fn max_diff(&self, got: &[f32], want: &[f32]) -> String {
-        let pick = |v: &[f32]| -> Vec<f32> { (0..self.m).flat_map(|i| v[i * self.ldc..i * self.ldc + self.n].to_vec()).collect() };
+        let pick = |v: &[f32]| -> Vec<f32> {
+            (0..self.m).flat_map(|i| v[i * self.ldc..i * self.ldc + self.n].to_vec()).collect()
+        };
         match nanobert::tensor::max_abs_diff(&pick(got), &pick(want)) {
             Ok(d) => d.to_string(),
             Err(e) => e.to_string(),

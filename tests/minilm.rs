@@ -10,12 +10,12 @@ mod common;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
+use common::{assert_matches as assert_close, fixture, ids, reference};
 use nanobert::bert::pooling::cosine;
 use nanobert::bert::{BertConfig, BertInput, BertModel};
 use nanobert::io::{Checkpoint, fetch};
 use nanobert::nn::count_parameters;
 use nanobert::pipeline::Embedder;
-use common::{assert_matches as assert_close, fixture, ids, reference};
 
 /// The MiniLM directory, fetched once for all tests of this file. A test that cannot get the
 /// weights fails with the reason; with `NANOBERT_OFFLINE=1` and no cached copy at build time,

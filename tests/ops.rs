@@ -460,7 +460,8 @@ fn gelu_matches_f64_definition() {
     let x = ops::add_scalar(&x, -10.0); // [-10, 10]
     let y = ops::gelu(&x).to_vec();
     // Relative above 1, absolute below: both sides divided by max(|exact|, 1).
-    let exact: Vec<f64> = x.to_vec().iter().map(|&v| 0.5 * v as f64 * (1.0 + erf_f64(v as f64 / 2f64.sqrt()))).collect();
+    let exact: Vec<f64> =
+        x.to_vec().iter().map(|&v| 0.5 * v as f64 * (1.0 + erf_f64(v as f64 / 2f64.sqrt()))).collect();
     let ours: Vec<f32> = y.iter().zip(&exact).map(|(&g, e)| (g as f64 / e.abs().max(1.0)) as f32).collect();
     let theirs: Vec<f32> = exact.iter().map(|e| (e / e.abs().max(1.0)) as f32).collect();
     let worst = max_abs_diff(&ours, &theirs);
