@@ -73,7 +73,7 @@ enum Command {
         #[arg(required = true)]
         texts: Vec<String>,
     },
-    /// Benchmarks (see docs/02-matmul.md).
+    /// Benchmarks (see docs/matmul.md).
     Bench {
         #[command(subcommand)]
         what: BenchCommand,
