@@ -70,21 +70,26 @@ impl Linear {
         let rows = x.numel() / in_f.max(1);
         let mut y = vec![0.0f32; rows * out_f];
         let xs = x.as_slice().unwrap_or(&[]);
+        let (flops, bytes) = (2 * rows * in_f * out_f, 4 * (rows * in_f + in_f * out_f + rows * out_f));
         if backend() == Backend::MatrixMultiply {
             // The comparison backend cannot read our panels: give it the weight as stored.
             let w = self.weight.as_slice().unwrap_or(&[]);
+            let _o = crate::profile::op("gemm", flops as u64, bytes as u64);
             sgemm(rows, in_f, out_f, xs, in_f, w, in_f, &mut y, out_f, true);
         } else {
             let packed = match self.packed.get() {
                 Some(p) => p,
                 None => {
+                    let _o = crate::profile::op("pack weights (once)", 0, 8 * (in_f * out_f) as u64);
                     let p = PackedB::new(in_f, out_f, self.weight.as_slice().unwrap_or(&[]), in_f, true)?;
                     self.packed.get_or_init(|| p)
                 }
             };
+            let _o = crate::profile::op("gemm", flops as u64, bytes as u64);
             sgemm_prepacked(rows, xs, in_f, packed, &mut y, out_f)?;
         }
         if let Some(b) = &self.bias {
+            let _o = crate::profile::op("bias add", 0, 4 * (2 * y.len() + out_f) as u64);
             let b = b.as_slice().unwrap_or(&[]);
             for row in y.chunks_exact_mut(out_f.max(1)) {
                 row.iter_mut().zip(b).for_each(|(v, bi)| *v += bi);

@@ -36,6 +36,7 @@ use crate::{Error, Result};
 /// output like `x`. Fully masked rows (all `-inf`) give zeros; a row holding a NaN (or
 /// `+inf`) gives NaN everywhere, like `torch.softmax`.
 pub fn softmax(x: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
+    let _o = crate::profile::op("softmax", 0, 8 * x.numel() as u64);
     let mut data = x.to_vec();
     if let Some(mask) = mask {
         let m = broadcast_mask(x, mask)?;
@@ -61,6 +62,7 @@ pub fn softmax(x: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
 /// # Panics
 /// If `row_len` is 0 or does not divide `data.len()` (a caller bug, not user input).
 pub fn softmax_rows_in_place(data: &mut [f32], row_len: usize) {
+    let _o = crate::profile::op("softmax", 0, 8 * data.len() as u64);
     assert!(
         row_len > 0 && data.len().is_multiple_of(row_len),
         "softmax_rows_in_place: {} values do not split into rows of {row_len}",

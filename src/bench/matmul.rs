@@ -15,7 +15,7 @@
 //! each result is a percentage of the peak measured beside it.
 //!
 //! Linear layers multiply by a weight that never changes, so they pack it once ahead of time
-//! (`prepacked.rs`). The row `prepacked-avx512` times [`super::sgemm_prepacked`] on the
+//! (`ops/matmul/prepacked.rs`). The row `prepacked-avx512` times [`sgemm_prepacked`] on the
 //! Linear shapes (not attention, whose B is an activation) with B packed *before* timing:
 //! its time excludes that one-off packing, which is measured separately (one thread, fastest
 //! of the passes) and reported beside the tables.
@@ -25,20 +25,19 @@
 //! on the first rows of A only (column `rows_timed` in the CSV) and their GFLOP/s is that of
 //! the full product.
 
-mod peak;
-mod report;
-
 use std::path::PathBuf;
 use std::time::Instant;
 
 use rayon::ThreadPool;
 
-use super::backend::{self, Backend};
-use super::kernels::Kernel;
-use super::{PackedB, Rung, batched, sgemm_prepacked, sgemm_rung};
+use super::machine::load_average;
+use super::matmul_report as report;
+use super::peak::FmaChains;
+pub use super::peak::fma_peak;
+use crate::ops::matmul::kernels::{self, Kernel};
+use crate::ops::matmul::{self as mm, Backend, PackedB, Rung, sgemm_prepacked, sgemm_rung};
 use crate::tensor::Rng;
 use crate::{Error, Result};
-pub use peak::{FmaChains, fma_peak};
 
 /// What to measure and where to write it.
 #[derive(Clone, Debug)]
@@ -207,7 +206,7 @@ pub enum Implementation {
     Rung(Rung),
     /// The `matrixmultiply` crate.
     MatrixMultiply,
-    /// Rung 4 with B packed ahead of time for this kernel ([`super::sgemm_prepacked`]); only
+    /// Rung 4 with B packed ahead of time for this kernel ([`sgemm_prepacked`]); only
     /// for the Linear shapes (batch 1), and the packing is not timed.
     Prepacked(Kernel),
 }
@@ -228,7 +227,7 @@ impl Implementation {
     }
 
     /// Rows of A timed for a shape with `m` rows (see module docs).
-    fn rows_timed(self, m: usize, quick: bool) -> usize {
+    pub(super) fn rows_timed(self, m: usize, quick: bool) -> usize {
         let cap = match self {
             Implementation::Rung(Rung::Naive) if quick => 4,
             Implementation::Rung(Rung::Naive) => 16,
@@ -313,8 +312,8 @@ pub fn kernel_only(kernel: Kernel, kc: usize, seconds: f64) -> Option<f64> {
         kc: usize,
         seconds: f64,
     }
-    impl super::kernels::KernelFn<f64> for Run {
-        fn call<K: super::kernels::MicroKernel>(self, kernel: K) -> f64 {
+    impl kernels::KernelFn<f64> for Run {
+        fn call<K: kernels::MicroKernel>(self, kernel: K) -> f64 {
             let (kc, mr, nr) = (self.kc, K::MR, K::NR);
             let a = vec![0.5f32; kc * mr];
             let b = vec![0.25f32; kc * nr];
@@ -338,7 +337,7 @@ pub fn kernel_only(kernel: Kernel, kc: usize, seconds: f64) -> Option<f64> {
             best
         }
     }
-    super::kernels::with_kernel(kernel, Run { kc, seconds })
+    kernels::with_kernel(kernel, Run { kc, seconds })
 }
 
 /// Runs the benchmark (see module docs), prints the tables, writes CSV, Markdown and SVG.
@@ -377,7 +376,7 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
         .collect();
     let chains = FmaChains::new(kernel, if opts.quick { 0.002 } else { 0.005 })
         .ok_or_else(|| Error::invalid("bench matmul", "no FMA chains for the best kernel"))?;
-    let kernel_alone = kernel_only(kernel, super::KC, 0.1).unwrap_or(f64::NAN);
+    let kernel_alone = kernel_only(kernel, mm::KC, 0.1).unwrap_or(f64::NAN);
     let mut peak =
         PeakReport { kernel_only: kernel_alone, kernel, best: threads.iter().map(|&t| (t, 0.0)).collect(), per_kernel };
     say(format!(
@@ -533,30 +532,15 @@ fn time_once(
             Implementation::Rung(Rung::Parallel(_)) | Implementation::MatrixMultiply if s.batch > 1 => {
                 let backend =
                     if imp == Implementation::MatrixMultiply { Backend::MatrixMultiply } else { Backend::Nanobert };
-                batched::gemm_batch(
-                    backend,
-                    m,
-                    k,
-                    n,
-                    a,
-                    &a_offs,
-                    s.lda,
-                    b,
-                    &b_offs,
-                    s.ldb,
-                    s.transpose_b,
-                    c,
-                    &c_offs,
-                    s.ldc,
-                )
-                .ok_or_else(|| Error::invalid("bench matmul", "overlapping outputs"))
+                mm::gemm_batch(backend, m, k, n, a, &a_offs, s.lda, b, &b_offs, s.ldb, s.transpose_b, c, &c_offs, s.ldc)
+                    .ok_or_else(|| Error::invalid("bench matmul", "overlapping outputs"))
             }
             Implementation::Prepacked(_) => {
                 let packed = packed.ok_or_else(|| Error::invalid("bench matmul", "prepacked B missing"))?;
                 sgemm_prepacked(m, a, s.lda, packed, c, s.ldc)
             }
             Implementation::MatrixMultiply => {
-                backend::sgemm_matrixmultiply(m, k, n, a, s.lda, b, s.ldb, c, s.ldc, s.transpose_b, true);
+                mm::sgemm_matrixmultiply(m, k, n, a, s.lda, b, s.ldb, c, s.ldc, s.transpose_b, true);
                 Ok(())
             }
             Implementation::Rung(rung) => {
@@ -569,10 +553,4 @@ fn time_once(
         }
     })?;
     Ok(start.elapsed().as_secs_f64())
-}
-
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "n/a".into())
 }

@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use plotters::prelude::*;
 
-use super::{BenchReport, Implementation, Measurement, Shape};
+use super::matmul::{BenchReport, Implementation, Measurement, Shape};
 use crate::ops::matmul::Rung;
 use crate::{Error, Result};
 
@@ -92,7 +92,9 @@ pub fn tables(report: &BenchReport, configs: &[(Implementation, usize)]) -> Stri
         }
         s.push('\n');
     }
-    s.push_str("\n\\* timed on the first rows of A only (16 for naive, 64 for reordered; see bench/mod.rs).\n\n");
+    s.push_str(
+        "\n\\* timed on the first rows of A only (16 for naive, 64 for reordered; see src/bench/matmul.rs).\n\n",
+    );
     s.push_str(
         "`prepacked`: rung 4 with B packed once ahead of time, as `Linear` does with its weight \
          (`sgemm_prepacked`); the time excludes that one-off packing (below). Linear shapes only.\n\n",
