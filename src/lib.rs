@@ -9,18 +9,21 @@
 //! - [`nn`]: modules with PyTorch-style `Display`: Linear, LayerNorm, Embedding, Dropout.
 //! - [`bert`]: one struct per Hugging Face BERT module.
 //! - [`io`] and [`text`]: checkpoint files and tokenization, beside the model.
+//! - [`finite`]: NaN/inf checks of weights and results (the CLI refuses to print NaN).
 //! - [`profile`]: per-thread timing spans in the modules and ops (free when off).
 //! - [`bench`]: the instruments on top (benchmarks, machine limits, reports).
 
 pub mod bench;
 pub mod bert;
 pub mod error;
+pub mod finite;
 pub mod io;
 pub mod nn;
 mod notebooks;
 pub mod ops;
 pub mod pipeline;
 pub mod profile;
+pub mod stream;
 pub mod tensor;
 pub mod text;
 
