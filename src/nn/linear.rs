@@ -3,7 +3,7 @@
 //! `y = x·Wᵀ + b`. In one dimension that is the line `y = w·x + b`; with vectors it mixes
 //! every input feature into every output feature. PyTorch (and every Hugging Face
 //! checkpoint) stores `W` as `[out_features, in_features]`, so the product is `x · Wᵀ`:
-//! we hand `sgemm` the weight as it is and ask for the transpose (`transpose_b = true`)
+//! we hand `sgemm` the weight as it is, viewed as its transpose (`MatRef::new(w, out, in).t()`),
 //! instead of copying it.
 //!
 //! The weight never changes, so the first `forward` packs it once into the GEMM microkernel's
@@ -17,7 +17,7 @@
 //! the fill-mask head, whose decoder is a 30522 x 768 Linear).
 
 use super::module::Module;
-use crate::ops::matmul::{Backend, PackedB, backend, sgemm, sgemm_prepacked};
+use crate::ops::matmul::{Backend, Epilogue, Gemm, MatMut, MatRef, PackedB};
 use crate::{Error, Result, Tensor};
 
 /// `torch.nn.Linear`: weight `[out, in]`, optional bias `[out]`.
@@ -55,8 +55,15 @@ impl Linear {
         self.weight.shape()[0]
     }
 
-    /// `x: [..., in] -> [..., out]`, one GEMM over all leading dimensions at once.
+    /// `x: [..., in] -> [..., out]`, one GEMM over all leading dimensions at once, the bias
+    /// added in the GEMM's epilogue. Runs nanobert's best GEMM ([`Gemm::default`]).
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        self.forward_with(&Gemm::default(), x)
+    }
+
+    /// [`Linear::forward`] with an explicit GEMM choice (e.g. `Gemm::matrixmultiply()` to
+    /// compare, which reads the weight as stored instead of the packed copy).
+    pub fn forward_with(&self, gemm: &Gemm, x: &Tensor) -> Result<Tensor> {
         let (out_f, in_f) = (self.out_features(), self.in_features());
         if x.ndim() == 0 || x.shape()[x.ndim() - 1] != in_f {
             return Err(Error::ShapeMismatch {
@@ -69,31 +76,30 @@ impl Linear {
         let x = x.contiguous();
         let rows = x.numel() / in_f.max(1);
         let mut y = vec![0.0f32; rows * out_f];
-        let xs = x.as_slice().unwrap_or(&[]);
+        let x_view = MatRef::new(x.as_slice().unwrap_or(&[]), rows, in_f);
+        let w_t = MatRef::new(self.weight.as_slice().unwrap_or(&[]), out_f, in_f).t();
+        let epilogue = match &self.bias {
+            Some(b) => Epilogue::Bias(b.as_slice().unwrap_or(&[])),
+            None => Epilogue::None,
+        };
+        let y_view = MatMut::new(&mut y, rows, out_f);
+        // The bias is added in the GEMM's epilogue: one op for the profile.
         let (flops, bytes) = (2 * rows * in_f * out_f, 4 * (rows * in_f + in_f * out_f + rows * out_f));
-        if backend() == Backend::MatrixMultiply {
+        if gemm.backend() == Backend::MatrixMultiply {
             // The comparison backend cannot read our panels: give it the weight as stored.
-            let w = self.weight.as_slice().unwrap_or(&[]);
             let _o = crate::profile::op("gemm", flops as u64, bytes as u64);
-            sgemm(rows, in_f, out_f, xs, in_f, w, in_f, &mut y, out_f, true);
+            gemm.sgemm(x_view, w_t, y_view, epilogue)?;
         } else {
             let packed = match self.packed.get() {
                 Some(p) => p,
                 None => {
                     let _o = crate::profile::op("pack weights (once)", 0, 8 * (in_f * out_f) as u64);
-                    let p = PackedB::new(in_f, out_f, self.weight.as_slice().unwrap_or(&[]), in_f, true)?;
+                    let p = PackedB::new(w_t)?;
                     self.packed.get_or_init(|| p)
                 }
             };
             let _o = crate::profile::op("gemm", flops as u64, bytes as u64);
-            sgemm_prepacked(rows, xs, in_f, packed, &mut y, out_f)?;
-        }
-        if let Some(b) = &self.bias {
-            let _o = crate::profile::op("bias add", 0, 4 * (2 * y.len() + out_f) as u64);
-            let b = b.as_slice().unwrap_or(&[]);
-            for row in y.chunks_exact_mut(out_f.max(1)) {
-                row.iter_mut().zip(b).for_each(|(v, bi)| *v += bi);
-            }
+            gemm.sgemm_prepacked(x_view, packed, y_view, epilogue)?;
         }
         let mut shape = x.shape().to_vec();
         *shape.last_mut().unwrap_or(&mut 0) = out_f;
