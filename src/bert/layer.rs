@@ -11,11 +11,29 @@
 //! <https://github.com/huggingface/transformers/blob/main/src/transformers/models/bert/modeling_bert.py>.
 
 use super::ParamSource;
-use super::attention::BertAttention;
+use super::attention::{AttentionShape, BertAttention, attention_into};
 use super::config::BertConfig;
+use super::fusion::Fusion;
+use super::workspace::Workspace;
 use super::{load_layer_norm, load_linear};
 use crate::nn::{Activation, Dropout, LayerNorm, Linear, Module, ModuleList};
+use crate::ops::norm::add_layer_norm_rows;
+use crate::ops::simd::{Isa, add_assign};
 use crate::{Result, Tensor, ops};
+
+/// `x = LayerNorm(x + residual)` on `[rows, hidden]` slices: in one pass with the
+/// `add-norm` fusion, else the add written out first and LayerNorm after.
+pub(crate) fn add_norm(x: &mut [f32], residual: &[f32], ln: &LayerNorm, fusion: &Fusion) {
+    let isa = Isa::best();
+    let (w, b) = (ln.weight.as_slice().unwrap_or(&[]), ln.bias.as_slice().unwrap_or(&[]));
+    let h = w.len();
+    if fusion.add_norm {
+        add_layer_norm_rows(isa, x, residual, h, w, b, ln.eps as f32);
+    } else {
+        add_assign(isa, x, residual);
+        add_layer_norm_rows(isa, x, &[], h, w, b, ln.eps as f32);
+    }
+}
 
 pub struct BertIntermediate {
     pub dense: Linear,
@@ -84,10 +102,54 @@ impl BertLayer {
         })
     }
 
-    /// `x: [batch, seq, hidden]`, additive `mask: [batch, seq]` `-> [batch, seq, hidden]`.
+    /// `x: [batch, seq, hidden]`, additive `mask: [batch, seq]` `-> [batch, seq, hidden]`
+    /// (the workspace forward [`BertLayer::forward_ws`] on a fresh workspace, every fusion on).
     pub fn forward(&self, x: &Tensor, mask: &[f32]) -> Result<Tensor> {
-        let a = self.attention.forward(x, mask)?;
-        self.output.forward(&self.intermediate.forward(&a)?, &a)
+        let (b, s, h) = (x.shape()[0], x.shape()[1], x.shape()[2]);
+        let mut ws = Workspace::new();
+        ws.prepare(b, s, h, self.intermediate.dense.out_features());
+        ws.hidden[..b * s * h].copy_from_slice(x.contiguous().as_slice().unwrap_or(&[]));
+        ws.mask[..b * s].copy_from_slice(&mask[..b * s]);
+        self.forward_ws(&mut ws, b, s, &Fusion::default())?;
+        Tensor::from_vec(ws.last_hidden_state().to_vec(), &[b, s, h])
+    }
+
+    /// One layer on the workspace: reads `ws.hidden` `[batch·seq, hidden]` and `ws.mask`,
+    /// writes the output back into `ws.hidden`; allocates nothing once the workspace and the
+    /// threads' scratch are warm.
+    ///
+    /// ```text
+    /// qkv   = x·[Wq;Wk;Wv]ᵀ + b                    (1 GEMM, or 3 without `qkv`)
+    /// ctx   = attention(qkv, mask)                  (per block of 32 queries, all heads)
+    /// attn  = LayerNorm(ctx·Woᵀ + bo + x)           (`add-norm`: one pass)
+    /// inter = GELU(attn·W1ᵀ + b1)                   (`epilogue`: bias + GELU with the GEMM)
+    /// x     = LayerNorm(inter·W2ᵀ + b2 + attn)
+    /// ```
+    pub fn forward_ws(&self, ws: &mut Workspace, batch: usize, seq: usize, fusion: &Fusion) -> Result<()> {
+        let sa = &self.attention.self_;
+        let h = sa.query.out_features();
+        let rows = batch * seq;
+        let Workspace { hidden, qkv, ctx, attn, inter, mask, .. } = ws;
+        let (x, ctx, attn) = (&mut hidden[..rows * h], &mut ctx[..rows * h], &mut attn[..rows * h]);
+        let (q, k, v, ld) = sa.project_qkv(x, rows, qkv, fusion)?;
+        let shape = AttentionShape { batch, seq, heads: sa.num_heads, head_dim: h / sa.num_heads };
+        attention_into(shape, q, k, v, ld, &mask[..rows], ctx, fusion)?;
+        let so = &self.attention.output;
+        so.dense.forward_into(ctx, rows, attn, false, fusion.epilogue)?;
+        add_norm(attn, x, &so.LayerNorm, fusion);
+        let inter_f = self.intermediate.dense.out_features();
+        let inter = &mut inter[..rows * inter_f];
+        let act = self.intermediate.intermediate_act_fn;
+        self.intermediate.dense.forward_into(attn, rows, inter, act == Activation::Gelu, fusion.epilogue)?;
+        match act {
+            Activation::Gelu => {}
+            Activation::GeluTanh => ops::gelu_tanh_in_place(inter),
+            Activation::Relu => ops::relu_in_place(inter),
+            Activation::Tanh => ops::tanh_in_place(inter),
+        }
+        self.output.dense.forward_into(inter, rows, x, false, fusion.epilogue)?;
+        add_norm(x, attn, &self.output.LayerNorm, fusion);
+        Ok(())
     }
 }
 

@@ -11,12 +11,16 @@
 pub mod attention;
 pub mod config;
 pub mod embeddings;
+pub mod fusion;
 pub mod layer;
 pub mod mlm;
 pub mod model;
 pub mod pooling;
+pub mod workspace;
 
 pub use config::BertConfig;
+pub use fusion::Fusion;
+pub use workspace::Workspace;
 pub use mlm::BertForMaskedLM;
 pub use model::{BertModel, BertModelOutput};
 

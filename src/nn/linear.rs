@@ -69,30 +69,82 @@ impl Linear {
         let x = x.contiguous();
         let rows = x.numel() / in_f.max(1);
         let mut y = vec![0.0f32; rows * out_f];
-        let xs = x.as_slice().unwrap_or(&[]);
-        if backend() == Backend::MatrixMultiply {
-            // The comparison backend cannot read our panels: give it the weight as stored.
-            let w = self.weight.as_slice().unwrap_or(&[]);
-            sgemm(rows, in_f, out_f, xs, in_f, w, in_f, &mut y, out_f, true);
-        } else {
-            let packed = match self.packed.get() {
-                Some(p) => p,
-                None => {
-                    let p = PackedB::new(in_f, out_f, self.weight.as_slice().unwrap_or(&[]), in_f, true)?;
-                    self.packed.get_or_init(|| p)
-                }
-            };
-            sgemm_prepacked(rows, xs, in_f, packed, &mut y, out_f)?;
-        }
-        if let Some(b) = &self.bias {
-            let b = b.as_slice().unwrap_or(&[]);
-            for row in y.chunks_exact_mut(out_f.max(1)) {
-                row.iter_mut().zip(b).for_each(|(v, bi)| *v += bi);
-            }
-        }
+        self.forward_into(x.as_slice().unwrap_or(&[]), rows, &mut y, false, true)?;
         let mut shape = x.shape().to_vec();
         *shape.last_mut().unwrap_or(&mut 0) = out_f;
         Tensor::from_vec(y, &shape)
+    }
+
+    /// `y = x·Wᵀ + b`, then GELU when `gelu`, on row-major slices: `x: [rows, in]`,
+    /// `y: [rows, out]` (overwritten). What the BERT forward calls on its workspace buffers.
+    ///
+    /// With `fuse` the bias (and GELU) are applied in one pass right after the GEMM; without,
+    /// a bias pass and then a GELU pass (the unfused reference of [`crate::bert::Fusion`]).
+    /// Errors if a slice is too short for its matrix.
+    pub fn forward_into(&self, x: &[f32], rows: usize, y: &mut [f32], gelu: bool, fuse: bool) -> Result<()> {
+        use crate::ops::simd::{Isa, add_bias_rows};
+        let (out_f, in_f) = (self.out_features(), self.in_features());
+        if x.len() < rows * in_f || y.len() < rows * out_f {
+            return Err(Error::invalid(
+                "Linear",
+                format!("buffers of {} and {} values for {rows} rows of {in_f} -> {out_f}", x.len(), y.len()),
+            ));
+        }
+        let (x, y) = (&x[..rows * in_f], &mut y[..rows * out_f]);
+        if backend() == Backend::MatrixMultiply {
+            // The comparison backend cannot read our panels: give it the weight as stored.
+            let w = self.weight.as_slice().unwrap_or(&[]);
+            sgemm(rows, in_f, out_f, x, in_f, w, in_f, y, out_f, true);
+        } else {
+            sgemm_prepacked(rows, x, in_f, self.packed()?, y, out_f)?;
+        }
+        let bias = self.bias.as_ref().and_then(|b| b.as_slice()).unwrap_or(&[]);
+        let isa = Isa::best();
+        match (gelu, fuse) {
+            (false, _) => add_bias_rows(isa, y, bias),
+            (true, true) => crate::ops::activation::bias_gelu_rows(isa, y, bias),
+            (true, false) => {
+                add_bias_rows(isa, y, bias);
+                crate::ops::gelu_in_place(y);
+            }
+        }
+        Ok(())
+    }
+
+    /// The weight packed for the GEMM (packed by the first call).
+    fn packed(&self) -> Result<&PackedB> {
+        Ok(match self.packed.get() {
+            Some(p) => p,
+            None => {
+                let (out_f, in_f) = (self.out_features(), self.in_features());
+                let p = PackedB::new(in_f, out_f, self.weight.as_slice().unwrap_or(&[]), in_f, true)?;
+                self.packed.get_or_init(|| p)
+            }
+        })
+    }
+
+    /// One Linear computing all of `parts` at once: their weights stacked along `out`
+    /// (`[Σ out, in]`) and their biases concatenated, so `y[:, o_i..o_i + out_i]` is part `i`'s
+    /// output. BERT's fused Q, K, V projection. Errors if the parts differ in `in_features`.
+    pub fn concat(parts: &[&Linear]) -> Result<Linear> {
+        let in_f = parts.first().map(|l| l.in_features()).unwrap_or(0);
+        if let Some(bad) = parts.iter().find(|l| l.in_features() != in_f) {
+            return Err(Error::invalid(
+                "Linear::concat",
+                format!("in_features differ: {} and {}", in_f, bad.in_features()),
+            ));
+        }
+        let out_f: usize = parts.iter().map(|l| l.out_features()).sum();
+        let mut w = Vec::with_capacity(out_f * in_f);
+        let mut b = Vec::with_capacity(out_f);
+        for l in parts {
+            w.extend_from_slice(&l.weight.to_vec());
+            match &l.bias {
+                Some(t) => b.extend_from_slice(&t.to_vec()),
+                None => b.extend(std::iter::repeat_n(0.0, l.out_features())),
+            }
+        }
+        Linear::new(Tensor::from_vec(w, &[out_f, in_f])?, Some(Tensor::from_vec(b, &[out_f])?))
     }
 
     /// The same layer written with tensor ops: `matmul(x, Wᵀ) + b`. The slow obvious reference.

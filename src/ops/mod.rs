@@ -27,6 +27,7 @@ pub mod matmul;
 pub mod norm;
 pub mod reduce;
 pub mod rnn;
+pub mod simd;
 pub mod softmax;
 
 pub use activation::{
