@@ -158,7 +158,8 @@ multiversion! {
     /// `m[r] = m_new`. The caller rescales its partial context by `alpha` and adds `p·V`;
     /// after the last block, dividing by `l` gives exactly softmax·V.
     ///
-    /// Start with `m = -inf`, `l = 0`. NaN propagates to `l`; all-`-inf` rows give NaN.
+    /// Start with `m = -inf`, `l = 0`. NaN propagates to `l`; a row that is `-inf` in every
+    /// block keeps `l = 0`, so the caller's division gives NaN (PyTorch's answer).
     #[allow(clippy::too_many_arguments)]
     pub fn online_softmax_block(scores: &mut [f32], kb: usize, scale: f32, mask: &[f32], m: &mut [f32], l: &mut [f32], alpha: &mut [f32]) {
         if kb == 0 {
@@ -183,6 +184,13 @@ multiversion! {
             }
             let bmax = mx.iter().fold(f32::NEG_INFINITY, |a, &b| if b > a { b } else { a });
             let m_new = if bmax > m[r] { bmax } else { m[r] };
+            if m_new == f32::NEG_INFINITY {
+                // Every key so far is -inf: nothing to add yet (l stays 0; if no later block
+                // brings a finite score, the caller's acc / l is 0 / 0 = NaN, as in PyTorch).
+                row.fill(0.0);
+                alpha[r] = 1.0;
+                continue;
+            }
             let a = exp_fast(m[r] - m_new);
             let mut sum = [0.0f32; LANES];
             let mut chunks = row.chunks_exact_mut(LANES);
