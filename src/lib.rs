@@ -19,6 +19,7 @@ pub mod ops;
 pub mod pipeline;
 pub mod tensor;
 pub mod text;
+pub mod threads;
 
 pub use error::{Error, Result};
 pub use tensor::Tensor;

@@ -29,7 +29,7 @@ struct Cli {
     /// Default: all-MiniLM-L6-v2, fetched into $NANOBERT_HOME (~/.cache/nanobert) when absent.
     #[arg(long, global = true)]
     model: Option<PathBuf>,
-    /// Worker threads (default: all cores).
+    /// Worker threads (default: the physical cores).
     #[arg(long, global = true)]
     threads: Option<usize>,
     #[command(subcommand)]
@@ -134,12 +134,7 @@ fn strs(v: &[String]) -> Vec<&str> {
 }
 
 fn run(cli: Cli) -> Result<()> {
-    if let Some(n) = cli.threads {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(n.max(1))
-            .build_global()
-            .map_err(|e| Error::Input(format!("--threads {n}: {e}")))?;
-    }
+    nanobert::threads::init_pool(cli.threads)?;
     match &cli.command {
         Command::Fetch => {
             let dir = fetch::ensure_minilm(true)?;

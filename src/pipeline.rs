@@ -42,12 +42,27 @@ fn check_texts(texts: &[&str]) -> Result<()> {
     Ok(())
 }
 
+/// How [`Embedder::embed`] groups many texts into batches (docs/batching.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Batching {
+    /// Sort by token count, batch neighbours, restore the input order (the default): each
+    /// batch is padded only to its own longest text, which is close to all of them.
+    #[default]
+    Bucketed,
+    /// Batches of [`BATCH_SIZE`] in input order, each padded to its longest text.
+    InputOrder,
+    /// One text per forward pass (no padding at all, but no batching either).
+    OneByOne,
+}
+
 /// Sentence embeddings: BERT, then the model card's pooling and normalization.
 pub struct Embedder {
     pub model: BertModel,
     pub tokenizer: Tokenizer,
     pub pooling: PoolingMode,
     pub normalize: bool,
+    /// How texts are grouped into batches (length bucketing by default).
+    pub batching: Batching,
 }
 
 impl Embedder {
@@ -71,24 +86,69 @@ impl Embedder {
             }
             None => (PoolingMode::Mean, false),
         };
-        Ok(Embedder { model, tokenizer, pooling, normalize })
+        Ok(Embedder { model, tokenizer, pooling, normalize, batching: Batching::default() })
     }
 
-    /// One vector per text.
+    /// One vector per text, in the order of `texts`.
+    ///
+    /// With [`Batching::Bucketed`] (the default) the texts are tokenized once, sorted by
+    /// token count, cut into batches of [`BATCH_SIZE`] neighbours (each padded to its own
+    /// longest), and the vectors put back in input order: a batch of similar lengths wastes
+    /// almost nothing on padding.
     pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
         check_texts(texts)?;
-        let mut out = Vec::with_capacity(texts.len());
-        for chunk in texts.chunks(BATCH_SIZE) {
-            let batch = self.tokenizer.encode_batch(chunk)?;
-            let hidden = self.model.forward(&input(&batch)?, false)?.last_hidden_state;
-            for mut v in pool(&hidden, &batch.attention_mask, self.pooling)? {
-                if self.normalize {
-                    normalize(&mut v);
-                }
-                out.push(v);
+        let size = if self.batching == Batching::OneByOne { 1 } else { BATCH_SIZE };
+        if self.batching != Batching::Bucketed {
+            let mut out = Vec::with_capacity(texts.len());
+            for chunk in texts.chunks(size) {
+                out.extend(self.embed_batch(&self.tokenizer.encode_batch(chunk)?)?);
+            }
+            return Ok(out);
+        }
+        let all = self.tokenizer.encode_batch(texts)?;
+        let order = bucket_order(&all.lengths());
+        let mut out: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
+        for group in order.chunks(size) {
+            let batch = sub_batch(&all, group);
+            for (&i, v) in group.iter().zip(self.embed_batch(&batch)?) {
+                out[i] = v;
             }
         }
         Ok(out)
+    }
+
+    /// The pooled (and maybe normalized) vector of every row of one padded batch.
+    fn embed_batch(&self, batch: &Batch) -> Result<Vec<Vec<f32>>> {
+        let hidden = self.model.forward(&input(batch)?, false)?.last_hidden_state;
+        let mut out = pool(&hidden, &batch.attention_mask, self.pooling)?;
+        if self.normalize {
+            out.iter_mut().for_each(|v| normalize(v));
+        }
+        Ok(out)
+    }
+}
+
+/// Indices of the texts sorted by length (stable: equal lengths keep input order).
+pub fn bucket_order(lengths: &[usize]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..lengths.len()).collect();
+    order.sort_by_key(|&i| lengths[i]);
+    order
+}
+
+/// Rows `rows` of a padded batch, as a batch padded only to the longest of them.
+pub fn sub_batch(all: &Batch, rows: &[usize]) -> Batch {
+    let lengths = all.lengths();
+    let s = rows.iter().map(|&i| lengths[i]).max().unwrap_or(0).max(1).min(all.seq_len);
+    let take = |v: &[u32]| -> Vec<u32> {
+        rows.iter().flat_map(|&i| v[i * all.seq_len..i * all.seq_len + s].iter().copied()).collect()
+    };
+    Batch {
+        input_ids: take(&all.input_ids),
+        attention_mask: take(&all.attention_mask),
+        token_type_ids: take(&all.token_type_ids),
+        batch: rows.len(),
+        seq_len: s,
+        tokens: rows.iter().map(|&i| all.tokens[i].iter().take(s).cloned().collect()).collect(),
     }
 }
 

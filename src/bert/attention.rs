@@ -35,6 +35,9 @@ use crate::ops::simd::Isa;
 use crate::ops::softmax::{online_softmax_block, softmax_rows_fused};
 use crate::{Result, Tensor, ops};
 
+/// `(q, k, v, ld)`: Q, K and V of every token, row `r` of each at `r * ld`.
+pub(crate) type QkvViews<'a> = (&'a [f32], &'a [f32], &'a [f32], usize);
+
 pub struct BertSelfAttention {
     pub query: Linear,
     pub key: Linear,
@@ -69,7 +72,7 @@ impl BertSelfAttention {
         rows: usize,
         qkv: &'a mut [f32],
         fusion: &Fusion,
-    ) -> Result<(&'a [f32], &'a [f32], &'a [f32], usize)> {
+    ) -> Result<QkvViews<'a>> {
         let h = self.query.out_features();
         let qkv = &mut qkv[..3 * rows * h];
         if fusion.qkv {
@@ -172,7 +175,18 @@ thread_local! {
 
 /// One-thread GEMM for attention's small products (the tasks are already spread over the pool).
 #[allow(clippy::too_many_arguments)]
-fn gemm1(m: usize, k: usize, n: usize, a: &[f32], lda: usize, b: &[f32], ldb: usize, c: &mut [f32], ldc: usize, tb: bool) -> Result<()> {
+fn gemm1(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f32],
+    lda: usize,
+    b: &[f32],
+    ldb: usize,
+    c: &mut [f32],
+    ldc: usize,
+    tb: bool,
+) -> Result<()> {
     sgemm_rung(Rung::Simd(Kernel::best()), m, k, n, a, lda, b, ldb, c, ldc, tb)
 }
 
@@ -222,7 +236,11 @@ pub fn attention_into(
         let (row0, rows) = (bi * s + qi * QUERY_BLOCK, blk.len() / h);
         SCRATCH.with(|cell| {
             let mut scratch = cell.borrow_mut();
-            if flash { io.flash(isa, row0, rows, blk, &mut scratch) } else { io.plain(isa, row0, rows, blk, &mut scratch, fusion) }
+            if flash {
+                io.flash(isa, row0, rows, blk, &mut scratch)
+            } else {
+                io.plain(isa, row0, rows, blk, &mut scratch, fusion)
+            }
         })
     };
     ctx[..b * s * h].par_chunks_mut(s * h).enumerate().try_for_each(|(bi, seq_ctx)| {
@@ -253,7 +271,15 @@ fn take(buf: &mut Vec<f32>, n: usize) -> &mut [f32] {
 impl BlockIo<'_> {
     /// Rows `row0..row0 + rows` (flattened batch index) of every head, scores held for the
     /// whole sequence: `[rows, seq]`.
-    fn plain(&self, isa: Isa, row0: usize, rows: usize, blk: &mut [f32], scratch: &mut Vec<f32>, fusion: &Fusion) -> Result<()> {
+    fn plain(
+        &self,
+        isa: Isa,
+        row0: usize,
+        rows: usize,
+        blk: &mut [f32],
+        scratch: &mut Vec<f32>,
+        fusion: &Fusion,
+    ) -> Result<()> {
         let (s, d, ld) = (self.seq, self.head_dim, self.ld);
         let h = self.heads * d;
         let kv0 = row0 / s * s; // first row of this sequence

@@ -91,14 +91,19 @@ impl BertEmbeddings {
             )));
         }
         if out.len() < b * s * h {
-            return Err(Error::invalid("BertEmbeddings", format!("output of {} values for {b} x {s} x {h}", out.len())));
+            return Err(Error::invalid(
+                "BertEmbeddings",
+                format!("output of {} values for {b} x {s} x {h}", out.len()),
+            ));
         }
         let row_of = |t: &'_ [f32], name: &str, id: usize, pos: usize| -> Result<std::ops::Range<usize>> {
             let rows = t.len() / h.max(1);
             if id >= rows {
                 return Err(Error::invalid(
                     "embedding",
-                    format!("{name} id {id} (at position {pos}) is out of range for a table of {rows} rows (V = {rows})"),
+                    format!(
+                        "{name} id {id} (at position {pos}) is out of range for a table of {rows} rows (V = {rows})"
+                    ),
                 ));
             }
             Ok(id * h..(id + 1) * h)
@@ -112,7 +117,9 @@ impl BertEmbeddings {
         }
         let ln = &self.LayerNorm;
         let (w, bias) = (ln.weight.as_slice().unwrap_or(&[]), ln.bias.as_slice().unwrap_or(&[]));
-        add_layer_norm_rows(isa, &mut out[..b * s * h], &[], h, w, bias, ln.eps as f32);
+        crate::ops::par_rows(&mut out[..b * s * h], h, |_, x| {
+            add_layer_norm_rows(isa, x, &[], h, w, bias, ln.eps as f32)
+        });
         Ok(())
     }
 }

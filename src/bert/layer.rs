@@ -18,6 +18,7 @@ use super::workspace::Workspace;
 use super::{load_layer_norm, load_linear};
 use crate::nn::{Activation, Dropout, LayerNorm, Linear, Module, ModuleList};
 use crate::ops::norm::add_layer_norm_rows;
+use crate::ops::par_rows;
 use crate::ops::simd::{Isa, add_assign};
 use crate::{Result, Tensor, ops};
 
@@ -27,11 +28,13 @@ pub(crate) fn add_norm(x: &mut [f32], residual: &[f32], ln: &LayerNorm, fusion: 
     let isa = Isa::best();
     let (w, b) = (ln.weight.as_slice().unwrap_or(&[]), ln.bias.as_slice().unwrap_or(&[]));
     let h = w.len();
+    let eps = ln.eps as f32;
+    let res = |r0: usize, n: usize| &residual[r0 * h..r0 * h + n];
     if fusion.add_norm {
-        add_layer_norm_rows(isa, x, residual, h, w, b, ln.eps as f32);
+        par_rows(x, h, |r0, x| add_layer_norm_rows(isa, x, res(r0, x.len()), h, w, b, eps));
     } else {
-        add_assign(isa, x, residual);
-        add_layer_norm_rows(isa, x, &[], h, w, b, ln.eps as f32);
+        par_rows(x, h, |r0, x| add_assign(isa, x, res(r0, x.len())));
+        par_rows(x, h, |_, x| add_layer_norm_rows(isa, x, &[], h, w, b, eps));
     }
 }
 

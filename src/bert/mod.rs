@@ -20,9 +20,9 @@ pub mod workspace;
 
 pub use config::BertConfig;
 pub use fusion::Fusion;
-pub use workspace::Workspace;
 pub use mlm::BertForMaskedLM;
 pub use model::{BertModel, BertModelOutput};
+pub use workspace::Workspace;
 
 use crate::io::WeightMap;
 use crate::nn::{LayerNorm, Linear};

@@ -100,11 +100,12 @@ impl Linear {
         }
         let bias = self.bias.as_ref().and_then(|b| b.as_slice()).unwrap_or(&[]);
         let isa = Isa::best();
+        use crate::ops::par_rows as par;
         match (gelu, fuse) {
-            (false, _) => add_bias_rows(isa, y, bias),
-            (true, true) => crate::ops::activation::bias_gelu_rows(isa, y, bias),
+            (false, _) => par(y, out_f, |_, y| add_bias_rows(isa, y, bias)),
+            (true, true) => par(y, out_f, |_, y| crate::ops::activation::bias_gelu_rows(isa, y, bias)),
             (true, false) => {
-                add_bias_rows(isa, y, bias);
+                par(y, out_f, |_, y| add_bias_rows(isa, y, bias));
                 crate::ops::gelu_in_place(y);
             }
         }

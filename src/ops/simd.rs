@@ -122,14 +122,7 @@ const ROUND_MAGIC: f32 = 12_582_912.0;
 /// and `2^n` is built directly as the bits of a float (exponent field `n + 127`).
 #[inline(always)]
 pub fn exp_fast(x: f32) -> f32 {
-    // Comparisons with NaN are false, so NaN passes through both selects (f32::max would not).
-    let xc = if x > EXP_HI {
-        EXP_HI
-    } else if x < EXP_LO {
-        EXP_LO
-    } else {
-        x
-    };
+    let xc = x.clamp(EXP_LO, EXP_HI); // NaN stays NaN (f32::max alone would drop it)
     let t = xc * LOG2_E + ROUND_MAGIC;
     let n = t - ROUND_MAGIC; // round(x / ln 2), as a float
     let r = (xc - n * LN2_HI) - n * LN2_LO;

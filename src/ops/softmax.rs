@@ -254,3 +254,51 @@ pub fn softmax_ref(x: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
     }
     Tensor::from_vec(out, x.shape())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fused_softmax_matches_the_scalar_reference_on_every_isa() {
+        let s = 53;
+        let x: Vec<f32> = Tensor::randn(&[4, s], 9).to_vec().iter().map(|v| v * 8.0).collect();
+        let mask: Vec<f32> = (0..s).map(|j| if j % 5 == 4 { f32::MIN } else { 0.0 }).collect();
+        let mut want = x.clone();
+        want.chunks_exact_mut(s).for_each(|r| softmax_scaled_masked_row_ref(r, 0.125, &mask));
+        for isa in Isa::supported() {
+            let mut got = x.clone();
+            softmax_rows_fused(isa, &mut got, s, 0.125, &mask);
+            let d = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+            assert!(d < 1e-6, "{isa:?}: {d}");
+            // Online softmax over blocks of 16 keys, then divided by l: the same probabilities.
+            let mut online = x.clone();
+            let (mut m, mut l, mut alpha) = (vec![f32::NEG_INFINITY; 4], vec![0.0; 4], vec![0.0; 4]);
+            let mut probs = vec![0.0f32; 4 * s];
+            for k0 in (0..s).step_by(16) {
+                let kb = 16.min(s - k0);
+                let mut blk: Vec<f32> = online.chunks_exact(s).flat_map(|r| r[k0..k0 + kb].to_vec()).collect();
+                online_softmax_block(isa, &mut blk, kb, 0.125, &mask[k0..k0 + kb], &mut m, &mut l, &mut alpha);
+                for r in 0..4 {
+                    probs[r * s..r * s + k0].iter_mut().for_each(|p| *p *= alpha[r]);
+                    probs[r * s + k0..r * s + k0 + kb].copy_from_slice(&blk[r * kb..(r + 1) * kb]);
+                }
+            }
+            probs.chunks_exact_mut(s).zip(&l).for_each(|(r, l)| r.iter_mut().for_each(|p| *p /= l));
+            online.copy_from_slice(&probs);
+            let d = online.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+            assert!(d < 1e-6, "{isa:?} online: {d}");
+        }
+        // NaN in a row: that row NaN; -inf everywhere: NaN (as PyTorch); BERT's mask everywhere: uniform.
+        let mut y = x.clone();
+        y[s + 2] = f32::NAN;
+        softmax_rows_fused(Isa::best(), &mut y, s, 1.0, &[]);
+        assert!(y[s..2 * s].iter().all(|v| v.is_nan()) && y[..s].iter().all(|v| v.is_finite()));
+        let mut y = vec![f32::NEG_INFINITY; s];
+        softmax_rows_fused(Isa::best(), &mut y, s, 1.0, &[]);
+        assert!(y.iter().all(|v| v.is_nan()));
+        let mut y = x[..s].to_vec();
+        softmax_rows_fused(Isa::best(), &mut y, s, 1.0, &vec![f32::MIN; s]);
+        assert!(y.iter().all(|&v| (v - 1.0 / s as f32).abs() < 1e-7));
+    }
+}
