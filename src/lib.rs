@@ -9,7 +9,10 @@
 //! - [`nn`]: modules with PyTorch-style `Display`: Linear, LayerNorm, Embedding, Dropout.
 //! - [`bert`]: one struct per Hugging Face BERT module.
 //! - [`io`] and [`text`]: checkpoint files and tokenization, beside the model.
+//! - [`profile`]: per-thread timing spans in the modules and ops (free when off).
+//! - [`bench`]: the instruments on top (benchmarks, machine limits, reports).
 
+pub mod bench;
 pub mod bert;
 pub mod error;
 pub mod io;
@@ -17,6 +20,7 @@ pub mod nn;
 mod notebooks;
 pub mod ops;
 pub mod pipeline;
+pub mod profile;
 pub mod tensor;
 pub mod text;
 pub mod threads;

@@ -30,7 +30,7 @@ use super::config::BertConfig;
 use super::fusion::Fusion;
 use super::{load_layer_norm, load_linear};
 use crate::nn::{Dropout, LayerNorm, Linear, Module};
-use crate::ops::matmul::{Kernel, Rung, sgemm_rung};
+use crate::ops::matmul::{Epilogue, Gemm, MatMut, MatRef};
 use crate::ops::simd::Isa;
 use crate::ops::softmax::{online_softmax_block, softmax_rows_fused};
 use crate::{Result, Tensor, ops};
@@ -83,15 +83,15 @@ impl BertSelfAttention {
                     self.qkv.get_or_init(|| l)
                 }
             };
-            fused.forward_into(x, rows, qkv, false, fusion.epilogue)?;
+            fused.forward_into(&Gemm::default(), x, rows, qkv, false, fusion.epilogue)?;
             let qkv: &'a [f32] = qkv;
             Ok((qkv, &qkv[h..], &qkv[2 * h..], 3 * h))
         } else {
             let (q, kv) = qkv.split_at_mut(rows * h);
             let (k, v) = kv.split_at_mut(rows * h);
-            self.query.forward_into(x, rows, q, false, fusion.epilogue)?;
-            self.key.forward_into(x, rows, k, false, fusion.epilogue)?;
-            self.value.forward_into(x, rows, v, false, fusion.epilogue)?;
+            self.query.forward_into(&Gemm::default(), x, rows, q, false, fusion.epilogue)?;
+            self.key.forward_into(&Gemm::default(), x, rows, k, false, fusion.epilogue)?;
+            self.value.forward_into(&Gemm::default(), x, rows, v, false, fusion.epilogue)?;
             Ok((q, k, v, h))
         }
     }
@@ -104,6 +104,7 @@ impl BertSelfAttention {
 
     /// [`BertSelfAttention::forward`] with the given fusions.
     pub fn forward_with(&self, x: &Tensor, mask: &[f32], fusion: &Fusion) -> Result<Tensor> {
+        let _s = crate::profile::span("BertSelfAttention");
         let (b, s, hidden) = (x.shape()[0], x.shape()[1], x.shape()[2]);
         let x = x.contiguous();
         let mut qkv = vec![0.0f32; 3 * b * s * hidden];
@@ -173,7 +174,9 @@ thread_local! {
     static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
-/// One-thread GEMM for attention's small products (the tasks are already spread over the pool).
+/// One-thread GEMM for attention's small products (the tasks are already spread over the
+/// pool): `C (m x n, row stride ldc) = A (m x k, lda) · B`, B `k x n` (ldb) or, with `tb`,
+/// stored `n x k` and read transposed.
 #[allow(clippy::too_many_arguments)]
 fn gemm1(
     m: usize,
@@ -187,7 +190,9 @@ fn gemm1(
     ldc: usize,
     tb: bool,
 ) -> Result<()> {
-    sgemm_rung(Rung::Simd(Kernel::best()), m, k, n, a, lda, b, ldb, c, ldc, tb)
+    let a = MatRef::strided(a, m, k, lda);
+    let b = if tb { MatRef::strided(b, n, k, ldb).t() } else { MatRef::strided(b, k, n, ldb) };
+    Gemm::default().parallel(false).sgemm(a, b, MatMut::strided(c, m, n, ldc), Epilogue::None)
 }
 
 /// Multi-head attention for a whole batch, all heads, into `ctx: [batch·seq, heads·head_dim]`.
@@ -229,6 +234,9 @@ pub fn attention_into(
             format!("mask of {} / context of {} values for batch {b} x seq {s} x hidden {h}", mask.len(), ctx.len()),
         ));
     }
+    // For the profile, one op: both products of every head (QKᵀ, PV), the mask, the softmax.
+    let (flops, bytes) = (4 * b * nh * s * s * d, 4 * (4 * b * s * h + b * s));
+    let _op = crate::profile::op("attention heads", flops as u64, bytes as u64);
     let flash = fusion.use_flash(s);
     let isa = Isa::best();
     let run = |bi: usize, qi: usize, blk: &mut [f32]| -> Result<()> {
@@ -368,6 +376,7 @@ impl BertSelfOutput {
 
     /// `ctx, residual: [batch, seq, hidden] -> [batch, seq, hidden]`.
     pub fn forward(&self, ctx: &Tensor, residual: &Tensor) -> Result<Tensor> {
+        let _s = crate::profile::span("BertSelfOutput");
         self.LayerNorm.forward(&ops::add(&self.dense.forward(ctx)?, residual)?)
     }
 }
@@ -396,6 +405,7 @@ impl BertAttention {
     }
 
     pub fn forward(&self, x: &Tensor, mask: &[f32]) -> Result<Tensor> {
+        let _s = crate::profile::span("BertAttention");
         self.output.forward(&self.self_.forward(x, mask)?, x)
     }
 }

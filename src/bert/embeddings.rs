@@ -44,6 +44,7 @@ impl BertEmbeddings {
 
     /// `input -> [batch, seq, hidden]`.
     pub fn forward(&self, input: &BertInput) -> Result<Tensor> {
+        let _s = crate::profile::span("BertEmbeddings");
         let (b, s) = (input.batch, input.seq_len);
         let max_pos = self.position_embeddings.weight.shape()[0];
         if s > max_pos {
@@ -75,6 +76,7 @@ impl BertEmbeddings {
     /// nothing: each row is the word row, plus the token-type row, plus the position row (in
     /// that order, as the tensor path adds them), then LayerNorm.
     pub fn forward_into(&self, input: &BertInput, out: &mut [f32]) -> Result<()> {
+        let _s = crate::profile::span("BertEmbeddings");
         use crate::ops::norm::add_layer_norm_rows;
         use crate::ops::simd::{Isa, add_assign};
         let (b, s) = (input.batch, input.seq_len);

@@ -17,6 +17,7 @@ use super::fusion::Fusion;
 use super::workspace::Workspace;
 use super::{load_layer_norm, load_linear};
 use crate::nn::{Activation, Dropout, LayerNorm, Linear, Module, ModuleList};
+use crate::ops::matmul::Gemm;
 use crate::ops::norm::add_layer_norm_rows;
 use crate::ops::par_rows;
 use crate::ops::simd::{Isa, add_assign};
@@ -25,6 +26,7 @@ use crate::{Result, Tensor, ops};
 /// `x = LayerNorm(x + residual)` on `[rows, hidden]` slices: in one pass with the
 /// `add-norm` fusion, else the add written out first and LayerNorm after.
 pub(crate) fn add_norm(x: &mut [f32], residual: &[f32], ln: &LayerNorm, fusion: &Fusion) {
+    let _o = crate::profile::op("add + layer_norm", 0, (4 * 3 * x.len()) as u64);
     let isa = Isa::best();
     let (w, b) = (ln.weight.as_slice().unwrap_or(&[]), ln.bias.as_slice().unwrap_or(&[]));
     let h = w.len();
@@ -46,6 +48,7 @@ pub struct BertIntermediate {
 impl BertIntermediate {
     /// `[batch, seq, hidden] -> [batch, seq, intermediate]`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let _s = crate::profile::span("BertIntermediate");
         Ok(self.intermediate_act_fn.forward(&self.dense.forward(x)?))
     }
 }
@@ -69,6 +72,7 @@ pub struct BertOutput {
 impl BertOutput {
     /// `h: [batch, seq, intermediate]`, `residual: [batch, seq, hidden] -> [batch, seq, hidden]`.
     pub fn forward(&self, h: &Tensor, residual: &Tensor) -> Result<Tensor> {
+        let _s = crate::profile::span("BertOutput");
         self.LayerNorm.forward(&ops::add(&self.dense.forward(h)?, residual)?)
     }
 }
@@ -129,28 +133,47 @@ impl BertLayer {
     /// x     = LayerNorm(inter·W2ᵀ + b2 + attn)
     /// ```
     pub fn forward_ws(&self, ws: &mut Workspace, batch: usize, seq: usize, fusion: &Fusion) -> Result<()> {
+        let _s = crate::profile::span("BertLayer");
         let sa = &self.attention.self_;
         let h = sa.query.out_features();
         let rows = batch * seq;
         let Workspace { hidden, qkv, ctx, attn, inter, mask, .. } = ws;
         let (x, ctx, attn) = (&mut hidden[..rows * h], &mut ctx[..rows * h], &mut attn[..rows * h]);
-        let (q, k, v, ld) = sa.project_qkv(x, rows, qkv, fusion)?;
-        let shape = AttentionShape { batch, seq, heads: sa.num_heads, head_dim: h / sa.num_heads };
-        attention_into(shape, q, k, v, ld, &mask[..rows], ctx, fusion)?;
+        let attention_span = crate::profile::span("BertAttention");
+        {
+            let _a = crate::profile::span("BertSelfAttention");
+            let (q, k, v, ld) = sa.project_qkv(x, rows, qkv, fusion)?;
+            let shape = AttentionShape { batch, seq, heads: sa.num_heads, head_dim: h / sa.num_heads };
+            attention_into(shape, q, k, v, ld, &mask[..rows], ctx, fusion)?;
+        }
         let so = &self.attention.output;
-        so.dense.forward_into(ctx, rows, attn, false, fusion.epilogue)?;
-        add_norm(attn, x, &so.LayerNorm, fusion);
+        {
+            let _o = crate::profile::span("BertSelfOutput");
+            so.dense.forward_into(&Gemm::default(), ctx, rows, attn, false, fusion.epilogue)?;
+            add_norm(attn, x, &so.LayerNorm, fusion);
+        }
+        drop(attention_span);
+        let _i = crate::profile::span("BertIntermediate");
         let inter_f = self.intermediate.dense.out_features();
         let inter = &mut inter[..rows * inter_f];
         let act = self.intermediate.intermediate_act_fn;
-        self.intermediate.dense.forward_into(attn, rows, inter, act == Activation::Gelu, fusion.epilogue)?;
+        self.intermediate.dense.forward_into(
+            &Gemm::default(),
+            attn,
+            rows,
+            inter,
+            act == Activation::Gelu,
+            fusion.epilogue,
+        )?;
         match act {
             Activation::Gelu => {}
             Activation::GeluTanh => ops::gelu_tanh_in_place(inter),
             Activation::Relu => ops::relu_in_place(inter),
             Activation::Tanh => ops::tanh_in_place(inter),
         }
-        self.output.dense.forward_into(inter, rows, x, false, fusion.epilogue)?;
+        drop(_i);
+        let _o = crate::profile::span("BertOutput");
+        self.output.dense.forward_into(&Gemm::default(), inter, rows, x, false, fusion.epilogue)?;
         add_norm(x, attn, &self.output.LayerNorm, fusion);
         Ok(())
     }

@@ -22,6 +22,7 @@ pub struct BertPooler {
 impl BertPooler {
     /// `[batch, seq, hidden] -> [batch, hidden]`.
     pub fn forward(&self, hidden: &Tensor) -> Result<Tensor> {
+        let _s = crate::profile::span("BertPooler");
         let cls = hidden.select(1, 0)?; // [batch, hidden], the first token of each sequence
         Ok(self.activation.forward(&self.dense.forward(&cls)?))
     }
@@ -84,6 +85,7 @@ impl BertModel {
     /// no real token attends to them. Reuses a workspace kept by the model across calls; the
     /// outputs are fresh tensors.
     pub fn forward(&self, input: &BertInput, output_hidden_states: bool) -> Result<BertModelOutput> {
+        let _s = crate::profile::span("BertModel");
         let (b, s, h) = (input.batch, input.seq_len, self.config.hidden_size);
         self.workspaces.with(|ws| {
             let mut hidden_states = Vec::new();
@@ -108,6 +110,7 @@ impl BertModel {
     /// not run. Once `ws` has served a batch × seq at least this large, this allocates
     /// nothing (tests/no_alloc.rs).
     pub fn forward_with(&self, input: &BertInput, ws: &mut Workspace, fusion: &Fusion) -> Result<()> {
+        let _s = crate::profile::span("BertModel");
         self.forward_layers(input, ws, fusion, |_| Ok(()))
     }
 

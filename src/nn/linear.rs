@@ -3,7 +3,7 @@
 //! `y = x·Wᵀ + b`. In one dimension that is the line `y = w·x + b`; with vectors it mixes
 //! every input feature into every output feature. PyTorch (and every Hugging Face
 //! checkpoint) stores `W` as `[out_features, in_features]`, so the product is `x · Wᵀ`:
-//! we hand `sgemm` the weight as it is and ask for the transpose (`transpose_b = true`)
+//! we hand `sgemm` the weight as it is, viewed as its transpose (`MatRef::new(w, out, in).t()`),
 //! instead of copying it.
 //!
 //! The weight never changes, so the first `forward` packs it once into the GEMM microkernel's
@@ -17,7 +17,7 @@
 //! the fill-mask head, whose decoder is a 30522 x 768 Linear).
 
 use super::module::Module;
-use crate::ops::matmul::{Backend, PackedB, backend, sgemm, sgemm_prepacked};
+use crate::ops::matmul::{Backend, Epilogue, Gemm, MatMut, MatRef, PackedB};
 use crate::{Error, Result, Tensor};
 
 /// `torch.nn.Linear`: weight `[out, in]`, optional bias `[out]`.
@@ -55,8 +55,15 @@ impl Linear {
         self.weight.shape()[0]
     }
 
-    /// `x: [..., in] -> [..., out]`, one GEMM over all leading dimensions at once.
+    /// `x: [..., in] -> [..., out]`, one GEMM over all leading dimensions at once, the bias
+    /// added in the GEMM's epilogue. Runs nanobert's best GEMM ([`Gemm::default`]).
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        self.forward_with(&Gemm::default(), x)
+    }
+
+    /// [`Linear::forward`] with an explicit GEMM choice (e.g. `Gemm::matrixmultiply()` to
+    /// compare, which reads the weight as stored instead of the packed copy).
+    pub fn forward_with(&self, gemm: &Gemm, x: &Tensor) -> Result<Tensor> {
         let (out_f, in_f) = (self.out_features(), self.in_features());
         if x.ndim() == 0 || x.shape()[x.ndim() - 1] != in_f {
             return Err(Error::ShapeMismatch {
@@ -69,7 +76,7 @@ impl Linear {
         let x = x.contiguous();
         let rows = x.numel() / in_f.max(1);
         let mut y = vec![0.0f32; rows * out_f];
-        self.forward_into(x.as_slice().unwrap_or(&[]), rows, &mut y, false, true)?;
+        self.forward_into(gemm, x.as_slice().unwrap_or(&[]), rows, &mut y, false, true)?;
         let mut shape = x.shape().to_vec();
         *shape.last_mut().unwrap_or(&mut 0) = out_f;
         Tensor::from_vec(y, &shape)
@@ -78,10 +85,19 @@ impl Linear {
     /// `y = x·Wᵀ + b`, then GELU when `gelu`, on row-major slices: `x: [rows, in]`,
     /// `y: [rows, out]` (overwritten). What the BERT forward calls on its workspace buffers.
     ///
-    /// With `fuse` the bias (and GELU) are applied in one pass right after the GEMM; without,
-    /// a bias pass and then a GELU pass (the unfused reference of [`crate::bert::Fusion`]).
-    /// Errors if a slice is too short for its matrix.
-    pub fn forward_into(&self, x: &[f32], rows: usize, y: &mut [f32], gelu: bool, fuse: bool) -> Result<()> {
+    /// With `fuse` the bias (and GELU) are the GEMM's epilogue ([`Epilogue::Bias`],
+    /// [`Epilogue::BiasGelu`]), applied to each tile of C as it is finished; without, the GEMM
+    /// writes `x·Wᵀ`, then a bias pass and a GELU pass follow (the unfused reference of
+    /// [`crate::bert::Fusion`]). Errors if a slice is too short for its matrix.
+    pub fn forward_into(
+        &self,
+        gemm: &Gemm,
+        x: &[f32],
+        rows: usize,
+        y: &mut [f32],
+        gelu: bool,
+        fuse: bool,
+    ) -> Result<()> {
         use crate::ops::simd::{Isa, add_bias_rows};
         let (out_f, in_f) = (self.out_features(), self.in_features());
         if x.len() < rows * in_f || y.len() < rows * out_f {
@@ -90,24 +106,38 @@ impl Linear {
                 format!("buffers of {} and {} values for {rows} rows of {in_f} -> {out_f}", x.len(), y.len()),
             ));
         }
-        let (x, y) = (&x[..rows * in_f], &mut y[..rows * out_f]);
-        if backend() == Backend::MatrixMultiply {
-            // The comparison backend cannot read our panels: give it the weight as stored.
-            let w = self.weight.as_slice().unwrap_or(&[]);
-            sgemm(rows, in_f, out_f, x, in_f, w, in_f, y, out_f, true);
-        } else {
-            sgemm_prepacked(rows, x, in_f, self.packed()?, y, out_f)?;
-        }
         let bias = self.bias.as_ref().and_then(|b| b.as_slice()).unwrap_or(&[]);
+        // With the fusion on, the bias (and GELU) ride in the GEMM; a Linear without a bias
+        // has nothing to fuse GELU with, and runs it as a pass.
+        let in_gemm = fuse && self.bias.is_some();
+        let epilogue = match (in_gemm, gelu) {
+            (true, false) => Epilogue::Bias(bias),
+            (true, true) => Epilogue::BiasGelu(bias),
+            (false, _) => Epilogue::None,
+        };
+        let x_view = MatRef::new(&x[..rows * in_f], rows, in_f);
+        let w_t = MatRef::new(self.weight.as_slice().unwrap_or(&[]), out_f, in_f).t();
+        let y_view = MatMut::new(&mut y[..rows * out_f], rows, out_f);
+        let (flops, bytes) = (2 * rows * in_f * out_f, 4 * (rows * in_f + in_f * out_f + rows * out_f));
+        if gemm.backend() == Backend::MatrixMultiply {
+            // The comparison backend cannot read our panels: give it the weight as stored.
+            let _o = crate::profile::op("gemm", flops as u64, bytes as u64);
+            gemm.sgemm(x_view, w_t, y_view, epilogue)?;
+        } else {
+            let packed = self.packed()?;
+            let _o = crate::profile::op("gemm", flops as u64, bytes as u64);
+            gemm.sgemm_prepacked(x_view, packed, y_view, epilogue)?;
+        }
+        let y = &mut y[..rows * out_f];
         let isa = Isa::best();
         use crate::ops::par_rows as par;
-        match (gelu, fuse) {
-            (false, _) => par(y, out_f, |_, y| add_bias_rows(isa, y, bias)),
-            (true, true) => par(y, out_f, |_, y| crate::ops::activation::bias_gelu_rows(isa, y, bias)),
-            (true, false) => {
-                par(y, out_f, |_, y| add_bias_rows(isa, y, bias));
-                crate::ops::gelu_in_place(y);
-            }
+        if !in_gemm && !bias.is_empty() {
+            let _o = crate::profile::op("bias", 0, (8 * y.len()) as u64);
+            par(y, out_f, |_, y| add_bias_rows(isa, y, bias));
+        }
+        if gelu && !in_gemm {
+            let _o = crate::profile::op("gelu", 0, (8 * y.len()) as u64);
+            crate::ops::gelu_in_place(y);
         }
         Ok(())
     }
@@ -118,7 +148,9 @@ impl Linear {
             Some(p) => p,
             None => {
                 let (out_f, in_f) = (self.out_features(), self.in_features());
-                let p = PackedB::new(in_f, out_f, self.weight.as_slice().unwrap_or(&[]), in_f, true)?;
+                let _o = crate::profile::op("pack weights (once)", 0, 8 * (in_f * out_f) as u64);
+                let w_t = MatRef::new(self.weight.as_slice().unwrap_or(&[]), out_f, in_f).t();
+                let p = PackedB::new(w_t)?;
                 self.packed.get_or_init(|| p)
             }
         })
