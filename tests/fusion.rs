@@ -4,7 +4,7 @@
 //! fully masked rows.
 
 use nanobert::Tensor;
-use nanobert::bert::attention::{AttentionShape, attention_into};
+use nanobert::bert::attention::{AttentionScratch, AttentionShape, attention_into};
 use nanobert::bert::{BertConfig, BertInput, BertModel, Fusion, Init, Workspace};
 
 fn model(layers: usize, max_pos: usize) -> BertModel {
@@ -96,7 +96,7 @@ fn attend(q: &[f32], k: &[f32], v: &[f32], mask: &[f32], s: usize, flash: bool) 
     let shape = AttentionShape { batch: 1, seq: s, heads: 2, head_dim: 4 };
     let mut out = vec![0.0; s * 8];
     let fusion = Fusion { flash, flash_min_seq: 0, ..Fusion::all() };
-    attention_into(shape, q, k, v, 8, mask, &mut out, &fusion).unwrap();
+    attention_into(shape, q, k, v, 8, mask, &mut out, &AttentionScratch::default(), &fusion).unwrap();
     out
 }
 
@@ -137,8 +137,18 @@ fn attention_nan_and_masked_rows_follow_pytorch() {
         let want = {
             let shape = AttentionShape { batch: 1, seq: s - 128, heads: 2, head_dim: 4 };
             let mut out = vec![0.0; (s - 128) * 8];
-            attention_into(shape, &q[..(s - 128) * 8], ks, vs, 8, &vec![0.0; s - 128], &mut out, &Fusion::none())
-                .unwrap();
+            attention_into(
+                shape,
+                &q[..(s - 128) * 8],
+                ks,
+                vs,
+                8,
+                &vec![0.0; s - 128],
+                &mut out,
+                &AttentionScratch::default(),
+                &Fusion::none(),
+            )
+            .unwrap();
             out
         };
         assert!(max_diff(&got[..(s - 128) * 8], &want) < 1e-5, "flash {flash}");

@@ -20,8 +20,7 @@
 //! Hugging Face: `BertSelfAttention`, `BertSelfOutput`, `BertAttention` in
 //! <https://github.com/huggingface/transformers/blob/main/src/transformers/models/bert/modeling_bert.py>.
 
-use std::cell::RefCell;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use rayon::prelude::*;
 
@@ -111,7 +110,7 @@ impl BertSelfAttention {
         let (q, k, v, ld) = self.project_qkv(x.as_slice().unwrap_or(&[]), b * s, &mut qkv, fusion)?;
         let mut out = vec![0.0f32; b * s * hidden];
         let shape = AttentionShape { batch: b, seq: s, heads: self.num_heads, head_dim: hidden / self.num_heads };
-        attention_into(shape, q, k, v, ld, mask, &mut out, fusion)?;
+        attention_into(shape, q, k, v, ld, mask, &mut out, &AttentionScratch::default(), fusion)?;
         Tensor::from_vec(out, &[b, s, hidden])
     }
 
@@ -168,10 +167,32 @@ pub struct AttentionShape {
     pub head_dim: usize,
 }
 
-thread_local! {
-    /// Each thread's scores / partial-context buffer, grown once and reused by every later
-    /// call (like the GEMM's packing buffers): attention allocates nothing when warm.
-    static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+/// Floats of scratch one attention task needs (scores of a query block, partial context).
+pub fn scratch_floats(seq: usize, head_dim: usize, flash: bool) -> usize {
+    let qb = QUERY_BLOCK;
+    if flash { qb * KEY_BLOCK.min(seq) + 2 * qb * head_dim + 3 * qb } else { qb * seq + qb * head_dim }
+}
+
+/// Per-thread scratch for [`attention_into`]: one buffer per thread of the pool, each locked
+/// only by its own thread (so never contended), sized once by `prepare`.
+#[derive(Default)]
+pub struct AttentionScratch(Vec<Mutex<Vec<f32>>>);
+
+impl AttentionScratch {
+    /// One buffer of at least `floats` per thread of the current rayon pool (allocates only
+    /// when the pool or the size grew).
+    pub fn prepare(&mut self, floats: usize) {
+        let threads = rayon::current_num_threads().max(1);
+        while self.0.len() < threads {
+            self.0.push(Mutex::new(Vec::new()));
+        }
+        for slot in &mut self.0 {
+            let buf = slot.get_mut().unwrap_or_else(|e| e.into_inner());
+            if buf.len() < floats {
+                buf.resize(floats, 0.0);
+            }
+        }
+    }
 }
 
 /// One-thread GEMM for attention's small products (the tasks are already spread over the
@@ -203,7 +224,8 @@ fn gemm1(
 ///
 /// One parallel loop over (sequence, block of [`QUERY_BLOCK`] query rows); each task runs
 /// every head of its block one after the other on a one-thread GEMM, in its thread's scratch
-/// buffer, and writes rows of `ctx` no other task touches. Two kernels:
+/// buffer (`scratch`, see [`AttentionScratch`]; an empty one works, allocating per task),
+/// and writes rows of `ctx` no other task touches. Two kernels:
 ///
 /// - plain: `S = Q_blk·Kᵀ` (`[32, seq]`), softmax, `ctx_blk = S·V`;
 /// - online softmax (`fusion.use_flash(seq)`): over key blocks of [`KEY_BLOCK`], keeping per
@@ -221,6 +243,7 @@ pub fn attention_into(
     ld: usize,
     mask: &[f32],
     ctx: &mut [f32],
+    scratch: &AttentionScratch,
     fusion: &Fusion,
 ) -> Result<()> {
     let AttentionShape { batch: b, seq: s, heads: nh, head_dim: d } = shape;
@@ -242,14 +265,17 @@ pub fn attention_into(
     let run = |bi: usize, qi: usize, blk: &mut [f32]| -> Result<()> {
         let io = BlockIo { q, k, v, ld, mask: &mask[bi * s..(bi + 1) * s], seq: s, heads: nh, head_dim: d };
         let (row0, rows) = (bi * s + qi * QUERY_BLOCK, blk.len() / h);
-        SCRATCH.with(|cell| {
-            let mut scratch = cell.borrow_mut();
-            if flash {
-                io.flash(isa, row0, rows, blk, &mut scratch)
-            } else {
-                io.plain(isa, row0, rows, blk, &mut scratch, fusion)
-            }
-        })
+        let slots = &scratch.0;
+        let mut local = Vec::new(); // only when the caller gave no scratch
+        let mut guard = match slots.len() {
+            0 => None,
+            n => Some(slots[rayon::current_thread_index().unwrap_or(0) % n].lock().unwrap_or_else(|e| e.into_inner())),
+        };
+        let buf = match guard.as_deref_mut() {
+            Some(b) => b,
+            None => &mut local,
+        };
+        if flash { io.flash(isa, row0, rows, blk, buf) } else { io.plain(isa, row0, rows, blk, buf, fusion) }
     };
     ctx[..b * s * h].par_chunks_mut(s * h).enumerate().try_for_each(|(bi, seq_ctx)| {
         seq_ctx.par_chunks_mut(QUERY_BLOCK * h).enumerate().try_for_each(|(qi, blk)| run(bi, qi, blk))

@@ -114,7 +114,8 @@ impl BertLayer {
     pub fn forward(&self, x: &Tensor, mask: &[f32]) -> Result<Tensor> {
         let (b, s, h) = (x.shape()[0], x.shape()[1], x.shape()[2]);
         let mut ws = Workspace::new();
-        ws.prepare(b, s, h, self.intermediate.dense.out_features());
+        let d = h / self.attention.self_.num_heads.max(1);
+        ws.prepare(b, s, h, self.intermediate.dense.out_features(), super::attention::scratch_floats(s, d, false));
         ws.hidden[..b * s * h].copy_from_slice(x.contiguous().as_slice().unwrap_or(&[]));
         ws.mask[..b * s].copy_from_slice(&mask[..b * s]);
         self.forward_ws(&mut ws, b, s, &Fusion::default())?;
@@ -137,14 +138,14 @@ impl BertLayer {
         let sa = &self.attention.self_;
         let h = sa.query.out_features();
         let rows = batch * seq;
-        let Workspace { hidden, qkv, ctx, attn, inter, mask, .. } = ws;
+        let Workspace { hidden, qkv, ctx, attn, inter, mask, scratch, .. } = ws;
         let (x, ctx, attn) = (&mut hidden[..rows * h], &mut ctx[..rows * h], &mut attn[..rows * h]);
         let attention_span = crate::profile::span("BertAttention");
         {
             let _a = crate::profile::span("BertSelfAttention");
             let (q, k, v, ld) = sa.project_qkv(x, rows, qkv, fusion)?;
             let shape = AttentionShape { batch, seq, heads: sa.num_heads, head_dim: h / sa.num_heads };
-            attention_into(shape, q, k, v, ld, &mask[..rows], ctx, fusion)?;
+            attention_into(shape, q, k, v, ld, &mask[..rows], ctx, scratch, fusion)?;
         }
         let so = &self.attention.output;
         {

@@ -4,6 +4,7 @@
 //! <https://github.com/huggingface/transformers/blob/main/src/transformers/models/bert/modeling_bert.py>.
 
 use super::ParamSource;
+use super::attention::scratch_floats;
 use super::config::BertConfig;
 use super::embeddings::BertEmbeddings;
 use super::fusion::Fusion;
@@ -132,7 +133,8 @@ impl BertModel {
     ) -> Result<()> {
         let (b, s) = (input.batch, input.seq_len);
         let cfg = &self.config;
-        ws.prepare(b, s, cfg.hidden_size, cfg.intermediate_size);
+        let d = cfg.hidden_size / cfg.num_attention_heads.max(1);
+        ws.prepare(b, s, cfg.hidden_size, cfg.intermediate_size, scratch_floats(s, d, fusion.use_flash(s)));
         let rows = b * s;
         match input.attention_mask {
             Some(m) => ws.mask[..rows].iter_mut().zip(m).for_each(|(o, &v)| *o = if v == 0 { f32::MIN } else { 0.0 }),

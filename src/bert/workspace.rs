@@ -23,8 +23,8 @@
 //!
 //! For bert-base at batch 32 × 128 tokens that is 4096 × (768 · 6 + 3072) floats = 113 MB,
 //! against about 12 × 113 MB allocated (and faulted in) by a forward that allocates per op.
-//! Attention's per-task score buffers live with each thread (`attention.rs`), like the
-//! GEMM's packing buffers.
+//! Attention's score buffers are here too, one per thread of the pool (`AttentionScratch`),
+//! each sized for a block of 32 queries; the GEMM keeps its packing buffers per thread.
 
 use std::sync::Mutex;
 
@@ -37,6 +37,8 @@ pub struct Workspace {
     pub(crate) attn: Vec<f32>,
     pub(crate) inter: Vec<f32>,
     pub(crate) mask: Vec<f32>,
+    /// Attention's per-thread score buffers.
+    pub(crate) scratch: super::attention::AttentionScratch,
     /// `[batch, seq, hidden]` of the last forward.
     shape: [usize; 3],
 }
@@ -56,7 +58,7 @@ impl Workspace {
 
     /// Makes every buffer large enough for `batch × seq` tokens of a model with `hidden` and
     /// `intermediate` sizes, and records the shape.
-    pub(crate) fn prepare(&mut self, batch: usize, seq: usize, hidden: usize, intermediate: usize) {
+    pub(crate) fn prepare(&mut self, batch: usize, seq: usize, hidden: usize, intermediate: usize, scratch: usize) {
         let rows = batch * seq;
         grow(&mut self.hidden, rows * hidden);
         grow(&mut self.qkv, 3 * rows * hidden);
@@ -64,6 +66,7 @@ impl Workspace {
         grow(&mut self.attn, rows * hidden);
         grow(&mut self.inter, rows * intermediate);
         grow(&mut self.mask, rows);
+        self.scratch.prepare(scratch);
         self.shape = [batch, seq, hidden];
     }
 
