@@ -259,6 +259,8 @@ pub fn sigmoid_in_place(data: &mut [f32]) {
 mod tests {
     use super::*;
 
+    /// Every compiled copy this CPU can run (scalar, AVX2, AVX-512) against the scalar
+    /// definition, bit for bit; the copies it cannot run are printed.
     #[test]
     fn gelu_simd_copy_matches_the_portable_loop_bit_for_bit() {
         let x = Tensor::randn(&[10_007], 3).to_vec();
@@ -285,5 +287,16 @@ mod tests {
         let mut fast = x.clone();
         gelu_slice(&mut fast);
         assert!(fast.iter().zip(&scalar).all(|(a, b)| a.to_bits() == b.to_bits()));
+    }
+
+    /// Whatever `gelu_slice` dispatches to on this CPU equals the scalar definition bit for bit.
+    #[test]
+    fn gelu_dispatch_matches_the_scalar_definition() {
+        let x: Vec<f32> = Tensor::randn(&[1001], 5).to_vec().iter().map(|v| v * 4.0).collect();
+        let mut got = x.clone();
+        gelu_slice(&mut got);
+        for (g, v) in got.iter().zip(&x) {
+            assert_eq!(g.to_bits(), gelu_scalar(*v).to_bits());
+        }
     }
 }
