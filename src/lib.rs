@@ -39,6 +39,7 @@
 //! | [`mod@bench`] | the instruments on top: benchmarks, the machine's measured limits, reports | `nanobert bench --help` |
 //! | [`error`] | one error type; every input-facing function returns [`Result`] | [`Error`] |
 
+#[cfg(feature = "bench")]
 pub mod bench;
 pub mod bert;
 pub mod error;
