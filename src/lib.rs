@@ -43,6 +43,7 @@
 // this warning into an error (clippy -D warnings, and cargo doc with RUSTDOCFLAGS=-D warnings).
 #![warn(missing_docs)]
 
+#[cfg(feature = "bench")]
 pub mod bench;
 pub mod bert;
 pub mod error;
