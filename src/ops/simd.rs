@@ -7,7 +7,7 @@
 //! instructions depends on what it may assume about the CPU: the baseline x86-64 target only
 //! has SSE2 (4 f32 lanes), AVX2 has 8, AVX-512 has 16.
 //!
-//! So every kernel is written once, as plain Rust, and [`multiversion!`] compiles it three
+//! So every kernel is written once, as plain Rust, and `multiversion!` compiles it three
 //! times: for AVX-512, for AVX2 + FMA, and for the baseline (the scalar path). [`Isa::best`]
 //! picks a copy at run time from what the CPU reports. Rust never contracts `a * b + c`
 //! into one fused multiply-add on its own, and the lanes fix the order of every sum, so all
