@@ -11,7 +11,11 @@ pub fn plot(report: &ForwardReport) -> Result<()> {
     draw(report).map_err(|e| Error::file(&report.svg, e))
 }
 
-type Series = Vec<(String, Vec<(f64, f64, f64)>)>;
+/// (batch, sequences/s, ms per batch)
+type Point = (f64, f64, f64);
+type Series = Vec<(String, Vec<Point>)>;
+/// A panel: caption, the value it plots, the y axis label.
+type Panel = (&'static str, fn(&Point) -> f64, &'static str);
 
 fn draw(report: &ForwardReport) -> std::result::Result<(), Box<dyn std::error::Error>> {
     // (model, [(batch, sequences/s, ms per batch)])
@@ -41,12 +45,12 @@ fn draw(report: &ForwardReport) -> std::result::Result<(), Box<dyn std::error::E
         return Ok(());
     }
     let bmax = all.iter().map(|p| p.0).fold(1.0, f64::max) * 1.5;
-    let range = |f: fn(&(f64, f64, f64)) -> f64| {
+    let range = |f: fn(&Point) -> f64| {
         let lo = all.iter().map(f).fold(f64::INFINITY, f64::min).max(1e-6);
         let hi = all.iter().map(f).fold(0.0, f64::max).max(lo * 1.01);
         (lo / 1.5, hi * 1.5)
     };
-    let charts: [(&str, fn(&(f64, f64, f64)) -> f64, &str); 2] =
+    let charts: [Panel; 2] =
         [("sequences/s", |p| p.1, "sequences per second"), ("ms per batch", |p| p.2, "milliseconds per batch")];
     for (panel, (caption, pick, ydesc)) in panels.iter().zip(charts) {
         let (lo, hi) = range(pick);
