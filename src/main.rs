@@ -154,10 +154,13 @@ enum BenchCommand {
     /// (Internal) forwards for a while on --threads threads, for `bench threads`.
     #[command(hide = true)]
     ThroughputChild {
+        /// Sequences per forward.
         #[arg(long)]
         batch: usize,
+        /// Tokens per sequence.
         #[arg(long)]
         seq: usize,
+        /// How long to keep running forwards.
         #[arg(long)]
         seconds: f64,
     },
