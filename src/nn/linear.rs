@@ -22,7 +22,10 @@ use crate::{Error, Result, Tensor};
 
 /// `torch.nn.Linear`: weight `[out, in]`, optional bias `[out]`.
 pub struct Linear {
+    /// `[out_features, in_features]` f32, as PyTorch stores it (often borrowed from the mmapped
+    /// checkpoint); kept for printing, parameter counts and `forward_ref`.
     pub weight: Tensor,
+    /// `[out_features]`, added to every row of the output.
     pub bias: Option<Tensor>,
     /// `weight` packed for the GEMM (as `Bᵀ`, k = in, n = out), once, by the first `forward`.
     packed: std::sync::OnceLock<PackedB>,
@@ -47,10 +50,12 @@ impl Linear {
         Ok(Linear { weight: weight.contiguous(), bias: bias.map(|b| b.contiguous()), packed: Default::default() })
     }
 
+    /// Width of the input rows (`weight.shape()[1]`).
     pub fn in_features(&self) -> usize {
         self.weight.shape()[1]
     }
 
+    /// Width of the output rows (`weight.shape()[0]`).
     pub fn out_features(&self) -> usize {
         self.weight.shape()[0]
     }
