@@ -7,6 +7,7 @@
 //! - [`ops`]: free functions on tensors (elementwise, reductions, softmax, layer norm, GELU,
 //!   embedding lookup, dropout, matmul...), each beside a slow obvious reference.
 //! - [`nn`]: modules with PyTorch-style `Display`: Linear, LayerNorm, Embedding, Dropout.
+//! - [`quant`]: lower-precision weights (f16, bf16, int8) and their GEMM kernels, for `nn`'s Linear.
 //! - [`bert`]: one struct per Hugging Face BERT module.
 //! - [`io`] and [`text`]: checkpoint files and tokenization, beside the model.
 
@@ -17,6 +18,7 @@ pub mod nn;
 mod notebooks;
 pub mod ops;
 pub mod pipeline;
+pub mod quant;
 pub mod tensor;
 pub mod text;
 

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use nanobert::io::{Checkpoint, fetch};
 use nanobert::pipeline::{self, Embedder, FillMask};
+use nanobert::quant::Precision;
 use nanobert::{Error, Result};
 
 /// `println!` that ends the program quietly when stdout is closed early (`nanobert print | head`)
@@ -32,6 +33,10 @@ struct Cli {
     /// Worker threads (default: all cores).
     #[arg(long, global = true)]
     threads: Option<usize>,
+    /// How Linear weights are stored and multiplied: f32, f16, bf16 or int8 (dynamic
+    /// quantization); see docs/lower-precision.md.
+    #[arg(long, global = true, default_value = "f32")]
+    precision: Precision,
     #[command(subcommand)]
     command: Command,
 }
@@ -104,6 +109,20 @@ enum BenchCommand {
         #[arg(long)]
         passes: Option<usize>,
     },
+    /// Accuracy of f16, bf16 and int8 against f32: sentence-embedding cosines and Spearman on
+    /// a fixed varied text set, fill-mask agreement on the tiny MLM fixture, and where int8
+    /// loses accuracy layer by layer (docs/lower-precision.md).
+    Precision {
+        /// One text per line (default: the built-in set, tests/fixtures/precision/sentences.txt).
+        #[arg(long)]
+        texts: Option<PathBuf>,
+        /// The masked-language-model checkpoint for the fill-mask columns.
+        #[arg(long, default_value = "tests/fixtures/tiny-bert")]
+        mlm: PathBuf,
+        /// Skip the per-layer table.
+        #[arg(long)]
+        no_per_layer: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -146,12 +165,15 @@ fn run(cli: Cli) -> Result<()> {
             outln!("all-MiniLM-L6-v2 is in {}", dir.display());
         }
         Command::Print => {
-            let (tree, params) = pipeline::describe(&open(&cli.model)?)?;
+            let ckpt = open(&cli.model)?;
+            let (tree, params) = pipeline::describe(&ckpt)?;
             outln!("{tree}");
             outln!("parameters: {params}");
+            outln!("{}", pipeline::weight_bytes_line(&ckpt)?);
         }
         Command::FillMask { top_k, json, texts } => {
             let fm = FillMask::from_checkpoint(&open(&cli.model)?)?;
+            set_precision(&fm.model, &fm.model.bert, &fm.tokenizer, cli.precision)?;
             for r in fm.predict(&strs(texts), *top_k)? {
                 if *json {
                     outln!("{}", serde_json::to_string(&r).map_err(|e| Error::Input(e.to_string()))?);
@@ -168,6 +190,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Embed { json, texts } => {
             let e = Embedder::from_checkpoint(&open(&cli.model)?)?;
+            set_precision(&e.model, &e.model, &e.tokenizer, cli.precision)?;
             for (t, v) in texts.iter().zip(e.embed(&strs(texts))?) {
                 if *json {
                     let line = serde_json::json!({ "text": t, "embedding": v });
@@ -180,11 +203,12 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Similarity { query, docs } => {
             let e = Embedder::from_checkpoint(&open(&cli.model)?)?;
+            set_precision(&e.model, &e.model, &e.tokenizer, cli.precision)?;
             similarity_table(&e, query, &strs(docs))?;
         }
         Command::Forward { out, texts } => {
             let ckpt = open(&cli.model)?;
-            let f = pipeline::forward(&ckpt, &strs(texts))?;
+            let f = pipeline::forward_at(&ckpt, &strs(texts), cli.precision)?;
             f.save(out)?;
             outln!("wrote {} (batch {}, seq {})", out.display(), f.batch.batch, f.batch.seq_len);
         }
@@ -194,7 +218,10 @@ fn run(cli: Cli) -> Result<()> {
             let passes = passes.unwrap_or(base.passes);
             run(&BenchOptions { threads: thread_counts.clone(), out_dir: out.clone(), passes, ..base })?;
         }
-        Command::Demo { mlm } => demo(&cli.model, mlm.as_deref())?,
+        Command::Bench { what: BenchCommand::Precision { texts, mlm, no_per_layer } } => {
+            bench_precision(&cli.model, texts.as_deref(), mlm, !no_per_layer)?
+        }
+        Command::Demo { mlm } => demo(&cli.model, mlm.as_deref(), cli.precision)?,
     }
     Ok(())
 }
@@ -209,10 +236,11 @@ fn similarity_table(e: &Embedder, query: &str, docs: &[&str]) -> Result<()> {
     Ok(())
 }
 
-fn demo(model: &Option<PathBuf>, mlm: Option<&Path>) -> Result<()> {
+fn demo(model: &Option<PathBuf>, mlm: Option<&Path>, precision: Precision) -> Result<()> {
     let t0 = std::time::Instant::now();
     let ckpt = open(model)?;
     let e = Embedder::from_checkpoint(&ckpt)?;
+    set_precision(&e.model, &e.model, &e.tokenizer, precision)?;
     outln!("model: {} (loaded in {:.2?})\n", ckpt.dir.display(), t0.elapsed());
     let docs = [
         "A man is eating a piece of bread.",
@@ -228,6 +256,7 @@ fn demo(model: &Option<PathBuf>, mlm: Option<&Path>) -> Result<()> {
     match mlm {
         Some(dir) => {
             let fm = FillMask::from_checkpoint(&Checkpoint::open(dir)?)?;
+            set_precision(&fm.model, &fm.model.bert, &fm.tokenizer, precision)?;
             outln!();
             for r in fm.predict(&["The capital of France is [MASK].", "I drank a cup of [MASK] this morning."], 5)? {
                 let top: Vec<String> = r.masks[0].top.iter().map(|c| format!("{} ({:.3})", c.token, c.score)).collect();
@@ -238,5 +267,40 @@ fn demo(model: &Option<PathBuf>, mlm: Option<&Path>) -> Result<()> {
             "\nfill-mask needs a masked-language-model checkpoint: nanobert demo --mlm path/to/bert-base-uncased"
         ),
     }
+    Ok(())
+}
+
+/// Converts `root`'s Linears to `p` (int8: with SmoothQuant factors calibrated through `bert`).
+fn set_precision(
+    root: &dyn nanobert::nn::Module,
+    bert: &nanobert::bert::BertModel,
+    tok: &nanobert::text::Tokenizer,
+    p: Precision,
+) -> Result<()> {
+    if p != Precision::F32 {
+        nanobert::quant::to_precision(root, &pipeline::precision_plan(root, bert, tok, p)?)?;
+    }
+    Ok(())
+}
+
+/// `nanobert bench precision`: the accuracy report of docs/lower-precision.md.
+fn bench_precision(model: &Option<PathBuf>, texts: Option<&Path>, mlm: &Path, per_layer: bool) -> Result<()> {
+    use nanobert::quant::report::{self, Options};
+    let texts = match texts {
+        Some(p) => std::fs::read_to_string(p).map_err(|e| Error::Input(format!("reading {}: {e}", p.display())))?,
+        None => nanobert::quant::report::SENTENCES.to_string(),
+    };
+    let texts: Vec<String> = texts.lines().filter(|l| !l.trim().is_empty()).map(String::from).collect();
+    let ckpt = open(model)?;
+    let mlm_ckpt = if mlm.join("config.json").exists() {
+        Some(Checkpoint::open(mlm)?)
+    } else {
+        eprintln!("note: no MLM checkpoint at {} (--mlm DIR): fill-mask columns skipped", mlm.display());
+        None
+    };
+    let opts =
+        Options { embedder: &ckpt, mlm: mlm_ckpt.as_ref(), texts, configs: report::default_configs(), per_layer };
+    let md = report::run(&opts, &mut |what| eprintln!("measuring {what} ..."))?;
+    outln!("{md}");
     Ok(())
 }

@@ -15,17 +15,26 @@
 //! costing no heap) for printing, parameter counting and the reference `forward_ref`. For
 //! BERT-base that is about 340 MB of packed weights next to the 440 MB file (94 MB more for
 //! the fill-mask head, whose decoder is a 30522 x 768 Linear).
+//!
+//! Lower precision (`crate::quant`): [`Linear::set_precision`] replaces the fast copy by f16,
+//! bf16 or int8 panels ([`Storage`]); `weight` stays the f32 original (for printing and the
+//! references) and every storage runs the same `y = x·Wᵀ + b`, with the bias (and GELU)
+//! applied in the GEMM's epilogue for the lower precisions.
 
 use super::module::Module;
 use crate::ops::matmul::{Backend, PackedB, backend, sgemm, sgemm_prepacked};
+use crate::quant::{PackedI8, Precision, Storage, half::PackedHalf};
 use crate::{Error, Result, Tensor};
 
 /// `torch.nn.Linear`: weight `[out, in]`, optional bias `[out]`.
 pub struct Linear {
     pub weight: Tensor,
     pub bias: Option<Tensor>,
-    /// `weight` packed for the GEMM (as `Bᵀ`, k = in, n = out), once, by the first `forward`.
-    packed: std::sync::OnceLock<PackedB>,
+    /// The fast copy of `weight` the GEMM reads: f32 panels (packed by the first `forward`),
+    /// or f16/bf16/int8 panels after [`Linear::set_precision`].
+    storage: std::sync::RwLock<Storage>,
+    /// While calibrating (`quant::calibrate`): the largest |input| seen per input feature.
+    observer: std::sync::Mutex<Option<Vec<f32>>>,
 }
 
 impl Linear {
@@ -44,7 +53,12 @@ impl Linear {
                 detail: ": bias must have shape [out_features]".into(),
             });
         }
-        Ok(Linear { weight: weight.contiguous(), bias: bias.map(|b| b.contiguous()), packed: Default::default() })
+        Ok(Linear {
+            weight: weight.contiguous(),
+            bias: bias.map(|b| b.contiguous()),
+            storage: Default::default(),
+            observer: Default::default(),
+        })
     }
 
     pub fn in_features(&self) -> usize {
@@ -70,29 +84,104 @@ impl Linear {
         let rows = x.numel() / in_f.max(1);
         let mut y = vec![0.0f32; rows * out_f];
         let xs = x.as_slice().unwrap_or(&[]);
-        if backend() == Backend::MatrixMultiply {
-            // The comparison backend cannot read our panels: give it the weight as stored.
-            let w = self.weight.as_slice().unwrap_or(&[]);
-            sgemm(rows, in_f, out_f, xs, in_f, w, in_f, &mut y, out_f, true);
-        } else {
-            let packed = match self.packed.get() {
-                Some(p) => p,
-                None => {
-                    let p = PackedB::new(in_f, out_f, self.weight.as_slice().unwrap_or(&[]), in_f, true)?;
-                    self.packed.get_or_init(|| p)
+        self.observe(xs, in_f);
+        let bias = self.bias.as_ref().and_then(|b| b.as_slice());
+        let storage = self.storage.read().map_err(|_| Error::invalid("Linear", "weight storage poisoned"))?;
+        match &*storage {
+            Storage::F32(packed) => {
+                if backend() == Backend::MatrixMultiply {
+                    // The comparison backend cannot read our panels: give it the weight as stored.
+                    let w = self.weight.as_slice().unwrap_or(&[]);
+                    sgemm(rows, in_f, out_f, xs, in_f, w, in_f, &mut y, out_f, true);
+                } else {
+                    let packed = match packed.get() {
+                        Some(p) => p,
+                        None => {
+                            let p = PackedB::new(in_f, out_f, self.weight.as_slice().unwrap_or(&[]), in_f, true)?;
+                            packed.get_or_init(|| p)
+                        }
+                    };
+                    sgemm_prepacked(rows, xs, in_f, packed, &mut y, out_f)?;
                 }
-            };
-            sgemm_prepacked(rows, xs, in_f, packed, &mut y, out_f)?;
-        }
-        if let Some(b) = &self.bias {
-            let b = b.as_slice().unwrap_or(&[]);
-            for row in y.chunks_exact_mut(out_f.max(1)) {
-                row.iter_mut().zip(b).for_each(|(v, bi)| *v += bi);
+                if let Some(b) = bias {
+                    for row in y.chunks_exact_mut(out_f.max(1)) {
+                        row.iter_mut().zip(b).for_each(|(v, bi)| *v += bi);
+                    }
+                }
             }
+            Storage::Half(h) => crate::quant::half::gemm_half(rows, xs, in_f, h, &mut y, out_f, bias, false)?,
+            Storage::Int8(q) => crate::quant::int8::gemm_i8(rows, xs, in_f, q, &mut y, out_f, bias, false)?,
         }
         let mut shape = x.shape().to_vec();
         *shape.last_mut().unwrap_or(&mut 0) = out_f;
         Tensor::from_vec(y, &shape)
+    }
+
+    /// How the fast copy of the weight is stored.
+    pub fn precision(&self) -> Precision {
+        self.storage.read().map(|s| s.precision()).unwrap_or_default()
+    }
+
+    /// Converts the fast copy of the weight to `p` (`weight` itself is kept, in f32).
+    /// `smooth` (int8 only, `[in_features]`, > 0): SmoothQuant factors folded into the weight
+    /// (see `quant::int8::PackedI8::with_kernel`). Errors on a non-finite weight or bad factors.
+    pub fn set_precision(&self, p: Precision, smooth: Option<&[f32]>) -> Result<()> {
+        let w = self.weight.as_slice().unwrap_or(&[]);
+        let (n, k) = (self.out_features(), self.in_features());
+        self.set_storage(match p {
+            Precision::F32 => Storage::default(),
+            Precision::F16 | Precision::Bf16 => Storage::Half(PackedHalf::new(p, w, n, k)?),
+            Precision::Int8 => Storage::Int8(PackedI8::with_kernel(crate::quant::I8Kernel::best(), w, n, k, smooth)?),
+        })
+    }
+
+    /// Replaces the fast copy of the weight (built by `quant::PrecisionPlan::storage_for`).
+    /// Errors if the storage was built for another shape.
+    pub fn set_storage(&self, storage: Storage) -> Result<()> {
+        let shape = match &storage {
+            Storage::F32(_) => None,
+            Storage::Half(h) => Some((h.n(), h.k())),
+            Storage::Int8(q) => Some((q.n(), q.k())),
+        };
+        if let Some((n, k)) = shape
+            && (n, k) != (self.out_features(), self.in_features())
+        {
+            return Err(Error::invalid(
+                "Linear",
+                format!("storage for a [{n}, {k}] weight given to a layer with weight {:?}", self.weight.shape()),
+            ));
+        }
+        *self.storage.write().map_err(|_| Error::invalid("Linear", "weight storage poisoned"))? = storage;
+        Ok(())
+    }
+
+    /// Bytes of the weight's fast copy (packed panels, scales) plus the f32 bias: what this
+    /// layer keeps in memory for `forward` (the f32 `weight` usually stays in the mmapped file).
+    pub fn weight_bytes(&self) -> usize {
+        let bias = self.bias.as_ref().map_or(0, |b| b.numel() * 4);
+        self.storage.read().map(|s| s.bytes(self.out_features(), self.in_features())).unwrap_or(0) + bias
+    }
+
+    /// Starts (`true`) or stops recording the largest |input| per input feature; stopping
+    /// returns what was recorded (`[in_features]`, `None` if nothing ran).
+    pub fn observe_inputs(&self, on: bool) -> Option<Vec<f32>> {
+        let mut obs = self.observer.lock().ok()?;
+        if on {
+            *obs = Some(vec![0.0; self.in_features()]);
+            None
+        } else {
+            obs.take()
+        }
+    }
+
+    fn observe(&self, x: &[f32], in_f: usize) {
+        if let Ok(mut obs) = self.observer.lock()
+            && let Some(max) = obs.as_mut()
+        {
+            for row in x.chunks_exact(in_f.max(1)) {
+                max.iter_mut().zip(row).for_each(|(m, v)| *m = m.max(v.abs()));
+            }
+        }
     }
 
     /// The same layer written with tensor ops: `matmul(x, Wᵀ) + b`. The slow obvious reference.
@@ -115,5 +204,8 @@ impl Module for Linear {
     }
     fn own_parameters(&self) -> Vec<&Tensor> {
         std::iter::once(&self.weight).chain(self.bias.as_ref()).collect()
+    }
+    fn as_linear(&self) -> Option<&Linear> {
+        Some(self)
     }
 }
