@@ -6,7 +6,7 @@
 //! shape, over all passes), `--passes N` (passes over the shapes, default 3).
 //! The same runner is behind `nanobert bench matmul`.
 
-use nanobert::ops::matmul::bench::{BenchOptions, run};
+use nanobert::bench::matmul::{BenchOptions, run};
 
 fn main() -> nanobert::Result<()> {
     let mut opts = BenchOptions::default();

@@ -2,16 +2,21 @@
 //! best of 5 runs over the lines of a text file, in this process (no start-up or loading).
 //!
 //! ```sh
-//! cargo run --release --example time_embeddings -- texts.txt [threads]
-//! python scripts/time_sentence_transformers.py texts.txt [threads]   # the same, in PyTorch
+//! cargo run --release --example time_embeddings -- [texts.txt] [threads]
+//! python3 scripts/time_sentence_transformers.py examples/data/sentences.txt [threads]   # the same, in PyTorch
 //! ```
+//!
+//! The default text file, `examples/data/sentences.txt`, ships with the repository: 40 sentences
+//! of 1 to 30 words (short replies, questions, code, numbers, accents). Times depend on the CPU
+//! and on what else runs on it: compare the two commands side by side, on one machine.
 
 use nanobert::io::{Checkpoint, fetch};
 use nanobert::pipeline::Embedder;
 
 fn main() -> nanobert::Result<()> {
     let mut args = std::env::args().skip(1);
-    let file = args.next().unwrap_or_else(|| "texts.txt".into());
+    let file =
+        args.next().unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/examples/data/sentences.txt").into());
     let threads: usize = args.next().and_then(|t| t.parse().ok()).unwrap_or(2);
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads)

@@ -1,11 +1,11 @@
 """Compare a `nanobert forward --out FILE` result with transformers on the same token ids.
 
     nanobert forward --model DIR --out out.safetensors "some text" "another text"
-    /work/venv/bin/python scripts/compare_forward.py out.safetensors DIR
+    python3 scripts/compare_forward.py out.safetensors DIR
 
 Runs the checkpoint in DIR with transformers (AutoModel, or AutoModelForMaskedLM when the file has
 logits) on the input_ids / attention_mask nanobert wrote, and prints the largest differences.
-Used by docs/06-bert-layer-by-layer.md.
+Used by docs/bert-layer-by-layer.md.
 """
 
 import os

@@ -1,6 +1,6 @@
 """Matmul FLOPs of one bert-base layer on a 128-token sequence, as PyTorch counts them.
 
-Used by docs/05-attention.md. Run: /work/venv/bin/python scripts/count_flops.py
+Used by docs/attention.md. Run: python3 scripts/count_flops.py
 FlopCounterMode counts matmul-like ops only (addmm = the Linears, bmm = attention's two matmuls).
 """
 

@@ -1,4 +1,4 @@
-"""Fit the coefficients of nanobert's two erfs (run with /work/venv/bin/python).
+"""Fit the coefficients of nanobert's two erfs (run with python3 and the pinned packages of scripts/requirements.txt).
 
 Part 1 fits the three polynomial pieces of `ops::activation::erf_ref` (the slow reference);
 part 2, at the end, fits the single rational function of the fast `ops::activation::erf`.

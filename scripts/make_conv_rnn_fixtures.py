@@ -2,7 +2,7 @@
 
 Run from the repository root:
 
-    /work/venv/bin/python scripts/make_conv_rnn_fixtures.py
+    python3 scripts/make_conv_rnn_fixtures.py
 
 Writes, into tests/fixtures/conv_rnn/ (a few tens of KB in all):
 

@@ -1,4 +1,4 @@
-"""Reference outputs of PyTorch ops for tests/ops_torch.rs (run with /work/venv/bin/python).
+"""Reference outputs of PyTorch ops for tests/ops_torch.rs (run with python3 and the pinned packages of scripts/requirements.txt).
 
 Inputs are deterministic (built from arange/sin/linspace, no random generator) and are stored
 with their outputs as raw float32 bit patterns, so the Rust test reads exactly the same

@@ -1,4 +1,4 @@
-"""PyTorch's printed form of a set of tensors, for tests/print.rs (run with /work/venv/bin/python).
+"""PyTorch's printed form of a set of tensors, for tests/print.rs (run with python3 and the pinned packages of scripts/requirements.txt).
 
 Each case is a float32 base tensor built from explicit values or arange/sin/reshape (no
 random generator), optionally followed by view operations (transpose, permute, narrow,

@@ -1,9 +1,9 @@
 """sentence-transformers' side of `nanobert similarity` and `nanobert embed`, for comparing.
 
-    /work/venv/bin/python scripts/st_similarity.py MODEL_DIR "query" "doc one" "doc two" ...
+    python3 scripts/st_similarity.py MODEL_DIR "query" "doc one" "doc two" ...
 
 Prints the cosine of the query with each document (in the order given) and the first six numbers of
-the query's embedding. Used by docs/06-bert-layer-by-layer.md.
+the query's embedding. Used by docs/bert-layer-by-layer.md.
 """
 
 import os

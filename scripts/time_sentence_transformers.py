@@ -1,7 +1,10 @@
 """Time sentence-transformers' all-MiniLM-L6-v2 on the lines of a text file: best of 5 runs, in
 process, batch size 32 -- the PyTorch side of examples/time_embeddings.rs.
 
-    HF_HUB_OFFLINE=1 python scripts/time_sentence_transformers.py texts.txt [threads] [model_dir]
+    HF_HUB_OFFLINE=1 python3 scripts/time_sentence_transformers.py [texts.txt] [threads] [model_dir]
+
+texts.txt defaults to examples/data/sentences.txt (shipped). Needs the pinned packages of
+scripts/requirements.txt.
 
 model_dir defaults to nanobert's cache ($NANOBERT_HOME or ~/.cache/nanobert).
 """
@@ -12,7 +15,7 @@ import time
 import torch
 from sentence_transformers import SentenceTransformer
 
-path = sys.argv[1] if len(sys.argv) > 1 else "texts.txt"
+path = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "examples", "data", "sentences.txt")
 threads = int(sys.argv[2]) if len(sys.argv) > 2 else 2
 home = os.environ.get("NANOBERT_HOME", os.path.expanduser("~/.cache/nanobert"))
 model_dir = sys.argv[3] if len(sys.argv) > 3 else os.path.join(home, "models", "all-MiniLM-L6-v2")

@@ -12,21 +12,39 @@ pub enum Error {
     /// Two shapes that must agree do not (e.g. `matmul: [2, 3] x [4, 5]`).
     #[error("{op}: shapes {lhs:?} and {rhs:?} do not match{detail}")]
     ShapeMismatch {
+        /// The operation that checked the shapes (`"matmul"`, `"add"`, ...).
         op: &'static str,
+        /// The first shape.
         lhs: Vec<usize>,
+        /// The second shape.
         rhs: Vec<usize>,
         /// Extra explanation, empty or starting with ": ".
         detail: String,
     },
     /// A shape, dimension, index or argument that makes no sense for the op.
     #[error("{op}: {msg}")]
-    Invalid { op: &'static str, msg: String },
+    Invalid {
+        /// The operation that refused its input.
+        op: &'static str,
+        /// What is wrong, in words.
+        msg: String,
+    },
     /// A named tensor in a checkpoint is missing, has the wrong shape or dtype.
     #[error("tensor `{name}`: {msg}")]
-    Tensor { name: String, msg: String },
+    Tensor {
+        /// The tensor's name in the checkpoint.
+        name: String,
+        /// What is wrong with it.
+        msg: String,
+    },
     /// A file could not be read, written or parsed.
     #[error("{}: {msg}", path.display())]
-    File { path: PathBuf, msg: String },
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        msg: String,
+    },
     /// Tokenizer failures (loading tokenizer.json, encoding text).
     #[error("tokenizer: {0}")]
     Tokenizer(String),

@@ -10,7 +10,10 @@
 //! - [`quant`]: lower-precision weights (f16, bf16, int8) and their GEMM kernels, for `nn`'s Linear.
 //! - [`bert`]: one struct per Hugging Face BERT module.
 //! - [`io`] and [`text`]: checkpoint files and tokenization, beside the model.
+//! - [`profile`]: per-thread timing spans in the modules and ops (free when off).
+//! - [`bench`]: the instruments on top (benchmarks, machine limits, reports).
 
+pub mod bench;
 pub mod bert;
 pub mod error;
 pub mod io;
@@ -18,6 +21,7 @@ pub mod nn;
 mod notebooks;
 pub mod ops;
 pub mod pipeline;
+pub mod profile;
 pub mod quant;
 pub mod tensor;
 pub mod text;

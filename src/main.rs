@@ -37,6 +37,14 @@ struct Cli {
     /// quantization); see docs/lower-precision.md.
     #[arg(long, global = true, default_value = "f32")]
     precision: Precision,
+    /// After a command that runs the model, print where the time went on stderr: per module
+    /// and per op, GEMMs against the measured FP32 peak, the rest against memory bandwidth.
+    #[arg(long, global = true)]
+    profile: bool,
+    /// Write a Chrome trace (one span per module and op) of the command to this file; open it
+    /// in https://ui.perfetto.dev. Implies --profile.
+    #[arg(long, global = true, value_name = "TRACE_JSON")]
+    profile_out: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -78,7 +86,7 @@ enum Command {
         #[arg(required = true)]
         texts: Vec<String>,
     },
-    /// Benchmarks (see docs/02-matmul.md).
+    /// Benchmarks (see docs/matmul.md).
     Bench {
         #[command(subcommand)]
         what: BenchCommand,
@@ -159,6 +167,41 @@ fn run(cli: Cli) -> Result<()> {
             .build_global()
             .map_err(|e| Error::Input(format!("--threads {n}: {e}")))?;
     }
+    if cli.profile || cli.profile_out.is_some() {
+        return profiled(&cli);
+    }
+    dispatch(&cli)
+}
+
+/// True for the commands that run the model (the ones `--profile` applies to).
+fn runs_model(command: &Command) -> bool {
+    match command {
+        Command::FillMask { .. }
+        | Command::Embed { .. }
+        | Command::Similarity { .. }
+        | Command::Forward { .. }
+        | Command::Demo { .. } => true,
+        Command::Fetch | Command::Print | Command::Bench { .. } => false,
+    }
+}
+
+/// Runs the command with this thread's profiler on, then prints the profile on stderr.
+fn profiled(cli: &Cli) -> Result<()> {
+    if !runs_model(&cli.command) {
+        return Err(Error::Input(
+            "--profile and --profile-out apply to the commands that run the model \
+             (embed, similarity, fill-mask, forward, demo)"
+                .into(),
+        ));
+    }
+    let (result, prof) = nanobert::profile::record(|| dispatch(cli));
+    result?;
+    let report = nanobert::bench::profiling::report(&prof, rayon::current_num_threads(), cli.profile_out.as_deref())?;
+    eprint!("{report}");
+    Ok(())
+}
+
+fn dispatch(cli: &Cli) -> Result<()> {
     match &cli.command {
         Command::Fetch => {
             let dir = fetch::ensure_minilm(true)?;
@@ -213,7 +256,7 @@ fn run(cli: Cli) -> Result<()> {
             outln!("wrote {} (batch {}, seq {})", out.display(), f.batch.batch, f.batch.seq_len);
         }
         Command::Bench { what: BenchCommand::Matmul { quick, thread_counts, out, passes } } => {
-            use nanobert::ops::matmul::bench::{BenchOptions, run};
+            use nanobert::bench::matmul::{BenchOptions, run};
             let base = if *quick { BenchOptions::quick() } else { BenchOptions::default() };
             let passes = passes.unwrap_or(base.passes);
             run(&BenchOptions { threads: thread_counts.clone(), out_dir: out.clone(), passes, ..base })?;

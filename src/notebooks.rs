@@ -5,29 +5,33 @@
 //! exists in a normal build.
 
 #[cfg(doctest)]
-#[doc = include_str!("../notebooks-md/02-matmul.md")]
+#[doc = include_str!("../notebooks-md/matmul.md")]
 pub struct Notebook02Matmul;
 
 #[cfg(doctest)]
-#[doc = include_str!("../notebooks-md/01-tensors.md")]
+#[doc = include_str!("../notebooks-md/tensors.md")]
 pub struct Notebook01Tensors;
 
 #[cfg(doctest)]
-#[doc = include_str!("../notebooks-md/07-conv-rnn.md")]
+#[doc = include_str!("../notebooks-md/conv-rnn.md")]
 pub struct Notebook07ConvRnn;
 
 #[cfg(doctest)]
-#[doc = include_str!("../notebooks-md/03-embeddings.md")]
+#[doc = include_str!("../notebooks-md/embeddings.md")]
 pub struct Notebook03Embeddings;
 
 #[cfg(doctest)]
-#[doc = include_str!("../notebooks-md/04-layers.md")]
+#[doc = include_str!("../notebooks-md/layers.md")]
 pub struct Notebook04Layers;
 
 #[cfg(doctest)]
-#[doc = include_str!("../notebooks-md/05-attention.md")]
+#[doc = include_str!("../notebooks-md/attention.md")]
 pub struct Notebook05Attention;
 
 #[cfg(doctest)]
-#[doc = include_str!("../notebooks-md/06-bert-layer-by-layer.md")]
+#[doc = include_str!("../notebooks-md/bert-layer-by-layer.md")]
 pub struct Notebook06BertLayerByLayer;
+
+#[cfg(doctest)]
+#[doc = include_str!("../docs/rust-primer.md")]
+pub struct BookRustPrimer;

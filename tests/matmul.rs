@@ -438,42 +438,6 @@ fn tensor_matmul_errors_name_the_shapes() {
     assert_eq!(zero_k.to_vec(), vec![0.0; 10]);
 }
 
-/// The benchmark runner end to end on a tiny shape: every configuration is reported, and the
-/// CSV, Markdown and SVG files are written (no timing is checked: speed lives in benchmarks).
-#[test]
-fn bench_runner_smoke() {
-    use nanobert::ops::matmul::bench::{BenchOptions, Shape, run};
-    let out_dir = std::env::temp_dir().join(format!("nanobert-bench-smoke-{}", std::process::id()));
-    let opts = BenchOptions {
-        quick: true,
-        threads: vec![1, 2],
-        out_dir: out_dir.clone(),
-        min_time: 0.0,
-        print: false,
-        shapes: Some(vec![Shape::linear(20, 30, 40, true), Shape::attention_context(2, 8, 4)]),
-        passes: 2,
-    };
-    let report = run(&opts).unwrap();
-    // Single-threaded rungs once, rung 4 and matrixmultiply at both thread counts, per shape;
-    // prepacked at both thread counts on the Linear shape only (its B is a weight).
-    let per_shape = Rung::ladder().len() - 1 + 2 * 2;
-    assert_eq!(report.results.len(), 2 * per_shape + 2);
-    let prepacked: Vec<&str> = report
-        .results
-        .iter()
-        .filter(|r| r.implementation.name().starts_with("prepacked"))
-        .map(|r| r.shape.name.as_str())
-        .collect();
-    assert_eq!(prepacked, ["20x30 · 40x30ᵀ"; 2]);
-    assert_eq!(report.packing.len(), 1);
-    assert!(report.results.iter().all(|r| r.gflops > 0.0 && r.reps >= 2), "{:?}", report.results);
-    let csv = std::fs::read_to_string(&report.csv).unwrap();
-    assert_eq!(csv.lines().count(), 1 + report.results.len());
-    assert!(std::fs::read_to_string(&report.svg).unwrap().starts_with("<svg"));
-    assert!(std::fs::read_to_string(&report.markdown).unwrap().contains("| shape (GFLOP/s) |"));
-    std::fs::remove_dir_all(out_dir).ok();
-}
-
 /// Empty dimensions with minimal (even empty) slices: C is all zeros when k = 0, untouched
 /// and no panic when m or n is 0, for every rung and backend.
 #[test]

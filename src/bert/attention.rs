@@ -52,12 +52,16 @@ impl BertSelfAttention {
     /// `x: [batch, seq, hidden]`, `mask: [batch, seq]` additive (0 or a large negative)
     /// `-> context [batch, seq, hidden]`.
     pub fn forward(&self, x: &Tensor, mask: &[f32]) -> Result<Tensor> {
+        let _s = crate::profile::span("BertSelfAttention");
         let (b, s, hidden) = (x.shape()[0], x.shape()[1], x.shape()[2]);
         let (nh, d) = (self.num_heads, hidden / self.num_heads);
         let (q, k, v) = (self.query.forward(x)?, self.key.forward(x)?, self.value.forward(x)?);
         let (q, k, v) = (q.as_slice().unwrap_or(&[]), k.as_slice().unwrap_or(&[]), v.as_slice().unwrap_or(&[]));
         let scale = 1.0 / (d as f32).sqrt();
         // One independent problem per (sequence, head); each returns its [seq, head_dim] block.
+        // For the profile, one op: both products of every head (QKᵀ, PV), the mask, the softmax.
+        let (flops, bytes) = (4 * b * nh * s * s * d, 4 * (4 * b * s * hidden + b * s));
+        let heads = crate::profile::op("attention heads", flops as u64, bytes as u64);
         let blocks: Vec<Vec<f32>> = (0..b * nh)
             .into_par_iter()
             .map(|bh| {
@@ -75,7 +79,9 @@ impl BertSelfAttention {
                 ctx
             })
             .collect();
+        drop(heads);
         // Scatter the heads back to [batch, seq, hidden].
+        let _o = crate::profile::op("copy", 0, 8 * (b * s * hidden) as u64);
         let mut out = vec![0.0f32; b * s * hidden];
         for (bh, ctx) in blocks.iter().enumerate() {
             let (bi, hi) = (bh / nh, bh % nh);
@@ -145,6 +151,7 @@ impl BertSelfOutput {
 
     /// `ctx, residual: [batch, seq, hidden] -> [batch, seq, hidden]`.
     pub fn forward(&self, ctx: &Tensor, residual: &Tensor) -> Result<Tensor> {
+        let _s = crate::profile::span("BertSelfOutput");
         self.LayerNorm.forward(&ops::add(&self.dense.forward(ctx)?, residual)?)
     }
 }
@@ -173,6 +180,7 @@ impl BertAttention {
     }
 
     pub fn forward(&self, x: &Tensor, mask: &[f32]) -> Result<Tensor> {
+        let _s = crate::profile::span("BertAttention");
         self.output.forward(&self.self_.forward(x, mask)?, x)
     }
 }

@@ -44,6 +44,7 @@ impl BertEmbeddings {
 
     /// `input -> [batch, seq, hidden]`.
     pub fn forward(&self, input: &BertInput) -> Result<Tensor> {
+        let _s = crate::profile::span("BertEmbeddings");
         let (b, s) = (input.batch, input.seq_len);
         let max_pos = self.position_embeddings.weight.shape()[0];
         if s > max_pos {

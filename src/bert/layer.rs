@@ -25,6 +25,7 @@ pub struct BertIntermediate {
 impl BertIntermediate {
     /// `[batch, seq, hidden] -> [batch, seq, intermediate]`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let _s = crate::profile::span("BertIntermediate");
         Ok(self.intermediate_act_fn.forward(&self.dense.forward(x)?))
     }
 }
@@ -48,6 +49,7 @@ pub struct BertOutput {
 impl BertOutput {
     /// `h: [batch, seq, intermediate]`, `residual: [batch, seq, hidden] -> [batch, seq, hidden]`.
     pub fn forward(&self, h: &Tensor, residual: &Tensor) -> Result<Tensor> {
+        let _s = crate::profile::span("BertOutput");
         self.LayerNorm.forward(&ops::add(&self.dense.forward(h)?, residual)?)
     }
 }
@@ -86,6 +88,7 @@ impl BertLayer {
 
     /// `x: [batch, seq, hidden]`, additive `mask: [batch, seq]` `-> [batch, seq, hidden]`.
     pub fn forward(&self, x: &Tensor, mask: &[f32]) -> Result<Tensor> {
+        let _s = crate::profile::span("BertLayer");
         let a = self.attention.forward(x, mask)?;
         self.output.forward(&self.intermediate.forward(&a)?, &a)
     }

@@ -46,6 +46,7 @@ pub struct BertLMPredictionHead {
 impl BertLMPredictionHead {
     /// `[..., hidden] -> [..., vocab]`.
     pub fn forward(&self, h: &Tensor) -> Result<Tensor> {
+        let _s = crate::profile::span("BertLMPredictionHead");
         let t = &self.transform;
         let x = t.LayerNorm.forward(&t.transform_act_fn.forward(&t.dense.forward(h)?))?;
         self.decoder.forward(&x)

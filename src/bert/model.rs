@@ -20,6 +20,7 @@ pub struct BertPooler {
 impl BertPooler {
     /// `[batch, seq, hidden] -> [batch, hidden]`.
     pub fn forward(&self, hidden: &Tensor) -> Result<Tensor> {
+        let _s = crate::profile::span("BertPooler");
         let cls = hidden.select(1, 0)?; // [batch, hidden], the first token of each sequence
         Ok(self.activation.forward(&self.dense.forward(&cls)?))
     }
@@ -75,6 +76,7 @@ impl BertModel {
     /// Runs the model. Padding positions (mask 0) are computed too, but no real token
     /// attends to them.
     pub fn forward(&self, input: &BertInput, output_hidden_states: bool) -> Result<BertModelOutput> {
+        let _s = crate::profile::span("BertModel");
         let mask = input.additive_mask();
         let mut x = self.embeddings.forward(input)?;
         let mut hidden_states = Vec::new();

@@ -14,11 +14,17 @@ use crate::{Error, Result, Tensor, ops};
 
 /// `torch.nn.Embedding`: weight `[num_embeddings, embedding_dim]`.
 pub struct Embedding {
+    /// The table, `[num_embeddings, embedding_dim]` f32, row `id` = the vector of key `id`.
     pub weight: Tensor,
+    /// PyTorch's `padding_idx`: only printed (in PyTorch it stops that row from training; at
+    /// inference the row is looked up like any other).
     pub padding_idx: Option<usize>,
 }
 
 impl Embedding {
+    /// Wraps a `[num_embeddings, embedding_dim]` table (made contiguous).
+    ///
+    /// Errors: [`Error::Invalid`] when `weight` is not 2-D.
     pub fn new(weight: Tensor, padding_idx: Option<usize>) -> Result<Embedding> {
         if weight.ndim() != 2 {
             return Err(Error::invalid("Embedding", format!("weight must be 2-D, got {:?}", weight.shape())));
@@ -50,12 +56,18 @@ impl Module for Embedding {
 
 /// `torch.nn.LayerNorm` over the last dimension, with affine weight and bias.
 pub struct LayerNorm {
+    /// Per-feature scale (gamma), `[hidden]`.
     pub weight: Tensor,
+    /// Per-feature shift (beta), `[hidden]`.
     pub bias: Tensor,
+    /// Added to the variance before the square root (`layer_norm_eps`, 1e-12 in BERT).
     pub eps: f64,
 }
 
 impl LayerNorm {
+    /// A LayerNorm over the last dimension with these parameters.
+    ///
+    /// Errors: [`Error::ShapeMismatch`] unless `weight` and `bias` are both `[hidden]`.
     pub fn new(weight: Tensor, bias: Tensor, eps: f64) -> Result<LayerNorm> {
         if weight.ndim() != 1 || weight.shape() != bias.shape() {
             return Err(Error::ShapeMismatch {
@@ -68,6 +80,9 @@ impl LayerNorm {
         Ok(LayerNorm { weight, bias, eps })
     }
 
+    /// Normalizes every vector along the last dimension of `x` (`[..., hidden]` → same shape).
+    ///
+    /// Errors: when the last dimension of `x` is not `hidden`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         ops::layer_norm(x, Some(&self.weight), Some(&self.bias), self.eps as f32)
     }
@@ -87,10 +102,15 @@ impl Module for LayerNorm {
 
 /// `torch.nn.Dropout`: identity at inference; inverted dropout when training.
 pub struct Dropout {
+    /// Probability of zeroing each element while training (0.1 in BERT).
     pub p: f64,
 }
 
 impl Dropout {
+    /// `x` itself when `train` is false; otherwise each element is zeroed with probability `p`
+    /// and the survivors scaled by `1 / (1 - p)`, drawing from `rng`.
+    ///
+    /// Errors: when `p` is not between 0 and 1.
     pub fn forward(&self, x: &Tensor, train: bool, rng: &mut Rng) -> Result<Tensor> {
         ops::dropout(x, self.p as f32, train, rng)
     }
@@ -133,6 +153,7 @@ impl Activation {
         }
     }
 
+    /// Applies the non-linearity to every element (same shape).
     pub fn forward(&self, x: &Tensor) -> Tensor {
         match self {
             Activation::Gelu => ops::gelu(x),

@@ -86,31 +86,44 @@ impl Linear {
         let xs = x.as_slice().unwrap_or(&[]);
         self.observe(xs, in_f);
         let bias = self.bias.as_ref().and_then(|b| b.as_slice());
+        let flops = 2 * rows * in_f * out_f;
+        let io_bytes = 4 * (rows * in_f + rows * out_f);
         let storage = self.storage.read().map_err(|_| Error::invalid("Linear", "weight storage poisoned"))?;
         match &*storage {
             Storage::F32(packed) => {
+                let bytes = io_bytes + 4 * in_f * out_f;
                 if backend() == Backend::MatrixMultiply {
                     // The comparison backend cannot read our panels: give it the weight as stored.
                     let w = self.weight.as_slice().unwrap_or(&[]);
+                    let _o = crate::profile::op("gemm", flops as u64, bytes as u64);
                     sgemm(rows, in_f, out_f, xs, in_f, w, in_f, &mut y, out_f, true);
                 } else {
                     let packed = match packed.get() {
                         Some(p) => p,
                         None => {
+                            let _o = crate::profile::op("pack weights (once)", 0, 8 * (in_f * out_f) as u64);
                             let p = PackedB::new(in_f, out_f, self.weight.as_slice().unwrap_or(&[]), in_f, true)?;
                             packed.get_or_init(|| p)
                         }
                     };
+                    let _o = crate::profile::op("gemm", flops as u64, bytes as u64);
                     sgemm_prepacked(rows, xs, in_f, packed, &mut y, out_f)?;
                 }
                 if let Some(b) = bias {
+                    let _o = crate::profile::op("bias add", 0, 4 * (2 * y.len() + out_f) as u64);
                     for row in y.chunks_exact_mut(out_f.max(1)) {
                         row.iter_mut().zip(b).for_each(|(v, bi)| *v += bi);
                     }
                 }
             }
-            Storage::Half(h) => crate::quant::half::gemm_half(rows, xs, in_f, h, &mut y, out_f, bias, false)?,
-            Storage::Int8(q) => crate::quant::int8::gemm_i8(rows, xs, in_f, q, &mut y, out_f, bias, false)?,
+            Storage::Half(h) => {
+                let _o = crate::profile::op("gemm", flops as u64, (io_bytes + h.bytes()) as u64);
+                crate::quant::half::gemm_half(rows, xs, in_f, h, &mut y, out_f, bias, false)?
+            }
+            Storage::Int8(q) => {
+                let _o = crate::profile::op("gemm", flops as u64, (io_bytes + q.bytes()) as u64);
+                crate::quant::int8::gemm_i8(rows, xs, in_f, q, &mut y, out_f, bias, false)?
+            }
         }
         let mut shape = x.shape().to_vec();
         *shape.last_mut().unwrap_or(&mut 0) = out_f;

@@ -161,6 +161,7 @@ fn sigmoid_scalar(x: f32) -> f32 {
 
 /// GELU, exact erf form: `0.5 * x * (1 + erf(x / sqrt 2))`. Any shape.
 pub fn gelu(x: &Tensor) -> Tensor {
+    let _o = crate::profile::op("gelu", 0, 8 * x.numel() as u64);
     let mut data = x.to_vec();
     gelu_in_place(&mut data);
     Tensor::from_vec(data, x.shape()).expect("to_vec returns numel values")
@@ -179,6 +180,7 @@ pub fn gelu_tanh(x: &Tensor) -> Tensor {
 
 /// Hyperbolic tangent (BERT's pooler uses it). Any shape.
 pub fn tanh(x: &Tensor) -> Tensor {
+    let _o = crate::profile::op("tanh", 0, 8 * x.numel() as u64);
     map(x, f32::tanh)
 }
 
@@ -195,6 +197,7 @@ pub fn sigmoid(x: &Tensor) -> Tensor {
 /// [`gelu`] on a buffer, in place. Each value depends only on its own input, so the result is
 /// the same bit for bit however the buffer is split across threads.
 pub fn gelu_in_place(data: &mut [f32]) {
+    let _o = crate::profile::op("gelu", 0, 8 * data.len() as u64);
     chunks_in_place(data, gelu_slice);
 }
 

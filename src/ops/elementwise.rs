@@ -146,6 +146,7 @@ fn zip_rows(full: &[f32], row: &[f32], row_is_lhs: bool, f: impl Fn(f32, f32) ->
 
 fn binary(op: &'static str, a: &Tensor, b: &Tensor, f: impl Fn(f32, f32) -> f32 + Sync + Copy) -> Result<Tensor> {
     let shape = broadcast_shape(op, a.shape(), b.shape())?;
+    let _o = crate::profile::op(op, 0, 4 * (a.numel() + b.numel() + numel(&shape)) as u64);
     if numel(&shape) == 0 {
         return Ok(Tensor::zeros(&shape));
     }

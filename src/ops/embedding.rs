@@ -19,6 +19,7 @@ use crate::{Error, Result};
 /// `ids_shape` (e.g. `[B, S]`), output `ids_shape + [H]` (e.g. `[B, S, H]`).
 pub fn embedding(weight: &Tensor, ids: &[u32], ids_shape: &[usize]) -> Result<Tensor> {
     let (_, h) = check(weight, ids, ids_shape)?;
+    let _o = crate::profile::op("embedding", 0, (8 * ids.len() * h + 4 * ids.len()) as u64);
     let mut out = Vec::with_capacity(ids.len() * h);
     match weight.as_slice() {
         Some(w) => {

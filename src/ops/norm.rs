@@ -28,6 +28,7 @@ use crate::{Error, Result};
 /// Layer norm over the last dimension. Shapes: `x [.., H]`, `weight [H]`, `bias [H]`,
 /// output like `x`.
 pub fn layer_norm(x: &Tensor, weight: Option<&Tensor>, bias: Option<&Tensor>, eps: f32) -> Result<Tensor> {
+    let _o = crate::profile::op("layer_norm", 0, 8 * x.numel() as u64);
     let h = check("layer_norm", x, weight, bias)?;
     let (w, b) = (weight.map(Tensor::to_vec), bias.map(Tensor::to_vec));
     let mut data = x.to_vec();
@@ -43,6 +44,7 @@ pub fn layer_norm(x: &Tensor, weight: Option<&Tensor>, bias: Option<&Tensor>, ep
 /// If `h` is 0 or does not divide `data.len()`, or `weight`/`bias` are not `h` long
 /// (caller bugs; [`layer_norm`] checks user input and calls this).
 pub fn layer_norm_rows_in_place(data: &mut [f32], h: usize, weight: Option<&[f32]>, bias: Option<&[f32]>, eps: f32) {
+    let _o = crate::profile::op("layer_norm", 0, 8 * data.len() as u64);
     assert!(h > 0 && data.len().is_multiple_of(h), "layer_norm: {} values do not split into rows of {h}", data.len());
     assert!(weight.is_none_or(|w| w.len() == h) && bias.is_none_or(|b| b.len() == h), "layer_norm: weight/bias size");
     let row = |r: &mut [f32]| {

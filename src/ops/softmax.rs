@@ -29,6 +29,7 @@ use crate::{Error, Result};
 /// Shapes: `x [.., S]`, `mask` broadcastable to `x` (e.g. `[B, 1, 1, S]` for `[B, H, S, S]`),
 /// output like `x`. Fully masked rows (all `-inf`) give zeros.
 pub fn softmax(x: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
+    let _o = crate::profile::op("softmax", 0, 8 * x.numel() as u64);
     let mut data = x.to_vec();
     if let Some(mask) = mask {
         let m = broadcast_mask(x, mask)?;
@@ -53,6 +54,7 @@ pub fn softmax(x: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
 /// # Panics
 /// If `row_len` is 0 or does not divide `data.len()` (a caller bug, not user input).
 pub fn softmax_rows_in_place(data: &mut [f32], row_len: usize) {
+    let _o = crate::profile::op("softmax", 0, 8 * data.len() as u64);
     assert!(
         row_len > 0 && data.len().is_multiple_of(row_len),
         "softmax_rows_in_place: {} values do not split into rows of {row_len}",

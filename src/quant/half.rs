@@ -297,7 +297,7 @@ impl AnyA for Vec<u32> {
 pub(crate) trait HalfTile: Copy + Send + Sync {
     const MR: usize;
     const NR: usize;
-#[allow(clippy::too_many_arguments)]
+    #[allow(clippy::too_many_arguments)]
     fn tile(&self, p: Precision, kp: usize, h: usize, a: &dyn AnyA, a0: usize, b: &[u16], acc: &mut [f32]);
 }
 
@@ -435,7 +435,7 @@ mod x86 {
     }
 
     /// The bounds every kernel checks before using raw pointers.
-#[allow(clippy::too_many_arguments)]
+    #[allow(clippy::too_many_arguments)]
     fn check(mr: usize, nr: usize, kp: usize, h: usize, a_len: usize, a0: usize, ld: usize, b: &[u16], acc: &[f32]) {
         assert!((1..=mr).contains(&h), "half tile: height {h} not in 1..={mr}");
         assert!(a_len >= a0 + h * ld, "half tile: A shorter than {h} rows");

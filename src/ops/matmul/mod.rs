@@ -16,7 +16,7 @@
 //! `pack.rs` holds the packing routines rungs 2-4 share; `prepacked.rs` packs a constant B
 //! (a Linear weight) once, for [`sgemm_prepacked`] to skip packing it on every call;
 //! `batched.rs` runs many products (attention heads) at once; `backend.rs` lets the `matrixmultiply` crate stand in for
-//! ours, for comparison; `bench/` measures it all.
+//! ours, for comparison. Benchmarks live outside the kernels, in `src/bench/`.
 //!
 //! What each rung gained on this project's 2-core AVX-512 machine, one core unless said
 //! (GFLOP/s on BERT's shapes; the FMA peak measured in the same run was 176 per core;
@@ -28,7 +28,6 @@
 
 mod backend;
 mod batched;
-pub mod bench;
 mod blocked;
 pub mod kernels;
 mod naive;
@@ -40,6 +39,9 @@ mod reordered;
 use crate::tensor::{Tensor, contiguous_strides, numel};
 use crate::{Error, Result};
 pub use backend::{Backend, backend, set_backend};
+// For the benchmarks (src/bench/), which time the drivers with an explicit backend.
+pub(crate) use backend::sgemm_matrixmultiply;
+pub(crate) use batched::gemm_batch;
 pub use blocked::{KC, MC, NC};
 pub use kernels::Kernel;
 pub use naive::sgemm_naive;
@@ -328,6 +330,7 @@ pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let batch =
         broadcast_batch(batch_a, batch_b).ok_or_else(|| Error::shape_mismatch("matmul", a.shape(), b.shape()))?;
     let nb = numel(&batch);
+    let _o = crate::profile::op("gemm", 2 * (nb * m * k * n) as u64, 4 * (nb * (m * k + k * n + m * n)) as u64);
     let mut shape = batch.clone();
     shape.extend([m, n]);
     if nb == 0 || m == 0 || n == 0 || k == 0 {

@@ -288,7 +288,7 @@ unsafe fn store_first(dst: *mut f32, v: __m256, width: usize) {
     }
 }
 
-/// Independent FMA chains for the peak microbenchmark (`bench/peak.rs`).
+/// Independent FMA chains on registers only: the FMA peak of this instruction set, measured.
 pub(crate) const PEAK_CHAINS: usize = 12;
 
 impl Avx2 {

@@ -168,7 +168,7 @@ unsafe fn tile_h<const H: usize>(
     }
 }
 
-/// Independent FMA chains for the peak microbenchmark (`bench.rs`).
+/// Independent FMA chains on registers only: the FMA peak of this instruction set, measured.
 pub(crate) const PEAK_CHAINS: usize = 16;
 
 impl Avx512 {
