@@ -6,8 +6,8 @@ use approx::abs_diff_eq;
 use nanobert::Tensor;
 use nanobert::ops::matmul::kernels::{Kernel, MicroKernel};
 use nanobert::ops::matmul::{
-    self, Backend, PackedB, Rung, set_backend, sgemm, sgemm_batched, sgemm_naive, sgemm_prepacked, sgemm_rung,
-    try_sgemm,
+    self, BatchStrides, Epilogue, Gemm, MatMut, MatRef, PackedB, Rung, sgemm, sgemm_batched, sgemm_naive,
+    sgemm_prepacked, sgemm_rung,
 };
 use proptest::prelude::*;
 
@@ -16,7 +16,7 @@ fn values(len: usize, seed: u64) -> Vec<f32> {
     Tensor::rand(&[len], seed).to_vec().into_iter().map(|x| 2.0 * x - 1.0).collect()
 }
 
-/// A GEMM problem with padded leading dimensions.
+/// A GEMM problem with padded leading dimensions; A and B stored as given or transposed.
 #[derive(Clone, Debug)]
 struct Problem {
     m: usize,
@@ -25,19 +25,52 @@ struct Problem {
     lda: usize,
     ldb: usize,
     ldc: usize,
+    transpose_a: bool,
     transpose_b: bool,
     a: Vec<f32>,
     b: Vec<f32>,
 }
 
 impl Problem {
-    #[allow(clippy::too_many_arguments)]
     fn new(m: usize, k: usize, n: usize, pad: [usize; 3], transpose_b: bool, seed: u64) -> Problem {
+        Problem::with_layout(m, k, n, pad, false, transpose_b, seed)
+    }
+
+    fn with_layout(
+        m: usize,
+        k: usize,
+        n: usize,
+        pad: [usize; 3],
+        transpose_a: bool,
+        transpose_b: bool,
+        seed: u64,
+    ) -> Problem {
+        let (a_rows, a_cols) = if transpose_a { (k, m) } else { (m, k) };
         let (b_rows, b_cols) = if transpose_b { (n, k) } else { (k, n) };
-        let (lda, ldb, ldc) = (k + pad[0], b_cols + pad[1], n + pad[2]);
-        let a = values(m * lda, seed);
+        let (lda, ldb, ldc) = (a_cols + pad[0], b_cols + pad[1], n + pad[2]);
+        let a = values(a_rows * lda, seed);
         let b = values(b_rows * ldb, seed + 1);
-        Problem { m, k, n, lda, ldb, ldc, transpose_b, a, b }
+        Problem { m, k, n, lda, ldb, ldc, transpose_a, transpose_b, a, b }
+    }
+
+    fn a_view(&self) -> MatRef<'_> {
+        if self.transpose_a {
+            MatRef::strided(&self.a, self.k, self.m, self.lda).t()
+        } else {
+            MatRef::strided(&self.a, self.m, self.k, self.lda)
+        }
+    }
+
+    fn b_view(&self) -> MatRef<'_> {
+        if self.transpose_b {
+            MatRef::strided(&self.b, self.n, self.k, self.ldb).t()
+        } else {
+            MatRef::strided(&self.b, self.k, self.n, self.ldb)
+        }
+    }
+
+    fn c_view<'c>(&self, c: &'c mut [f32]) -> MatMut<'c> {
+        MatMut::strided(c, self.m, self.n, self.ldc)
     }
 
     /// C filled with a sentinel, so we can check every element is written and padding is not.
@@ -47,15 +80,13 @@ impl Problem {
 
     fn reference(&self) -> Vec<f32> {
         let mut c = self.c();
-        let p = self;
-        sgemm_naive(p.m, p.k, p.n, &p.a, p.lda, &p.b, p.ldb, &mut c, p.ldc, p.transpose_b);
+        sgemm_naive(self.a_view(), self.b_view(), self.c_view(&mut c)).unwrap();
         c
     }
 
     fn run(&self, rung: Rung) -> Vec<f32> {
         let mut c = self.c();
-        let p = self;
-        sgemm_rung(rung, p.m, p.k, p.n, &p.a, p.lda, &p.b, p.ldb, &mut c, p.ldc, p.transpose_b).unwrap();
+        sgemm_rung(rung, self.a_view(), self.b_view(), self.c_view(&mut c)).unwrap();
         c
     }
 
@@ -91,7 +122,7 @@ fn check_rung(p: &Problem, rung: Rung) -> Result<(), TestCaseError> {
         Err(e) => {
             let max = got.iter().zip(&want).map(|(g, w)| (g - w).abs()).fold(0.0f32, f32::max);
             Err(TestCaseError::fail(format!(
-                "{} on m={} k={} n={} lda={} ldb={} ldc={} transpose_b={}: {e}; max abs diff {max}",
+                "{} on m={} k={} n={} lda={} ldb={} ldc={} transpose_a={} transpose_b={}: {e}; max abs diff {max}",
                 rung.name(),
                 p.m,
                 p.k,
@@ -99,6 +130,7 @@ fn check_rung(p: &Problem, rung: Rung) -> Result<(), TestCaseError> {
                 p.lda,
                 p.ldb,
                 p.ldc,
+                p.transpose_a,
                 p.transpose_b
             )))
         }
@@ -116,9 +148,9 @@ proptest! {
     #[test]
     fn every_rung_matches_naive(
         m in dim(), k in dim(), n in dim(),
-        pad in prop::array::uniform3(0usize..4), transpose_b: bool, seed in 0u64..1000,
+        pad in prop::array::uniform3(0usize..4), transpose_a: bool, transpose_b: bool, seed in 0u64..1000,
     ) {
-        let p = Problem::new(m, k, n, pad, transpose_b, seed);
+        let p = Problem::with_layout(m, k, n, pad, transpose_a, transpose_b, seed);
         for rung in Rung::ladder() {
             check_rung(&p, rung)?;
         }
@@ -162,10 +194,10 @@ proptest! {
 /// `sgemm_prepacked` (B packed once for `kernel`) against the naive loop.
 fn check_prepacked(p: &Problem, kernel: Kernel) -> Result<(), TestCaseError> {
     let want = p.reference();
-    let packed = PackedB::with_kernel(kernel, p.k, p.n, &p.b, p.ldb, p.transpose_b).unwrap();
+    let packed = PackedB::with_kernel(kernel, p.b_view()).unwrap();
     prop_assert_eq!((packed.k(), packed.n(), packed.kernel()), (p.k, p.n, kernel));
     let mut got = p.c();
-    sgemm_prepacked(p.m, &p.a, p.lda, &packed, &mut got, p.ldc).unwrap();
+    sgemm_prepacked(p.a_view(), &packed, p.c_view(&mut got), Epilogue::None).unwrap();
     let max = got.iter().zip(&want).map(|(g, w)| (g - w).abs()).fold(0.0f32, f32::max);
     let ok = p.compare(&got, &want);
     prop_assert!(
@@ -192,9 +224,9 @@ proptest! {
     #[test]
     fn prepacked_matches_naive(
         m in dim(), k in dim(), n in dim(),
-        pad in prop::array::uniform3(0usize..4), transpose_b: bool, seed in 0u64..1000,
+        pad in prop::array::uniform3(0usize..4), transpose_a: bool, transpose_b: bool, seed in 0u64..1000,
     ) {
-        let p = Problem::new(m, k, n, pad, transpose_b, seed);
+        let p = Problem::with_layout(m, k, n, pad, transpose_a, transpose_b, seed);
         for kernel in [Kernel::Portable, Kernel::Avx2, Kernel::Avx512] {
             if kernel.is_supported() {
                 check_prepacked(&p, kernel)?;
@@ -229,13 +261,31 @@ fn prepacked_parallel_and_wide() {
 #[test]
 fn prepacked_bad_arguments_are_reported() {
     let b = vec![0.0; 6];
-    let err = PackedB::new(3, 3, &b, 3, false).unwrap_err().to_string();
-    assert!(err.contains("PackedB") && err.contains('B'), "{err}");
-    let packed = PackedB::new(3, 2, &b, 2, false).unwrap();
-    let err = sgemm_prepacked(2, &[0.0; 6], 3, &packed, &mut [0.0; 3], 2).unwrap_err().to_string();
-    assert!(err.contains("sgemm_prepacked") && err.contains('C'), "{err}");
-    let err = sgemm_prepacked(2, &[0.0; 5], 3, &packed, &mut [0.0; 4], 2).unwrap_err().to_string();
-    assert!(err.contains("sgemm_prepacked") && err.contains('A'), "{err}");
+    let err = PackedB::new(MatRef::new(&b, 3, 3)).unwrap_err().to_string();
+    assert!(err.contains("PackedB") && err.contains("B (3 x 3)"), "{err}");
+    let packed = PackedB::new(MatRef::new(&b, 3, 2)).unwrap();
+    let a = [0.0; 6];
+    let err = sgemm_prepacked(MatRef::new(&a, 2, 3), &packed, MatMut::new(&mut [0.0; 3], 2, 2), Epilogue::None)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("sgemm_prepacked") && err.contains("C (2 x 2)"), "{err}");
+    let err = sgemm_prepacked(MatRef::new(&a[..5], 2, 3), &packed, MatMut::new(&mut [0.0; 4], 2, 2), Epilogue::None)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("sgemm_prepacked") && err.contains("A (2 x 3)"), "{err}");
+    let err = sgemm_prepacked(MatRef::new(&a, 3, 2), &packed, MatMut::new(&mut [0.0; 6], 3, 2), Epilogue::None)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("3 x 2") && err.contains("packed B (3 x 2)"), "{err}");
+    let err = sgemm_prepacked(MatRef::new(&a, 2, 3), &packed, MatMut::new(&mut [0.0; 4], 2, 2), Epilogue::Bias(&[1.0]))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("bias has 1 values but C has 2 columns"), "{err}");
+    let err = Gemm::matrixmultiply()
+        .sgemm_prepacked(MatRef::new(&a, 2, 3), &packed, MatMut::new(&mut [0.0; 4], 2, 2), Epilogue::None)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("matrixmultiply"), "{err}");
 }
 
 fn kernel_portable() -> matmul::kernels::portable::Portable {
@@ -292,9 +342,8 @@ fn parallel_splits_match_naive() {
             pool.install(|| {
                 let want = p.reference();
                 let mut got = p.c();
-                set_backend(Backend::MatrixMultiply);
-                sgemm(m, k, n, &p.a, p.lda, &p.b, p.ldb, &mut got, p.ldc, t);
-                set_backend(Backend::Nanobert);
+                let mm = Gemm::matrixmultiply();
+                mm.sgemm(p.a_view(), p.b_view(), p.c_view(&mut got), Epilogue::None).unwrap();
                 p.compare(&got, &want).unwrap_or_else(|e| panic!("matrixmultiply backend: {e}"));
             });
         }
@@ -315,10 +364,17 @@ fn wide_n_crosses_nc() {
 fn bad_arguments_are_reported() {
     let (a, b) = (vec![0.0; 6], vec![0.0; 6]);
     let mut c = vec![0.0; 3];
-    let err = try_sgemm(2, 3, 2, &a, 3, &b, 2, &mut c, 2, false).unwrap_err().to_string();
-    assert!(err.contains("sgemm") && err.contains('C'), "{err}");
-    let err = try_sgemm(2, 3, 2, &a, 2, &b, 2, &mut [0.0; 4], 2, false).unwrap_err().to_string();
-    assert!(err.contains("leading dimension"), "{err}");
+    let (a23, b32) = (MatRef::new(&a, 2, 3), MatRef::new(&b, 3, 2));
+    let err = sgemm(a23, b32, MatMut::new(&mut c, 2, 2)).unwrap_err().to_string();
+    assert!(err.contains("sgemm") && err.contains("C (2 x 2)") && err.contains("needs 4 values"), "{err}");
+    let err = sgemm(MatRef::strided(&a, 2, 3, 2), b32, MatMut::new(&mut [0.0; 4], 2, 2)).unwrap_err().to_string();
+    assert!(err.contains("A (2 x 3)") && err.contains("leading dimension 2"), "{err}");
+    let err = sgemm(a23, MatRef::new(&b, 2, 3), MatMut::new(&mut [0.0; 6], 2, 3)).unwrap_err().to_string();
+    assert!(err.contains("inner dimensions 3 and 2 differ"), "{err}");
+    let err = sgemm(a23, b32, MatMut::new(&mut [0.0; 6], 3, 2)).unwrap_err().to_string();
+    assert!(err.contains("is 2 x 2, but C is 3 x 2"), "{err}");
+    let err = sgemm(a23, MatRef::new(&b[..5], 2, 3).t(), MatMut::new(&mut [0.0; 4], 2, 2)).unwrap_err().to_string();
+    assert!(err.contains("B (3 x 2, stored transposed as 2 x 3)"), "{err}");
 }
 
 /// Attention-like layouts: heads interleaved in one buffer for A, B and C.
@@ -339,48 +395,41 @@ fn batched_interleaved_heads_match_naive() {
         let k = if transpose_b { d } else { seq };
         let a = if transpose_b { q.clone() } else { values(heads * seq * seq, 3) };
         let (stride_a, lda) = if transpose_b { (d, width) } else { (seq * seq, seq) };
+        let a_view = |off: usize| MatRef::strided(&a[off..], seq, k, lda);
+        let b_view = |off: usize| {
+            let b = &kt[off..];
+            if transpose_b { MatRef::strided(b, n, k, ldb).t() } else { MatRef::strided(b, k, n, ldb) }
+        };
         let mut want = vec![0.0; c_len];
         for h in 0..heads {
             let (ao, bo, co) = (h * stride_a, h * d, h * stride_c);
-            sgemm_naive(seq, k, n, &a[ao..], lda, &kt[bo..], ldb, &mut want[co..], ldc, transpose_b);
+            sgemm_naive(a_view(ao), b_view(bo), MatMut::strided(&mut want[co..], seq, n, ldc)).unwrap();
         }
+        let strides = BatchStrides { a: stride_a, b: d, c: stride_c };
         for threads in [1, 2] {
-            for backend in [Backend::Nanobert, Backend::MatrixMultiply] {
+            for gemm in [Gemm::default(), Gemm::default().parallel(false), Gemm::matrixmultiply()] {
                 let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
                 let mut got = vec![0.0; c_len];
                 pool.install(|| {
-                    set_backend(backend);
-                    sgemm_batched(
-                        heads,
-                        seq,
-                        k,
-                        n,
-                        &a,
-                        stride_a,
-                        lda,
-                        &kt,
-                        d,
-                        ldb,
-                        &mut got,
-                        stride_c,
-                        ldc,
-                        transpose_b,
-                    );
-                    set_backend(Backend::Nanobert);
+                    let c = MatMut::strided(&mut got, seq, n, ldc);
+                    gemm.sgemm_batched(heads, strides, a_view(0), b_view(0), c).unwrap();
                 });
                 let max = got.iter().zip(&want).map(|(g, w)| (g - w).abs()).fold(0.0f32, f32::max);
-                assert!(max < 1e-4, "{backend:?} {threads} threads transpose_b={transpose_b}: max abs diff {max}");
+                assert!(max < 1e-4, "{gemm:?} {threads} threads transpose_b={transpose_b}: max abs diff {max}");
             }
         }
     }
 }
 
 #[test]
-#[should_panic(expected = "overlap")]
-fn batched_overlapping_outputs_panic() {
+fn batched_overlapping_outputs_are_an_error() {
     let a = values(4 * 4, 1);
     let mut c = vec![0.0; 32];
-    sgemm_batched(2, 4, 4, 4, &a, 0, 4, &a, 0, 4, &mut c, 8, 4, false);
+    let (a, strides) = (MatRef::new(&a, 4, 4), BatchStrides { a: 0, b: 0, c: 8 });
+    let err = sgemm_batched(2, strides, a, a, MatMut::new(&mut c, 4, 4)).unwrap_err().to_string();
+    assert!(err.contains("overlap"), "{err}");
+    let err = sgemm_batched(5, strides, a, a, MatMut::new(&mut c, 2, 4)).unwrap_err().to_string();
+    assert!(err.contains("matrix 4 of 5") && err.contains("C (2 x 4)"), "{err}");
 }
 
 /// Reference tensor matmul: broadcast and copy everything, then naive per matrix.
@@ -399,7 +448,8 @@ fn reference_matmul(a: &Tensor, b: &Tensor) -> Vec<f32> {
     let mut c = vec![0.0; nb * m * n];
     for t in 0..nb {
         let (ao, bo, co) = (t * m * k, t * k * n, t * m * n);
-        sgemm_naive(m, k, n, &av[ao..], k, &bv[bo..], n, &mut c[co..], n, false);
+        sgemm_naive(MatRef::new(&av[ao..], m, k), MatRef::new(&bv[bo..], k, n), MatMut::new(&mut c[co..], m, n))
+            .unwrap();
     }
     c
 }
@@ -412,7 +462,7 @@ fn tensor_matmul_views_and_broadcasting() {
         (x.clone(), w.t().unwrap()),               // [2,3,5,7] x [7,9] (transposed view, folded)
         (x.clone(), Tensor::randn(&[3, 7, 4], 3)), // broadcast leading dim
         (x.clone(), x.transpose(-2, -1).unwrap()), // x · xᵀ per matrix (scores)
-        (x.transpose(-2, -1).unwrap(), Tensor::randn(&[5, 2], 4)), // transposed A (copied)
+        (x.transpose(-2, -1).unwrap(), Tensor::randn(&[5, 2], 4)), // transposed A (read in place)
         (Tensor::randn(&[1, 4, 6], 5), Tensor::randn(&[3, 6, 2], 6)), // batch 1 broadcast on A
         (x.narrow(3, 1, 4).unwrap(), Tensor::randn(&[4, 3], 7)), // rows with a stride > k
     ];
@@ -446,22 +496,54 @@ fn empty_dimensions_with_minimal_slices() {
     rungs.push(Rung::Blocked);
     for rung in rungs {
         let mut c = vec![f32::NAN; 2 * 5];
-        sgemm_rung(rung, 2, 0, 3, &[], 7, &[], 3, &mut c, 5, false).unwrap();
+        let empty = |rows, cols, ld| MatRef::strided(&[], rows, cols, ld);
+        sgemm_rung(rung, empty(2, 0, 7), empty(0, 3, 3), MatMut::strided(&mut c, 2, 3, 5)).unwrap();
         assert!(c.chunks(5).all(|row| row[..3] == [0.0; 3] && row[3..].iter().all(|x| x.is_nan())), "{rung:?}");
-        sgemm_rung(rung, 2, 0, 3, &[], 7, &[], 9, &mut c, 5, true).unwrap();
-        sgemm_rung(rung, 2, 4, 0, &[0.0; 8], 4, &[], 9, &mut [], 5, false).unwrap();
-        sgemm_rung(rung, 0, 4, 3, &[], 4, &[0.0; 12], 3, &mut [], 3, false).unwrap();
+        sgemm_rung(rung, empty(2, 0, 7), empty(3, 0, 9).t(), MatMut::strided(&mut c, 2, 3, 5)).unwrap();
+        let a = [0.0; 8];
+        sgemm_rung(rung, MatRef::new(&a, 2, 4), empty(4, 0, 9), MatMut::strided(&mut [], 2, 0, 5)).unwrap();
+        sgemm_rung(rung, empty(0, 4, 4), MatRef::new(&[0.0; 12], 4, 3), MatMut::new(&mut [], 0, 3)).unwrap();
     }
-    set_backend(Backend::MatrixMultiply);
     let mut c = vec![f32::NAN; 6];
-    sgemm(2, 0, 3, &[], 7, &[], 3, &mut c, 3, false);
-    set_backend(Backend::Nanobert);
+    let mm = Gemm::matrixmultiply();
+    mm.sgemm(MatRef::strided(&[], 2, 0, 7), MatRef::new(&[], 0, 3), MatMut::new(&mut c, 2, 3), Epilogue::None).unwrap();
     assert_eq!(c, vec![0.0; 6]);
 }
 
 #[test]
 fn batched_with_empty_k() {
     let mut c = vec![f32::NAN; 2 * 6];
-    sgemm_batched(2, 2, 0, 3, &[], 5, 4, &[], 5, 3, &mut c, 6, 3, false);
+    let strides = BatchStrides { a: 5, b: 5, c: 6 };
+    let (a, b) = (MatRef::strided(&[], 2, 0, 4), MatRef::new(&[], 0, 3));
+    sgemm_batched(2, strides, a, b, MatMut::new(&mut c, 2, 3)).unwrap();
     assert_eq!(c, vec![0.0; 12]);
+}
+
+/// Issue 11.3: C's slice runs on past its m rows (a window into a bigger buffer), and so does
+/// A's. The matrixmultiply backend once cut the whole C slice into bands of rows, more bands
+/// than threads, so `m - t * rows_per` underflowed and it wrote rows past m, outside the
+/// matrix (or past the slice's end). Every backend, on 1 to 3 threads, must write exactly the
+/// m x n matrix and leave every float after it untouched.
+#[test]
+fn c_longer_than_its_rows_is_never_written_past_them() {
+    let (m, k, n) = (256, 128, 128); // 4.2 M multiply-adds: split over threads
+    let a = values(3 * m * k, 1); // 3m rows available, m used
+    let b = values(k * n, 2);
+    let (a_view, b_view) = (MatRef::new(&a, m, k), MatRef::new(&b, k, n));
+    let mut want = vec![0.0; m * n];
+    sgemm_naive(a_view, b_view, MatMut::new(&mut want, m, n)).unwrap();
+    for threads in [1, 2, 3] {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        for gemm in [Gemm::matrixmultiply(), Gemm::default()] {
+            for extra in [7, m * n / 2 + 3, 2 * m * n + 7] {
+                let mut c = vec![f32::NAN; m * n + extra];
+                pool.install(|| gemm.sgemm(a_view, b_view, MatMut::new(&mut c, m, n), Epilogue::None)).unwrap();
+                let bad =
+                    c[..m * n].iter().zip(&want).position(|(g, w)| (g - w).abs().is_nan() || (g - w).abs() >= 1e-3);
+                assert_eq!(bad, None, "{gemm:?} on {threads} threads, {extra} extra floats: C differs from naive");
+                let written = c[m * n..].iter().filter(|x| !x.is_nan()).count();
+                assert_eq!(written, 0, "{gemm:?} on {threads} threads wrote {written} floats past C's {m} rows");
+            }
+        }
+    }
 }

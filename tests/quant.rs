@@ -8,6 +8,7 @@ mod common;
 
 use std::io::Write;
 
+use nanobert::ops::matmul::Epilogue;
 use nanobert::quant::half::{HalfKernel, PackedHalf, gemm_half, linear_half_ref};
 use nanobert::quant::int8::{I8Kernel, PackedI8, gemm_i8, linear_i8_ref, quantize_row};
 use nanobert::quant::{Precision, ToPrecision};
@@ -44,7 +45,7 @@ fn check_i8(kernel: I8Kernel, m: usize, k: usize, n: usize, seed: u64, smooth: b
     let bias = bias.then_some(b.as_slice());
     let packed = PackedI8::with_kernel(kernel, &w, n, k, s.as_deref()).unwrap();
     let mut y = vec![f32::NAN; m * n];
-    gemm_i8(m, &x, k, &packed, &mut y, n, bias, false).unwrap();
+    gemm_i8(m, &x, k, &packed, &mut y, n, bias.map_or(Epilogue::None, Epilogue::Bias)).unwrap();
     let want = linear_i8_ref(&x, m, k, &w, n, bias, s.as_deref(), kernel.levels(), kernel.weight_max());
     assert!(y.iter().all(|v| v.is_finite()), "{}: non-finite output", kernel.name());
     assert_eq!(y, want, "{} kernel vs reference, m {m} k {k} n {n}", kernel.name());
@@ -69,8 +70,8 @@ fn int8_kernels_match_reference_on_edges() {
         }
         // Empty outputs: nothing to do, no error.
         let p = PackedI8::with_kernel(kernel, &[], 0, 8, None).unwrap();
-        gemm_i8(3, &[0.0; 24], 8, &p, &mut [], 0, None, false).unwrap();
-        gemm_i8(0, &[], 8, &p, &mut [], 0, None, false).unwrap();
+        gemm_i8(3, &[0.0; 24], 8, &p, &mut [], 0, Epilogue::None).unwrap();
+        gemm_i8(0, &[], 8, &p, &mut [], 0, Epilogue::None).unwrap();
     }
 }
 
@@ -103,7 +104,7 @@ fn int8_close_to_f32() {
     for kernel in i8_kernels() {
         let p = PackedI8::with_kernel(kernel, &w, n, k, None).unwrap();
         let mut y = vec![0.0; m * n];
-        gemm_i8(m, &x, k, &p, &mut y, n, None, false).unwrap();
+        gemm_i8(m, &x, k, &p, &mut y, n, Epilogue::None).unwrap();
         let err = y.iter().zip(&exact).map(|(a, b)| (a - b) * (a - b)).sum::<f32>().sqrt() / norm;
         let bound = if kernel.weight_max() == 63 { 0.03 } else { 0.015 };
         assert!(err < bound, "{}: relative error {err} >= {bound}", kernel.name());
@@ -120,8 +121,8 @@ fn int8_and_half_gelu_epilogue() {
     for kernel in i8_kernels() {
         let p = PackedI8::with_kernel(kernel, &w, n, k, None).unwrap();
         let (mut plain, mut fused) = (vec![0.0; m * n], vec![0.0; m * n]);
-        gemm_i8(m, &x, k, &p, &mut plain, n, Some(&b), false).unwrap();
-        gemm_i8(m, &x, k, &p, &mut fused, n, Some(&b), true).unwrap();
+        gemm_i8(m, &x, k, &p, &mut plain, n, Epilogue::Bias(&b)).unwrap();
+        gemm_i8(m, &x, k, &p, &mut fused, n, Epilogue::BiasGelu(&b)).unwrap();
         nanobert::ops::gelu_in_place(&mut plain);
         assert_eq!(plain, fused, "{}", kernel.name());
     }
@@ -129,8 +130,8 @@ fn int8_and_half_gelu_epilogue() {
         let prec = if kernel == HalfKernel::Avx512Bf16 { Precision::Bf16 } else { Precision::F16 };
         let p = PackedHalf::with_kernel(kernel, prec, &w, n, k).unwrap();
         let (mut plain, mut fused) = (vec![0.0; m * n], vec![0.0; m * n]);
-        gemm_half(m, &x, k, &p, &mut plain, n, Some(&b), false).unwrap();
-        gemm_half(m, &x, k, &p, &mut fused, n, Some(&b), true).unwrap();
+        gemm_half(m, &x, k, &p, &mut plain, n, Epilogue::Bias(&b)).unwrap();
+        gemm_half(m, &x, k, &p, &mut fused, n, Epilogue::BiasGelu(&b)).unwrap();
         nanobert::ops::gelu_in_place(&mut plain);
         assert_eq!(plain, fused, "{}", kernel.name());
     }
@@ -148,7 +149,7 @@ fn int8_propagates_nan() {
     for kernel in i8_kernels() {
         let p = PackedI8::with_kernel(kernel, &w, n, k, None).unwrap();
         let mut y = vec![0.0; m * n];
-        gemm_i8(m, &x, k, &p, &mut y, n, None, false).unwrap();
+        gemm_i8(m, &x, k, &p, &mut y, n, Epilogue::None).unwrap();
         assert!(y[..n].iter().all(|v| v.is_finite()), "{}: row 0 should be finite", kernel.name());
         assert!(y[n..].iter().all(|v| v.is_nan()), "{}: rows 1 and 2 should be NaN: {y:?}", kernel.name());
     }
@@ -181,9 +182,9 @@ fn errors_name_the_problem() {
     assert!(PackedI8::new(&[f32::NAN; 6], 2, 3).is_err());
     assert!(PackedHalf::new(Precision::Int8, &[1.0; 6], 2, 3).is_err());
     let p = PackedI8::new(&[1.0; 6], 2, 3).unwrap();
-    let e = gemm_i8(2, &[1.0; 5], 3, &p, &mut [0.0; 4], 2, None, false).unwrap_err();
+    let e = gemm_i8(2, &[1.0; 5], 3, &p, &mut [0.0; 4], 2, Epilogue::None).unwrap_err();
     assert!(e.to_string().contains('A'), "{e}");
-    assert!(gemm_i8(2, &[1.0; 6], 3, &p, &mut [0.0; 4], 2, Some(&[1.0]), false).is_err());
+    assert!(gemm_i8(2, &[1.0; 6], 3, &p, &mut [0.0; 4], 2, Epilogue::Bias(&[1.0])).is_err());
 }
 
 fn check_half(kernel: HalfKernel, m: usize, k: usize, n: usize, seed: u64) {
@@ -196,7 +197,7 @@ fn check_half(kernel: HalfKernel, m: usize, k: usize, n: usize, seed: u64) {
         }
         let p = PackedHalf::with_kernel(kernel, prec, &w, n, k).unwrap();
         let mut y = vec![f32::NAN; m * n];
-        gemm_half(m, &x, k, &p, &mut y, n, Some(&b), false).unwrap();
+        gemm_half(m, &x, k, &p, &mut y, n, Epilogue::Bias(&b)).unwrap();
         let want = linear_half_ref(&x, m, k, &w, n, Some(&b), prec, kernel == HalfKernel::Avx512Bf16);
         // Same products, summed in a different order: f32 rounding differences only.
         let scale = (k as f32).sqrt() * 4.0;
@@ -248,4 +249,21 @@ fn model_to_precision() {
     model.to_precision(Precision::F32).unwrap();
     let y = model.forward(&input, false).unwrap().last_hidden_state;
     assert_eq!(y.as_slice().unwrap(), reference.as_slice(), "back to f32 must give the same bits");
+}
+
+/// `Linear::forward_gelu` (GELU in the epilogue) equals `forward` then GELU, at every precision.
+#[test]
+fn linear_gelu_epilogue_at_every_precision() {
+    use nanobert::nn::Linear;
+    use nanobert::{Tensor, ops};
+    let l = Linear::new(Tensor::randn(&[40, 24], 1), Some(Tensor::randn(&[40], 2))).unwrap();
+    let x = Tensor::randn(&[3, 5, 24], 3);
+    for p in Precision::ALL {
+        l.set_precision(p, None).unwrap();
+        assert_eq!(l.precision(), p);
+        let fused = l.forward_gelu(&x).unwrap();
+        let plain = ops::gelu(&l.forward(&x).unwrap());
+        assert_eq!(fused.shape(), &[3, 5, 40]);
+        assert_eq!(fused.as_slice().unwrap(), plain.as_slice().unwrap(), "{p}");
+    }
 }

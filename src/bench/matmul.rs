@@ -35,7 +35,7 @@ use super::matmul_report as report;
 use super::peak::FmaChains;
 pub use super::peak::fma_peak;
 use crate::ops::matmul::kernels::{self, Kernel};
-use crate::ops::matmul::{self as mm, Backend, PackedB, Rung, sgemm_prepacked, sgemm_rung};
+use crate::ops::matmul::{self as mm, Epilogue, Gemm, MatMut, MatRef, PackedB, Rung, sgemm_prepacked, sgemm_rung};
 use crate::tensor::Rng;
 use crate::{Error, Result};
 
@@ -101,6 +101,15 @@ pub struct Shape {
 }
 
 impl Shape {
+    /// The view of B (matrix 0 of the batch) in `b`.
+    pub fn b_view<'a>(&self, b: &'a [f32]) -> MatRef<'a> {
+        if self.transpose_b {
+            MatRef::strided(b, self.n, self.k, self.ldb).t()
+        } else {
+            MatRef::strided(b, self.k, self.n, self.ldb)
+        }
+    }
+
     /// A Linear layer: `[m, k] x W`, W stored `[n, k]` (`transpose_b`) or `[k, n]`.
     pub fn linear(m: usize, k: usize, n: usize, transpose_b: bool) -> Shape {
         let t = if transpose_b { "ᵀ" } else { "" };
@@ -414,7 +423,7 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
             // B packed ahead of time for the prepacked rows (one thread), its cost noted.
             let packed = if shape.batch == 1 {
                 let start = Instant::now();
-                let packed = one.install(|| PackedB::new(shape.k, shape.n, &b, shape.ldb, shape.transpose_b))?;
+                let packed = one.install(|| PackedB::new(shape.b_view(&b)))?;
                 packing[si] = packing[si].min(start.elapsed().as_secs_f64());
                 Some(packed)
             } else {
@@ -524,29 +533,31 @@ fn time_once(
     let offsets = |stride: usize| (0..s.batch).map(|t| t * stride).collect::<Vec<_>>();
     let (a_offs, b_offs, c_offs) = (offsets(s.stride_a), offsets(s.stride_b), offsets(s.stride_c));
     let (m, k, n) = (rows, s.k, s.n);
+    let a_view = MatRef::strided(a, m, k, s.lda);
+    let b_view = s.b_view(b);
+    let at = |off: usize| MatRef { data: &a[off..], ..a_view };
+    let bt = |off: usize| MatRef { data: &b[off..], ..b_view };
     let start = Instant::now();
     pool.install(|| -> Result<()> {
         match imp {
             // Multi-threaded configurations: the batched driver when there is a batch
             // (threads take whole heads), else the rung / backend itself.
             Implementation::Rung(Rung::Parallel(_)) | Implementation::MatrixMultiply if s.batch > 1 => {
-                let backend =
-                    if imp == Implementation::MatrixMultiply { Backend::MatrixMultiply } else { Backend::Nanobert };
-                mm::gemm_batch(backend, m, k, n, a, &a_offs, s.lda, b, &b_offs, s.ldb, s.transpose_b, c, &c_offs, s.ldc)
+                let gemm = if imp == Implementation::MatrixMultiply { Gemm::matrixmultiply() } else { Gemm::default() };
+                mm::gemm_batch(gemm, a_view, &a_offs, b_view, &b_offs, c, &c_offs, s.ldc)
                     .ok_or_else(|| Error::invalid("bench matmul", "overlapping outputs"))
             }
             Implementation::Prepacked(_) => {
                 let packed = packed.ok_or_else(|| Error::invalid("bench matmul", "prepacked B missing"))?;
-                sgemm_prepacked(m, a, s.lda, packed, c, s.ldc)
+                sgemm_prepacked(a_view, packed, MatMut::strided(c, m, n, s.ldc), Epilogue::None)
             }
             Implementation::MatrixMultiply => {
-                mm::sgemm_matrixmultiply(m, k, n, a, s.lda, b, s.ldb, c, s.ldc, s.transpose_b, true);
-                Ok(())
+                Gemm::matrixmultiply().sgemm(a_view, b_view, MatMut::strided(c, m, n, s.ldc), Epilogue::None)
             }
             Implementation::Rung(rung) => {
                 for t in 0..s.batch {
                     let (ao, bo, co) = (a_offs[t], b_offs[t], c_offs[t]);
-                    sgemm_rung(rung, m, k, n, &a[ao..], s.lda, &b[bo..], s.ldb, &mut c[co..], s.ldc, s.transpose_b)?;
+                    sgemm_rung(rung, at(ao), bt(bo), MatMut::strided(&mut c[co..], m, n, s.ldc))?;
                 }
                 Ok(())
             }

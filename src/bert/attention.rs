@@ -26,7 +26,7 @@ use super::ParamSource;
 use super::config::BertConfig;
 use super::{load_layer_norm, load_linear};
 use crate::nn::{Dropout, LayerNorm, Linear, Module};
-use crate::ops::matmul::sgemm;
+use crate::ops::matmul::{MatMut, MatRef, sgemm};
 use crate::{Result, Tensor, ops};
 
 pub struct BertSelfAttention {
@@ -64,21 +64,27 @@ impl BertSelfAttention {
         let heads = crate::profile::op("attention heads", flops as u64, bytes as u64);
         let blocks: Vec<Vec<f32>> = (0..b * nh)
             .into_par_iter()
-            .map(|bh| {
+            .map(|bh| -> Result<Vec<f32>> {
                 let (bi, hi) = (bh / nh, bh % nh);
                 let base = bi * s * hidden + hi * d; // column block of head hi in sequence bi
                 let mut scores = vec![0.0f32; s * s];
-                sgemm(s, d, s, &q[base..], hidden, &k[base..], hidden, &mut scores, s, true);
+                // Q_h [s, d] · K_hᵀ [d, s]: both read in place, rows `hidden` apart.
+                let (q_h, k_h) = (MatRef::strided(&q[base..], s, d, hidden), MatRef::strided(&k[base..], s, d, hidden));
+                sgemm(q_h, k_h.t(), MatMut::new(&mut scores, s, s))?;
                 let m = &mask[bi * s..(bi + 1) * s];
                 for row in scores.chunks_exact_mut(s) {
                     row.iter_mut().zip(m).for_each(|(x, mi)| *x = *x * scale + mi);
                 }
                 ops::softmax_rows_in_place(&mut scores, s);
                 let mut ctx = vec![0.0f32; s * d];
-                sgemm(s, s, d, &scores, s, &v[base..], hidden, &mut ctx, d, false);
-                ctx
+                sgemm(
+                    MatRef::new(&scores, s, s),
+                    MatRef::strided(&v[base..], s, d, hidden),
+                    MatMut::new(&mut ctx, s, d),
+                )?;
+                Ok(ctx)
             })
-            .collect();
+            .collect::<Result<_>>()?;
         drop(heads);
         // Scatter the heads back to [batch, seq, hidden].
         let _o = crate::profile::op("copy", 0, 8 * (b * s * hidden) as u64);

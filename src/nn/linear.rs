@@ -3,7 +3,7 @@
 //! `y = x·Wᵀ + b`. In one dimension that is the line `y = w·x + b`; with vectors it mixes
 //! every input feature into every output feature. PyTorch (and every Hugging Face
 //! checkpoint) stores `W` as `[out_features, in_features]`, so the product is `x · Wᵀ`:
-//! we hand `sgemm` the weight as it is and ask for the transpose (`transpose_b = true`)
+//! we hand `sgemm` the weight as it is, viewed as its transpose (`MatRef::new(w, out, in).t()`),
 //! instead of copying it.
 //!
 //! The weight never changes, so the first `forward` packs it once into the GEMM microkernel's
@@ -18,11 +18,11 @@
 //!
 //! Lower precision (`crate::quant`): [`Linear::set_precision`] replaces the fast copy by f16,
 //! bf16 or int8 panels ([`Storage`]); `weight` stays the f32 original (for printing and the
-//! references) and every storage runs the same `y = x·Wᵀ + b`, with the bias (and GELU)
-//! applied in the GEMM's epilogue for the lower precisions.
+//! references) and every storage runs the same `y = x·Wᵀ + b` with the same [`Epilogue`]
+//! (bias, or bias then GELU) applied by its GEMM, so fusion works at every precision.
 
 use super::module::Module;
-use crate::ops::matmul::{Backend, PackedB, backend, sgemm, sgemm_prepacked};
+use crate::ops::matmul::{Backend, Epilogue, Gemm, MatMut, MatRef, PackedB};
 use crate::quant::{PackedI8, Precision, Storage, half::PackedHalf};
 use crate::{Error, Result, Tensor};
 
@@ -69,8 +69,25 @@ impl Linear {
         self.weight.shape()[0]
     }
 
-    /// `x: [..., in] -> [..., out]`, one GEMM over all leading dimensions at once.
+    /// `x: [..., in] -> [..., out]`, one GEMM over all leading dimensions at once, the bias
+    /// added in the GEMM's epilogue. Runs nanobert's best GEMM ([`Gemm::default`]).
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        self.forward_with(&Gemm::default(), x)
+    }
+
+    /// [`Linear::forward`] with an explicit GEMM choice (e.g. `Gemm::matrixmultiply()` to
+    /// compare, which reads the weight as stored instead of the packed copy).
+    pub fn forward_with(&self, gemm: &Gemm, x: &Tensor) -> Result<Tensor> {
+        self.run(gemm, x, false)
+    }
+
+    /// `GELU(x·Wᵀ + b)`, the GELU applied in the GEMM's epilogue (at every precision):
+    /// BERT's FFN up-projection without a second pass over its output.
+    pub fn forward_gelu(&self, x: &Tensor) -> Result<Tensor> {
+        self.run(&Gemm::default(), x, true)
+    }
+
+    fn run(&self, gemm: &Gemm, x: &Tensor, gelu: bool) -> Result<Tensor> {
         let (out_f, in_f) = (self.out_features(), self.in_features());
         if x.ndim() == 0 || x.shape()[x.ndim() - 1] != in_f {
             return Err(Error::ShapeMismatch {
@@ -85,45 +102,51 @@ impl Linear {
         let mut y = vec![0.0f32; rows * out_f];
         let xs = x.as_slice().unwrap_or(&[]);
         self.observe(xs, in_f);
-        let bias = self.bias.as_ref().and_then(|b| b.as_slice());
+        let x_view = MatRef::new(xs, rows, in_f);
+        let w_t = MatRef::new(self.weight.as_slice().unwrap_or(&[]), out_f, in_f).t();
+        let b = self.bias.as_ref().and_then(|b| b.as_slice());
+        let epilogue = match (b, gelu) {
+            (Some(b), false) => Epilogue::Bias(b),
+            (Some(b), true) => Epilogue::BiasGelu(b),
+            (None, _) => Epilogue::None, // GELU without a bias: applied after (below)
+        };
+        let y_view = MatMut::new(&mut y, rows, out_f);
+        // The bias (and GELU) are applied in the GEMM's epilogue: one op for the profile.
         let flops = 2 * rows * in_f * out_f;
         let io_bytes = 4 * (rows * in_f + rows * out_f);
         let storage = self.storage.read().map_err(|_| Error::invalid("Linear", "weight storage poisoned"))?;
         match &*storage {
             Storage::F32(packed) => {
-                let bytes = io_bytes + 4 * in_f * out_f;
-                if backend() == Backend::MatrixMultiply {
+                let bytes = (io_bytes + 4 * in_f * out_f) as u64;
+                if gemm.backend() == Backend::MatrixMultiply {
                     // The comparison backend cannot read our panels: give it the weight as stored.
-                    let w = self.weight.as_slice().unwrap_or(&[]);
-                    let _o = crate::profile::op("gemm", flops as u64, bytes as u64);
-                    sgemm(rows, in_f, out_f, xs, in_f, w, in_f, &mut y, out_f, true);
+                    let _o = crate::profile::op("gemm", flops as u64, bytes);
+                    gemm.sgemm(x_view, w_t, y_view, epilogue)?;
                 } else {
                     let packed = match packed.get() {
                         Some(p) => p,
                         None => {
                             let _o = crate::profile::op("pack weights (once)", 0, 8 * (in_f * out_f) as u64);
-                            let p = PackedB::new(in_f, out_f, self.weight.as_slice().unwrap_or(&[]), in_f, true)?;
+                            let p = PackedB::new(w_t)?;
                             packed.get_or_init(|| p)
                         }
                     };
-                    let _o = crate::profile::op("gemm", flops as u64, bytes as u64);
-                    sgemm_prepacked(rows, xs, in_f, packed, &mut y, out_f)?;
-                }
-                if let Some(b) = bias {
-                    let _o = crate::profile::op("bias add", 0, 4 * (2 * y.len() + out_f) as u64);
-                    for row in y.chunks_exact_mut(out_f.max(1)) {
-                        row.iter_mut().zip(b).for_each(|(v, bi)| *v += bi);
-                    }
+                    let _o = crate::profile::op("gemm", flops as u64, bytes);
+                    gemm.sgemm_prepacked(x_view, packed, y_view, epilogue)?;
                 }
             }
             Storage::Half(h) => {
                 let _o = crate::profile::op("gemm", flops as u64, (io_bytes + h.bytes()) as u64);
-                crate::quant::half::gemm_half(rows, xs, in_f, h, &mut y, out_f, bias, false)?
+                crate::quant::half::gemm_half(rows, xs, in_f, h, &mut y, out_f, epilogue)?
             }
             Storage::Int8(q) => {
                 let _o = crate::profile::op("gemm", flops as u64, (io_bytes + q.bytes()) as u64);
-                crate::quant::int8::gemm_i8(rows, xs, in_f, q, &mut y, out_f, bias, false)?
+                crate::quant::int8::gemm_i8(rows, xs, in_f, q, &mut y, out_f, epilogue)?
             }
+        }
+        drop(storage);
+        if gelu && b.is_none() {
+            crate::ops::gelu_in_place(&mut y);
         }
         let mut shape = x.shape().to_vec();
         *shape.last_mut().unwrap_or(&mut 0) = out_f;

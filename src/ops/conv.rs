@@ -32,7 +32,7 @@
 //! `[C_out, C_in/G, KH, KW]`, bias `[C_out]`, output `[N, C_out, OH, OW]`. Only zero padding is
 //! supported (PyTorch's default `padding_mode='zeros'`), and padding is a number, not `'same'`.
 
-use crate::ops::matmul::sgemm;
+use crate::ops::matmul::{MatMut, MatRef, sgemm};
 use crate::tensor::Tensor;
 use crate::{Error, Result};
 
@@ -333,7 +333,9 @@ fn conv2d_gemm(
         for grp in 0..g.groups {
             // out[n, group's channels] [C_out/G, L] = W_g [C_out/G, K] · cols_g [K, L]
             let c0 = (n * g.cout + grp * cout_g) * l;
-            sgemm(cout_g, k, l, &w[grp * cout_g * k..], k, &cols[grp * k * l..], l, &mut out[c0..], l, false);
+            let (w_g, cols_g) =
+                (MatRef::new(&w[grp * cout_g * k..], cout_g, k), MatRef::new(&cols[grp * k * l..], k, l));
+            sgemm(w_g, cols_g, MatMut::new(&mut out[c0..], cout_g, l))?;
         }
     }
     if let Some(b) = bias {

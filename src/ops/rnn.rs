@@ -36,7 +36,7 @@
 //! state `[1, B, H]`, weights `weight_ih_l0: [G·H, I]`, `weight_hh_l0: [G·H, H]`, biases `[G·H]`, with
 //! `G = 1` for the RNN and `G = 4` for the LSTM. Batched inputs only (no unbatched `[T, I]`).
 
-use crate::ops::matmul::sgemm;
+use crate::ops::matmul::{MatMut, MatRef, sgemm};
 use crate::tensor::Tensor;
 use crate::{Error, Result};
 
@@ -190,7 +190,8 @@ fn recurrent(
     let mut xw = Vec::new();
     if projection == Projection::Hoisted {
         xw = vec![0.0f32; steps * batch * gh];
-        sgemm(steps * batch, isz, gh, x, isz, w_ih, isz, &mut xw, gh, true);
+        let w_ih_t = MatRef::new(w_ih, gh, isz).t(); // W_ih stored [G·H, I], used as Wᵀ in place
+        sgemm(MatRef::new(x, steps * batch, isz), w_ih_t, MatMut::new(&mut xw, steps * batch, gh))?;
         xw.chunks_mut(gh.max(1)).for_each(|r| add_assign(r, &bias));
     }
 
@@ -202,7 +203,7 @@ fn recurrent(
     let steps_to_run = if batch == 0 { 0 } else { steps }; // an empty batch has nothing to step
     for t in 0..steps_to_run {
         // The recurrent matmul: h_{t-1} [B, H] · W_hhᵀ [H, G·H]. It needs last step's h, so it stays here.
-        sgemm(batch, hsz, gh, &h, hsz, w_hh, hsz, &mut gates, gh, true);
+        sgemm(MatRef::new(&h, batch, hsz), MatRef::new(w_hh, gh, hsz).t(), MatMut::new(&mut gates, batch, gh))?;
         // Plus the input part, x_t · W_ihᵀ + bias.
         match projection {
             Projection::Hoisted => {
@@ -213,7 +214,8 @@ fn recurrent(
             Projection::PerStep => {
                 // x_t is B rows of the input matrix, `lda` floats apart: [B, I] · [I, G·H].
                 let lda = if batch_first { steps * isz } else { isz };
-                sgemm(batch, isz, gh, &x[row(t, 0) * isz..], lda, w_ih, isz, &mut xw_t, gh, true);
+                let x_t = MatRef::strided(&x[row(t, 0) * isz..], batch, isz, lda);
+                sgemm(x_t, MatRef::new(w_ih, gh, isz).t(), MatMut::new(&mut xw_t, batch, gh))?;
                 for (g, xr) in gates.chunks_mut(gh.max(1)).zip(xw_t.chunks(gh.max(1))) {
                     for ((gv, &xv), &bv) in g.iter_mut().zip(xr).zip(&bias) {
                         *gv += xv + bv;

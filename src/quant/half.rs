@@ -26,6 +26,7 @@
 use rayon::prelude::*;
 
 use super::Precision;
+use crate::ops::matmul::Epilogue;
 use crate::{Error, Result};
 
 /// Bytes of A kept hot per row block.
@@ -194,7 +195,7 @@ impl PackedHalf {
 }
 
 /// `C = A·Wᵀ (+ bias) (then GELU)` with `W` f16 or bf16: `a: m x k` (row i at `i * lda`),
-/// `c: m x n` (row i at `i * ldc`, overwritten), `bias: [n]`. All threads of the current
+/// `c: m x n` (row i at `i * ldc`, overwritten); the epilogue adds a bias `[n]` (then GELU). All threads of the current
 /// rayon pool. Errors if a slice is too short for its matrix.
 #[allow(clippy::too_many_arguments)]
 pub fn gemm_half(
@@ -204,18 +205,18 @@ pub fn gemm_half(
     w: &PackedHalf,
     c: &mut [f32],
     ldc: usize,
-    bias: Option<&[f32]>,
-    gelu: bool,
+    epilogue: Epilogue,
 ) -> Result<()> {
     let (k, n) = (w.k, w.n);
     let check = |name, rows, cols, ld, len| super::int8::check_matrix("gemm_half", name, rows, cols, ld, len);
     check("A", m, k, lda, a.len())?;
     check("C", m, n, ldc, c.len())?;
-    if let Some(b) = bias
-        && b.len() != n
-    {
-        return Err(Error::invalid("gemm_half", format!("bias has {} values for {n} outputs", b.len())));
-    }
+    epilogue.check("gemm_half", n)?;
+    let (bias, gelu) = match epilogue {
+        Epilogue::None => (None, false),
+        Epilogue::Bias(b) => (Some(b), false),
+        Epilogue::BiasGelu(b) => (Some(b), true),
+    };
     if m == 0 || n == 0 {
         return Ok(());
     }

@@ -58,6 +58,7 @@
 
 use rayon::prelude::*;
 
+use crate::ops::matmul::Epilogue;
 use crate::{Error, Result};
 
 /// k values per 32-bit lane: one `vpdpbusd` lane sums 4 products.
@@ -344,7 +345,7 @@ impl PackedI8 {
 }
 
 /// `C = A·Wᵀ (+ bias) (then GELU)` with `W` int8 (see the module docs). `a: m x k` (row i at
-/// `i * lda`), `c: m x n` (row i at `i * ldc`), overwritten; `bias: [n]`.
+/// `i * lda`), `c: m x n` (row i at `i * ldc`), overwritten; the epilogue (bias `[n]`, then GELU) as `ops::matmul::Epilogue`.
 ///
 /// Activations are quantized per row with the levels of `w`'s kernel; the product runs on all
 /// threads of the current rayon pool. Errors if a slice is too short for its matrix.
@@ -356,17 +357,17 @@ pub fn gemm_i8(
     w: &PackedI8,
     c: &mut [f32],
     ldc: usize,
-    bias: Option<&[f32]>,
-    gelu: bool,
+    epilogue: Epilogue,
 ) -> Result<()> {
     let (k, n) = (w.k, w.n);
     check_matrix("gemm_i8", "A", m, k, lda, a.len())?;
     check_matrix("gemm_i8", "C", m, n, ldc, c.len())?;
-    if let Some(b) = bias
-        && b.len() != n
-    {
-        return Err(Error::invalid("gemm_i8", format!("bias has {} values for {n} outputs", b.len())));
-    }
+    epilogue.check("gemm_i8", n)?;
+    let (bias, gelu) = match epilogue {
+        Epilogue::None => (None, false),
+        Epilogue::Bias(b) => (Some(b), false),
+        Epilogue::BiasGelu(b) => (Some(b), true),
+    };
     if m == 0 || n == 0 {
         return Ok(());
     }

@@ -15,55 +15,61 @@
 
 use rayon::prelude::*;
 
-use super::backend::{self, Backend};
+use super::backend;
 use super::blocked::{self, BSource};
-use super::kernels::{self, Kernel, KernelFn, MicroKernel};
-use super::pack::MatRef;
+use super::epilogue::Epilogue;
+use super::gemm::{Backend, Gemm};
+use super::kernels::{self, KernelFn, MicroKernel};
+use super::view::{MatMut, MatRef};
 use super::{PAR_MIN_MACS, parallel};
 
-/// Runs product t for every t: `C_t (+ at c_offs[t]) = A_t (at a_offs[t]) · B_t (at b_offs[t])`
-/// (or `·B_tᵀ`). Arguments are checked by the caller except for overlapping C matrices,
-/// which give `None`.
+/// Runs product t for every t: `C_t (at c_offs[t], rows ldc apart) = A_t · B_t`, where `A_t`
+/// is the view `a` moved to `a.data[a_offs[t]..]` (likewise B). Views are checked by the
+/// caller except for overlapping C matrices, which give `None`.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn gemm_batch(
-    backend: Backend,
-    m: usize,
-    k: usize,
-    n: usize,
-    a: &[f32],
+    gemm: Gemm,
+    a: MatRef,
     a_offs: &[usize],
-    lda: usize,
-    b: &[f32],
+    b: MatRef,
     b_offs: &[usize],
-    ldb: usize,
-    transpose_b: bool,
     c: &mut [f32],
     c_offs: &[usize],
     ldc: usize,
 ) -> Option<()> {
+    let (m, k, n) = (a.rows, a.cols, b.cols);
     if m == 0 || n == 0 || a_offs.is_empty() {
         return Some(());
     }
     let mut items = split_rows(c, c_offs, m, n, ldc)?;
     let work = m.saturating_mul(n).saturating_mul(k);
-    let threads = rayon::current_num_threads();
+    let threads = if gemm.is_parallel() { rayon::current_num_threads() } else { 1 };
     // Small products: a thread takes whole products. Large ones: each product uses all threads.
     let across = items.len() > 1 && threads > 1 && work < 2 * PAR_MIN_MACS;
+    let inner = gemm.parallel(gemm.is_parallel() && !across);
     let one = |t: usize, rows: &mut Vec<&mut [f32]>| {
         // (`get`: with k = 0 the operands may be empty slices.)
-        let a_t = MatRef { data: a.get(a_offs[t]..).unwrap_or(&[]), ld: lda, trans: false };
-        let b_t = MatRef { data: b.get(b_offs[t]..).unwrap_or(&[]), ld: ldb, trans: transpose_b };
-        match backend {
+        let a_t = MatRef { data: a.data.get(a_offs[t]..).unwrap_or(&[]), ..a };
+        let b_t = MatRef { data: b.data.get(b_offs[t]..).unwrap_or(&[]), ..b };
+        match gemm.backend() {
             Backend::Nanobert => {
-                let run = Run { parallel: !across, m, k, n, a: a_t, b: BSource::Matrix(b_t), rows };
-                kernels::with_kernel(Kernel::best(), run);
+                let run = Run {
+                    parallel: inner.is_parallel(),
+                    m,
+                    k,
+                    n,
+                    a: a_t,
+                    b: BSource::Matrix(b_t),
+                    rows,
+                    epilogue: Epilogue::None,
+                };
+                kernels::with_kernel(gemm.kernel(), run);
             }
             Backend::MatrixMultiply => {
                 // matrixmultiply writes through one pointer and a stride: compute into a
                 // contiguous buffer, then copy the rows out.
                 let mut tmp = vec![0.0f32; m * n];
-                let (bt, ldb) = (b_t.data, b_t.ld);
-                backend::sgemm_matrixmultiply(m, k, n, a_t.data, lda, bt, ldb, &mut tmp, n, transpose_b, !across);
+                backend::sgemm_matrixmultiply(a_t, b_t, MatMut::new(&mut tmp, m, n), inner.is_parallel());
                 for (row, src) in rows.iter_mut().zip(tmp.chunks_exact(n)) {
                     row.copy_from_slice(src);
                 }
@@ -79,7 +85,7 @@ pub(crate) fn gemm_batch(
 }
 
 /// The single- or multi-threaded rung 3/4 on the row slices of one product.
-pub(crate) struct Run<'a, 'b, 'r, 's> {
+pub(crate) struct Run<'a, 'b, 'r, 's, 'e> {
     pub parallel: bool,
     pub m: usize,
     pub k: usize,
@@ -87,14 +93,15 @@ pub(crate) struct Run<'a, 'b, 'r, 's> {
     pub a: MatRef<'a>,
     pub b: BSource<'b>,
     pub rows: &'r mut [&'s mut [f32]],
+    pub epilogue: Epilogue<'e>,
 }
 
-impl KernelFn<()> for Run<'_, '_, '_, '_> {
+impl KernelFn<()> for Run<'_, '_, '_, '_, '_> {
     fn call<K: MicroKernel>(self, kernel: K) {
         if self.parallel {
-            parallel::gemm(kernel, self.m, self.k, self.n, self.a, self.b, self.rows);
+            parallel::gemm(kernel, self.m, self.k, self.n, self.a, self.b, self.rows, self.epilogue);
         } else {
-            blocked::gemm(kernel, self.m, self.k, self.n, self.a, self.b, self.rows);
+            blocked::gemm(kernel, self.m, self.k, self.n, self.a, self.b, self.rows, self.epilogue);
         }
     }
 }

@@ -37,9 +37,11 @@
 
 use std::cell::RefCell;
 
+use super::epilogue::Epilogue;
 use super::kernels::MicroKernel;
-use super::pack::{self, MatRef};
+use super::pack;
 use super::prepacked::PackedPanels;
+use super::view::MatRef;
 
 /// Depth of a block (loop 4). The B~ panel, `KC x NR` floats, is read again by every A~
 /// panel of loop 1, so it must stay in L1 together with the A~ panel streaming through
@@ -70,10 +72,11 @@ thread_local! {
     static BUFFERS: RefCell<(Vec<f32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
 }
 
-/// C (`m` rows, given as row slices, columns `0..n`) = A·B, A `m x k`, B `k x n`.
+/// C (`m` rows, given as row slices, columns `0..n`) = epilogue(A·B), A `m x k`, B `k x n`.
 ///
 /// `c[i]` is row i of C (at least `n` long); rows rather than a pointer and a stride, so that
 /// `parallel.rs` can hand disjoint column ranges of the same rows to different threads.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn gemm<K: MicroKernel>(
     kernel: K,
     m: usize,
@@ -82,12 +85,16 @@ pub(crate) fn gemm<K: MicroKernel>(
     a: MatRef,
     b: BSource,
     c: &mut [&mut [f32]],
+    epilogue: Epilogue,
 ) {
     if m == 0 || n == 0 {
         return;
     }
     if k == 0 {
-        c.iter_mut().take(m).for_each(|row| row[..n].fill(0.0));
+        for row in c.iter_mut().take(m) {
+            row[..n].fill(0.0);
+            epilogue.finish(&mut row[..n], 0);
+        }
         return;
     }
     let (mr, nr) = (K::MR, K::NR);
@@ -116,7 +123,7 @@ pub(crate) fn gemm<K: MicroKernel>(
                     let a_pack = aligned(a_buf, mc * kc);
                     let panels: Vec<(usize, usize)> = pack::row_panels(mc, mr).collect();
                     for &(ir, h) in &panels {
-                        kernel.pack_rows(a.data, a.ld, ic + ir, h, h, pc, kc, &mut a_pack[ir * kc..(ir + h) * kc]);
+                        pack_a(kernel, a, ic + ir, h, pc, kc, &mut a_pack[ir * kc..(ir + h) * kc]);
                     }
                     let c_block = &mut c[ic..ic + mc];
                     // Pre-packed panels come from memory, not from a buffer just written: on
@@ -137,6 +144,11 @@ pub(crate) fn gemm<K: MicroKernel>(
                             let a_panel = &a_pack[ir * kc..(ir + h) * kc];
                             let c_tile = &mut c_block[ir..ir + h];
                             kernel.tile(kc, h, nr_eff, a_panel, b_panel, c_tile, jc + jr, pc > 0);
+                            if pc + kc == k && !epilogue.is_none() {
+                                for row in c_tile.iter_mut() {
+                                    epilogue.finish(&mut row[jc + jr..jc + jr + nr_eff], jc + jr);
+                                }
+                            }
                         }
                     }
                 }
@@ -161,6 +173,19 @@ impl<'a> BSource<'a> {
             BSource::Matrix(b) => BSource::Matrix(b.offset(0, j0)),
             BSource::Packed(p) => BSource::Packed(p.columns_from(j0)),
         }
+    }
+}
+
+/// Packs rows `r0..r0 + h` of A, columns `pc..pc + kc`, into one k-major A~ panel of height
+/// `h`. A row-major A goes through the kernel's (transposing) `pack_rows`; for a transposed A
+/// the panel's k steps are already contiguous in memory: one copy of `h` floats per step.
+fn pack_a<K: MicroKernel>(kernel: K, a: MatRef, r0: usize, h: usize, pc: usize, kc: usize, dst: &mut [f32]) {
+    if a.trans {
+        for (p, step) in dst[..kc * h].chunks_exact_mut(h).enumerate() {
+            step.copy_from_slice(&a.data[(pc + p) * a.ld + r0..][..h]);
+        }
+    } else {
+        kernel.pack_rows(a.data, a.ld, r0, h, h, pc, kc, dst);
     }
 }
 

@@ -15,40 +15,58 @@
 //!
 //! `pack.rs` holds the packing routines rungs 2-4 share; `prepacked.rs` packs a constant B
 //! (a Linear weight) once, for [`sgemm_prepacked`] to skip packing it on every call;
-//! `batched.rs` runs many products (attention heads) at once; `backend.rs` lets the `matrixmultiply` crate stand in for
-//! ours, for comparison. Benchmarks live outside the kernels, in `src/bench/`.
+//! `batched.rs` runs many products (attention heads) at once; `epilogue.rs` finishes tiles of
+//! C (bias, GELU) before they are stored; `view.rs` holds the matrix views every entry point
+//! takes; `gemm.rs` the [`Gemm`] value that chooses the implementation and threading;
+//! `backend.rs` runs the `matrixmultiply` crate for comparison. Benchmarks live outside the
+//! kernels, in `src/bench/`.
 //!
 //! What each rung gained on this project's 2-core AVX-512 machine, one core unless said
 //! (GFLOP/s on BERT's shapes; the FMA peak measured in the same run was 176 per core;
 //! tables and command in docs/02-matmul.md): naive 0.3-3.3, reordered 9-16, blocked 17-21,
 //! AVX2 kernel 65-72, AVX-512 kernel 122-148, both cores 1.8-2.0x that.
 //!
-//! Row-major with leading dimensions: element `(i, j)` of A is `a[i * lda + j]`, so a matrix
-//! can be a window into a bigger buffer (a head of a [seq, 12 x 64] tensor is `lda = 768`).
+//! Every matrix is a view ([`MatRef`], [`MatMut`]): a slice, its rows and columns, and a
+//! leading dimension, so a matrix can be a window into a bigger buffer (a head of a
+//! `[seq, 12 x 64]` tensor has `ld = 768`), and a transposed operand is read in place.
+//!
+//! ```
+//! use nanobert::ops::matmul::{MatMut, MatRef, sgemm};
+//! // x: 2 x 3, w: a Linear weight [out = 2, in = 3]; y = x · wᵀ (w never transposed in memory)
+//! let x = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+//! let w = [1.0, 0.0, 0.0, 0.0, 1.0, 1.0];
+//! let mut y = [0.0; 4];
+//! sgemm(MatRef::new(&x, 2, 3), MatRef::new(&w, 2, 3).t(), MatMut::new(&mut y, 2, 2))?;
+//! assert_eq!(y, [1.0, 5.0, 4.0, 11.0]);
+//! # Ok::<(), nanobert::Error>(())
+//! ```
 
 mod backend;
 mod batched;
 mod blocked;
+mod epilogue;
+mod gemm;
 pub mod kernels;
 mod naive;
 pub mod pack;
 mod parallel;
 mod prepacked;
 mod reordered;
+mod view;
 
 use crate::tensor::{Tensor, contiguous_strides, numel};
 use crate::{Error, Result};
-pub use backend::{Backend, backend, set_backend};
-// For the benchmarks (src/bench/), which time the drivers with an explicit backend.
-pub(crate) use backend::sgemm_matrixmultiply;
+// For the benchmarks (src/bench/), which time the batched driver with an explicit `Gemm`.
 pub(crate) use batched::gemm_batch;
 pub use blocked::{KC, MC, NC};
+pub use epilogue::Epilogue;
+pub use gemm::{Backend, Gemm};
 pub use kernels::Kernel;
 pub use naive::sgemm_naive;
-use pack::MatRef;
 pub use parallel::PAR_MIN_MACS;
 pub use prepacked::{PackedB, sgemm_prepacked};
 pub use reordered::sgemm_reordered;
+pub use view::{BatchStrides, MatMut, MatRef, check_gemm};
 
 /// One rung of the ladder, to call explicitly (benchmarks, tests).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -97,207 +115,58 @@ impl Rung {
             Rung::Parallel(k) => format!("parallel-{}", k.name()),
         }
     }
+
+    /// The [`Gemm`] this rung is, if it is one of the blocked rungs (2-4).
+    pub fn gemm(self) -> Option<Result<Gemm>> {
+        match self {
+            Rung::Naive | Rung::Reordered => None,
+            Rung::Blocked => Some(Gemm::default().with_kernel(Kernel::Portable).map(|g| g.parallel(false))),
+            Rung::Simd(k) => Some(Gemm::default().with_kernel(k).map(|g| g.parallel(false))),
+            Rung::Parallel(k) => Some(Gemm::default().with_kernel(k)),
+        }
+    }
 }
 
-/// C = A·B (or A·Bᵀ when `transpose_b`), row-major, f32; C is overwritten.
-///
-/// - `a`: m×k, row i starts at `i * lda`;
-/// - `b`: k×n (row p at `p * ldb`), or, with `transpose_b`, n×k (row j at `j * ldb`): a
-///   Linear weight stored `[out, in]` is used as is, never transposed in memory;
-/// - `c`: m×n, row i at `i * ldc`.
+/// C = A·B, f32, C overwritten: A is `m x k`, B `k x n`, C `m x n`, each a view (row-major
+/// with a leading dimension, or transposed: a Linear weight stored `[out, in]` is passed as
+/// `MatRef::new(w, out, inp).t()` and read in place).
 ///
 /// Runs the best rung for this CPU (rung 4: SIMD microkernel on all threads of the current
-/// rayon pool) or the `matrixmultiply` crate if [`set_backend`] selected it.
+/// rayon pool). [`Gemm`] chooses explicitly (another backend, kernel, one thread, an
+/// [`Epilogue`]).
 ///
-/// # Panics
-/// If a slice is too short for its matrix or a leading dimension is smaller than a row
-/// (a programming error, like an out-of-bounds index). [`try_sgemm`] returns an error instead.
-#[allow(clippy::too_many_arguments)]
-pub fn sgemm(
-    m: usize,
-    k: usize,
-    n: usize,
-    a: &[f32],
-    lda: usize,
-    b: &[f32],
-    ldb: usize,
-    c: &mut [f32],
-    ldc: usize,
-    transpose_b: bool,
-) {
-    if let Err(e) = try_sgemm(m, k, n, a, lda, b, ldb, c, ldc, transpose_b) {
-        panic!("{e}");
-    }
+/// Errors (naming the matrix and its shape) if a slice is too short for its view or the
+/// shapes do not agree.
+pub fn sgemm(a: MatRef, b: MatRef, c: MatMut) -> Result<()> {
+    Gemm::default().sgemm(a, b, c, Epilogue::None)
 }
 
-/// [`sgemm`] returning an error (naming the bad matrix) instead of panicking.
-#[allow(clippy::too_many_arguments)]
-pub fn try_sgemm(
-    m: usize,
-    k: usize,
-    n: usize,
-    a: &[f32],
-    lda: usize,
-    b: &[f32],
-    ldb: usize,
-    c: &mut [f32],
-    ldc: usize,
-    transpose_b: bool,
-) -> Result<()> {
-    check_args(m, k, n, a.len(), lda, b.len(), ldb, c.len(), ldc, transpose_b)?;
-    match backend() {
-        Backend::Nanobert => run_rung(Rung::best(), m, k, n, a, lda, b, ldb, c, ldc, transpose_b),
-        Backend::MatrixMultiply => {
-            backend::sgemm_matrixmultiply(m, k, n, a, lda, b, ldb, c, ldc, transpose_b, true);
+/// [`sgemm`] with an explicit rung of the ladder (benchmarks, tests).
+///
+/// Errors if the CPU does not support the rung or the views do not describe a product.
+pub fn sgemm_rung(rung: Rung, a: MatRef, b: MatRef, c: MatMut) -> Result<()> {
+    check_gemm("sgemm_rung", &a, &b, &c)?;
+    match rung.gemm() {
+        None if rung == Rung::Naive => {
+            naive::gemm(a, b, c);
             Ok(())
         }
-    }
-}
-
-/// [`sgemm`] with an explicit rung of the ladder (ignores the backend switch).
-///
-/// Errors if the CPU does not support the rung or the arguments do not describe valid
-/// matrices.
-#[allow(clippy::too_many_arguments)]
-pub fn sgemm_rung(
-    rung: Rung,
-    m: usize,
-    k: usize,
-    n: usize,
-    a: &[f32],
-    lda: usize,
-    b: &[f32],
-    ldb: usize,
-    c: &mut [f32],
-    ldc: usize,
-    transpose_b: bool,
-) -> Result<()> {
-    check_args(m, k, n, a.len(), lda, b.len(), ldb, c.len(), ldc, transpose_b)?;
-    run_rung(rung, m, k, n, a, lda, b, ldb, c, ldc, transpose_b)
-}
-
-/// Dispatch to a rung; arguments already checked.
-#[allow(clippy::too_many_arguments)]
-fn run_rung(
-    rung: Rung,
-    m: usize,
-    k: usize,
-    n: usize,
-    a: &[f32],
-    lda: usize,
-    b: &[f32],
-    ldb: usize,
-    c: &mut [f32],
-    ldc: usize,
-    transpose_b: bool,
-) -> Result<()> {
-    if m == 0 || n == 0 {
-        return Ok(()); // C is empty: nothing to write (and the slices may be empty too)
-    }
-    let kernel = match rung {
-        Rung::Naive => {
-            sgemm_naive(m, k, n, a, lda, b, ldb, c, ldc, transpose_b);
-            return Ok(());
+        None => {
+            reordered::gemm(a, b, c);
+            Ok(())
         }
-        Rung::Reordered => {
-            sgemm_reordered(m, k, n, a, lda, b, ldb, c, ldc, transpose_b);
-            return Ok(());
-        }
-        Rung::Blocked => Kernel::Portable,
-        Rung::Simd(k) | Rung::Parallel(k) => k,
-    };
-    let a = MatRef { data: a, ld: lda, trans: false };
-    let b = MatRef { data: b, ld: ldb, trans: transpose_b };
-    let mut rows: Vec<&mut [f32]> = c.chunks_mut(ldc.max(n)).take(m).map(|row| &mut row[..n]).collect();
-    let parallel = matches!(rung, Rung::Parallel(_));
-    let run = batched::Run { parallel, m, k, n, a, b: blocked::BSource::Matrix(b), rows: &mut rows };
-    kernels::with_kernel(kernel, run)
-        .ok_or_else(|| Error::invalid("sgemm", format!("this CPU does not support the {} kernel", kernel.name())))
-}
-
-/// Checks that the slices hold the matrices their dimensions describe.
-#[allow(clippy::too_many_arguments)]
-fn check_args(
-    m: usize,
-    k: usize,
-    n: usize,
-    a_len: usize,
-    lda: usize,
-    b_len: usize,
-    ldb: usize,
-    c_len: usize,
-    ldc: usize,
-    transpose_b: bool,
-) -> Result<()> {
-    let (b_rows, b_cols) = if transpose_b { (n, k) } else { (k, n) };
-    check_matrix("A", m, k, lda, a_len)?;
-    check_matrix(if transpose_b { "B (transposed, n x k)" } else { "B" }, b_rows, b_cols, ldb, b_len)?;
-    check_matrix("C", m, n, ldc, c_len)
-}
-
-fn check_matrix(name: &str, rows: usize, cols: usize, ld: usize, len: usize) -> Result<()> {
-    if rows == 0 || cols == 0 {
-        return Ok(());
-    }
-    if rows > 1 && ld < cols {
-        return Err(Error::invalid(
-            "sgemm",
-            format!("{name} is {rows} x {cols} but its leading dimension is {ld} (< {cols} columns)"),
-        ));
-    }
-    let need = (rows - 1).checked_mul(ld).and_then(|x| x.checked_add(cols));
-    match need {
-        Some(need) if need <= len => Ok(()),
-        _ => Err(Error::invalid(
-            "sgemm",
-            format!("{name} is {rows} x {cols} with leading dimension {ld}: needs {need:?} values, slice has {len}"),
-        )),
+        Some(gemm) => gemm?.run(a, b, c, Epilogue::None),
     }
 }
 
-/// A batch of independent products: for `t < batch`,
-/// `C_t = A_t·B_t` (or `A_t·B_tᵀ`), where `A_t` starts at `a[t * stride_a]`, `B_t` at
-/// `b[t * stride_b]`, `C_t` at `c[t * stride_c]` (a stride may be 0 to share one A or B).
+/// A batch of independent products, `C_t = A_t·B_t` for `t < count`: matrix `t` of each
+/// operand starts `t * stride` floats after its view's start ([`BatchStrides`]; a stride may
+/// be 0 to share one A or B). See [`Gemm::sgemm_batched`].
 ///
 /// Attention uses it for its 12 heads, which may be interleaved in one buffer (head h of a
-/// `[seq, 768]` activation: offset `64 h`, leading dimension 768). When each product is small
-/// the batch is spread over the rayon pool, one product per task; otherwise products run
-/// one after another, each on all threads (see `batched.rs`).
-///
-/// # Panics
-/// As [`sgemm`], for the last matrix of the batch; also if two C matrices overlap.
-#[allow(clippy::too_many_arguments)]
-pub fn sgemm_batched(
-    batch: usize,
-    m: usize,
-    k: usize,
-    n: usize,
-    a: &[f32],
-    stride_a: usize,
-    lda: usize,
-    b: &[f32],
-    stride_b: usize,
-    ldb: usize,
-    c: &mut [f32],
-    stride_c: usize,
-    ldc: usize,
-    transpose_b: bool,
-) {
-    if batch == 0 {
-        return;
-    }
-    let offsets = |stride: usize| (0..batch).map(|t| t * stride).collect::<Vec<usize>>();
-    let (a_offs, b_offs, c_offs) = (offsets(stride_a), offsets(stride_b), offsets(stride_c));
-    let last = batch - 1;
-    let tail = |x: &[f32], off: usize| x.len().saturating_sub(off);
-    let (a_len, b_len, c_len) = (tail(a, a_offs[last]), tail(b, b_offs[last]), tail(c, c_offs[last]));
-    if let Err(e) = check_args(m, k, n, a_len, lda, b_len, ldb, c_len, ldc, transpose_b) {
-        panic!("sgemm_batched (matrix {last} of {batch}): {e}");
-    }
-    let done = batched::gemm_batch(backend(), m, k, n, a, &a_offs, lda, b, &b_offs, ldb, transpose_b, c, &c_offs, ldc);
-    if done.is_none() {
-        panic!("sgemm_batched: the {batch} C matrices ({m} x {n}, ldc {ldc}, stride {stride_c}) overlap");
-    }
+/// `[seq, 768]` activation: offset `64 h`, leading dimension 768).
+pub fn sgemm_batched(count: usize, strides: BatchStrides, a: MatRef, b: MatRef, c: MatMut) -> Result<()> {
+    Gemm::default().sgemm_batched(count, strides, a, b, c)
 }
 
 /// Matrix product of tensors, like `torch.matmul` for ranks >= 2:
@@ -305,9 +174,9 @@ pub fn sgemm_batched(
 ///
 /// Strides are used rather than copied where `sgemm` can read them directly: a matrix whose
 /// rows are contiguous is passed with its row stride as leading dimension, and a B that is
-/// a transposed view (`w.t()`, `k.transpose(-2, -1)`) becomes `transpose_b` instead of a
-/// copy. A B shared by the whole batch (a weight) folds the batch into the rows of one
-/// product. Only a matrix with neither layout (e.g. a transposed A) is copied.
+/// a transposed view (`w.t()`, `k.transpose(-2, -1)`) becomes a transposed [`MatRef`]
+/// instead of a copy. A B shared by the whole batch (a weight) folds the batch into the rows
+/// of one product. Only a matrix with neither layout is copied.
 pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     if a.ndim() < 2 || b.ndim() < 2 {
         return Err(Error::invalid(
@@ -337,36 +206,27 @@ pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
         return Ok(Tensor::zeros(&shape));
     }
     // Bring both operands to a layout sgemm reads (copying only if necessary).
-    let a = Operand::new(a, false);
-    let b = Operand::new(b, true);
+    let a = Operand::new(a);
+    let b = Operand::new(b);
     let (a_offs, b_offs) = (a.batch_offsets(&batch), b.batch_offsets(&batch));
     let (a_data, b_data) = (a.tensor.storage().as_slice(), b.tensor.storage().as_slice());
     let mut out = vec![0.0f32; nb * m * n];
     // A weight shared by the batch, and A rows evenly spaced across the batch: one product
     // with nb * m rows (better for the kernel than nb small ones).
-    let fold = nb > 1 && b_offs.iter().all(|&o| o == b_offs[0]) && a_offs.windows(2).all(|w| w[1] == w[0] + m * a.ld);
-    if fold {
-        sgemm(nb * m, k, n, &a_data[a_offs[0]..], a.ld, &b_data[b_offs[0]..], b.ld, &mut out, n, b.trans);
+    let fold = nb > 1
+        && !a.trans
+        && b_offs.iter().all(|&o| o == b_offs[0])
+        && a_offs.windows(2).all(|w| w[1] == w[0] + m * a.ld);
+    let a_view = MatRef { data: a_data, rows: m, cols: k, ld: a.ld, trans: a.trans };
+    let b_view = MatRef { data: b_data, rows: k, cols: n, ld: b.ld, trans: b.trans };
+    if fold && !a.trans {
+        let a_all = MatRef { data: &a_data[a_offs[0]..], rows: nb * m, ..a_view };
+        let b_one = MatRef { data: &b_data[b_offs[0]..], ..b_view };
+        sgemm(a_all, b_one, MatMut::new(&mut out, nb * m, n))?;
     } else {
         let c_offs: Vec<usize> = (0..nb).map(|t| t * m * n).collect();
-        let (a_ld, b_ld) = (a.ld, b.ld);
-        batched::gemm_batch(
-            backend(),
-            m,
-            k,
-            n,
-            a_data,
-            &a_offs,
-            a_ld,
-            b_data,
-            &b_offs,
-            b_ld,
-            b.trans,
-            &mut out,
-            &c_offs,
-            n,
-        )
-        .ok_or_else(|| Error::invalid("matmul", "internal error: output rows overlap"))?;
+        batched::gemm_batch(Gemm::default(), a_view, &a_offs, b_view, &b_offs, &mut out, &c_offs, n)
+            .ok_or_else(|| Error::invalid("matmul", "internal error: output rows overlap"))?;
     }
     Tensor::from_vec(out, &shape)
 }
@@ -376,19 +236,19 @@ struct Operand {
     tensor: Tensor,
     /// Leading dimension of each matrix (stride between rows, or columns if `trans`).
     ld: usize,
-    /// The stored matrix is the transpose of the logical one (only used for B).
+    /// The stored matrix is the transpose of the logical one.
     trans: bool,
 }
 
 impl Operand {
-    fn new(t: &Tensor, allow_trans: bool) -> Operand {
+    fn new(t: &Tensor) -> Operand {
         let d = t.ndim();
         let (rows, cols) = (t.shape()[d - 2], t.shape()[d - 1]);
         let (rs, cs) = (t.strides()[d - 2], t.strides()[d - 1]);
         if (cs == 1 || cols == 1) && (rs >= cols || rows == 1) {
             return Operand { tensor: t.clone(), ld: rs.max(cols), trans: false };
         }
-        if allow_trans && (rs == 1 || rows == 1) && (cs >= rows || cols == 1) {
+        if (rs == 1 || rows == 1) && (cs >= rows || cols == 1) {
             return Operand { tensor: t.clone(), ld: cs.max(rows), trans: true };
         }
         Operand { tensor: t.contiguous(), ld: cols, trans: false }

@@ -13,28 +13,28 @@
 //! Measured on BERT's shapes it reaches 0.3 to 3.3 GFLOP/s, at most 2% of the machine's peak
 //! (docs/02-matmul.md has the numbers and the command that produced them).
 
-/// C = A·B (or A·Bᵀ), C overwritten. Arguments as in [`super::sgemm`], which checks them.
-#[allow(clippy::too_many_arguments)]
-pub fn sgemm_naive(
-    m: usize,
-    k: usize,
-    n: usize,
-    a: &[f32],
-    lda: usize,
-    b: &[f32],
-    ldb: usize,
-    c: &mut [f32],
-    ldc: usize,
-    transpose_b: bool,
-) {
+use super::view::{MatMut, MatRef, check_gemm};
+use crate::Result;
+
+/// C = A·B, C overwritten, by the definition. Views as in [`super::sgemm`].
+///
+/// Errors (naming the matrix and its shape) if a slice is too short or the shapes differ.
+pub fn sgemm_naive(a: MatRef, b: MatRef, c: MatMut) -> Result<()> {
+    check_gemm("sgemm_naive", &a, &b, &c)?;
+    gemm(a, b, c);
+    Ok(())
+}
+
+/// [`sgemm_naive`] on checked views.
+pub(crate) fn gemm(a: MatRef, b: MatRef, c: MatMut) {
+    let (m, k, n) = (a.rows, a.cols, b.cols);
     for i in 0..m {
         for j in 0..n {
             let mut acc = 0.0f32;
             for p in 0..k {
-                let b_pj = if transpose_b { b[j * ldb + p] } else { b[p * ldb + j] };
-                acc += a[i * lda + p] * b_pj;
+                acc += a.at(i, p) * b.at(p, j);
             }
-            c[i * ldc + j] = acc;
+            c.data[i * c.ld + j] = acc;
         }
     }
 }

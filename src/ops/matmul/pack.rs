@@ -19,22 +19,7 @@
 //! `A·Bᵀ` cost the same as `A·B`: only the packing routine knows which one it is reading.
 //! Edge panels narrower than `NR` are padded with zeros, so the kernel never needs to know.
 
-/// A read-only strided matrix: element `(r, c)` is `data[r * ld + c]`, or `data[c * ld + r]`
-/// when `trans` (then the stored matrix is the transpose of the logical one).
-#[derive(Clone, Copy, Debug)]
-pub struct MatRef<'a> {
-    pub data: &'a [f32],
-    pub ld: usize,
-    pub trans: bool,
-}
-
-impl<'a> MatRef<'a> {
-    /// The submatrix starting at logical `(r, c)` (same `ld`).
-    pub fn offset(&self, r: usize, c: usize) -> MatRef<'a> {
-        let start = if self.trans { c * self.ld + r } else { r * self.ld + c };
-        MatRef { data: self.data.get(start..).unwrap_or(&[]), ..*self }
-    }
-}
+use super::view::MatRef;
 
 /// Row panels of a block of `mc` rows for a kernel of height `mr_max`: `(first row, height)`.
 ///

@@ -25,14 +25,16 @@
 use rayon::prelude::*;
 
 use super::blocked::{self, BSource};
+use super::epilogue::Epilogue;
 use super::kernels::MicroKernel;
-use super::pack::MatRef;
+use super::view::MatRef;
 
 /// Least work (multiply-adds) worth giving a thread: 2^21 is about 20-40 µs of one core, a
 /// few times the cost of waking a rayon worker and joining it.
 pub const PAR_MIN_MACS: usize = 1 << 21;
 
 /// Same contract as [`blocked::gemm`], on all threads of the current rayon pool.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn gemm<K: MicroKernel>(
     kernel: K,
     m: usize,
@@ -41,11 +43,12 @@ pub(crate) fn gemm<K: MicroKernel>(
     a: MatRef,
     b: BSource,
     c: &mut [&mut [f32]],
+    epilogue: Epilogue,
 ) {
     let work = m.saturating_mul(n).saturating_mul(k);
     let tasks = rayon::current_num_threads().min(work / PAR_MIN_MACS);
     if tasks < 2 {
-        return blocked::gemm(kernel, m, k, n, a, b, c);
+        return blocked::gemm(kernel, m, k, n, a, b, c, epilogue);
     }
     // Each thread packs its own share of one operand and all of the other: split the
     // dimension that makes the duplicated operand the smaller one (A is m x k, B is k x n).
@@ -63,7 +66,7 @@ pub(crate) fn gemm<K: MicroKernel>(
         }
         parts.into_par_iter().enumerate().for_each(|(t, mut rows)| {
             let (j0, width) = (bounds[t], bounds[t + 1] - bounds[t]);
-            blocked::gemm(kernel, m, k, width, a, b.columns_from(j0), &mut rows);
+            blocked::gemm(kernel, m, k, width, a, b.columns_from(j0), &mut rows, epilogue.columns_from(j0));
         });
     } else {
         // Split by rows, at multiples of MR.
@@ -77,7 +80,7 @@ pub(crate) fn gemm<K: MicroKernel>(
         }
         parts.into_par_iter().enumerate().for_each(|(t, rows)| {
             let (i0, height) = (bounds[t], bounds[t + 1] - bounds[t]);
-            blocked::gemm(kernel, height, k, n, a.offset(i0, 0), b, rows);
+            blocked::gemm(kernel, height, k, n, a.offset(i0, 0), b, rows, epilogue);
         });
     }
 }

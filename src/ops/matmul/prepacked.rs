@@ -35,10 +35,11 @@
 
 use rayon::prelude::*;
 
-use super::blocked::{self, BSource, KC, PANEL_PAD};
+use super::blocked::{self, KC, PANEL_PAD};
+use super::epilogue::Epilogue;
+use super::gemm::Gemm;
 use super::kernels::{self, Kernel, KernelFn, MicroKernel};
-use super::pack::MatRef;
-use super::{batched, check_matrix};
+use super::view::{MatMut, MatRef};
 use crate::{Error, Result};
 
 /// A k x n matrix B packed once into the panels of one microkernel (see the module docs).
@@ -56,29 +57,19 @@ pub struct PackedB {
 }
 
 impl PackedB {
-    /// Packs B for the best microkernel of this CPU. B is `k x n` (row p at `p * ldb`) or,
-    /// with `transpose_b`, stored `n x k` (row j at `j * ldb`), like a Linear weight
-    /// `[out, in]`: then `sgemm_prepacked` computes `A·Bᵀ` of the stored matrix.
+    /// Packs B (`k x n`, any [`MatRef`]) for the best microkernel of this CPU. A Linear
+    /// weight stored `[out, in]` is packed as `MatRef::new(w, out, inp).t()` (k = in, n = out),
+    /// never transposed in memory.
     ///
-    /// Errors if the slice is too short for the matrix or `ldb` is smaller than a row.
-    pub fn new(k: usize, n: usize, b: &[f32], ldb: usize, transpose_b: bool) -> Result<PackedB> {
-        PackedB::with_kernel(Kernel::best(), k, n, b, ldb, transpose_b)
+    /// Errors if the slice is too short for the view.
+    pub fn new(b: MatRef) -> Result<PackedB> {
+        PackedB::with_kernel(Kernel::best(), b)
     }
 
     /// [`PackedB::new`] for a given microkernel (errors if this CPU does not support it).
-    pub fn with_kernel(
-        kernel: Kernel,
-        k: usize,
-        n: usize,
-        b: &[f32],
-        ldb: usize,
-        transpose_b: bool,
-    ) -> Result<PackedB> {
-        let (rows, cols) = if transpose_b { (n, k) } else { (k, n) };
-        let name = if transpose_b { "B (transposed, n x k)" } else { "B" };
-        check_matrix(name, rows, cols, ldb, b.len())
-            .map_err(|e| Error::invalid("PackedB::new", format!("{e} (k = {k}, n = {n})")))?;
-        let b = MatRef { data: b, ld: ldb, trans: transpose_b };
+    pub fn with_kernel(kernel: Kernel, b: MatRef) -> Result<PackedB> {
+        b.check("PackedB::new", "B")?;
+        let (k, n) = (b.rows, b.cols);
         kernels::with_kernel(kernel, Pack { k, n, b })
             .map(|(nr, data, start)| PackedB { k, n, kernel, nr, kc: KC, data, start })
             .ok_or_else(|| {
@@ -111,7 +102,7 @@ impl PackedB {
         self.data.capacity() * std::mem::size_of::<f32>()
     }
 
-    fn panels(&self) -> PackedPanels<'_> {
+    pub(crate) fn panels(&self) -> PackedPanels<'_> {
         PackedPanels { data: &self.data[self.start..], panels: self.n.div_ceil(self.nr), nr: self.nr, first: 0 }
     }
 }
@@ -183,30 +174,18 @@ impl<'a> PackedPanels<'a> {
     }
 }
 
-/// C = A·B with B packed ahead of time; row-major, f32, C overwritten.
+/// C = epilogue(A·B) with B packed ahead of time; f32, C overwritten.
 ///
-/// - `a`: m×k (`k = packed.k()`), row i at `i * lda`;
-/// - `packed`: B, packed by [`PackedB::new`] (as A·B or A·Bᵀ of the matrix given there);
-/// - `c`: m×n (`n = packed.n()`), row i at `i * ldc`.
+/// - `a`: m×k (`k = b.k()`), any [`MatRef`];
+/// - `b`: B, packed by [`PackedB::new`];
+/// - `c`: m×n (`n = b.n()`);
+/// - `epilogue`: bias (length n) and GELU applied to each tile of C as it is finished.
 ///
 /// The best rung (rung 4: all threads of the current rayon pool) with loop 4 reading the
-/// packed panels; only A is packed per call. Always nanobert's kernels: the `matrixmultiply`
-/// backend switch does not apply (it cannot read our panels).
+/// packed panels; only A is packed per call. [`Gemm::sgemm_prepacked`] chooses threading.
 ///
-/// Errors if a slice is too short for its matrix or a leading dimension is smaller than a row.
-pub fn sgemm_prepacked(m: usize, a: &[f32], lda: usize, packed: &PackedB, c: &mut [f32], ldc: usize) -> Result<()> {
-    let (k, n) = (packed.k, packed.n);
-    let wrap = |e: Error| Error::invalid("sgemm_prepacked", format!("{e} (m = {m}, k = {k}, n = {n})"));
-    check_matrix("A", m, k, lda, a.len()).map_err(wrap)?;
-    check_matrix("C", m, n, ldc, c.len()).map_err(wrap)?;
-    if m == 0 || n == 0 {
-        return Ok(());
-    }
-    let a = MatRef { data: a, ld: lda, trans: false };
-    let mut rows: Vec<&mut [f32]> = c.chunks_mut(ldc.max(n)).take(m).map(|row| &mut row[..n]).collect();
-    let b = BSource::Packed(packed.panels());
-    let run = batched::Run { parallel: true, m, k, n, a, b, rows: &mut rows };
-    kernels::with_kernel(packed.kernel, run).ok_or_else(|| {
-        Error::invalid("sgemm_prepacked", format!("this CPU does not support the {} kernel", packed.kernel.name()))
-    })
+/// Errors (naming the matrix and its shape) if a slice is too short for its view, the shapes
+/// do not fit, or the bias length is not n.
+pub fn sgemm_prepacked(a: MatRef, b: &PackedB, c: MatMut, epilogue: Epilogue) -> Result<()> {
+    Gemm::default().sgemm_prepacked(a, b, c, epilogue)
 }

@@ -20,36 +20,43 @@
 //! 768 x 3072 weight), and each FMA still needs a load and (for A·B) a store of C.
 //! That memory traffic is what blocking (rung 2) removes.
 
-/// C = A·B (or A·Bᵀ), C overwritten. Arguments as in [`super::sgemm`], which checks them.
-#[allow(clippy::too_many_arguments)]
-pub fn sgemm_reordered(
-    m: usize,
-    k: usize,
-    n: usize,
-    a: &[f32],
-    lda: usize,
-    b: &[f32],
-    ldb: usize,
-    c: &mut [f32],
-    ldc: usize,
-    transpose_b: bool,
-) {
-    if k == 0 {
-        // No products to add: C = 0 (and A, B may be empty slices).
-        (0..m).for_each(|i| c[i * ldc..][..n].fill(0.0));
-        return;
-    }
-    for i in 0..m {
-        let a_row = &a[i * lda..][..k];
-        let c_row = &mut c[i * ldc..][..n];
-        if transpose_b {
+use super::view::{MatMut, MatRef, check_gemm};
+use crate::Result;
+
+/// C = A·B, C overwritten, i-k-j order. Views as in [`super::sgemm`].
+///
+/// Errors (naming the matrix and its shape) if a slice is too short or the shapes differ.
+pub fn sgemm_reordered(a: MatRef, b: MatRef, c: MatMut) -> Result<()> {
+    check_gemm("sgemm_reordered", &a, &b, &c)?;
+    gemm(a, b, c);
+    Ok(())
+}
+
+/// [`sgemm_reordered`] on checked views.
+pub(crate) fn gemm(a: MatRef, b: MatRef, c: MatMut) {
+    let (k, n) = (a.cols, b.cols);
+    let mut a_row = vec![0.0f32; k];
+    for (i, c_row) in c.into_rows().into_iter().enumerate() {
+        if k == 0 {
+            // No products to add: C = 0 (and A, B may be empty slices).
+            c_row.fill(0.0);
+            continue;
+        }
+        // Row i of A (gathered once if A is stored transposed).
+        let a_row: &[f32] = if a.trans {
+            a_row.iter_mut().enumerate().for_each(|(p, x)| *x = a.at(i, p));
+            &a_row
+        } else {
+            &a.data[i * a.ld..][..k]
+        };
+        if b.trans {
             for (j, c_ij) in c_row.iter_mut().enumerate() {
-                *c_ij = dot(a_row, &b[j * ldb..][..k]);
+                *c_ij = dot(a_row, &b.data[j * b.ld..][..k]);
             }
         } else {
             c_row.fill(0.0);
             for (p, &a_ip) in a_row.iter().enumerate() {
-                let b_row = &b[p * ldb..][..n];
+                let b_row = &b.data[p * b.ld..][..n];
                 for (c_ij, &b_pj) in c_row.iter_mut().zip(b_row) {
                     *c_ij += a_ip * b_pj;
                 }
