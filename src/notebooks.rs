@@ -35,3 +35,7 @@ pub struct Notebook06BertLayerByLayer;
 #[cfg(doctest)]
 #[doc = include_str!("../docs/rust-primer.md")]
 pub struct BookRustPrimer;
+
+#[cfg(doctest)]
+#[doc = include_str!("../notebooks-md/lower-precision.md")]
+pub struct NotebookLowerPrecision;

@@ -44,9 +44,13 @@ fn check_texts(texts: &[&str]) -> Result<()> {
 
 /// Sentence embeddings: BERT, then the model card's pooling and normalization.
 pub struct Embedder {
+    /// The encoder.
     pub model: BertModel,
+    /// Text → padded batches of ids, with the checkpoint's maximum length.
     pub tokenizer: Tokenizer,
+    /// How token vectors become one vector per text (from `1_Pooling/config.json`).
     pub pooling: PoolingMode,
+    /// Scale each embedding to unit length (sentence-transformers' `Normalize` module).
     pub normalize: bool,
 }
 
@@ -107,7 +111,9 @@ impl Embedder {
 /// One candidate for a masked position.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Candidate {
+    /// The word piece, as the vocabulary spells it (`##` marks a continuation).
     pub token: String,
+    /// Its vocabulary id.
     pub id: u32,
     /// Softmax probability over the vocabulary.
     pub score: f32,
@@ -116,21 +122,26 @@ pub struct Candidate {
 /// The candidates for one `[MASK]`.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct MaskPrediction {
-    /// Index of the `[MASK]` token in the encoded sequence ([CLS] is 0).
+    /// Index of the `[MASK]` token in the encoded sequence (`[CLS]` is 0).
     pub position: usize,
+    /// The `top_k` candidates, most probable first.
     pub top: Vec<Candidate>,
 }
 
 /// Fill-mask results for one text.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct FillMaskResult {
+    /// The input text.
     pub text: String,
+    /// One entry per `[MASK]`, in order.
     pub masks: Vec<MaskPrediction>,
 }
 
 /// Fill-mask: which words fit where `[MASK]` stands.
 pub struct FillMask {
+    /// Encoder and masked-language-model head.
     pub model: BertForMaskedLM,
+    /// Text → ids; must know `[MASK]`.
     pub tokenizer: Tokenizer,
 }
 
@@ -264,8 +275,11 @@ pub fn weight_bytes_line(ckpt: &Checkpoint) -> Result<String> {
 /// Everything `nanobert forward` writes: ids, mask, last hidden state and (for MLM
 /// checkpoints) logits.
 pub struct ForwardOutputs {
+    /// The tokenized batch (ids, mask, token types), `[batch, seq]`.
     pub batch: Batch,
+    /// `[batch, seq, hidden]`.
     pub last_hidden_state: Tensor,
+    /// `[batch, seq, vocab]` when the checkpoint has an MLM head.
     pub logits: Option<Tensor>,
 }
 

@@ -369,7 +369,7 @@ impl Profile {
     }
 
     /// The spans as a Chrome trace (JSON object format): one complete ("X") event per span,
-    /// microseconds, with flops and bytes as arguments. Open it in https://ui.perfetto.dev
+    /// microseconds, with flops and bytes as arguments. Open it in <https://ui.perfetto.dev>
     /// or chrome://tracing.
     pub fn chrome_trace(&self) -> String {
         let events: Vec<serde_json::Value> = self

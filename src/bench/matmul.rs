@@ -87,16 +87,27 @@ impl BenchOptions {
 pub struct Shape {
     /// E.g. "1024x768 · 768x3072ᵀ" or "attn QKᵀ 12x[128x64 · 64x128]".
     pub name: String,
+    /// Number of products (1 for a Linear layer, 12 for the attention heads).
     pub batch: usize,
+    /// Rows of A and C.
     pub m: usize,
+    /// Columns of A, rows of B (the summed dimension).
     pub k: usize,
+    /// Columns of B and C.
     pub n: usize,
+    /// B stored `[n, k]` (a Linear weight `[out, in]`), multiplied as `Bᵀ`.
     pub transpose_b: bool,
+    /// Floats between the A matrices of consecutive products.
     pub stride_a: usize,
+    /// Leading dimension of A (floats between two rows).
     pub lda: usize,
+    /// Floats between the B matrices of consecutive products.
     pub stride_b: usize,
+    /// Leading dimension of B as stored.
     pub ldb: usize,
+    /// Floats between the C matrices of consecutive products.
     pub stride_c: usize,
+    /// Leading dimension of C.
     pub ldc: usize,
 }
 
@@ -250,11 +261,15 @@ impl Implementation {
 /// One timed configuration.
 #[derive(Clone, Debug)]
 pub struct Measurement {
+    /// What was multiplied.
     pub shape: Shape,
+    /// Which rung (or `matrixmultiply`) computed it.
     pub implementation: Implementation,
+    /// Threads of the rayon pool it ran in.
     pub threads: usize,
     /// Rows of A actually computed per repetition (see module docs).
     pub rows_timed: usize,
+    /// Repetitions timed (the fastest one is kept).
     pub reps: usize,
     /// Fastest repetition, seconds.
     pub best_s: f64,
@@ -291,16 +306,22 @@ impl PeakReport {
 /// Everything one run measured, and where it was written.
 #[derive(Clone, Debug)]
 pub struct BenchReport {
+    /// The FMA peak and the kernel alone, measured in the same run.
     pub peak: PeakReport,
+    /// One entry per (shape, implementation, threads).
     pub results: Vec<Measurement>,
     /// `/proc/loadavg` before and after (other processes sharing the cores).
     pub load_before: String,
+    /// `/proc/loadavg` after the run.
     pub load_after: String,
     /// One-off cost of packing B for the prepacked rows: (shape name, seconds on one thread,
     /// fastest of the passes).
     pub packing: Vec<(String, f64)>,
+    /// Where the results were written as CSV (`matmul.csv`).
     pub csv: PathBuf,
+    /// ... as Markdown tables (`matmul.md`).
     pub markdown: PathBuf,
+    /// ... as an SVG plot of GFLOP/s up the ladder (`matmul.svg`).
     pub svg: PathBuf,
 }
 

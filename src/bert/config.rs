@@ -28,24 +28,37 @@ fn default_position_type() -> String {
 /// The hyper-parameters of a BERT model (`config.json`).
 #[derive(Clone, Debug, Deserialize)]
 pub struct BertConfig {
+    /// Rows of the word-embedding table (30522 for the uncased English vocabulary).
     pub vocab_size: usize,
+    /// Width H of every hidden vector (768 in bert-base, 384 in all-MiniLM-L6-v2).
     pub hidden_size: usize,
+    /// Number of `BertLayer`s in the encoder.
     pub num_hidden_layers: usize,
+    /// Attention heads per layer; `hidden_size` must be a multiple of it.
     pub num_attention_heads: usize,
+    /// Width of the feed-forward block (usually 4·H).
     pub intermediate_size: usize,
+    /// The feed-forward activation by its Hugging Face name (`"gelu"`, `"gelu_new"`, ...).
     #[serde(default = "default_act")]
     pub hidden_act: String,
+    /// Dropout after the embeddings and each sub-layer while training (only printed here).
     #[serde(default = "default_dropout")]
     pub hidden_dropout_prob: f64,
+    /// Dropout on the attention probabilities while training (only printed here).
     #[serde(default = "default_dropout")]
     pub attention_probs_dropout_prob: f64,
+    /// Rows of the position table: the longest input, in tokens (512 in bert-base).
     pub max_position_embeddings: usize,
+    /// Rows of the token-type (segment) table, 2 in BERT.
     #[serde(default = "default_type_vocab")]
     pub type_vocab_size: usize,
+    /// The `eps` of every LayerNorm (1e-12 in BERT).
     #[serde(default = "default_eps")]
     pub layer_norm_eps: f64,
+    /// Id of `[PAD]`, printed as the word embedding's `padding_idx`.
     #[serde(default)]
     pub pad_token_id: Option<usize>,
+    /// Only `"absolute"` (learned position rows) is supported; anything else is refused.
     #[serde(default = "default_position_type")]
     pub position_embedding_type: String,
 }

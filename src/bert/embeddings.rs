@@ -18,16 +18,27 @@ use super::{BertInput, load_layer_norm};
 use crate::nn::{Dropout, Embedding, LayerNorm, Module};
 use crate::{Error, Result, Tensor, ops};
 
+/// `BertEmbeddings`: ids `[batch, seq]` → `[batch, seq, hidden]` vectors, the sum of three lookups,
+/// normalized. Field names are the checkpoint's (`bert.embeddings.word_embeddings.weight`, ...).
 #[allow(non_snake_case)] // field names match the checkpoint keys
 pub struct BertEmbeddings {
+    /// `[vocab_size, hidden]`: one row per word piece.
     pub word_embeddings: Embedding,
+    /// `[max_position_embeddings, hidden]`: one row per position 0, 1, 2, ...
     pub position_embeddings: Embedding,
+    /// `[type_vocab_size, hidden]`: one row per segment (0 = first text, 1 = second).
     pub token_type_embeddings: Embedding,
+    /// Applied to the sum of the three rows.
     pub LayerNorm: LayerNorm,
+    /// Identity at inference; printed like PyTorch.
     pub dropout: Dropout,
 }
 
 impl BertEmbeddings {
+    /// Loads the three tables and the LayerNorm from `{prefix}word_embeddings.weight`, ...
+    /// (`prefix` ends with `embeddings.`), checking each shape against `cfg`.
+    ///
+    /// Errors: a missing tensor or a wrong shape, named with the file.
     pub fn load(w: &dyn ParamSource, prefix: &str, cfg: &BertConfig) -> Result<Self> {
         let h = cfg.hidden_size;
         let table = |name: &str, rows: usize, pad: Option<usize>| -> Result<Embedding> {

@@ -17,10 +17,14 @@ use super::{BertInput, load_layer_norm, load_linear};
 use crate::nn::{Activation, LayerNorm, Linear, Module};
 use crate::{Error, Result, Tensor};
 
+/// `BertPredictionHeadTransform`: `LayerNorm(act(dense(h)))`, `[..., hidden]` → `[..., hidden]`.
 #[allow(non_snake_case)] // field names match the checkpoint keys
 pub struct BertPredictionHeadTransform {
+    /// `hidden → hidden`.
     pub dense: Linear,
+    /// The config's `hidden_act`.
     pub transform_act_fn: Activation,
+    /// `[hidden]` scale and shift.
     pub LayerNorm: LayerNorm,
 }
 
@@ -37,7 +41,9 @@ impl Module for BertPredictionHeadTransform {
     }
 }
 
+/// `BertLMPredictionHead`: the transform, then one score per vocabulary word.
 pub struct BertLMPredictionHead {
+    /// Dense, activation and LayerNorm before the decoder.
     pub transform: BertPredictionHeadTransform,
     /// `[vocab, hidden]` weight (often tied to the word embeddings) and `[vocab]` bias.
     pub decoder: Linear,
@@ -62,7 +68,9 @@ impl Module for BertLMPredictionHead {
     }
 }
 
+/// `BertOnlyMLMHead` (the checkpoint's `cls.`): a wrapper that only exists to match the names.
 pub struct BertOnlyMLMHead {
+    /// `cls.predictions.*`.
     pub predictions: BertLMPredictionHead,
 }
 
@@ -75,12 +83,20 @@ impl Module for BertOnlyMLMHead {
     }
 }
 
+/// `BertForMaskedLM`: the encoder (without pooler) and the masked-language-model head, the model
+/// fill-mask runs. Loads `bert-base-uncased`-style checkpoints (`bert.*` and `cls.predictions.*`).
 pub struct BertForMaskedLM {
+    /// The encoder (`bert.*`).
     pub bert: BertModel,
+    /// The head (`cls.*`).
     pub cls: BertOnlyMLMHead,
 }
 
 impl BertForMaskedLM {
+    /// Loads the encoder and the head; a missing `cls.predictions.decoder.weight` is tied to the
+    /// word embeddings (no copy), a missing decoder bias falls back to `cls.predictions.bias`.
+    ///
+    /// Errors: a missing or misshaped tensor, named.
     pub fn load(w: &dyn ParamSource, cfg: &BertConfig) -> Result<Self> {
         // Hugging Face builds BertForMaskedLM's BertModel without a pooler.
         let bert = BertModel::load(w, "bert.", cfg, false)?;

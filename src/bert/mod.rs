@@ -47,7 +47,9 @@ impl ParamSource for WeightMap {
 /// matrices, which is enough to print a model. The MLM decoder is reported absent so it is
 /// tied to the word embeddings, as in a real checkpoint.
 pub struct Init {
+    /// Standard deviation of the random matrices (Hugging Face uses 0.02); 0 gives zeros.
     pub std: f32,
+    /// Seed of the random streams (one stream per tensor name).
     pub seed: u64,
 }
 
@@ -74,12 +76,15 @@ impl ParamSource for Init {
 /// A batch of token ids, row-major `[batch, seq_len]`, ready for the model.
 #[derive(Clone, Copy, Debug)]
 pub struct BertInput<'a> {
+    /// Vocabulary ids, `batch * seq_len` of them.
     pub input_ids: &'a [u32],
     /// 1 for real tokens, 0 for padding; `None` means all ones.
     pub attention_mask: Option<&'a [u32]>,
     /// Segment ids (0 or 1); `None` means all zeros.
     pub token_type_ids: Option<&'a [u32]>,
+    /// Number of sequences.
     pub batch: usize,
+    /// Tokens per sequence (padding included).
     pub seq_len: usize,
 }
 

@@ -11,9 +11,11 @@ use super::{BertInput, load_linear};
 use crate::nn::{Activation, Linear, Module};
 use crate::{Result, Tensor};
 
-/// `tanh(dense(hidden[:, 0]))`: the [CLS] token's vector, squashed (used by NSP heads).
+/// `tanh(dense(hidden[:, 0]))`: the `[CLS]` token's vector, squashed (used by NSP heads).
 pub struct BertPooler {
+    /// `hidden → hidden`.
     pub dense: Linear,
+    /// `Tanh`.
     pub activation: Activation,
 }
 
@@ -46,10 +48,16 @@ pub struct BertModelOutput {
     pub hidden_states: Vec<Tensor>,
 }
 
+/// `BertModel`: token ids `[batch, seq]` → hidden states `[batch, seq, hidden]` (and the pooled
+/// `[CLS]` vector when the checkpoint has a pooler). The encoder every pipeline runs.
 pub struct BertModel {
+    /// The `config.json` it was built from.
     pub config: BertConfig,
+    /// Ids → vectors.
     pub embeddings: BertEmbeddings,
+    /// The `num_hidden_layers` layers.
     pub encoder: BertEncoder,
+    /// Present when loaded `with_pooler` and the checkpoint has `pooler.dense.*`.
     pub pooler: Option<BertPooler>,
 }
 

@@ -12,7 +12,7 @@ use crate::{Error, Result, Tensor};
 pub enum PoolingMode {
     /// Average of the real tokens' vectors (padding excluded).
     Mean,
-    /// The first token's ([CLS]) vector.
+    /// The first token's (`[CLS]`) vector.
     Cls,
     /// Elementwise maximum over the real tokens.
     Max,

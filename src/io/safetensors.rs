@@ -201,7 +201,12 @@ pub enum SaveTensor {
     /// Written as F32 (any layout; non-contiguous views are copied row-major).
     F32(Tensor),
     /// Written as I64, e.g. `input_ids` and `attention_mask`.
-    I64 { data: Vec<i64>, shape: Vec<usize> },
+    I64 {
+        /// The values, row-major.
+        data: Vec<i64>,
+        /// Their shape.
+        shape: Vec<usize>,
+    },
 }
 
 impl SaveTensor {

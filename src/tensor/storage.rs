@@ -15,6 +15,8 @@ pub enum Storage {
     Owned(Vec<f32>),
     /// Numbers borrowed from a memory-mapped file (little-endian f32, 4-byte aligned).
     Mapped {
+        /// The whole file's mapping, shared by every tensor borrowed from it (unmapped when the
+        /// last one is dropped).
         map: Arc<memmap2::Mmap>,
         /// Byte offset of the first value inside the mapping.
         start: usize,
