@@ -34,6 +34,8 @@
 //! | [`bert`] | one struct per Hugging Face BERT module, named like the checkpoint keys | [`bert::BertModel`], [`bert::BertForMaskedLM`] |
 //! | [`io`], [`text`] | checkpoint directories (safetensors via mmap, names in the wild, fetching MiniLM) and tokenization | [`io::Checkpoint`], [`text::tokenizer::Tokenizer`] |
 //! | [`pipeline`] | text in, answers out: embeddings, similarity, fill-mask | [`pipeline::Embedder`], [`pipeline::FillMask`] |
+//! | [`finite`] | NaN/inf checks of weights and results: the CLI never prints NaN as an answer | [`finite::check_weights`] |
+//! | [`stream`] | many texts in (file or stdin, lines or JSONL), JSON lines out as they go | [`stream::embed_jsonl`] |
 //! | [`profile`] | a scoped, per-thread profiler: spans in the modules and ops, free when off | [`profile::record`] |
 //! | [`mod@bench`] | the instruments on top: benchmarks, the machine's measured limits, reports | `nanobert bench --help` |
 //! | [`error`] | one error type; every input-facing function returns [`Result`] | [`Error`] |
@@ -41,6 +43,7 @@
 pub mod bench;
 pub mod bert;
 pub mod error;
+pub mod finite;
 pub mod io;
 pub mod nn;
 mod notebooks;
@@ -48,6 +51,7 @@ pub mod ops;
 pub mod pipeline;
 pub mod profile;
 pub mod quant;
+pub mod stream;
 pub mod tensor;
 pub mod text;
 

@@ -30,13 +30,17 @@ struct Cli {
     /// Default: all-MiniLM-L6-v2, fetched into $NANOBERT_HOME (~/.cache/nanobert) when absent.
     #[arg(long, global = true)]
     model: Option<PathBuf>,
-    /// Worker threads (default: all cores).
+    /// Worker threads, 1 to 64 x the cores of this machine (default: all cores).
     #[arg(long, global = true)]
     threads: Option<usize>,
     /// How Linear weights are stored and multiplied: f32, f16, bf16 or int8 (dynamic
     /// quantization); see docs/lower-precision.md.
     #[arg(long, global = true, default_value = "f32")]
     precision: Precision,
+    /// Print results even when they hold NaN or infinity, and load weights that do (for
+    /// debugging a broken checkpoint). By default both are errors naming the tensor or module.
+    #[arg(long, global = true)]
+    allow_non_finite: bool,
     /// After a command that runs the model, print where the time went on stderr: per module
     /// and per op, GEMMs against the measured FP32 peak, the rest against memory bandwidth.
     #[arg(long, global = true)]
@@ -57,12 +61,18 @@ enum Command {
     Print,
     /// Predict the words hidden behind [MASK] (needs a checkpoint with an MLM head).
     FillMask {
-        #[arg(long, default_value_t = 5)]
-        top_k: usize,
+        /// How many candidates to show per [MASK] (at least 1).
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+        top_k: u64,
         /// One JSON object per line instead of a table.
         #[arg(long)]
         json: bool,
-        #[arg(required = true)]
+        /// Read texts from this file (`-` for stdin): one per line, or JSON lines with a "text"
+        /// field; writes JSON lines as it goes.
+        #[arg(long, value_name = "FILE", conflicts_with = "texts")]
+        input: Option<PathBuf>,
+        /// Texts holding one or more [MASK] tokens.
+        #[arg(required_unless_present = "input")]
         texts: Vec<String>,
     },
     /// Sentence embeddings with the model card's pooling.
@@ -70,24 +80,34 @@ enum Command {
         /// One JSON object per line.
         #[arg(long)]
         json: bool,
-        #[arg(required = true)]
+        /// Read texts from this file (`-` for stdin): one per line, or JSON lines with a "text"
+        /// field; writes JSON lines as it goes.
+        #[arg(long, value_name = "FILE", conflicts_with = "texts")]
+        input: Option<PathBuf>,
+        /// The texts to embed.
+        #[arg(required_unless_present = "input")]
         texts: Vec<String>,
     },
     /// Rank documents by cosine similarity to a query.
     Similarity {
+        /// The text to compare every document with.
         query: String,
+        /// The documents to rank.
         #[arg(required = true)]
         docs: Vec<String>,
     },
     /// Run the model and write ids, mask, last hidden state (and logits) to a safetensors file.
     Forward {
+        /// The safetensors file to write (its directory must exist).
         #[arg(long)]
         out: PathBuf,
+        /// The texts to run, as one padded batch.
         #[arg(required = true)]
         texts: Vec<String>,
     },
     /// Benchmarks (see docs/matmul.md).
     Bench {
+        /// Which benchmark.
         #[command(subcommand)]
         what: BenchCommand,
     },
@@ -134,7 +154,21 @@ enum BenchCommand {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            let _ = e.print(); // --help, --version
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            // clap's multi-line report, as one line: `error: <what>` plus where to look.
+            let text = e.render().to_string();
+            let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("invalid arguments");
+            let first = first.strip_prefix("error: ").unwrap_or(first);
+            eprintln!("error: {first} (see nanobert --help)");
+            return ExitCode::from(2);
+        }
+    };
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -152,8 +186,72 @@ fn model_dir(model: &Option<PathBuf>) -> Result<PathBuf> {
     }
 }
 
-fn open(model: &Option<PathBuf>) -> Result<Checkpoint> {
-    Checkpoint::open(&model_dir(model)?)
+/// Opens the checkpoint (checking its weights are finite unless `--allow-non-finite`). A cached
+/// default model that fails to load says how to repair the cache.
+fn open(cli: &Cli) -> Result<Checkpoint> {
+    let dir = model_dir(&cli.model)?;
+    Checkpoint::open_with(&dir, !cli.allow_non_finite).map_err(|e| {
+        if cli.model.is_some() {
+            return e;
+        }
+        Error::Input(format!(
+            "{e} — the cached model in {} is broken: repair it with `rm -r {}` then `nanobert fetch`",
+            dir.display(),
+            dir.display()
+        ))
+    })
+}
+
+/// The transformers-style warning for weights the model did not use (one line on stderr).
+fn warn_unused(ckpt: &Checkpoint) {
+    let unused = ckpt.weights.unused_weights();
+    if unused.is_empty() {
+        return;
+    }
+    let shown: Vec<&str> = unused.iter().take(8).map(String::as_str).collect();
+    let more = if unused.len() > 8 { format!(" and {} more", unused.len() - 8) } else { String::new() };
+    eprintln!(
+        "warning: {} weight{} of {} {} not used by the model (does config.json match the checkpoint?): {}{more}",
+        unused.len(),
+        if unused.len() == 1 { "" } else { "s" },
+        ckpt.weights.weights().path().display(),
+        if unused.len() == 1 { "was" } else { "were" },
+        shown.join(", ")
+    );
+}
+
+/// The one truncation warning of a command.
+fn warn_truncation(t: pipeline::Truncation) {
+    if let Some(w) = t.warning() {
+        eprintln!("{w}");
+    }
+}
+
+/// Checks the texts by the one rule (no empty text) and warns once about truncation.
+fn check_and_warn(tokenizer: &nanobert::text::Tokenizer, texts: &[&str]) -> Result<()> {
+    warn_truncation(pipeline::check_texts_numbered(tokenizer, texts, 1)?);
+    Ok(())
+}
+
+/// `--input FILE` or `-` as a buffered reader.
+fn input_reader(path: &Path) -> Result<Box<dyn std::io::BufRead>> {
+    if path == Path::new("-") {
+        return Ok(Box::new(std::io::stdin().lock()));
+    }
+    let f = std::fs::File::open(path).map_err(|e| Error::file(path, format!("cannot read --input: {e}")))?;
+    Ok(Box::new(std::io::BufReader::new(f)))
+}
+
+/// `--out` must name a file in an existing directory (checked before any work).
+fn check_out_path(out: &Path) -> Result<()> {
+    if out.is_dir() {
+        return Err(Error::file(out, "--out is a directory: give a file name, e.g. DIR/out.safetensors"));
+    }
+    let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    if !parent.is_dir() {
+        return Err(Error::file(out, format!("--out: directory {} does not exist", parent.display())));
+    }
+    Ok(())
 }
 
 fn strs(v: &[String]) -> Vec<&str> {
@@ -162,8 +260,15 @@ fn strs(v: &[String]) -> Vec<&str> {
 
 fn run(cli: Cli) -> Result<()> {
     if let Some(n) = cli.threads {
+        let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+        if n == 0 || n > 64 * cores {
+            return Err(Error::Input(format!(
+                "--threads {n}: give 1 to {} (this machine has {cores} cores)",
+                64 * cores
+            )));
+        }
         rayon::ThreadPoolBuilder::new()
-            .num_threads(n.max(1))
+            .num_threads(n)
             .build_global()
             .map_err(|e| Error::Input(format!("--threads {n}: {e}")))?;
     }
@@ -205,23 +310,55 @@ fn dispatch(cli: &Cli) -> Result<()> {
     match &cli.command {
         Command::Fetch => {
             let dir = fetch::ensure_minilm(true)?;
-            outln!("all-MiniLM-L6-v2 is in {}", dir.display());
+            // Verify what is there, not just that the files exist.
+            let check = Checkpoint::open(&dir).and_then(|c| {
+                nanobert::text::Tokenizer::from_checkpoint(&c, 512)?;
+                nanobert::bert::BertConfig::from_json(&c.config_json)
+            });
+            if let Err(e) = check {
+                return Err(Error::Input(format!(
+                    "the model in {} is broken ({e}): repair it with `rm -r {}` then `nanobert fetch`",
+                    dir.display(),
+                    dir.display()
+                )));
+            }
+            outln!("all-MiniLM-L6-v2 is in {} (verified: config, weights and tokenizer load)", dir.display());
         }
         Command::Print => {
-            let ckpt = open(&cli.model)?;
+            let ckpt = open(cli)?;
             let (tree, params) = pipeline::describe(&ckpt)?;
             outln!("{tree}");
             outln!("parameters: {params}");
             outln!("{}", pipeline::weight_bytes_line(&ckpt)?);
         }
-        Command::FillMask { top_k, json, texts } => {
-            let fm = FillMask::from_checkpoint(&open(&cli.model)?)?;
+        Command::FillMask { top_k, json, input, texts } => {
+            let top_k = *top_k as usize;
+            let ckpt = open(cli)?;
+            let fm = FillMask::from_checkpoint(&ckpt)?;
             set_precision(&fm.model, &fm.model.bert, &fm.tokenizer, cli.precision)?;
-            for r in fm.predict(&strs(texts), *top_k)? {
+            warn_unused(&ckpt);
+            if let Some(path) = input {
+                let lines = nanobert::stream::Texts::new(input_reader(path)?);
+                let mut stdout = std::io::stdout().lock();
+                let t = nanobert::stream::fill_mask_jsonl(&fm, lines, top_k, &mut stdout, !cli.allow_non_finite);
+                return t.map(warn_truncation);
+            }
+            let texts = strs(texts);
+            check_and_warn(&fm.tokenizer, &texts)?;
+            let results = fm.predict(&texts, top_k)?;
+            if !cli.allow_non_finite {
+                let scores: Vec<Vec<f32>> = results
+                    .iter()
+                    .map(|r| r.masks.iter().flat_map(|m| m.top.iter().map(|c| c.score)).collect())
+                    .collect();
+                let rows = scores.iter().map(Vec::as_slice);
+                nanobert::finite::check_rows(&fm.model.bert, &fm.tokenizer, &texts, rows, "fill-mask scores", 1)?;
+            }
+            for r in results {
                 if *json {
                     outln!("{}", serde_json::to_string(&r).map_err(|e| Error::Input(e.to_string()))?);
                 } else {
-                    outln!("{}", r.text);
+                    outln!("{}", pipeline::one_line(&r.text));
                     for m in &r.masks {
                         outln!("  [MASK] at token {}:", m.position);
                         for c in &m.top {
@@ -231,27 +368,60 @@ fn dispatch(cli: &Cli) -> Result<()> {
                 }
             }
         }
-        Command::Embed { json, texts } => {
-            let e = Embedder::from_checkpoint(&open(&cli.model)?)?;
+        Command::Embed { json, input, texts } => {
+            let ckpt = open(cli)?;
+            let e = Embedder::from_checkpoint(&ckpt)?;
             set_precision(&e.model, &e.model, &e.tokenizer, cli.precision)?;
-            for (t, v) in texts.iter().zip(e.embed(&strs(texts))?) {
+            warn_unused(&ckpt);
+            if let Some(path) = input {
+                let lines = nanobert::stream::Texts::new(input_reader(path)?);
+                let mut stdout = std::io::stdout().lock();
+                return nanobert::stream::embed_jsonl(&e, lines, &mut stdout, !cli.allow_non_finite)
+                    .map(warn_truncation);
+            }
+            let texts = strs(texts);
+            check_and_warn(&e.tokenizer, &texts)?;
+            let vectors = e.embed(&texts)?;
+            if !cli.allow_non_finite {
+                let rows = vectors.iter().map(Vec::as_slice);
+                nanobert::finite::check_rows(&e.model, &e.tokenizer, &texts, rows, "embedding", 1)?;
+            }
+            for (t, v) in texts.iter().zip(vectors) {
                 if *json {
                     let line = serde_json::json!({ "text": t, "embedding": v });
                     outln!("{line}");
                 } else {
                     let head: Vec<String> = v.iter().take(6).map(|x| format!("{x:+.4}")).collect();
-                    outln!("{t}\n  [{}, ...] ({} dims)", head.join(", "), v.len());
+                    outln!("{}\n  [{}, ...] ({} dims)", pipeline::one_line(t), head.join(", "), v.len());
                 }
             }
         }
         Command::Similarity { query, docs } => {
-            let e = Embedder::from_checkpoint(&open(&cli.model)?)?;
+            let ckpt = open(cli)?;
+            let e = Embedder::from_checkpoint(&ckpt)?;
             set_precision(&e.model, &e.model, &e.tokenizer, cli.precision)?;
-            similarity_table(&e, query, &strs(docs))?;
+            warn_unused(&ckpt);
+            similarity_table(&e, query, &strs(docs), !cli.allow_non_finite)?;
         }
         Command::Forward { out, texts } => {
-            let ckpt = open(&cli.model)?;
-            let f = pipeline::forward_at(&ckpt, &strs(texts), cli.precision)?;
+            check_out_path(out)?;
+            let ckpt = open(cli)?;
+            let texts = strs(texts);
+            let f = pipeline::forward_at(&ckpt, &texts, cli.precision)?;
+            warn_unused(&ckpt);
+            if !cli.allow_non_finite {
+                use nanobert::finite::{check_rows, first_non_finite, non_finite_error};
+                let h = f.last_hidden_state.to_vec();
+                let logits_bad = f.logits.as_ref().is_some_and(|l| first_non_finite(&l.to_vec()).is_some());
+                if logits_bad || first_non_finite(&h).is_some() {
+                    let cfg = nanobert::bert::BertConfig::from_json(&ckpt.config_json)?;
+                    let model = nanobert::bert::BertModel::load(&ckpt.weights, "bert.", &cfg, false)?;
+                    let tok = nanobert::text::Tokenizer::from_checkpoint(&ckpt, pipeline::max_len(&ckpt, &cfg))?;
+                    let rows = h.chunks((h.len() / f.batch.batch.max(1)).max(1));
+                    check_rows(&model, &tok, &texts, rows, "last hidden state", 1)?;
+                    return Err(non_finite_error("the MLM logits", None));
+                }
+            }
             f.save(out)?;
             outln!("wrote {} (batch {}, seq {})", out.display(), f.batch.batch, f.batch.seq_len);
         }
@@ -262,28 +432,45 @@ fn dispatch(cli: &Cli) -> Result<()> {
             run(&BenchOptions { threads: thread_counts.clone(), out_dir: out.clone(), passes, ..base })?;
         }
         Command::Bench { what: BenchCommand::Precision { texts, mlm, no_per_layer } } => {
-            bench_precision(&cli.model, texts.as_deref(), mlm, !no_per_layer)?
+            bench_precision(cli, texts.as_deref(), mlm, !no_per_layer)?
         }
-        Command::Demo { mlm } => demo(&cli.model, mlm.as_deref(), cli.precision)?,
+        Command::Demo { mlm } => demo(cli, mlm.as_deref())?,
     }
     Ok(())
 }
 
-fn similarity_table(e: &Embedder, query: &str, docs: &[&str]) -> Result<()> {
+fn similarity_table(e: &Embedder, query: &str, docs: &[&str], check_finite: bool) -> Result<()> {
+    let mut texts = vec![query];
+    texts.extend_from_slice(docs);
+    check_and_warn(&e.tokenizer, &texts)?;
     let ranked = e.rank(query, docs)?;
-    outln!("query: {query}");
+    if check_finite && ranked.iter().any(|(s, _)| !s.is_finite()) {
+        let v = e.embed(&texts)?;
+        nanobert::finite::check_rows(&e.model, &e.tokenizer, &texts, v.iter().map(Vec::as_slice), "embedding", 1)?;
+        let first = ranked.iter().find(|(s, _)| !s.is_finite()).map_or(0, |r| r.1);
+        return Err(nanobert::finite::non_finite_error(&format!("the cosine of document #{}", first + 1), None));
+    }
+    outln!("query: {}", pipeline::one_line(query));
     outln!("{:>4}  {:>7}  document", "rank", "cosine");
     for (i, (score, d)) in ranked.iter().enumerate() {
-        outln!("{:>4}  {:>7.4}  {}", i + 1, score, docs[*d]);
+        outln!("{:>4}  {:>7.4}  {}", i + 1, score, pipeline::one_line(docs[*d]));
     }
     Ok(())
 }
 
-fn demo(model: &Option<PathBuf>, mlm: Option<&Path>, precision: Precision) -> Result<()> {
+fn demo(cli: &Cli, mlm: Option<&Path>) -> Result<()> {
+    // --mlm is checked before any work: a wrong path fails at once, not after the search demo.
+    let fm = match mlm {
+        Some(dir) => Some(
+            FillMask::from_checkpoint(&Checkpoint::open_with(dir, !cli.allow_non_finite)?)
+                .map_err(|e| Error::Input(format!("--mlm: {e}")))?,
+        ),
+        None => None,
+    };
     let t0 = std::time::Instant::now();
-    let ckpt = open(model)?;
+    let ckpt = open(cli)?;
     let e = Embedder::from_checkpoint(&ckpt)?;
-    set_precision(&e.model, &e.model, &e.tokenizer, precision)?;
+    set_precision(&e.model, &e.model, &e.tokenizer, cli.precision)?;
     outln!("model: {} (loaded in {:.2?})\n", ckpt.dir.display(), t0.elapsed());
     let docs = [
         "A man is eating a piece of bread.",
@@ -294,12 +481,10 @@ fn demo(model: &Option<PathBuf>, mlm: Option<&Path>, precision: Precision) -> Re
         "A dog runs through the park.",
     ];
     let t1 = std::time::Instant::now();
-    similarity_table(&e, "A person is eating food.", &docs)?;
+    similarity_table(&e, "A person is eating food.", &docs, !cli.allow_non_finite)?;
     outln!("\n(embedded {} texts in {:.2?})", docs.len() + 1, t1.elapsed());
-    match mlm {
-        Some(dir) => {
-            let fm = FillMask::from_checkpoint(&Checkpoint::open(dir)?)?;
-            set_precision(&fm.model, &fm.model.bert, &fm.tokenizer, precision)?;
+    match fm {
+        Some(fm) => {
             outln!();
             for r in fm.predict(&["The capital of France is [MASK].", "I drank a cup of [MASK] this morning."], 5)? {
                 let top: Vec<String> = r.masks[0].top.iter().map(|c| format!("{} ({:.3})", c.token, c.score)).collect();
@@ -311,6 +496,33 @@ fn demo(model: &Option<PathBuf>, mlm: Option<&Path>, precision: Precision) -> Re
         ),
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Every argument of every (sub)command has help text (issue 11.9).
+    #[test]
+    fn every_argument_has_help_text() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id != "help" && id != "version" && arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    missing.push(format!("{path} {id}"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                if sub.get_about().is_none() && sub.get_name() != "help" {
+                    missing.push(format!("{path} {} (the subcommand)", sub.get_name()));
+                }
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&super::Cli::command(), "nanobert", &mut missing);
+        assert!(missing.is_empty(), "arguments without help text: {missing:?}");
+    }
 }
 
 /// Converts `root`'s Linears to `p` (int8: with SmoothQuant factors calibrated through `bert`).
@@ -327,14 +539,14 @@ fn set_precision(
 }
 
 /// `nanobert bench precision`: the accuracy report of docs/lower-precision.md.
-fn bench_precision(model: &Option<PathBuf>, texts: Option<&Path>, mlm: &Path, per_layer: bool) -> Result<()> {
+fn bench_precision(cli: &Cli, texts: Option<&Path>, mlm: &Path, per_layer: bool) -> Result<()> {
     use nanobert::quant::report::{self, Options};
     let texts = match texts {
         Some(p) => std::fs::read_to_string(p).map_err(|e| Error::Input(format!("reading {}: {e}", p.display())))?,
-        None => nanobert::quant::report::SENTENCES.to_string(),
+        None => report::SENTENCES.to_string(),
     };
     let texts: Vec<String> = texts.lines().filter(|l| !l.trim().is_empty()).map(String::from).collect();
-    let ckpt = open(model)?;
+    let ckpt = open(cli)?;
     let mlm_ckpt = if mlm.join("config.json").exists() {
         Some(Checkpoint::open(mlm)?)
     } else {

@@ -31,15 +31,87 @@ fn input(batch: &Batch) -> Result<BertInput<'_>> {
     )
 }
 
-/// Rejects an empty list of texts or an empty text with a clear message.
-fn check_texts(texts: &[&str]) -> Result<()> {
+/// At most this many characters of a text are quoted in an error message.
+pub const QUOTE_CHARS: usize = 40;
+
+/// A text as quoted in messages: on one line, at most [`QUOTE_CHARS`] characters, with the
+/// full length when cut (`"The capital of France is the ci…" (1234 chars)`).
+pub fn quote(text: &str) -> String {
+    let n = text.chars().count();
+    let head: String = one_line(&text.chars().take(QUOTE_CHARS).collect::<String>());
+    if n > QUOTE_CHARS { format!("\"{head}…\" ({n} chars)") } else { format!("\"{head}\"") }
+}
+
+/// A text on one line for text output: newlines, carriage returns and tabs shown as `\n`, `\r`,
+/// `\t`, so every result stays one line.
+pub fn one_line(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('\n', "\\n").replace('\r', "\\r").replace('\t', "\\t")
+}
+
+/// What truncation did to a list of texts: how many were longer than the model's limit and how
+/// many tokens were dropped in total.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Truncation {
+    /// Texts longer than the limit.
+    pub texts: usize,
+    /// Tokens dropped, summed over those texts.
+    pub tokens: usize,
+    /// The limit in tokens, `[CLS]` and `[SEP]` included.
+    pub max_len: usize,
+}
+
+impl Truncation {
+    /// Adds another batch's counts.
+    pub fn add(&mut self, other: Truncation) {
+        self.texts += other.texts;
+        self.tokens += other.tokens;
+        self.max_len = other.max_len;
+    }
+
+    /// The one warning line, or `None` when nothing was truncated.
+    pub fn warning(&self) -> Option<String> {
+        (self.texts > 0).then(|| {
+            format!(
+                "warning: {} text{} longer than the model's limit of {} tokens: truncated, {} token{} dropped",
+                self.texts,
+                if self.texts == 1 { " was" } else { "s were" },
+                self.max_len,
+                self.tokens,
+                if self.tokens == 1 { "" } else { "s" }
+            )
+        })
+    }
+}
+
+/// The one rule for input texts, used by every pipeline: at least one text, and no text *empty*
+/// — a text is empty when it yields no tokens after normalization (`""`, spaces, control or
+/// zero-width characters). Errors number texts from 1 (`first` is the number of `texts[0]`)
+/// and quote at most a short prefix. Returns what truncation will drop.
+pub fn check_texts_numbered(tokenizer: &Tokenizer, texts: &[&str], first: usize) -> Result<Truncation> {
     if texts.is_empty() {
         return Err(Error::Input("no text given".into()));
     }
-    if let Some(i) = texts.iter().position(|t| t.trim().is_empty()) {
-        return Err(Error::Input(format!("text #{} is empty", i + 1)));
+    let room = tokenizer.max_len().saturating_sub(2); // [CLS] ... [SEP]
+    let mut t = Truncation { max_len: tokenizer.max_len(), ..Truncation::default() };
+    for (i, text) in texts.iter().enumerate() {
+        let n = tokenizer.count_tokens(text)?;
+        if n == 0 {
+            return Err(Error::Input(format!(
+                "text #{} is empty (no tokens after normalization): {}",
+                first + i,
+                quote(text)
+            )));
+        }
+        if n > room {
+            t.texts += 1;
+            t.tokens += n - room;
+        }
     }
-    Ok(())
+    Ok(t)
+}
+
+fn check_texts(tokenizer: &Tokenizer, texts: &[&str]) -> Result<Truncation> {
+    check_texts_numbered(tokenizer, texts, 1)
 }
 
 /// Sentence embeddings: BERT, then the model card's pooling and normalization.
@@ -80,7 +152,7 @@ impl Embedder {
 
     /// One vector per text.
     pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
-        check_texts(texts)?;
+        check_texts(&self.tokenizer, texts)?;
         let mut out = Vec::with_capacity(texts.len());
         for chunk in texts.chunks(BATCH_SIZE) {
             let batch = self.tokenizer.encode_batch(chunk)?;
@@ -163,7 +235,16 @@ impl FillMask {
 
     /// Top-`k` candidates for every `[MASK]` of every text.
     pub fn predict(&self, texts: &[&str], top_k: usize) -> Result<Vec<FillMaskResult>> {
-        check_texts(texts)?;
+        self.predict_numbered(texts, top_k, 1)
+    }
+
+    /// [`FillMask::predict`], numbering texts from `first` in error messages (for callers that
+    /// stream many texts in slices).
+    pub fn predict_numbered(&self, texts: &[&str], top_k: usize, first: usize) -> Result<Vec<FillMaskResult>> {
+        if top_k == 0 {
+            return Err(Error::Input("top_k must be at least 1".into()));
+        }
+        check_texts_numbered(&self.tokenizer, texts, first)?;
         let mask_id =
             self.tokenizer.mask_token_id().ok_or_else(|| Error::Input("this tokenizer has no [MASK] token".into()))?;
         let mut results = Vec::with_capacity(texts.len());
@@ -174,7 +255,18 @@ impl FillMask {
                 (0..batch.batch * s).filter(|&i| batch.input_ids[i] == mask_id).map(|i| (i / s, i % s)).collect();
             for (bi, text) in chunk.iter().enumerate() {
                 if !positions.iter().any(|&(b, _)| b == bi) {
-                    return Err(Error::Input(format!("no [MASK] token in \"{text}\"")));
+                    let number = first + results.len() + bi;
+                    let n = self.tokenizer.count_tokens(text)? + 2;
+                    return Err(Error::Input(if n > self.tokenizer.max_len() && text.contains("[MASK]") {
+                        format!(
+                            "text #{number}: its [MASK] was lost to truncation (the text is {n} tokens, the model \
+                             keeps the first {}): {}",
+                            self.tokenizer.max_len(),
+                            quote(text)
+                        )
+                    } else {
+                        format!("no [MASK] token in text #{number}: {}", quote(text))
+                    }));
                 }
             }
             let hidden = self.model.bert.forward(&input(&batch)?, false)?.last_hidden_state;
@@ -290,9 +382,9 @@ pub fn forward(ckpt: &Checkpoint, texts: &[&str]) -> Result<ForwardOutputs> {
 
 /// [`forward`] with the Linear weights in `precision`.
 pub fn forward_at(ckpt: &Checkpoint, texts: &[&str], precision: crate::quant::Precision) -> Result<ForwardOutputs> {
-    check_texts(texts)?;
     let cfg = BertConfig::from_json(&ckpt.config_json)?;
     let tokenizer = Tokenizer::from_checkpoint(ckpt, max_len(ckpt, &cfg))?;
+    check_texts(&tokenizer, texts)?;
     let batch = tokenizer.encode_batch(texts)?;
     let (last_hidden_state, logits) = if ckpt.weights.contains("cls.predictions.transform.dense.weight") {
         let m = BertForMaskedLM::load(&ckpt.weights, &cfg)?;

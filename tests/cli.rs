@@ -1,11 +1,11 @@
 //! The `nanobert` binary, run as a user would: output formats, and one-line errors with a
 //! non-zero exit code (never a panic) on bad input.
 
-mod pytorch;
+mod common;
 
 use std::process::{Command, Output};
 
-use pytorch::fixture;
+use common::fixture;
 
 fn nanobert(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_nanobert")).args(args).env("NANOBERT_OFFLINE", "1").output().unwrap()

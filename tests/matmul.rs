@@ -2,7 +2,10 @@
 //! against the naive triple loop (rung 0, the definition), over odd shapes, strides and
 //! transposes.
 
+mod common;
+
 use approx::abs_diff_eq;
+use common::max_abs_diff;
 use nanobert::Tensor;
 use nanobert::ops::matmul::kernels::{Kernel, MicroKernel};
 use nanobert::ops::matmul::{
@@ -90,6 +93,18 @@ impl Problem {
         c
     }
 
+    /// Max |got - want| over the m x n entries of C (padding columns excluded), for failure
+    /// messages: the shared comparison, so a NaN there is reported, never skipped.
+    fn max_diff(&self, got: &[f32], want: &[f32]) -> String {
+        let pick = |v: &[f32]| -> Vec<f32> {
+            (0..self.m).flat_map(|i| v[i * self.ldc..i * self.ldc + self.n].to_vec()).collect()
+        };
+        match nanobert::tensor::max_abs_diff(&pick(got), &pick(want)) {
+            Ok(d) => d.to_string(),
+            Err(e) => e.to_string(),
+        }
+    }
+
     /// Max |got - want| over C, or an error naming the first bad element.
     fn compare(&self, got: &[f32], want: &[f32]) -> Result<f32, String> {
         let tol = 1e-5 * (self.k as f32 + 1.0);
@@ -120,7 +135,7 @@ fn check_rung(p: &Problem, rung: Rung) -> Result<(), TestCaseError> {
     match p.compare(&got, &want) {
         Ok(_) => Ok(()),
         Err(e) => {
-            let max = got.iter().zip(&want).map(|(g, w)| (g - w).abs()).fold(0.0f32, f32::max);
+            let max = p.max_diff(&got, &want);
             Err(TestCaseError::fail(format!(
                 "{} on m={} k={} n={} lda={} ldb={} ldc={} transpose_a={} transpose_b={}: {e}; max abs diff {max}",
                 rung.name(),
@@ -198,7 +213,7 @@ fn check_prepacked(p: &Problem, kernel: Kernel) -> Result<(), TestCaseError> {
     prop_assert_eq!((packed.k(), packed.n(), packed.kernel()), (p.k, p.n, kernel));
     let mut got = p.c();
     sgemm_prepacked(p.a_view(), &packed, p.c_view(&mut got), Epilogue::None).unwrap();
-    let max = got.iter().zip(&want).map(|(g, w)| (g - w).abs()).fold(0.0f32, f32::max);
+    let max = p.max_diff(&got, &want);
     let ok = p.compare(&got, &want);
     prop_assert!(
         ok.is_ok(),
@@ -318,9 +333,8 @@ fn check_kernel<K: MicroKernel>(
             *w = if accumulate { *w + dot } else { dot };
         }
     }
-    let mut rows: Vec<&mut [f32]> = c.chunks_mut(width).collect();
-    kernel.tile(kc, mr, nr, &a, &b, &mut rows, col, accumulate);
-    let max = c.iter().zip(&want).map(|(g, w)| (g - w).abs()).fold(0.0f32, f32::max);
+    kernel.tile(kc, mr, nr, &a, &b, &mut c[col..], width, accumulate, Epilogue::None, 0);
+    let max = max_abs_diff(&c, &want);
     prop_assert!(
         max <= 1e-5 * (kc as f32 + 1.0),
         "{} kernel, kc={kc} mr={mr} nr={nr} col={col} accumulate={accumulate}: max abs diff {max}",
@@ -414,7 +428,7 @@ fn batched_interleaved_heads_match_naive() {
                     let c = MatMut::strided(&mut got, seq, n, ldc);
                     gemm.sgemm_batched(heads, strides, a_view(0), b_view(0), c).unwrap();
                 });
-                let max = got.iter().zip(&want).map(|(g, w)| (g - w).abs()).fold(0.0f32, f32::max);
+                let max = max_abs_diff(&got, &want);
                 assert!(max < 1e-4, "{gemm:?} {threads} threads transpose_b={transpose_b}: max abs diff {max}");
             }
         }
@@ -469,7 +483,7 @@ fn tensor_matmul_views_and_broadcasting() {
     for (a, b) in cases {
         let got = matmul::matmul(&a, &b).unwrap();
         let want = reference_matmul(&a, &b);
-        let max = got.to_vec().iter().zip(&want).map(|(g, w)| (g - w).abs()).fold(0.0f32, f32::max);
+        let max = max_abs_diff(&got.to_vec(), &want);
         assert!(max < 1e-4, "matmul {:?} x {:?}: max abs diff {max}", a.shape(), b.shape());
     }
 }
@@ -546,4 +560,79 @@ fn c_longer_than_its_rows_is_never_written_past_them() {
             }
         }
     }
+}
+
+/// `sgemm` with an epilogue against the reference: the product, then `Epilogue::apply` as a
+/// separate pass. Odd shapes, both layouts, k crossing KC (the epilogue must run once, on the
+/// last k block), every kernel this CPU has, one and two threads, plain and pre-packed B.
+fn check_epilogue(p: &Problem, bias: &[f32], gelu: bool) -> Result<(), TestCaseError> {
+    let epilogue = if gelu { Epilogue::BiasGelu(bias) } else { Epilogue::Bias(bias) };
+    let mut want = p.reference();
+    epilogue.apply(p.c_view(&mut want)).unwrap();
+    let kernels = [Kernel::Portable, Kernel::Avx2, Kernel::Avx512];
+    for kernel in kernels.into_iter().filter(|k| k.is_supported()) {
+        for parallel in [false, true] {
+            let gemm = Gemm::default().with_kernel(kernel).unwrap().parallel(parallel);
+            let mut got = p.c();
+            gemm.sgemm(p.a_view(), p.b_view(), p.c_view(&mut got), epilogue).unwrap();
+            let packed = PackedB::with_kernel(kernel, p.b_view()).unwrap();
+            let mut got_packed = p.c();
+            gemm.sgemm_prepacked(p.a_view(), &packed, p.c_view(&mut got_packed), epilogue).unwrap();
+            for (what, got) in [("sgemm", &got), ("sgemm_prepacked", &got_packed)] {
+                let ok = p.compare(got, &want);
+                prop_assert!(
+                    ok.is_ok(),
+                    "{what} {} parallel={parallel} gelu={gelu} m={} k={} n={}: {:?}",
+                    kernel.name(),
+                    p.m,
+                    p.k,
+                    p.n,
+                    ok.err()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    #[test]
+    fn epilogue_in_the_kernel_matches_a_separate_pass(
+        m in dim(), k in prop_oneof![dim(), 180usize..420], n in dim(),
+        pad in prop::array::uniform3(0usize..4), transpose_b: bool, gelu: bool, seed in 0u64..1000,
+    ) {
+        let p = Problem::new(m, k, n, pad, transpose_b, seed);
+        let bias = values(n, seed + 7);
+        check_epilogue(&p, &bias, gelu)?;
+    }
+}
+
+/// Products big enough to be split over two and three threads (by rows, sharing the packed
+/// B, and by columns for a few rows), with every epilogue.
+#[test]
+fn epilogue_on_parallel_splits() {
+    for threads in [2, 3] {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        for &(m, k, n, t) in &[(150, 130, 300, true), (4, 300, 2100, true), (401, 97, 170, false)] {
+            let p = Problem::new(m, k, n, [3, 1, 2], t, 5);
+            let bias = values(n, 9);
+            for gelu in [false, true] {
+                pool.install(|| check_epilogue(&p, &bias, gelu)).unwrap();
+            }
+        }
+    }
+}
+
+/// The epilogue's GELU is the one of `ops::activation::gelu`, bit for bit.
+#[test]
+fn epilogue_gelu_is_the_activation_gelu() {
+    let x = values(4096, 3).into_iter().map(|v| v * 8.0).collect::<Vec<f32>>();
+    let zeros = vec![0.0; x.len()];
+    let mut ours = x.clone();
+    Epilogue::BiasGelu(&zeros).apply(MatMut::new(&mut ours, 1, x.len())).unwrap();
+    let theirs = nanobert::ops::gelu(&Tensor::from_vec(x.clone(), &[x.len()]).unwrap()).to_vec();
+    let differ = ours.iter().zip(&theirs).filter(|(a, b)| a.to_bits() != b.to_bits()).count();
+    assert_eq!(differ, 0, "{differ} of {} values differ", x.len());
 }

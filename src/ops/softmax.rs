@@ -14,7 +14,13 @@
 //!   negative number) to those scores before the softmax: `exp(-inf) = 0`. The mask is
 //!   broadcast, so one `[B, 1, 1, S]` row of padding flags serves every head and query of
 //!   `[B, H, S, S]` scores. A row that is masked *everywhere* has max `-inf`; we define its
-//!   output as all zeros (PyTorch would give NaN, which then poisons everything downstream).
+//!   output as all zeros (as PyTorch's `scaled_dot_product_attention` does; plain
+//!   `torch.softmax` would give NaN, which then poisons everything downstream).
+//! - **NaN is never laundered.** A NaN anywhere in a row makes the whole row NaN, exactly like
+//!   `torch.softmax`, so a broken weight shows up as a NaN output instead of a plausible
+//!   embedding. The row maximum must therefore propagate NaN: `f32::max` skips it, and an
+//!   all-NaN row would then look "fully masked" and come out as zeros. `+inf` in a row gives
+//!   NaN too (`inf - inf`), again like PyTorch.
 //!
 //! Softmax is always taken along the last dimension here, where rows are contiguous.
 
@@ -27,7 +33,8 @@ use crate::{Error, Result};
 /// Softmax along the last dimension, after adding the broadcast `mask` (if any).
 ///
 /// Shapes: `x [.., S]`, `mask` broadcastable to `x` (e.g. `[B, 1, 1, S]` for `[B, H, S, S]`),
-/// output like `x`. Fully masked rows (all `-inf`) give zeros.
+/// output like `x`. Fully masked rows (all `-inf`) give zeros; a row holding a NaN (or
+/// `+inf`) gives NaN everywhere, like `torch.softmax`.
 pub fn softmax(x: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
     let _o = crate::profile::op("softmax", 0, 8 * x.numel() as u64);
     let mut data = x.to_vec();
@@ -49,7 +56,8 @@ pub fn softmax(x: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
 }
 
 /// Softmax of every `row_len`-long row of a contiguous buffer, in place (the form attention
-/// code calls on its score buffer). Rows whose entries are all `-inf` become zeros.
+/// code calls on its score buffer). Rows whose entries are all `-inf` become zeros; rows
+/// holding a NaN become all NaN (see the module docs).
 ///
 /// # Panics
 /// If `row_len` is 0 or does not divide `data.len()` (a caller bug, not user input).
@@ -68,9 +76,10 @@ pub fn softmax_rows_in_place(data: &mut [f32], row_len: usize) {
     }
 }
 
-/// One row: subtract the max, exponentiate, divide by the sum.
+/// One row: subtract the max, exponentiate, divide by the sum. The max propagates NaN, so a
+/// NaN row is not mistaken for a fully masked one (then `x - NaN` makes every entry NaN).
 fn softmax_row(row: &mut [f32]) {
-    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let max = row.iter().copied().fold(f32::NEG_INFINITY, super::reduce::max_nan);
     if max == f32::NEG_INFINITY {
         row.fill(0.0); // fully masked
         return;
@@ -115,6 +124,10 @@ pub fn softmax_ref(x: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
                 None => 0.0,
             };
             scores.push((x.get(index)? + m) as f64); // scores + mask is an f32 tensor
+        }
+        if scores.iter().any(|s| s.is_nan()) {
+            out.extend(scores.iter().map(|_| f32::NAN)); // NaN propagates, like torch.softmax
+            continue;
         }
         let max = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         if max == f64::NEG_INFINITY {

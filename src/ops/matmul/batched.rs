@@ -13,6 +13,8 @@
 //! needs each thread to own its pieces of the rows: [`split_rows`] cuts the output buffer
 //! into one `&mut` slice per row of each product (and checks that no two overlap).
 
+use std::cell::RefCell;
+
 use rayon::prelude::*;
 
 use super::backend;
@@ -22,6 +24,11 @@ use super::gemm::{Backend, Gemm};
 use super::kernels::{self, KernelFn, MicroKernel};
 use super::view::{MatMut, MatRef};
 use super::{PAR_MIN_MACS, parallel};
+
+thread_local! {
+    /// One product's C, contiguous, before it is copied to its (possibly interleaved) rows.
+    static PRODUCT_BUF: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
 
 /// Runs product t for every t: `C_t (at c_offs[t], rows ldc apart) = A_t · B_t`, where `A_t`
 /// is the view `a` moved to `a.data[a_offs[t]..]` (likewise B). Views are checked by the
@@ -46,35 +53,27 @@ pub(crate) fn gemm_batch(
     let threads = if gemm.is_parallel() { rayon::current_num_threads() } else { 1 };
     // Small products: a thread takes whole products. Large ones: each product uses all threads.
     let across = items.len() > 1 && threads > 1 && work < 2 * PAR_MIN_MACS;
-    let inner = gemm.parallel(gemm.is_parallel() && !across);
+    let parallel = gemm.is_parallel() && !across;
     let one = |t: usize, rows: &mut Vec<&mut [f32]>| {
         // (`get`: with k = 0 the operands may be empty slices.)
         let a_t = MatRef { data: a.data.get(a_offs[t]..).unwrap_or(&[]), ..a };
         let b_t = MatRef { data: b.data.get(b_offs[t]..).unwrap_or(&[]), ..b };
-        match gemm.backend() {
-            Backend::Nanobert => {
-                let run = Run {
-                    parallel: inner.is_parallel(),
-                    m,
-                    k,
-                    n,
-                    a: a_t,
-                    b: BSource::Matrix(b_t),
-                    rows,
-                    epilogue: Epilogue::None,
-                };
-                kernels::with_kernel(gemm.kernel(), run);
-            }
-            Backend::MatrixMultiply => {
-                // matrixmultiply writes through one pointer and a stride: compute into a
-                // contiguous buffer, then copy the rows out.
-                let mut tmp = vec![0.0f32; m * n];
-                backend::sgemm_matrixmultiply(a_t, b_t, MatMut::new(&mut tmp, m, n), inner.is_parallel());
-                for (row, src) in rows.iter_mut().zip(tmp.chunks_exact(n)) {
-                    row.copy_from_slice(src);
+        // The rows of C_t may interleave with other products' (attention heads): compute into
+        // a contiguous buffer of this thread, then copy the rows out.
+        blocked::with_buffer(&PRODUCT_BUF, |tmp| {
+            tmp.resize(m * n, 0.0);
+            let out = MatMut::new(&mut tmp[..m * n], m, n);
+            match gemm.backend() {
+                Backend::Nanobert => {
+                    let run = Run { parallel, a: a_t, b: BSource::Matrix(b_t), c: out, epilogue: Epilogue::None };
+                    kernels::with_kernel(gemm.kernel(), run);
                 }
+                Backend::MatrixMultiply => backend::sgemm_matrixmultiply(a_t, b_t, out, parallel),
             }
-        }
+            for (row, src) in rows.iter_mut().zip(tmp.chunks_exact(n)) {
+                row.copy_from_slice(src);
+            }
+        });
     };
     if across {
         items.par_iter_mut().enumerate().for_each(|(t, rows)| one(t, rows));
@@ -84,24 +83,21 @@ pub(crate) fn gemm_batch(
     Some(())
 }
 
-/// The single- or multi-threaded rung 3/4 on the row slices of one product.
-pub(crate) struct Run<'a, 'b, 'r, 's, 'e> {
+/// The single- or multi-threaded rung 3/4 on one product.
+pub(crate) struct Run<'a, 'b, 'c, 'e> {
     pub parallel: bool,
-    pub m: usize,
-    pub k: usize,
-    pub n: usize,
     pub a: MatRef<'a>,
     pub b: BSource<'b>,
-    pub rows: &'r mut [&'s mut [f32]],
+    pub c: MatMut<'c>,
     pub epilogue: Epilogue<'e>,
 }
 
-impl KernelFn<()> for Run<'_, '_, '_, '_, '_> {
+impl KernelFn<()> for Run<'_, '_, '_, '_> {
     fn call<K: MicroKernel>(self, kernel: K) {
         if self.parallel {
-            parallel::gemm(kernel, self.m, self.k, self.n, self.a, self.b, self.rows, self.epilogue);
+            parallel::gemm(kernel, self.a, self.b, self.c, self.epilogue);
         } else {
-            blocked::gemm(kernel, self.m, self.k, self.n, self.a, self.b, self.rows, self.epilogue);
+            blocked::gemm(kernel, self.a, self.b, self.c, self.epilogue);
         }
     }
 }

@@ -36,12 +36,13 @@
 //! of the best were within noise, the values below were never among the losers.
 
 use std::cell::RefCell;
+use std::thread::LocalKey;
 
 use super::epilogue::Epilogue;
 use super::kernels::MicroKernel;
 use super::pack;
 use super::prepacked::PackedPanels;
-use super::view::MatRef;
+use super::view::{MatMut, MatRef};
 
 /// Depth of a block (loop 4). The B~ panel, `KC x NR` floats, is read again by every A~
 /// panel of loop 1, so it must stay in L1 together with the A~ panel streaming through
@@ -67,90 +68,103 @@ pub const NC: usize = 1024;
 pub const PANEL_PAD: usize = 16;
 
 thread_local! {
-    /// Packing buffers (A~, B~), reused across calls on each thread: allocating and
-    /// page-faulting megabytes per call would cost more than the packing itself.
-    static BUFFERS: RefCell<(Vec<f32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+    /// The A~ packing buffer, reused across calls on each thread: allocating and
+    /// page-faulting it per call would cost more than the packing itself.
+    static A_BUF: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+    /// The B~ packing buffer of the thread that drives a product (shared by all the threads
+    /// working on it in `parallel.rs`).
+    pub(crate) static B_BUF: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
-/// C (`m` rows, given as row slices, columns `0..n`) = epilogue(A·B), A `m x k`, B `k x n`.
-///
-/// `c[i]` is row i of C (at least `n` long); rows rather than a pointer and a stride, so that
-/// `parallel.rs` can hand disjoint column ranges of the same rows to different threads.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn gemm<K: MicroKernel>(
-    kernel: K,
-    m: usize,
-    k: usize,
-    n: usize,
-    a: MatRef,
-    b: BSource,
-    c: &mut [&mut [f32]],
-    epilogue: Epilogue,
-) {
+/// C (`m x n`, a row-major view) = epilogue(A·B), A `m x k`, B `k x n`, on this thread.
+pub(crate) fn gemm<K: MicroKernel>(kernel: K, a: MatRef, b: BSource, mut c: MatMut, epilogue: Epilogue) {
+    let (m, n, k) = (c.rows, c.cols, a.cols);
     if m == 0 || n == 0 {
         return;
     }
     if k == 0 {
-        for row in c.iter_mut().take(m) {
+        for row in c.data.chunks_mut(c.ld.max(n)).take(m) {
             row[..n].fill(0.0);
             epilogue.finish(&mut row[..n], 0);
         }
         return;
     }
-    let (mr, nr) = (K::MR, K::NR);
-    let mc_max = (MC / mr * mr).max(mr);
-    with_buffers(|a_buf, b_buf| {
+    with_buffer(&B_BUF, |b_buf| {
         // Loop 5: a slab of NC columns of B and C.
         for jc in (0..n).step_by(NC) {
             let nc = NC.min(n - jc);
-            // Loop 4: KC of the k dimension; pack B[pc.., jc..] into NR-wide panels.
+            // Loop 4: KC of the k dimension; pack B[pc.., jc..] into NR-wide panels (or look
+            // the block up, if B was packed ahead of time: `prepacked.rs`).
             for pc in (0..k).step_by(KC) {
                 let kc = KC.min(k - pc);
-                // Panels are PANEL_PAD floats apart: see the constant.
-                let b_stride = nr * kc + PANEL_PAD;
                 let b_pack: &[f32] = match b {
                     BSource::Matrix(b) => {
-                        let b_pack = aligned(b_buf, nc.div_ceil(nr) * b_stride);
+                        let b_pack = aligned(b_buf, nc.div_ceil(K::NR) * (K::NR * kc + PANEL_PAD));
                         pack_b_panels(kernel, b, pc, kc, jc, nc, b_pack);
                         b_pack
                     }
-                    // Packed ahead of time (`prepacked.rs`): the same panels, just looked up.
                     BSource::Packed(panels) => panels.block(pc, kc, jc, nc),
                 };
-                // Loop 3: MC rows of A and C; pack A[ic.., pc..] into MR-tall panels.
-                for ic in (0..m).step_by(mc_max) {
-                    let mc = mc_max.min(m - ic);
-                    let a_pack = aligned(a_buf, mc * kc);
-                    let panels: Vec<(usize, usize)> = pack::row_panels(mc, mr).collect();
-                    for &(ir, h) in &panels {
-                        pack_a(kernel, a, ic + ir, h, pc, kc, &mut a_pack[ir * kc..(ir + h) * kc]);
+                let block = Block { pc, kc, jc, nc, last: pc + kc == k, prefetch: matches!(b, BSource::Packed(_)) };
+                macro_block(kernel, a, b_pack, block, c.rb(), epilogue);
+            }
+        }
+    });
+}
+
+/// Where a B~ block sits in the product.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Block {
+    pub pc: usize,
+    pub kc: usize,
+    pub jc: usize,
+    pub nc: usize,
+    /// The last block of k: the tiles are finished, the epilogue runs.
+    pub last: bool,
+    /// The panels come from memory (pre-packed), not from a buffer just written: prefetch.
+    pub prefetch: bool,
+}
+
+/// Loops 3 to 1 for one packed B~ block (`b_pack`): every row of `c` (row i of C is row i
+/// of `a`), columns `jc..jc + nc`.
+pub(crate) fn macro_block<K: MicroKernel>(
+    kernel: K,
+    a: MatRef,
+    b_pack: &[f32],
+    blk: Block,
+    c: MatMut,
+    epilogue: Epilogue,
+) {
+    let (mr, nr, ldc) = (K::MR, K::NR, c.ld);
+    let Block { pc, kc, jc, nc, .. } = blk;
+    let mc_max = (MC / mr * mr).max(mr);
+    let b_stride = nr * kc + PANEL_PAD; // panels are PANEL_PAD floats apart: see the constant
+    let epilogue = if blk.last { epilogue } else { Epilogue::None };
+    with_buffer(&A_BUF, |a_buf| {
+        // Loop 3: MC rows of A and C; pack A[ic.., pc..] into MR-tall panels.
+        for ic in (0..c.rows).step_by(mc_max) {
+            let mc = mc_max.min(c.rows - ic);
+            let a_pack = aligned(a_buf, mc * kc);
+            for (ir, h) in pack::row_panels(mc, mr) {
+                pack_a(kernel, a, ic + ir, h, pc, kc, &mut a_pack[ir * kc..(ir + h) * kc]);
+            }
+            // Pre-packed panels come from memory: on the first pass over them (ic = 0), fetch
+            // the next one into L2 while the kernel works on this one, a share before each tile.
+            let prefetch = ic == 0 && blk.prefetch;
+            let share = (nr * kc).div_ceil(pack::row_panels(mc, mr).count()).next_multiple_of(16);
+            // Loop 2: one B~ panel (stays in L1 for all of loop 1).
+            for (jp, b_panel) in b_pack.chunks_exact(b_stride).enumerate() {
+                let jr = jp * nr;
+                let nr_eff = nr.min(nc - jr);
+                let next = if prefetch { b_pack.get((jp + 1) * b_stride..(jp + 2) * b_stride) } else { None };
+                // Loop 1: one A~ panel; the microkernel updates one tile of C.
+                for (q, (ir, h)) in pack::row_panels(mc, mr).enumerate() {
+                    if let Some(next) = next {
+                        kernel.prefetch(next.get(q * share..).unwrap_or(&[]).get(..share).unwrap_or(&[]));
                     }
-                    let c_block = &mut c[ic..ic + mc];
-                    // Pre-packed panels come from memory, not from a buffer just written: on
-                    // the first pass over them (ic = 0), fetch the next one into L2 while the
-                    // kernel works on this one, a share before each tile of loop 1.
-                    let prefetch = ic == 0 && matches!(b, BSource::Packed(_));
-                    let share = (nr * kc).div_ceil(panels.len()).next_multiple_of(16);
-                    // Loop 2: one B~ panel (stays in L1 for all of loop 1).
-                    for (jp, b_panel) in b_pack.chunks_exact(b_stride).enumerate() {
-                        let jr = jp * nr;
-                        let nr_eff = nr.min(nc - jr);
-                        let next = if prefetch { b_pack.get((jp + 1) * b_stride..(jp + 2) * b_stride) } else { None };
-                        // Loop 1: one A~ panel; the microkernel updates one tile of C.
-                        for (q, &(ir, h)) in panels.iter().enumerate() {
-                            if let Some(next) = next {
-                                kernel.prefetch(next.get(q * share..).unwrap_or(&[]).get(..share).unwrap_or(&[]));
-                            }
-                            let a_panel = &a_pack[ir * kc..(ir + h) * kc];
-                            let c_tile = &mut c_block[ir..ir + h];
-                            kernel.tile(kc, h, nr_eff, a_panel, b_panel, c_tile, jc + jr, pc > 0);
-                            if pc + kc == k && !epilogue.is_none() {
-                                for row in c_tile.iter_mut() {
-                                    epilogue.finish(&mut row[jc + jr..jc + jr + nr_eff], jc + jr);
-                                }
-                            }
-                        }
-                    }
+                    let a_panel = &a_pack[ir * kc..(ir + h) * kc];
+                    let c_tile = &mut c.data[(ic + ir) * ldc + jc + jr..];
+                    kernel.tile(kc, h, nr_eff, a_panel, b_panel, c_tile, ldc, pc > 0, epilogue, jc + jr);
                 }
             }
         }
@@ -214,12 +228,12 @@ pub(crate) fn pack_b_panels<K: MicroKernel>(
     }
 }
 
-/// Runs `f` with this thread's packing buffers (taken out while in use, so a nested call
-/// would just allocate its own rather than fail).
-fn with_buffers<R>(f: impl FnOnce(&mut Vec<f32>, &mut Vec<f32>) -> R) -> R {
-    let (mut a, mut b) = BUFFERS.with(|cell| std::mem::take(&mut *cell.borrow_mut()));
-    let result = f(&mut a, &mut b);
-    BUFFERS.with(|cell| *cell.borrow_mut() = (a, b));
+/// Runs `f` with one of this thread's packing buffers (taken out while in use, so a nested
+/// call on the same thread would just allocate its own rather than fail).
+pub(crate) fn with_buffer<R>(key: &'static LocalKey<RefCell<Vec<f32>>>, f: impl FnOnce(&mut Vec<f32>) -> R) -> R {
+    let mut buf = key.with(|cell| std::mem::take(&mut *cell.borrow_mut()));
+    let result = f(&mut buf);
+    key.with(|cell| *cell.borrow_mut() = buf);
     result
 }
 

@@ -38,6 +38,14 @@ impl<'a> Epilogue<'a> {
         }
     }
 
+    /// The bias, if the epilogue has one.
+    pub fn bias(&self) -> Option<&'a [f32]> {
+        match *self {
+            Epilogue::None => None,
+            Epilogue::Bias(b) | Epilogue::BiasGelu(b) => Some(b),
+        }
+    }
+
     /// True for [`Epilogue::None`].
     pub fn is_none(&self) -> bool {
         matches!(self, Epilogue::None)

@@ -124,9 +124,7 @@ impl Gemm {
         if m == 0 || n == 0 {
             return Ok(());
         }
-        let mut rows = c.into_rows();
-        let run =
-            Run { parallel: self.parallel, m, k, n, a, b: BSource::Packed(b.panels()), rows: &mut rows, epilogue };
+        let run = Run { parallel: self.parallel, a, b: BSource::Packed(b.panels()), c, epilogue };
         kernels::with_kernel(b.kernel(), run)
             .ok_or_else(|| Error::invalid(OP, format!("this CPU does not support the {} kernel", b.kernel().name())))
     }
@@ -164,14 +162,13 @@ impl Gemm {
 
     /// Runs checked views.
     pub(crate) fn run(&self, a: MatRef, b: MatRef, mut c: MatMut, epilogue: Epilogue) -> Result<()> {
-        let (m, k, n) = (a.rows, a.cols, b.cols);
+        let (m, n) = (a.rows, b.cols);
         if m == 0 || n == 0 {
             return Ok(()); // C is empty: nothing to write (and the slices may be empty too)
         }
         match self.backend {
             Backend::Nanobert => {
-                let mut rows = c.into_rows();
-                let run = Run { parallel: self.parallel, m, k, n, a, b: BSource::Matrix(b), rows: &mut rows, epilogue };
+                let run = Run { parallel: self.parallel, a, b: BSource::Matrix(b), c, epilogue };
                 kernels::with_kernel(self.kernel, run).ok_or_else(|| {
                     Error::invalid("sgemm", format!("this CPU does not support the {} kernel", self.kernel.name()))
                 })
@@ -179,7 +176,9 @@ impl Gemm {
             Backend::MatrixMultiply => {
                 backend::sgemm_matrixmultiply(a, b, c.rb(), self.parallel);
                 if !epilogue.is_none() {
-                    c.into_rows().into_iter().for_each(|row| epilogue.finish(row, 0));
+                    for row in c.data.chunks_mut(c.ld.max(n)).take(m) {
+                        epilogue.finish(&mut row[..n], 0);
+                    }
                 }
                 Ok(())
             }

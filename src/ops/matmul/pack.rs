@@ -27,17 +27,17 @@ use super::view::MatRef;
 /// panel) runs slowly, because too few accumulators are in flight to hide FMA latency, so
 /// it is merged with the last full panel and the two are split evenly: 128 rows with
 /// 14-row panels become 8 x 14 + 8 + 8 rather than 9 x 14 + 2.
-pub fn row_panels(mc: usize, mr_max: usize) -> impl Iterator<Item = (usize, usize)> {
+pub fn row_panels(mc: usize, mr_max: usize) -> impl Iterator<Item = (usize, usize)> + Clone {
     let (full, rem) = (mc / mr_max, mc % mr_max);
-    let mut heights = vec![mr_max; full];
-    if rem > 0 && rem < mr_max / 2 && full > 0 {
-        heights.pop();
+    // (number of full panels, the one or two shorter ones at the end; 0 = none)
+    let (full, tail) = if rem > 0 && rem < mr_max / 2 && full > 0 {
         let both = mr_max + rem;
-        heights.extend([both.div_ceil(2), both / 2]);
-    } else if rem > 0 {
-        heights.push(rem);
-    }
-    heights.into_iter().scan(0, |start, h| {
+        (full - 1, [both.div_ceil(2), both / 2])
+    } else {
+        (full, [rem, 0])
+    };
+    let heights = std::iter::repeat_n(mr_max, full).chain(tail.into_iter().filter(|&h| h > 0));
+    heights.scan(0, |start, h| {
         let s = *start;
         *start += h;
         Some((s, h))

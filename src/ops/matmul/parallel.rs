@@ -1,92 +1,158 @@
-//! # Rung 4: more cores (rayon over blocks of C)
+//! # Rung 4: more cores (rayon over bands of rows of C, sharing one packed B)
 //!
 //! Different blocks of C are independent, so the easy way to use several cores is to cut C
-//! into one piece per thread and run the single-core algorithm (rung 3) on each piece.
-//! Which way to cut matters for the packing work each thread repeats:
+//! into one piece per thread and run the single-core algorithm (rung 3) on each piece. But
+//! each piece would then pack its own copy of the B~ blocks it reads: cut by rows, every
+//! thread packs all of B. Instead, as in BLIS, the threads share the work *inside* loop 4:
 //!
-//! - by **columns** (N): thread t needs only its columns of B, so B is packed once in total,
-//!   while every thread packs all of A (m x k);
-//! - by **rows** (M): each thread packs its rows of A and all of B (k x n).
+//! - the B~ block (KC x NC) is packed once, its panels split among the threads;
+//! - then each thread runs loops 3 to 1 over its own band of rows of C (and of A), all
+//!   reading that one packed block from the shared L3 / their L2;
+//! - a B packed ahead of time (`prepacked.rs`, Linear weights) needs no packing at all: each
+//!   thread runs the whole loop nest on its band of rows.
 //!
-//! So we cut the longer side of C, which duplicates the smaller operand: at 128 tokens
-//! (A is 128 x 768, a weight is 768 x 768 or more) that is by columns; at 1024 tokens and a
-//! 768-wide output, by rows.
+//! Bands are cut at multiples of MR so no tile straddles two threads, and handed out as
+//! disjoint `&mut` row ranges of C (`split_at_mut`): no locks, no `unsafe`. Rayon's `join`
+//! splits them recursively, so a call allocates nothing after the first (the packing buffers
+//! are per thread and reused, see `blocked.rs`).
 //!
-//! The pieces are handed out as row slices (`&mut [f32]` per row of C, split at the column
-//! boundary), so each thread owns exactly the memory it writes: no locks, no `unsafe`.
+//! When C has too few rows to give every thread a few tiles (e.g. one sentence of a few
+//! tokens times a 30522-word decoder), threads take bands of *columns* instead; their tiles
+//! would share rows of C, so each thread writes its columns to its own buffer, copied into C
+//! after the join (a few rows: cheap next to the product).
 //!
 //! Threads cost something to wake and to join (a few microseconds with rayon), so problems
 //! below [`PAR_MIN_MACS`] multiply-adds per thread stay on the calling thread. Use rayon's
 //! `ThreadPool::install` to choose how many threads the current pool has.
 //!
 //! Gained: 1.8 to 2.0 times one core on BERT's Linear shapes with 2 threads
-//! (docs/02-matmul.md).
+//! (docs/matmul.md).
+
+use std::cell::RefCell;
 
 use rayon::prelude::*;
 
-use super::blocked::{self, BSource};
+use super::blocked::{self, B_BUF, BSource, Block, KC, NC, PANEL_PAD};
 use super::epilogue::Epilogue;
 use super::kernels::MicroKernel;
-use super::view::MatRef;
+use super::view::{MatMut, MatRef};
 
 /// Least work (multiply-adds) worth giving a thread: 2^21 is about 20-40 µs of one core, a
 /// few times the cost of waking a rayon worker and joining it.
 pub const PAR_MIN_MACS: usize = 1 << 21;
 
+thread_local! {
+    /// Per-task output buffers of the column split, owned by the thread driving the product.
+    static COLUMN_BUFS: RefCell<Vec<Vec<f32>>> = const { RefCell::new(Vec::new()) };
+}
+
 /// Same contract as [`blocked::gemm`], on all threads of the current rayon pool.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn gemm<K: MicroKernel>(
-    kernel: K,
-    m: usize,
-    k: usize,
-    n: usize,
-    a: MatRef,
-    b: BSource,
-    c: &mut [&mut [f32]],
-    epilogue: Epilogue,
-) {
+pub(crate) fn gemm<K: MicroKernel>(kernel: K, a: MatRef, b: BSource, c: MatMut, epilogue: Epilogue) {
+    let (m, n, k) = (c.rows, c.cols, a.cols);
     let work = m.saturating_mul(n).saturating_mul(k);
     let tasks = rayon::current_num_threads().min(work / PAR_MIN_MACS);
     if tasks < 2 {
-        return blocked::gemm(kernel, m, k, n, a, b, c, epilogue);
+        return blocked::gemm(kernel, a, b, c, epilogue);
     }
-    // Each thread packs its own share of one operand and all of the other: split the
-    // dimension that makes the duplicated operand the smaller one (A is m x k, B is k x n).
-    if n >= m && n >= tasks * 4 * K::NR {
-        // Split by columns, at multiples of NR so no tile straddles two threads.
-        let bounds = split(n, tasks, K::NR);
-        let mut parts: Vec<Vec<&mut [f32]>> = (0..tasks).map(|_| Vec::with_capacity(m)).collect();
-        for row in c.iter_mut().take(m) {
-            let mut rest = &mut row[..n];
-            for (t, part) in parts.iter_mut().enumerate() {
-                let (piece, tail) = rest.split_at_mut(bounds[t + 1] - bounds[t]);
-                part.push(piece);
-                rest = tail;
+    if m >= tasks * 2 * K::MR {
+        match b {
+            // Pre-packed: nothing to share but the panels themselves.
+            BSource::Packed(_) => {
+                bands(tasks, K::MR, a, c, &|a, c| blocked::gemm(kernel, a, b, c, epilogue));
             }
+            BSource::Matrix(b) => shared_b(kernel, tasks, a, b, c, epilogue),
         }
-        parts.into_par_iter().enumerate().for_each(|(t, mut rows)| {
-            let (j0, width) = (bounds[t], bounds[t + 1] - bounds[t]);
-            blocked::gemm(kernel, m, k, width, a, b.columns_from(j0), &mut rows, epilogue.columns_from(j0));
-        });
+    } else if n >= tasks * 4 * K::NR {
+        by_columns(kernel, tasks, a, b, c, epilogue);
     } else {
-        // Split by rows, at multiples of MR.
-        let bounds = split(m, tasks, K::MR);
-        let mut parts = Vec::with_capacity(tasks);
-        let mut rest = &mut c[..m];
-        for t in 0..tasks {
-            let (piece, tail) = rest.split_at_mut(bounds[t + 1] - bounds[t]);
-            parts.push(piece);
-            rest = tail;
-        }
-        parts.into_par_iter().enumerate().for_each(|(t, rows)| {
-            let (i0, height) = (bounds[t], bounds[t + 1] - bounds[t]);
-            blocked::gemm(kernel, height, k, n, a.offset(i0, 0), b, rows, epilogue);
-        });
+        blocked::gemm(kernel, a, b, c, epilogue);
     }
 }
 
-/// `parts + 1` boundaries cutting `0..len` into nearly equal pieces at multiples of `align`.
-fn split(len: usize, parts: usize, align: usize) -> Vec<usize> {
-    let units = len.div_ceil(align);
-    (0..=parts).map(|t| (units * t / parts * align).min(len)).collect()
+/// Loops 5 and 4 on this thread; each B~ block packed by all threads together, then loops
+/// 3 to 1 on every band of rows in parallel.
+fn shared_b<K: MicroKernel>(kernel: K, tasks: usize, a: MatRef, b: MatRef, mut c: MatMut, epilogue: Epilogue) {
+    let (n, k, nr) = (c.cols, a.cols, K::NR);
+    blocked::with_buffer(&B_BUF, |b_buf| {
+        // Loop 5: a slab of NC columns.
+        for jc in (0..n).step_by(NC) {
+            let nc = NC.min(n - jc);
+            // Loop 4: one KC-deep B~ block, packed once for all threads.
+            for pc in (0..k).step_by(KC) {
+                let kc = KC.min(k - pc);
+                let stride = nr * kc + PANEL_PAD;
+                let b_pack = blocked::aligned(b_buf, nc.div_ceil(nr) * stride);
+                pack_shared(kernel, tasks, b, pc, kc, jc, nc, b_pack);
+                let b_pack: &[f32] = b_pack;
+                let blk = Block { pc, kc, jc, nc, last: pc + kc == k, prefetch: false };
+                bands(tasks, K::MR, a, c.rb(), &|a, c| blocked::macro_block(kernel, a, b_pack, blk, c, epilogue));
+            }
+        }
+    });
+}
+
+/// Packs the B~ block at `(pc, jc)` into `dst`, its panels split among `tasks` threads.
+#[allow(clippy::too_many_arguments)]
+fn pack_shared<K: MicroKernel>(
+    kernel: K,
+    tasks: usize,
+    b: MatRef,
+    pc: usize,
+    kc: usize,
+    jc: usize,
+    nc: usize,
+    dst: &mut [f32],
+) {
+    let (nr, stride) = (K::NR, K::NR * kc + PANEL_PAD);
+    let panels = nc.div_ceil(nr);
+    if tasks < 2 || panels < 2 {
+        return blocked::pack_b_panels(kernel, b, pc, kc, jc, nc, dst);
+    }
+    let half = panels * (tasks / 2) / tasks;
+    let (left, right) = dst.split_at_mut(half * stride);
+    let (cols_left, cols_right) = (half * nr, nc - half * nr);
+    rayon::join(
+        || pack_shared(kernel, tasks / 2, b, pc, kc, jc, cols_left, left),
+        || pack_shared(kernel, tasks - tasks / 2, b, pc, kc, jc + cols_left, cols_right, right),
+    );
+}
+
+/// Runs `f(a_band, c_band)` on `tasks` bands of rows of C (and the same rows of A), cut at
+/// multiples of `mr`, in parallel (recursive `rayon::join`: no allocation).
+fn bands(tasks: usize, mr: usize, a: MatRef, c: MatMut, f: &(dyn Fn(MatRef, MatMut) + Sync)) {
+    let m = c.rows;
+    if tasks < 2 || m <= mr {
+        return f(MatRef { rows: m, ..a }, c);
+    }
+    let top = (m.div_ceil(mr) * (tasks / 2) / tasks * mr).clamp(mr, m - 1);
+    let ld = c.ld;
+    let (upper, lower) = c.data.split_at_mut(top * ld);
+    let c_top = MatMut::strided(upper, top, c.cols, ld);
+    let c_bottom = MatMut::strided(lower, m - top, c.cols, ld);
+    let (a_top, a_bottom) = (MatRef { rows: top, ..a }, a.offset(top, 0));
+    rayon::join(|| bands(tasks / 2, mr, a_top, c_top, f), || bands(tasks - tasks / 2, mr, a_bottom, c_bottom, f));
+}
+
+/// Few rows, many columns: each of `tasks` threads computes a band of columns into its own
+/// buffer (reused across calls), copied into C after the join.
+fn by_columns<K: MicroKernel>(kernel: K, tasks: usize, a: MatRef, b: BSource, c: MatMut, epilogue: Epilogue) {
+    let (m, n) = (c.rows, c.cols);
+    let bound = |t: usize| (n.div_ceil(K::NR) * t / tasks * K::NR).min(n);
+    let mut bufs = COLUMN_BUFS.with(|cell| std::mem::take(&mut *cell.borrow_mut()));
+    if bufs.len() < tasks {
+        bufs.resize_with(tasks, Vec::new);
+    }
+    bufs[..tasks].par_iter_mut().enumerate().for_each(|(t, buf)| {
+        let (j0, width) = (bound(t), bound(t + 1) - bound(t));
+        buf.resize(m * width, 0.0);
+        let out = MatMut::new(&mut buf[..m * width], m, width);
+        blocked::gemm(kernel, a, b.columns_from(j0), out, epilogue.columns_from(j0));
+    });
+    for (t, buf) in bufs[..tasks].iter().enumerate() {
+        let (j0, width) = (bound(t), bound(t + 1) - bound(t));
+        for (i, row) in buf[..m * width].chunks_exact(width.max(1)).enumerate().take(m) {
+            c.data[i * c.ld + j0..][..width].copy_from_slice(row);
+        }
+    }
+    COLUMN_BUFS.with(|cell| *cell.borrow_mut() = bufs);
 }

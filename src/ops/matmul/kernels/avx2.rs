@@ -13,6 +13,7 @@
 use std::arch::x86_64::*;
 
 use super::{C_PREFETCH_DISTANCE, MicroKernel, check_tile, dispatch_height, prefetch_c_tile};
+use crate::ops::matmul::epilogue::{self, Epilogue};
 
 const MR: usize = 6;
 const NR: usize = 16;
@@ -41,15 +42,18 @@ impl MicroKernel for Avx2 {
         nr: usize,
         a: &[f32],
         b: &[f32],
-        c: &mut [&mut [f32]],
-        col: usize,
+        c: &mut [f32],
+        ldc: usize,
         accumulate: bool,
+        epilogue: Epilogue,
+        col: usize,
     ) {
-        check_tile::<MR, NR>(kc, mr, nr, a, b, c, col);
-        let (a, b) = (a.as_ptr(), b.as_ptr());
+        check_tile::<MR, NR>(kc, mr, nr, a, b, c, ldc, &epilogue, col);
+        let (a, b, c) = (a.as_ptr(), b.as_ptr(), c.as_mut_ptr());
         // SAFETY: `self` exists only if the CPU has AVX2 and FMA; `check_tile` verified that
-        // `a` holds kc*mr values, `b` kc*NR values and each row pointer has `nr` floats.
-        unsafe { dispatch_height!(mr, tile_h(kc, nr, a, b, c, col, accumulate), [1 2 3 4 5 6]) }
+        // `a` holds kc*mr values, `b` kc*NR values, that `c[i * ldc..i * ldc + nr]` is inside
+        // C's slice for each of the `mr` rows, and that the bias (if any) has `col + nr` values.
+        unsafe { dispatch_height!(mr, tile_h(kc, nr, a, b, c, ldc, accumulate, epilogue, col), [1 2 3 4 5 6]) }
     }
 
     fn pack_rows(
@@ -74,21 +78,24 @@ impl MicroKernel for Avx2 {
 /// The `H x 16` tile.
 ///
 /// # Safety
-/// CPU has AVX2 and FMA; `a` points to `kc * H` floats, `b` to `kc * 16`;
-/// `c[i][col..col + nr]` exists for `i < H`.
+/// CPU has AVX2 and FMA; `a` points to `kc * H` floats, `b` to `kc * 16`; `c + i * ldc` to
+/// `nr` writable floats for `i < H`; the epilogue's bias (if any) has `col + nr` values.
 #[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
 unsafe fn tile_h<const H: usize>(
     kc: usize,
     nr: usize,
     a: *const f32,
     b: *const f32,
-    c: &mut [&mut [f32]],
-    col: usize,
+    c: *mut f32,
+    ldc: usize,
     accumulate: bool,
+    epilogue: Epilogue,
+    col: usize,
 ) {
     // The C tile: into L2 now, into L1 near the end of the k loop (see `C_PREFETCH_DISTANCE`).
-    let prefetch_c = |c: &[&mut [f32]], into_l1: bool| prefetch_c_tile(c, H, col, NR, into_l1);
-    prefetch_c(c, false);
+    let prefetch_c = |into_l1: bool| prefetch_c_tile(c, ldc, H, NR, into_l1);
+    prefetch_c(false);
     let tail = kc.min(C_PREFETCH_DISTANCE);
     let mut lo = [_mm256_setzero_ps(); H];
     let mut hi = [_mm256_setzero_ps(); H];
@@ -112,31 +119,63 @@ unsafe fn tile_h<const H: usize>(
     for _ in 0..kc - tail {
         step!();
     }
-    prefetch_c(c, true);
+    prefetch_c(true);
     for _ in 0..tail {
         step!();
     }
-    for (i, row) in c[..H].iter_mut().enumerate() {
-        let row = row.as_mut_ptr().wrapping_add(col);
+    // Write the tile back. The epilogue runs here, on each row as it leaves the registers:
+    // the bias is one more vector add; GELU goes through a 16-float buffer on the stack (L1),
+    // where the scalar formula of `ops::activation::gelu` is compiled with AVX2.
+    let (bias, gelu) = match epilogue {
+        Epilogue::None => (None, false),
+        Epilogue::Bias(b) => (Some(b), false),
+        Epilogue::BiasGelu(b) => (Some(b), true),
+    };
+    // The bias of the tile's columns, zero beyond nr (AVX2 has no masked loads of f32 as
+    // convenient as AVX-512's: copy it to the stack first).
+    let mut bias_buf = [0.0f32; NR];
+    if let Some(b) = bias {
+        bias_buf[..nr].copy_from_slice(&b[col..col + nr]);
+    }
+    // SAFETY: `bias_buf` holds 16 floats.
+    let (bias0, bias1) = unsafe { (_mm256_loadu_ps(bias_buf.as_ptr()), _mm256_loadu_ps(bias_buf.as_ptr().add(8))) };
+    for i in 0..H {
+        let row = c.wrapping_add(i * ldc);
         // SAFETY: row i has nr writable floats: full vectors when nr == 16, else only the
         // first nr floats are touched (through `buf`).
         unsafe {
-            if nr == NR {
-                let (mut x, mut y) = (lo[i], hi[i]);
-                if accumulate {
-                    x = _mm256_add_ps(x, _mm256_loadu_ps(row));
-                    y = _mm256_add_ps(y, _mm256_loadu_ps(row.add(8)));
+            let (mut x, mut y) = (lo[i], hi[i]);
+            if accumulate && nr == NR {
+                x = _mm256_add_ps(x, _mm256_loadu_ps(row));
+                y = _mm256_add_ps(y, _mm256_loadu_ps(row.add(8)));
+            }
+            if nr == NR && !gelu {
+                if bias.is_some() {
+                    x = _mm256_add_ps(x, bias0);
+                    y = _mm256_add_ps(y, bias1);
                 }
                 _mm256_storeu_ps(row, x);
                 _mm256_storeu_ps(row.add(8), y);
-            } else {
-                let mut buf = [0.0f32; NR];
-                _mm256_storeu_ps(buf.as_mut_ptr(), lo[i]);
-                _mm256_storeu_ps(buf.as_mut_ptr().add(8), hi[i]);
-                for (j, &v) in buf.iter().enumerate().take(nr) {
-                    *row.add(j) = if accumulate { *row.add(j) + v } else { v };
+                continue;
+            }
+            // Edge tiles and GELU: through the stack.
+            let mut buf = [0.0f32; NR];
+            _mm256_storeu_ps(buf.as_mut_ptr(), x);
+            _mm256_storeu_ps(buf.as_mut_ptr().add(8), y);
+            if accumulate && nr < NR {
+                for (j, v) in buf.iter_mut().enumerate().take(nr) {
+                    *v += *row.add(j);
                 }
             }
+            for (v, b) in buf.iter_mut().zip(&bias_buf).take(nr) {
+                if bias.is_some() {
+                    *v += b;
+                }
+                if gelu {
+                    *v = epilogue::gelu(*v);
+                }
+            }
+            std::ptr::copy_nonoverlapping(buf.as_ptr(), row, nr);
         }
     }
 }

@@ -27,6 +27,7 @@
 use std::arch::x86_64::*;
 
 use super::{C_PREFETCH_DISTANCE, MicroKernel, check_tile, dispatch_height, prefetch_c_tile};
+use crate::ops::matmul::epilogue::{self, Epilogue};
 
 const MR: usize = 14;
 const NR: usize = 32;
@@ -57,19 +58,21 @@ impl MicroKernel for Avx512 {
         nr: usize,
         a: &[f32],
         b: &[f32],
-        c: &mut [&mut [f32]],
-        col: usize,
+        c: &mut [f32],
+        ldc: usize,
         accumulate: bool,
+        epilogue: Epilogue,
+        col: usize,
     ) {
-        check_tile::<MR, NR>(kc, mr, nr, a, b, c, col);
-        let (a, b) = (a.as_ptr(), b.as_ptr());
+        check_tile::<MR, NR>(kc, mr, nr, a, b, c, ldc, &epilogue, col);
+        let (a, b, c) = (a.as_ptr(), b.as_ptr(), c.as_mut_ptr());
         // SAFETY: `self` exists only if the CPU has AVX-512F; `check_tile` verified that `a`
-        // holds kc*mr values, `b` kc*NR values and each of the `mr` row pointers has `nr`
-        // writable floats.
+        // holds kc*mr values, `b` kc*NR values, that `c[i * ldc..i * ldc + nr]` is inside
+        // C's slice for each of the `mr` rows, and that the bias (if any) has `col + nr` values.
         unsafe {
             dispatch_height!(
                 mr,
-                tile_h(kc, nr, a, b, c, col, accumulate),
+                tile_h(kc, nr, a, b, c, ldc, accumulate, epilogue, col),
                 [1 2 3 4 5 6 7 8 9 10 11 12 13 14]
             )
         }
@@ -97,21 +100,24 @@ impl MicroKernel for Avx512 {
 /// The `H x 32` tile (see module docs).
 ///
 /// # Safety
-/// CPU has AVX-512F; `a` points to `kc * H` floats, `b` to `kc * 32`; `c[i][col..col + nr]`
-/// exists for `i < H`.
+/// CPU has AVX-512F; `a` points to `kc * H` floats, `b` to `kc * 32`; `c + i * ldc` to `nr`
+/// writable floats for `i < H`; the epilogue's bias (if any) has `col + nr` values.
 #[target_feature(enable = "avx512f")]
+#[allow(clippy::too_many_arguments)]
 unsafe fn tile_h<const H: usize>(
     kc: usize,
     nr: usize,
     a: *const f32,
     b: *const f32,
-    c: &mut [&mut [f32]],
-    col: usize,
+    c: *mut f32,
+    ldc: usize,
     accumulate: bool,
+    epilogue: Epilogue,
+    col: usize,
 ) {
     // The C tile: into L2 now, into L1 near the end of the k loop (see `C_PREFETCH_DISTANCE`).
-    let prefetch_c = |c: &[&mut [f32]], into_l1: bool| prefetch_c_tile(c, H, col, NR, into_l1);
-    prefetch_c(c, false);
+    let prefetch_c = |into_l1: bool| prefetch_c_tile(c, ldc, H, NR, into_l1);
+    prefetch_c(false);
     let tail = kc.min(C_PREFETCH_DISTANCE);
     let mut lo = [_mm512_setzero_ps(); H];
     let mut hi = [_mm512_setzero_ps(); H];
@@ -136,31 +142,60 @@ unsafe fn tile_h<const H: usize>(
     for _ in 0..kc - tail {
         step!();
     }
-    prefetch_c(c, true);
+    prefetch_c(true);
     for _ in 0..tail {
         step!();
     }
-    // Write the tile back, masking off columns >= nr at the right edge of C.
+    // Write the tile back, masking off columns >= nr at the right edge of C. The epilogue
+    // runs here, on each row as it leaves the registers: the bias is one more vector add;
+    // GELU goes through a 32-float buffer on the stack (L1), where the same scalar formula as
+    // `ops::activation::gelu` is compiled with AVX-512 (this function's target feature).
     let mask = |from: usize| -> __mmask16 { ((1u32 << nr.saturating_sub(from).min(16)) - 1) as u16 };
     let (m0, m1) = (mask(0), mask(16));
-    for (i, row) in c[..H].iter_mut().enumerate() {
-        let p0 = row.as_mut_ptr().wrapping_add(col);
+    let (bias, gelu) = match epilogue {
+        Epilogue::None => (None, false),
+        Epilogue::Bias(b) => (Some(b), false),
+        Epilogue::BiasGelu(b) => (Some(b), true),
+    };
+    let (bias0, bias1) = match bias {
+        // SAFETY: the bias has `col + nr` values (caller); masked lanes (>= nr) are not read.
+        Some(b) => unsafe {
+            let p = b.as_ptr().add(col);
+            (_mm512_maskz_loadu_ps(m0, p), _mm512_maskz_loadu_ps(m1, p.wrapping_add(16)))
+        },
+        None => (_mm512_setzero_ps(), _mm512_setzero_ps()),
+    };
+    for i in 0..H {
+        let p0 = c.wrapping_add(i * ldc);
         let p1 = p0.wrapping_add(16);
-        // SAFETY: row i has nr writable floats; masked lanes (>= nr) are not accessed.
+        // SAFETY: row i has nr writable floats at p0; masked lanes (>= nr) are not accessed.
         unsafe {
             let (mut x, mut y) = (lo[i], hi[i]);
-            if nr == NR {
-                if accumulate {
+            if accumulate {
+                if nr == NR {
                     x = _mm512_add_ps(x, _mm512_loadu_ps(p0));
                     y = _mm512_add_ps(y, _mm512_loadu_ps(p1));
-                }
-                _mm512_storeu_ps(p0, x);
-                _mm512_storeu_ps(p1, y);
-            } else {
-                if accumulate {
+                } else {
                     x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(m0, p0));
                     y = _mm512_add_ps(y, _mm512_maskz_loadu_ps(m1, p1));
                 }
+            }
+            if bias.is_some() {
+                x = _mm512_add_ps(x, bias0);
+                y = _mm512_add_ps(y, bias1);
+            }
+            if gelu {
+                let mut buf = [0.0f32; NR];
+                _mm512_storeu_ps(buf.as_mut_ptr(), x);
+                _mm512_storeu_ps(buf.as_mut_ptr().add(16), y);
+                buf.iter_mut().for_each(|v| *v = epilogue::gelu(*v));
+                x = _mm512_loadu_ps(buf.as_ptr());
+                y = _mm512_loadu_ps(buf.as_ptr().add(16));
+            }
+            if nr == NR {
+                _mm512_storeu_ps(p0, x);
+                _mm512_storeu_ps(p1, y);
+            } else {
                 _mm512_mask_storeu_ps(p0, m0, x);
                 _mm512_mask_storeu_ps(p1, m1, y);
             }

@@ -48,6 +48,7 @@ pub mod avx2;
 #[cfg(target_arch = "x86_64")]
 pub mod avx512;
 
+use super::epilogue::Epilogue;
 use super::pack;
 
 /// The contract of a microkernel (see the module docs for the picture).
@@ -59,15 +60,19 @@ pub trait MicroKernel: Copy + Send + Sync {
     /// A short name for tables.
     const NAME: &'static str;
 
-    /// `C[i][col + j] (+)= Σ_p a[p * mr + i] * b[p * NR + j]` for `i < mr`, `j < nr`.
+    /// `C[i][j] = epilogue((C[i][j] +) Σ_p a[p * mr + i] * b[p * NR + j])` for `i < mr`,
+    /// `j < nr`, where `C[i][j]` is `c[i * ldc + j]`.
     ///
     /// - `a`: A~ panel, `kc` steps of `mr` values (k-major);
     /// - `b`: B~ panel, `kc` steps of `NR` values (zero-padded beyond `nr`);
-    /// - `c`: the `mr` rows of C this tile touches; only `c[i][col..col + nr]` is written;
-    /// - `accumulate`: add to C (later k blocks) instead of overwriting it (first k block).
+    /// - `c`: the tile's top-left element onwards; only the `mr x nr` tile is written;
+    /// - `accumulate`: add to C (later k blocks) instead of overwriting it (first k block);
+    /// - `epilogue`, `col`: applied to the finished tile as it is stored (last k block only;
+    ///   `Epilogue::None` otherwise), with the tile's first column at `col` of the bias.
     ///
     /// # Panics
-    /// If `mr` is not in `1..=MR`, `nr > NR`, or a slice is too short.
+    /// If `mr` is not in `1..=MR`, `nr > NR`, a slice is too short, or `ldc < nr` with
+    /// `mr > 1`.
     #[allow(clippy::too_many_arguments)]
     fn tile(
         &self,
@@ -76,9 +81,11 @@ pub trait MicroKernel: Copy + Send + Sync {
         nr: usize,
         a: &[f32],
         b: &[f32],
-        c: &mut [&mut [f32]],
-        col: usize,
+        c: &mut [f32],
+        ldc: usize,
         accumulate: bool,
+        epilogue: Epilogue,
+        col: usize,
     );
 
     /// Packs rows of a row-major matrix into a k-major panel of height `h` (an A~ panel, or a
@@ -125,14 +132,14 @@ pub(crate) fn prefetch_l2(data: &[f32]) {
 #[cfg(target_arch = "x86_64")]
 pub(crate) const C_PREFETCH_DISTANCE: usize = 24;
 
-/// Prefetches the first and last float of `nr` columns from `col` in each of the first `h`
-/// rows of a C tile: into L1 (`into_l1`) or into L2.
+/// Prefetches the first and last float of `nr` columns in each of the first `h` rows of a C
+/// tile starting at `c`, rows `ldc` apart: into L1 (`into_l1`) or into L2.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-pub(crate) fn prefetch_c_tile(c: &[&mut [f32]], h: usize, col: usize, nr: usize, into_l1: bool) {
+pub(crate) fn prefetch_c_tile(c: *const f32, ldc: usize, h: usize, nr: usize, into_l1: bool) {
     use std::arch::x86_64::{_MM_HINT_T0, _MM_HINT_T1, _mm_prefetch};
-    for row in &c[..h] {
-        let row = row.as_ptr().wrapping_add(col);
+    for i in 0..h {
+        let row = c.wrapping_add(i * ldc);
         for p in [row, row.wrapping_add(nr - 1)] {
             // SAFETY: SSE is part of the x86-64 baseline, and a prefetch never faults, whatever
             // the address.
@@ -148,7 +155,8 @@ pub(crate) fn prefetch_c_tile(c: &[&mut [f32]], h: usize, col: usize, nr: usize,
 }
 
 /// Checks the arguments shared by every kernel's `tile`, so the SIMD kernels may then use
-/// raw pointers without bounds checks.
+/// raw pointers without bounds checks: after it, `a[..kc * mr]`, `b[..kc * NR]`,
+/// `c[i * ldc..i * ldc + nr]` for `i < mr` and the bias values `col..col + nr` all exist.
 #[allow(clippy::too_many_arguments)]
 #[inline]
 pub(crate) fn check_tile<const MR: usize, const NR: usize>(
@@ -157,14 +165,18 @@ pub(crate) fn check_tile<const MR: usize, const NR: usize>(
     nr: usize,
     a: &[f32],
     b: &[f32],
-    c: &[&mut [f32]],
+    c: &[f32],
+    ldc: usize,
+    epilogue: &Epilogue,
     col: usize,
 ) {
     assert!((1..=MR).contains(&mr) && nr <= NR, "tile: {mr} x {nr} does not fit in {MR} x {NR}");
     assert!(a.len() >= kc * mr && b.len() >= kc * NR, "tile: packed panels shorter than kc = {kc}");
-    assert!(c.len() >= mr, "tile: {} rows of C for a tile of {mr} rows", c.len());
-    for row in &c[..mr] {
-        assert!(row.len() >= col + nr, "tile: row of C too short for columns {col}..{}", col + nr);
+    assert!(mr == 1 || ldc >= nr, "tile: rows of C {ldc} apart overlap a tile {nr} wide");
+    let need = (mr - 1) * ldc + nr;
+    assert!(c.len() >= need, "tile: C has {} values, a {mr} x {nr} tile with ldc {ldc} needs {need}", c.len());
+    if let Some(bias) = epilogue.bias() {
+        assert!(bias.len() >= col + nr, "tile: bias too short for columns {col}..{}", col + nr);
     }
 }
 

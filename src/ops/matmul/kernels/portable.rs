@@ -8,7 +8,8 @@
 //! registers the tile must stay small: 4 x 8. This kernel is what rung 2 (blocked) runs,
 //! and the fallback on CPUs the SIMD kernels do not cover.
 
-use super::{MicroKernel, dispatch_height};
+use super::{MicroKernel, check_tile, dispatch_height};
+use crate::ops::matmul::epilogue::Epilogue;
 
 /// The portable 4 x 8 kernel.
 #[derive(Clone, Copy, Debug, Default)]
@@ -29,24 +30,29 @@ impl MicroKernel for Portable {
         nr: usize,
         a: &[f32],
         b: &[f32],
-        c: &mut [&mut [f32]],
-        col: usize,
+        c: &mut [f32],
+        ldc: usize,
         accumulate: bool,
+        epilogue: Epilogue,
+        col: usize,
     ) {
-        assert!((1..=MR).contains(&mr) && nr <= NR, "tile: {mr} x {nr} does not fit in {MR} x {NR}");
-        dispatch_height!(mr, tile_h(kc, nr, a, b, c, col, accumulate), [1 2 3 4]);
+        check_tile::<MR, NR>(kc, mr, nr, a, b, c, ldc, &epilogue, col);
+        dispatch_height!(mr, tile_h(kc, nr, a, b, c, ldc, accumulate, epilogue, col), [1 2 3 4]);
     }
 }
 
 /// The `H x NR` tile: `H` rank-1 updates of a register-resident accumulator per step.
+#[allow(clippy::too_many_arguments)]
 fn tile_h<const H: usize>(
     kc: usize,
     nr: usize,
     a: &[f32],
     b: &[f32],
-    c: &mut [&mut [f32]],
-    col: usize,
+    c: &mut [f32],
+    ldc: usize,
     accumulate: bool,
+    epilogue: Epilogue,
+    col: usize,
 ) {
     let mut acc = [[0.0f32; NR]; H];
     // chunks_exact gives the compiler fixed-size pieces, so it drops the bounds checks.
@@ -57,12 +63,13 @@ fn tile_h<const H: usize>(
             }
         }
     }
-    for (row, acc) in c.iter_mut().zip(&acc) {
-        let out = &mut row[col..col + nr];
+    for (i, acc) in acc.iter_mut().enumerate() {
+        let out = &mut c[i * ldc..i * ldc + nr];
         if accumulate {
-            out.iter_mut().zip(acc).for_each(|(o, x)| *o += x);
-        } else {
-            out.copy_from_slice(&acc[..nr]);
+            acc.iter_mut().zip(out.iter()).for_each(|(x, o)| *x += o);
         }
+        // The epilogue on the finished row while it is still in the accumulator.
+        epilogue.finish(&mut acc[..nr], col);
+        out.copy_from_slice(&acc[..nr]);
     }
 }
