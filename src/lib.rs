@@ -40,6 +40,11 @@
 //! | [`mod@bench`] | the instruments on top: benchmarks, the machine's measured limits, reports | `nanobert bench --help` |
 //! | [`error`] | one error type; every input-facing function returns [`Result`] | [`Error`] |
 
+// Every public item says what it is for, with shapes, units and errors where they apply; CI turns
+// this warning into an error (clippy -D warnings, and cargo doc with RUSTDOCFLAGS=-D warnings).
+#![warn(missing_docs)]
+
+#[cfg(feature = "bench")]
 pub mod bench;
 pub mod bert;
 pub mod error;

@@ -107,9 +107,21 @@ enum Command {
     },
     /// Benchmarks (see docs/matmul.md).
     Bench {
-        /// Which benchmark.
+        /// Time PyTorch, ONNX Runtime and sentence-transformers beside nanobert on the same
+        /// weights, interleaved (needs scripts/requirements-bench.txt installed).
+        #[arg(long)]
+        compare: bool,
+        /// With --compare: two cases, MiniLM only, 3 rounds.
+        #[arg(long)]
+        quick: bool,
+        /// With --compare: also torch.compile (compiles every shape first: minutes).
+        #[arg(long)]
+        torch_compile: bool,
+        /// Where the tables, plots and benchmark checkpoints go.
+        #[arg(long, default_value = "target/nanobert-bench")]
+        out: PathBuf,
         #[command(subcommand)]
-        what: BenchCommand,
+        what: Option<BenchCommand>,
     },
     /// The README demo: semantic search with MiniLM (and fill-mask with --mlm DIR).
     Demo {
@@ -121,6 +133,42 @@ enum Command {
 
 #[derive(Subcommand)]
 enum BenchCommand {
+    /// The forward pass as users run it: latency (batch 1, 8-384 tokens), the batch-size sweep
+    /// (1-256 at 128 tokens, plotted), a 1,000-sentence corpus end to end, cold start, peak RSS;
+    /// bert-base (seeded random weights) and all-MiniLM-L6-v2 unless --model.
+    Forward {
+        /// A smoke run of under a minute.
+        #[arg(long)]
+        quick: bool,
+        /// Where forward.{csv,md}, forward_batch_sweep.svg and the bert-base checkpoint go.
+        #[arg(long, default_value = "target/nanobert-bench")]
+        out: PathBuf,
+    },
+    /// 1..N threads at batch 1 and 32, and two processes at once (all cores each vs one each).
+    Threads {
+        /// Fewer rounds, shorter runs.
+        #[arg(long)]
+        quick: bool,
+        /// Where threads.{md,csv} go.
+        #[arg(long, default_value = "target/nanobert-bench")]
+        out: PathBuf,
+    },
+    /// (Internal) one cold start, for `bench forward`.
+    #[command(hide = true)]
+    ColdStartChild,
+    /// (Internal) forwards for a while on --threads threads, for `bench threads`.
+    #[command(hide = true)]
+    ThroughputChild {
+        /// Sequences per forward.
+        #[arg(long)]
+        batch: usize,
+        /// Tokens per sequence.
+        #[arg(long)]
+        seq: usize,
+        /// How long to keep running forwards.
+        #[arg(long)]
+        seconds: f64,
+    },
     /// GFLOP/s of every GEMM rung and of matrixmultiply on BERT's shapes, against the measured
     /// FMA peak; table on stdout, CSV + SVG plot in --out.
     Matmul {
@@ -154,6 +202,7 @@ enum BenchCommand {
 }
 
 fn main() -> ExitCode {
+    let start = std::time::Instant::now(); // for `bench cold-start-child`
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => {
@@ -169,7 +218,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match run(cli) {
+    match run(cli, start) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
@@ -258,7 +307,7 @@ fn strs(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
 }
 
-fn run(cli: Cli) -> Result<()> {
+fn run(cli: Cli, start: std::time::Instant) -> Result<()> {
     if let Some(n) = cli.threads {
         let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
         if n == 0 || n > 64 * cores {
@@ -273,9 +322,9 @@ fn run(cli: Cli) -> Result<()> {
             .map_err(|e| Error::Input(format!("--threads {n}: {e}")))?;
     }
     if cli.profile || cli.profile_out.is_some() {
-        return profiled(&cli);
+        return profiled(&cli, start);
     }
-    dispatch(&cli)
+    dispatch(&cli, start)
 }
 
 /// True for the commands that run the model (the ones `--profile` applies to).
@@ -291,7 +340,7 @@ fn runs_model(command: &Command) -> bool {
 }
 
 /// Runs the command with this thread's profiler on, then prints the profile on stderr.
-fn profiled(cli: &Cli) -> Result<()> {
+fn profiled(cli: &Cli, start: std::time::Instant) -> Result<()> {
     if !runs_model(&cli.command) {
         return Err(Error::Input(
             "--profile and --profile-out apply to the commands that run the model \
@@ -299,14 +348,14 @@ fn profiled(cli: &Cli) -> Result<()> {
                 .into(),
         ));
     }
-    let (result, prof) = nanobert::profile::record(|| dispatch(cli));
+    let (result, prof) = nanobert::profile::record(|| dispatch(cli, start));
     result?;
     let report = nanobert::bench::profiling::report(&prof, rayon::current_num_threads(), cli.profile_out.as_deref())?;
     eprint!("{report}");
     Ok(())
 }
 
-fn dispatch(cli: &Cli) -> Result<()> {
+fn dispatch(cli: &Cli, start: std::time::Instant) -> Result<()> {
     match &cli.command {
         Command::Fetch => {
             let dir = fetch::ensure_minilm(true)?;
@@ -425,7 +474,33 @@ fn dispatch(cli: &Cli) -> Result<()> {
             f.save(out)?;
             outln!("wrote {} (batch {}, seq {})", out.display(), f.batch.batch, f.batch.seq_len);
         }
-        Command::Bench { what: BenchCommand::Matmul { quick, thread_counts, out, passes } } => {
+        Command::Bench { compare: true, quick, torch_compile, out, what: None } => {
+            let threads = cli.threads.unwrap_or_else(rayon::current_num_threads);
+            nanobert::bench::commands::compare(cli.model.as_deref(), out, *quick, *torch_compile, threads)?;
+        }
+        Command::Bench { what: None, .. } => {
+            return Err(Error::Input(
+                "bench: say what to measure: --compare, or a subcommand (matmul, forward, threads); see --help".into(),
+            ));
+        }
+        Command::Bench { compare: true, .. } => {
+            return Err(Error::Input("bench --compare takes no subcommand".into()));
+        }
+        Command::Bench { what: Some(BenchCommand::Forward { quick, out }), .. } => {
+            nanobert::bench::commands::forward(cli.model.as_deref(), out, *quick)?;
+        }
+        Command::Bench { what: Some(BenchCommand::Threads { quick, out }), .. } => {
+            nanobert::bench::commands::threads(cli.model.as_deref(), out, *quick)?;
+        }
+        Command::Bench { what: Some(BenchCommand::ColdStartChild), .. } => {
+            let dir = model_dir(&cli.model)?;
+            outln!("{}", nanobert::bench::forward::cold_start_child(&dir, start)?);
+        }
+        Command::Bench { what: Some(BenchCommand::ThroughputChild { batch, seq, seconds }), .. } => {
+            let dir = model_dir(&cli.model)?;
+            outln!("{}", nanobert::bench::threads::throughput_child(&dir, *batch, *seq, *seconds)?);
+        }
+        Command::Bench { what: Some(BenchCommand::Matmul { quick, thread_counts, out, passes }), .. } => {
             use nanobert::bench::matmul::{BenchOptions, run};
             let base = if *quick { BenchOptions::quick() } else { BenchOptions::default() };
             let passes = passes.unwrap_or(base.passes);

@@ -39,3 +39,11 @@ pub struct BookRustPrimer;
 #[cfg(doctest)]
 #[doc = include_str!("../notebooks-md/lower-precision.md")]
 pub struct NotebookLowerPrecision;
+
+#[cfg(doctest)]
+#[doc = include_str!("../notebooks-md/profiling.md")]
+pub struct NotebookProfiling;
+
+#[cfg(doctest)]
+#[doc = include_str!("../notebooks-md/honest-benchmarks.md")]
+pub struct NotebookHonestBenchmarks;

@@ -29,15 +29,27 @@ use crate::nn::{Dropout, LayerNorm, Linear, Module};
 use crate::ops::matmul::{MatMut, MatRef, sgemm};
 use crate::{Result, Tensor, ops};
 
+/// `BertSelfAttention`: `softmax(Q·Kᵀ/√d + mask)·V` for every head, with Q, K, V three Linears of
+/// `[hidden] → [hidden]`; `[batch, seq, hidden]` in and out. Field names are the checkpoint's
+/// (`...attention.self.query.weight`, ...).
 pub struct BertSelfAttention {
+    /// Queries: `hidden → hidden`, `num_heads` column blocks of `head_dim`.
     pub query: Linear,
+    /// Keys: `hidden → hidden`.
     pub key: Linear,
+    /// Values: `hidden → hidden`.
     pub value: Linear,
+    /// On the attention probabilities while training; identity here (printed like PyTorch).
     pub dropout: Dropout,
+    /// Heads; each sees `hidden / num_heads` columns of Q, K and V.
     pub num_heads: usize,
 }
 
 impl BertSelfAttention {
+    /// Loads `{prefix}query`, `{prefix}key`, `{prefix}value` (weights `[hidden, hidden]`, biases
+    /// `[hidden]`), checking the shapes against `cfg`.
+    ///
+    /// Errors: a missing tensor or a wrong shape, named.
     pub fn load(w: &dyn ParamSource, prefix: &str, cfg: &BertConfig) -> Result<Self> {
         let h = cfg.hidden_size;
         Ok(BertSelfAttention {
@@ -140,12 +152,18 @@ impl Module for BertSelfAttention {
 /// Projects the attention context back and adds the residual: `LayerNorm(dense(ctx) + x)`.
 #[allow(non_snake_case)] // field names match the checkpoint keys
 pub struct BertSelfOutput {
+    /// `hidden → hidden` projection of the heads' context.
     pub dense: Linear,
+    /// Applied to `dense(ctx) + residual`.
     pub LayerNorm: LayerNorm,
+    /// After `dense` while training; identity here.
     pub dropout: Dropout,
 }
 
 impl BertSelfOutput {
+    /// Loads `{prefix}dense` and `{prefix}LayerNorm`.
+    ///
+    /// Errors: a missing tensor or a wrong shape, named.
     pub fn load(w: &dyn ParamSource, prefix: &str, cfg: &BertConfig) -> Result<Self> {
         let h = cfg.hidden_size;
         Ok(BertSelfOutput {
@@ -173,11 +191,16 @@ impl Module for BertSelfOutput {
 
 /// Self-attention followed by its output projection.
 pub struct BertAttention {
+    /// The heads (`self` in the checkpoint; `self` is a Rust keyword).
     pub self_: BertSelfAttention,
+    /// Output projection, residual and LayerNorm.
     pub output: BertSelfOutput,
 }
 
 impl BertAttention {
+    /// Loads `{prefix}self.*` and `{prefix}output.*`.
+    ///
+    /// Errors: a missing tensor or a wrong shape, named.
     pub fn load(w: &dyn ParamSource, prefix: &str, cfg: &BertConfig) -> Result<Self> {
         Ok(BertAttention {
             self_: BertSelfAttention::load(w, &format!("{prefix}self."), cfg)?,
@@ -185,6 +208,10 @@ impl BertAttention {
         })
     }
 
+    /// `x: [batch, seq, hidden]`, `mask`: the additive mask (`[batch * seq]`, 0 or `f32::MIN`)
+    /// → `LayerNorm(x + dense(attention(x)))`, `[batch, seq, hidden]`.
+    ///
+    /// Errors: when `x` does not have the layer's hidden size.
     pub fn forward(&self, x: &Tensor, mask: &[f32]) -> Result<Tensor> {
         let _s = crate::profile::span("BertAttention");
         self.output.forward(&self.self_.forward(x, mask)?, x)

@@ -17,8 +17,12 @@ use super::{load_layer_norm, load_linear};
 use crate::nn::{Activation, Dropout, LayerNorm, Linear, Module, ModuleList};
 use crate::{Result, Tensor, ops};
 
+/// `BertIntermediate`: the first half of the feed-forward block, `act(dense(x))`,
+/// `[..., hidden] → [..., intermediate]`.
 pub struct BertIntermediate {
+    /// `hidden → intermediate_size` (768 → 3072 in bert-base).
     pub dense: Linear,
+    /// The config's `hidden_act`, GELU in BERT.
     pub intermediate_act_fn: Activation,
 }
 
@@ -39,10 +43,15 @@ impl Module for BertIntermediate {
     }
 }
 
+/// `BertOutput`: the second half of the feed-forward block and its residual,
+/// `LayerNorm(dense(h) + residual)`, `[..., intermediate] → [..., hidden]`.
 #[allow(non_snake_case)] // field names match the checkpoint keys
 pub struct BertOutput {
+    /// `intermediate_size → hidden`.
     pub dense: Linear,
+    /// Applied to `dense(h) + residual`.
     pub LayerNorm: LayerNorm,
+    /// After `dense` while training; identity here.
     pub dropout: Dropout,
 }
 
@@ -63,13 +72,22 @@ impl Module for BertOutput {
     }
 }
 
+/// `BertLayer`: attention, then the feed-forward block, each with a residual and a LayerNorm;
+/// `[batch, seq, hidden]` in and out.
 pub struct BertLayer {
+    /// Self-attention and its output projection.
     pub attention: BertAttention,
+    /// `hidden → intermediate`, GELU.
     pub intermediate: BertIntermediate,
+    /// `intermediate → hidden`, residual, LayerNorm.
     pub output: BertOutput,
 }
 
 impl BertLayer {
+    /// Loads `{prefix}attention.*`, `{prefix}intermediate.*` and `{prefix}output.*` (`prefix` is
+    /// `...encoder.layer.{i}.`).
+    ///
+    /// Errors: a missing tensor or a wrong shape, named.
     pub fn load(w: &dyn ParamSource, prefix: &str, cfg: &BertConfig) -> Result<Self> {
         let (h, i) = (cfg.hidden_size, cfg.intermediate_size);
         Ok(BertLayer {
@@ -109,10 +127,14 @@ impl Module for BertLayer {
 
 /// The stack of layers.
 pub struct BertEncoder {
+    /// The `num_hidden_layers` layers, in order (`encoder.layer.0`, `.1`, ...).
     pub layer: ModuleList<BertLayer>,
 }
 
 impl BertEncoder {
+    /// Loads `{prefix}layer.0.*` ... `{prefix}layer.{num_hidden_layers - 1}.*`.
+    ///
+    /// Errors: a missing tensor or a wrong shape, named.
     pub fn load(w: &dyn ParamSource, prefix: &str, cfg: &BertConfig) -> Result<Self> {
         let layers = (0..cfg.num_hidden_layers)
             .map(|i| BertLayer::load(w, &format!("{prefix}layer.{i}."), cfg))

@@ -28,7 +28,10 @@ use crate::{Error, Result, Tensor};
 
 /// `torch.nn.Linear`: weight `[out, in]`, optional bias `[out]`.
 pub struct Linear {
+    /// `[out_features, in_features]` f32, as PyTorch stores it (often borrowed from the mmapped
+    /// checkpoint); kept for printing, parameter counts and `forward_ref`.
     pub weight: Tensor,
+    /// `[out_features]`, added to every row of the output.
     pub bias: Option<Tensor>,
     /// The fast copy of `weight` the GEMM reads: f32 panels (packed by the first `forward`),
     /// or f16/bf16/int8 panels after [`Linear::set_precision`].
@@ -61,10 +64,12 @@ impl Linear {
         })
     }
 
+    /// Width of the input rows (`weight.shape()[1]`).
     pub fn in_features(&self) -> usize {
         self.weight.shape()[1]
     }
 
+    /// Width of the output rows (`weight.shape()[0]`).
     pub fn out_features(&self) -> usize {
         self.weight.shape()[0]
     }
