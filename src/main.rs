@@ -506,7 +506,7 @@ fn dispatch(cli: &Cli, start: std::time::Instant) -> Result<()> {
             let passes = passes.unwrap_or(base.passes);
             run(&BenchOptions { threads: thread_counts.clone(), out_dir: out.clone(), passes, ..base })?;
         }
-        Command::Bench { what: BenchCommand::Precision { texts, mlm, no_per_layer } } => {
+        Command::Bench { what: Some(BenchCommand::Precision { texts, mlm, no_per_layer }), .. } => {
             bench_precision(cli, texts.as_deref(), mlm, !no_per_layer)?
         }
         Command::Demo { mlm } => demo(cli, mlm.as_deref())?,
@@ -573,33 +573,6 @@ fn demo(cli: &Cli, mlm: Option<&Path>) -> Result<()> {
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use clap::CommandFactory;
-
-    /// Every argument of every (sub)command has help text (issue 11.9).
-    #[test]
-    fn every_argument_has_help_text() {
-        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
-            for arg in cmd.get_arguments() {
-                let id = arg.get_id().as_str();
-                if id != "help" && id != "version" && arg.get_help().is_none() && arg.get_long_help().is_none() {
-                    missing.push(format!("{path} {id}"));
-                }
-            }
-            for sub in cmd.get_subcommands() {
-                if sub.get_about().is_none() && sub.get_name() != "help" {
-                    missing.push(format!("{path} {} (the subcommand)", sub.get_name()));
-                }
-                walk(sub, &format!("{path} {}", sub.get_name()), missing);
-            }
-        }
-        let mut missing = Vec::new();
-        walk(&super::Cli::command(), "nanobert", &mut missing);
-        assert!(missing.is_empty(), "arguments without help text: {missing:?}");
-    }
-}
-
 /// Converts `root`'s Linears to `p` (int8: with SmoothQuant factors calibrated through `bert`).
 fn set_precision(
     root: &dyn nanobert::nn::Module,
@@ -633,4 +606,31 @@ fn bench_precision(cli: &Cli, texts: Option<&Path>, mlm: &Path, per_layer: bool)
     let md = report::run(&opts, &mut |what| eprintln!("measuring {what} ..."))?;
     outln!("{md}");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Every argument of every (sub)command has help text (issue 11.9).
+    #[test]
+    fn every_argument_has_help_text() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id != "help" && id != "version" && arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    missing.push(format!("{path} {id}"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                if sub.get_about().is_none() && sub.get_name() != "help" {
+                    missing.push(format!("{path} {} (the subcommand)", sub.get_name()));
+                }
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&super::Cli::command(), "nanobert", &mut missing);
+        assert!(missing.is_empty(), "arguments without help text: {missing:?}");
+    }
 }
