@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use nanobert::io::{Checkpoint, fetch};
 use nanobert::pipeline::{self, Embedder, FillMask};
+use nanobert::quant::Precision;
 use nanobert::{Error, Result};
 
 /// `println!` that ends the program quietly when stdout is closed early (`nanobert print | head`)
@@ -32,6 +33,10 @@ struct Cli {
     /// Worker threads, 1 to 64 x the cores of this machine (default: the physical cores).
     #[arg(long, global = true)]
     threads: Option<usize>,
+    /// How Linear weights are stored and multiplied: f32, f16, bf16 or int8 (dynamic
+    /// quantization); see docs/lower-precision.md.
+    #[arg(long, global = true, default_value = "f32")]
+    precision: Precision,
     /// Print results even when they hold NaN or infinity, and load weights that do (for
     /// debugging a broken checkpoint). By default both are errors naming the tensor or module.
     #[arg(long, global = true)]
@@ -179,6 +184,20 @@ enum BenchCommand {
         /// Passes over all shapes (each configuration keeps its fastest repetition).
         #[arg(long)]
         passes: Option<usize>,
+    },
+    /// Accuracy of f16, bf16 and int8 against f32: sentence-embedding cosines and Spearman on
+    /// a fixed varied text set, fill-mask agreement on the tiny MLM fixture, and where int8
+    /// loses accuracy layer by layer (docs/lower-precision.md).
+    Precision {
+        /// One text per line (default: the built-in set, tests/fixtures/precision/sentences.txt).
+        #[arg(long)]
+        texts: Option<PathBuf>,
+        /// The masked-language-model checkpoint for the fill-mask columns.
+        #[arg(long, default_value = "tests/fixtures/tiny-bert")]
+        mlm: PathBuf,
+        /// Skip the per-layer table.
+        #[arg(long)]
+        no_per_layer: bool,
     },
 }
 
@@ -352,14 +371,17 @@ fn dispatch(cli: &Cli, start: std::time::Instant) -> Result<()> {
             outln!("all-MiniLM-L6-v2 is in {} (verified: config, weights and tokenizer load)", dir.display());
         }
         Command::Print => {
-            let (tree, params) = pipeline::describe(&open(cli)?)?;
+            let ckpt = open(cli)?;
+            let (tree, params) = pipeline::describe(&ckpt)?;
             outln!("{tree}");
             outln!("parameters: {params}");
+            outln!("{}", pipeline::weight_bytes_line(&ckpt)?);
         }
         Command::FillMask { top_k, json, input, texts } => {
             let top_k = *top_k as usize;
             let ckpt = open(cli)?;
             let fm = FillMask::from_checkpoint(&ckpt)?;
+            set_precision(&fm.model, &fm.model.bert, &fm.tokenizer, cli.precision)?;
             warn_unused(&ckpt);
             if let Some(path) = input {
                 let lines = nanobert::stream::Texts::new(input_reader(path)?);
@@ -395,6 +417,7 @@ fn dispatch(cli: &Cli, start: std::time::Instant) -> Result<()> {
         Command::Embed { json, input, texts } => {
             let ckpt = open(cli)?;
             let e = Embedder::from_checkpoint(&ckpt)?;
+            set_precision(&e.model, &e.model, &e.tokenizer, cli.precision)?;
             warn_unused(&ckpt);
             if let Some(path) = input {
                 let lines = nanobert::stream::Texts::new(input_reader(path)?);
@@ -422,6 +445,7 @@ fn dispatch(cli: &Cli, start: std::time::Instant) -> Result<()> {
         Command::Similarity { query, docs } => {
             let ckpt = open(cli)?;
             let e = Embedder::from_checkpoint(&ckpt)?;
+            set_precision(&e.model, &e.model, &e.tokenizer, cli.precision)?;
             warn_unused(&ckpt);
             similarity_table(&e, query, &strs(docs), !cli.allow_non_finite)?;
         }
@@ -429,7 +453,7 @@ fn dispatch(cli: &Cli, start: std::time::Instant) -> Result<()> {
             check_out_path(out)?;
             let ckpt = open(cli)?;
             let texts = strs(texts);
-            let f = pipeline::forward(&ckpt, &texts)?;
+            let f = pipeline::forward_at(&ckpt, &texts, cli.precision)?;
             warn_unused(&ckpt);
             if !cli.allow_non_finite {
                 use nanobert::finite::{check_rows, first_non_finite, non_finite_error};
@@ -479,6 +503,9 @@ fn dispatch(cli: &Cli, start: std::time::Instant) -> Result<()> {
             let passes = passes.unwrap_or(base.passes);
             run(&BenchOptions { threads: thread_counts.clone(), out_dir: out.clone(), passes, ..base })?;
         }
+        Command::Bench { what: Some(BenchCommand::Precision { texts, mlm, no_per_layer }), .. } => {
+            bench_precision(cli, texts.as_deref(), mlm, !no_per_layer)?
+        }
         Command::Demo { mlm } => demo(cli, mlm.as_deref())?,
     }
     Ok(())
@@ -515,6 +542,7 @@ fn demo(cli: &Cli, mlm: Option<&Path>) -> Result<()> {
     let t0 = std::time::Instant::now();
     let ckpt = open(cli)?;
     let e = Embedder::from_checkpoint(&ckpt)?;
+    set_precision(&e.model, &e.model, &e.tokenizer, cli.precision)?;
     outln!("model: {} (loaded in {:.2?})\n", ckpt.dir.display(), t0.elapsed());
     let docs = [
         "A man is eating a piece of bread.",
@@ -539,6 +567,41 @@ fn demo(cli: &Cli, mlm: Option<&Path>) -> Result<()> {
             "\nfill-mask needs a masked-language-model checkpoint: nanobert demo --mlm path/to/bert-base-uncased"
         ),
     }
+    Ok(())
+}
+
+/// Converts `root`'s Linears to `p` (int8: with SmoothQuant factors calibrated through `bert`).
+fn set_precision(
+    root: &dyn nanobert::nn::Module,
+    bert: &nanobert::bert::BertModel,
+    tok: &nanobert::text::Tokenizer,
+    p: Precision,
+) -> Result<()> {
+    if p != Precision::F32 {
+        nanobert::quant::to_precision(root, &pipeline::precision_plan(root, bert, tok, p)?)?;
+    }
+    Ok(())
+}
+
+/// `nanobert bench precision`: the accuracy report of docs/lower-precision.md.
+fn bench_precision(cli: &Cli, texts: Option<&Path>, mlm: &Path, per_layer: bool) -> Result<()> {
+    use nanobert::quant::report::{self, Options};
+    let texts = match texts {
+        Some(p) => std::fs::read_to_string(p).map_err(|e| Error::Input(format!("reading {}: {e}", p.display())))?,
+        None => report::SENTENCES.to_string(),
+    };
+    let texts: Vec<String> = texts.lines().filter(|l| !l.trim().is_empty()).map(String::from).collect();
+    let ckpt = open(cli)?;
+    let mlm_ckpt = if mlm.join("config.json").exists() {
+        Some(Checkpoint::open(mlm)?)
+    } else {
+        eprintln!("note: no MLM checkpoint at {} (--mlm DIR): fill-mask columns skipped", mlm.display());
+        None
+    };
+    let opts =
+        Options { embedder: &ckpt, mlm: mlm_ckpt.as_ref(), texts, configs: report::default_configs(), per_layer };
+    let md = report::run(&opts, &mut |what| eprintln!("measuring {what} ..."))?;
+    outln!("{md}");
     Ok(())
 }
 

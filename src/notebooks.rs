@@ -37,6 +37,10 @@ pub struct Notebook06BertLayerByLayer;
 pub struct BookRustPrimer;
 
 #[cfg(doctest)]
+#[doc = include_str!("../notebooks-md/lower-precision.md")]
+pub struct NotebookLowerPrecision;
+
+#[cfg(doctest)]
 #[doc = include_str!("../notebooks-md/profiling.md")]
 pub struct NotebookProfiling;
 

@@ -382,6 +382,48 @@ pub fn describe(ckpt: &Checkpoint) -> Result<(String, usize)> {
     }
 }
 
+/// The Linear precisions `--precision p` gives a model: every Linear in `p`; for int8 also
+/// SmoothQuant factors (α = [`crate::quant::SMOOTH_ALPHA`]) calibrated on the built-in
+/// calibration text ([`crate::quant::CALIBRATION`], run through `bert` with `tokenizer`).
+/// `root` is the module that will be converted (`bert` itself, or a model holding it).
+pub fn precision_plan(
+    root: &dyn Module,
+    bert: &BertModel,
+    tokenizer: &Tokenizer,
+    p: crate::quant::Precision,
+) -> Result<crate::quant::PrecisionPlan> {
+    use crate::quant::{CALIBRATION, PrecisionPlan, SMOOTH_ALPHA, calibrate, convert::smooth_factors, linears};
+    let mut plan = PrecisionPlan::uniform(p);
+    if p == crate::quant::Precision::Int8 {
+        let texts: Vec<&str> = CALIBRATION.lines().filter(|l| !l.trim().is_empty()).collect();
+        let maxima = calibrate(root, || {
+            for chunk in texts.chunks(BATCH_SIZE) {
+                bert.forward(&input(&tokenizer.encode_batch(chunk)?)?, false)?;
+            }
+            Ok(())
+        })?;
+        for (path, l) in linears(root) {
+            if let (Some(m), Some(w)) = (maxima.get(&path), l.weight.as_slice()) {
+                plan.smooth.insert(path, smooth_factors(w, l.in_features(), m, SMOOTH_ALPHA));
+            }
+        }
+    }
+    Ok(plan)
+}
+
+/// The memory the Linear layers' weights take in each precision, one line for `nanobert
+/// print` (e.g. `Linear weights in memory: f32 90.3 MB, f16 45.2 MB, bf16 45.2 MB, int8 22.7 MB`).
+pub fn weight_bytes_line(ckpt: &Checkpoint) -> Result<String> {
+    let cfg = BertConfig::from_json(&ckpt.config_json)?;
+    let sizes = if ckpt.weights.contains("cls.predictions.transform.dense.weight") {
+        crate::quant::convert::bytes_by_precision(&BertForMaskedLM::load(&ckpt.weights, &cfg)?)
+    } else {
+        crate::quant::convert::bytes_by_precision(&BertModel::load(&ckpt.weights, "bert.", &cfg, true)?)
+    };
+    let parts: Vec<String> = sizes.iter().map(|(p, b)| format!("{p} {:.1} MB", *b as f64 / 1e6)).collect();
+    Ok(format!("Linear weights in memory (--precision): {}", parts.join(", ")))
+}
+
 /// Everything `nanobert forward` writes: ids, mask, last hidden state and (for MLM
 /// checkpoints) logits.
 pub struct ForwardOutputs {
@@ -395,17 +437,24 @@ pub struct ForwardOutputs {
 
 /// Runs the whole model on `texts` as one padded batch.
 pub fn forward(ckpt: &Checkpoint, texts: &[&str]) -> Result<ForwardOutputs> {
+    forward_at(ckpt, texts, crate::quant::Precision::F32)
+}
+
+/// [`forward`] with the Linear weights in `precision`.
+pub fn forward_at(ckpt: &Checkpoint, texts: &[&str], precision: crate::quant::Precision) -> Result<ForwardOutputs> {
     let cfg = BertConfig::from_json(&ckpt.config_json)?;
     let tokenizer = Tokenizer::from_checkpoint(ckpt, max_len(ckpt, &cfg))?;
     check_texts(&tokenizer, texts)?;
     let batch = tokenizer.encode_batch(texts)?;
     let (last_hidden_state, logits) = if ckpt.weights.contains("cls.predictions.transform.dense.weight") {
         let m = BertForMaskedLM::load(&ckpt.weights, &cfg)?;
+        crate::quant::to_precision(&m, &precision_plan(&m, &m.bert, &tokenizer, precision)?)?;
         let h = m.bert.forward(&input(&batch)?, false)?.last_hidden_state;
         let logits = m.cls.predictions.forward(&h)?;
         (h, Some(logits))
     } else {
         let m = BertModel::load(&ckpt.weights, "bert.", &cfg, true)?;
+        crate::quant::to_precision(&m, &precision_plan(&m, &m, &tokenizer, precision)?)?;
         (m.forward(&input(&batch)?, false)?.last_hidden_state, None)
     };
     Ok(ForwardOutputs { batch, last_hidden_state, logits })
