@@ -86,7 +86,11 @@ impl BertSelfAttention {
     ) -> Result<QkvViews<'a>> {
         let h = self.query.out_features();
         let qkv = &mut qkv[..3 * rows * h];
-        if fusion.qkv {
+        // The fused weight is built from the f32 originals: a model converted to a lower
+        // precision (`quant`) runs its three projections at their own precision instead.
+        let lowered =
+            [&self.query, &self.key, &self.value].iter().any(|l| l.precision() != crate::quant::Precision::F32);
+        if fusion.qkv && !lowered {
             let fused = match self.qkv.get() {
                 Some(l) => l,
                 None => {
