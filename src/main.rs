@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use nanobert::io::{Checkpoint, fetch};
 use nanobert::pipeline::{self, Embedder, FillMask};
+use nanobert::quant::Precision;
 use nanobert::{Error, Result};
 
 /// `println!` that ends the program quietly when stdout is closed early (`nanobert print | head`)
@@ -29,9 +30,13 @@ struct Cli {
     /// Default: all-MiniLM-L6-v2, fetched into $NANOBERT_HOME (~/.cache/nanobert) when absent.
     #[arg(long, global = true)]
     model: Option<PathBuf>,
-    /// Worker threads, 1 to 64 x the cores of this machine (default: all cores).
+    /// Worker threads, 1 to 64 x the cores of this machine (default: the physical cores).
     #[arg(long, global = true)]
     threads: Option<usize>,
+    /// How Linear weights are stored and multiplied: f32, f16, bf16 or int8 (dynamic
+    /// quantization); see docs/lower-precision.md.
+    #[arg(long, global = true, default_value = "f32")]
+    precision: Precision,
     /// Print results even when they hold NaN or infinity, and load weights that do (for
     /// debugging a broken checkpoint). By default both are errors naming the tensor or module.
     #[arg(long, global = true)]
@@ -102,9 +107,21 @@ enum Command {
     },
     /// Benchmarks (see docs/matmul.md).
     Bench {
-        /// Which benchmark.
+        /// Time PyTorch, ONNX Runtime and sentence-transformers beside nanobert on the same
+        /// weights, interleaved (needs scripts/requirements-bench.txt installed).
+        #[arg(long)]
+        compare: bool,
+        /// With --compare: two cases, MiniLM only, 3 rounds.
+        #[arg(long)]
+        quick: bool,
+        /// With --compare: also torch.compile (compiles every shape first: minutes).
+        #[arg(long)]
+        torch_compile: bool,
+        /// Where the tables, plots and benchmark checkpoints go.
+        #[arg(long, default_value = "target/nanobert-bench")]
+        out: PathBuf,
         #[command(subcommand)]
-        what: BenchCommand,
+        what: Option<BenchCommand>,
     },
     /// Serve embeddings (and fill-mask) over HTTP on 127.0.0.1, with dynamic batching.
     Serve(ServeArgs),
@@ -190,6 +207,42 @@ enum BenchCommand {
         #[arg(long, default_value = "target/nanobert-bench")]
         out: PathBuf,
     },
+    /// The forward pass as users run it: latency (batch 1, 8-384 tokens), the batch-size sweep
+    /// (1-256 at 128 tokens, plotted), a 1,000-sentence corpus end to end, cold start, peak RSS;
+    /// bert-base (seeded random weights) and all-MiniLM-L6-v2 unless --model.
+    Forward {
+        /// A smoke run of under a minute.
+        #[arg(long)]
+        quick: bool,
+        /// Where forward.{csv,md}, forward_batch_sweep.svg and the bert-base checkpoint go.
+        #[arg(long, default_value = "target/nanobert-bench")]
+        out: PathBuf,
+    },
+    /// 1..N threads at batch 1 and 32, and two processes at once (all cores each vs one each).
+    Threads {
+        /// Fewer rounds, shorter runs.
+        #[arg(long)]
+        quick: bool,
+        /// Where threads.{md,csv} go.
+        #[arg(long, default_value = "target/nanobert-bench")]
+        out: PathBuf,
+    },
+    /// (Internal) one cold start, for `bench forward`.
+    #[command(hide = true)]
+    ColdStartChild,
+    /// (Internal) forwards for a while on --threads threads, for `bench threads`.
+    #[command(hide = true)]
+    ThroughputChild {
+        /// Sequences per forward.
+        #[arg(long)]
+        batch: usize,
+        /// Tokens per sequence.
+        #[arg(long)]
+        seq: usize,
+        /// How long to keep running forwards.
+        #[arg(long)]
+        seconds: f64,
+    },
     /// GFLOP/s of every GEMM rung and of matrixmultiply on BERT's shapes, against the measured
     /// FMA peak; table on stdout, CSV + SVG plot in --out.
     Matmul {
@@ -206,9 +259,24 @@ enum BenchCommand {
         #[arg(long)]
         passes: Option<usize>,
     },
+    /// Accuracy of f16, bf16 and int8 against f32: sentence-embedding cosines and Spearman on
+    /// a fixed varied text set, fill-mask agreement on the tiny MLM fixture, and where int8
+    /// loses accuracy layer by layer (docs/lower-precision.md).
+    Precision {
+        /// One text per line (default: the built-in set, tests/fixtures/precision/sentences.txt).
+        #[arg(long)]
+        texts: Option<PathBuf>,
+        /// The masked-language-model checkpoint for the fill-mask columns.
+        #[arg(long, default_value = "tests/fixtures/tiny-bert")]
+        mlm: PathBuf,
+        /// Skip the per-layer table.
+        #[arg(long)]
+        no_per_layer: bool,
+    },
 }
 
 fn main() -> ExitCode {
+    let start = std::time::Instant::now(); // for `bench cold-start-child`
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => {
@@ -224,7 +292,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match run(cli) {
+    match run(cli, start) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
@@ -313,7 +381,7 @@ fn strs(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
 }
 
-fn run(cli: Cli) -> Result<()> {
+fn run(cli: Cli, start: std::time::Instant) -> Result<()> {
     if let Some(n) = cli.threads {
         let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
         if n == 0 || n > 64 * cores {
@@ -322,15 +390,12 @@ fn run(cli: Cli) -> Result<()> {
                 64 * cores
             )));
         }
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(n)
-            .build_global()
-            .map_err(|e| Error::Input(format!("--threads {n}: {e}")))?;
     }
+    nanobert::threads::init_pool(cli.threads)?;
     if cli.profile || cli.profile_out.is_some() {
-        return profiled(&cli);
+        return profiled(&cli, start);
     }
-    dispatch(&cli)
+    dispatch(&cli, start)
 }
 
 /// True for the commands that run the model (the ones `--profile` applies to).
@@ -346,7 +411,7 @@ fn runs_model(command: &Command) -> bool {
 }
 
 /// Runs the command with this thread's profiler on, then prints the profile on stderr.
-fn profiled(cli: &Cli) -> Result<()> {
+fn profiled(cli: &Cli, start: std::time::Instant) -> Result<()> {
     if !runs_model(&cli.command) {
         return Err(Error::Input(
             "--profile and --profile-out apply to the commands that run the model \
@@ -354,14 +419,14 @@ fn profiled(cli: &Cli) -> Result<()> {
                 .into(),
         ));
     }
-    let (result, prof) = nanobert::profile::record(|| dispatch(cli));
+    let (result, prof) = nanobert::profile::record(|| dispatch(cli, start));
     result?;
     let report = nanobert::bench::profiling::report(&prof, rayon::current_num_threads(), cli.profile_out.as_deref())?;
     eprint!("{report}");
     Ok(())
 }
 
-fn dispatch(cli: &Cli) -> Result<()> {
+fn dispatch(cli: &Cli, start: std::time::Instant) -> Result<()> {
     match &cli.command {
         Command::Fetch => {
             let dir = fetch::ensure_minilm(true)?;
@@ -380,14 +445,17 @@ fn dispatch(cli: &Cli) -> Result<()> {
             outln!("all-MiniLM-L6-v2 is in {} (verified: config, weights and tokenizer load)", dir.display());
         }
         Command::Print => {
-            let (tree, params) = pipeline::describe(&open(cli)?)?;
+            let ckpt = open(cli)?;
+            let (tree, params) = pipeline::describe(&ckpt)?;
             outln!("{tree}");
             outln!("parameters: {params}");
+            outln!("{}", pipeline::weight_bytes_line(&ckpt)?);
         }
         Command::FillMask { top_k, json, input, texts } => {
             let top_k = *top_k as usize;
             let ckpt = open(cli)?;
             let fm = FillMask::from_checkpoint(&ckpt)?;
+            set_precision(&fm.model, &fm.model.bert, &fm.tokenizer, cli.precision)?;
             warn_unused(&ckpt);
             if let Some(path) = input {
                 let lines = nanobert::stream::Texts::new(input_reader(path)?);
@@ -423,6 +491,7 @@ fn dispatch(cli: &Cli) -> Result<()> {
         Command::Embed { json, input, texts } => {
             let ckpt = open(cli)?;
             let e = Embedder::from_checkpoint(&ckpt)?;
+            set_precision(&e.model, &e.model, &e.tokenizer, cli.precision)?;
             warn_unused(&ckpt);
             if let Some(path) = input {
                 let lines = nanobert::stream::Texts::new(input_reader(path)?);
@@ -450,6 +519,7 @@ fn dispatch(cli: &Cli) -> Result<()> {
         Command::Similarity { query, docs } => {
             let ckpt = open(cli)?;
             let e = Embedder::from_checkpoint(&ckpt)?;
+            set_precision(&e.model, &e.model, &e.tokenizer, cli.precision)?;
             warn_unused(&ckpt);
             similarity_table(&e, query, &strs(docs), !cli.allow_non_finite)?;
         }
@@ -457,7 +527,7 @@ fn dispatch(cli: &Cli) -> Result<()> {
             check_out_path(out)?;
             let ckpt = open(cli)?;
             let texts = strs(texts);
-            let f = pipeline::forward(&ckpt, &texts)?;
+            let f = pipeline::forward_at(&ckpt, &texts, cli.precision)?;
             warn_unused(&ckpt);
             if !cli.allow_non_finite {
                 use nanobert::finite::{check_rows, first_non_finite, non_finite_error};
@@ -475,14 +545,42 @@ fn dispatch(cli: &Cli) -> Result<()> {
             f.save(out)?;
             outln!("wrote {} (batch {}, seq {})", out.display(), f.batch.batch, f.batch.seq_len);
         }
-        Command::Bench { what: BenchCommand::Matmul { quick, thread_counts, out, passes } } => {
+        Command::Bench { compare: true, quick, torch_compile, out, what: None } => {
+            let threads = cli.threads.unwrap_or_else(rayon::current_num_threads);
+            nanobert::bench::commands::compare(cli.model.as_deref(), out, *quick, *torch_compile, threads)?;
+        }
+        Command::Bench { what: None, .. } => {
+            return Err(Error::Input(
+                "bench: say what to measure: --compare, or a subcommand (matmul, forward, threads); see --help".into(),
+            ));
+        }
+        Command::Bench { compare: true, .. } => {
+            return Err(Error::Input("bench --compare takes no subcommand".into()));
+        }
+        Command::Bench { what: Some(BenchCommand::Forward { quick, out }), .. } => {
+            nanobert::bench::commands::forward(cli.model.as_deref(), out, *quick)?;
+        }
+        Command::Bench { what: Some(BenchCommand::Threads { quick, out }), .. } => {
+            nanobert::bench::commands::threads(cli.model.as_deref(), out, *quick)?;
+        }
+        Command::Bench { what: Some(BenchCommand::ColdStartChild), .. } => {
+            let dir = model_dir(&cli.model)?;
+            outln!("{}", nanobert::bench::forward::cold_start_child(&dir, start)?);
+        }
+        Command::Bench { what: Some(BenchCommand::ThroughputChild { batch, seq, seconds }), .. } => {
+            let dir = model_dir(&cli.model)?;
+            outln!("{}", nanobert::bench::threads::throughput_child(&dir, *batch, *seq, *seconds)?);
+        }
+        Command::Bench { what: Some(BenchCommand::Matmul { quick, thread_counts, out, passes }), .. } => {
             use nanobert::bench::matmul::{BenchOptions, run};
             let base = if *quick { BenchOptions::quick() } else { BenchOptions::default() };
             let passes = passes.unwrap_or(base.passes);
             run(&BenchOptions { threads: thread_counts.clone(), out_dir: out.clone(), passes, ..base })?;
         }
         Command::Bench {
-            what: BenchCommand::Serve { serve, fractions, step_seconds, python, no_baseline, baseline_script, out },
+            what:
+                Some(BenchCommand::Serve { serve, fractions, step_seconds, python, no_baseline, baseline_script, out }),
+            ..
         } => {
             use nanobert::serve::loadtest::{LoadTestOptions, run};
             if fractions.iter().any(|f| !(f.is_finite() && *f > 0.0))
@@ -505,6 +603,9 @@ fn dispatch(cli: &Cli) -> Result<()> {
             })?;
         }
         Command::Serve(args) => nanobert::serve::run(&args.options(model_dir(&cli.model)?)?)?,
+        Command::Bench { what: Some(BenchCommand::Precision { texts, mlm, no_per_layer }), .. } => {
+            bench_precision(cli, texts.as_deref(), mlm, !no_per_layer)?
+        }
         Command::Demo { mlm } => demo(cli, mlm.as_deref())?,
     }
     Ok(())
@@ -541,6 +642,7 @@ fn demo(cli: &Cli, mlm: Option<&Path>) -> Result<()> {
     let t0 = std::time::Instant::now();
     let ckpt = open(cli)?;
     let e = Embedder::from_checkpoint(&ckpt)?;
+    set_precision(&e.model, &e.model, &e.tokenizer, cli.precision)?;
     outln!("model: {} (loaded in {:.2?})\n", ckpt.dir.display(), t0.elapsed());
     let docs = [
         "A man is eating a piece of bread.",
@@ -565,6 +667,41 @@ fn demo(cli: &Cli, mlm: Option<&Path>) -> Result<()> {
             "\nfill-mask needs a masked-language-model checkpoint: nanobert demo --mlm path/to/bert-base-uncased"
         ),
     }
+    Ok(())
+}
+
+/// Converts `root`'s Linears to `p` (int8: with SmoothQuant factors calibrated through `bert`).
+fn set_precision(
+    root: &dyn nanobert::nn::Module,
+    bert: &nanobert::bert::BertModel,
+    tok: &nanobert::text::Tokenizer,
+    p: Precision,
+) -> Result<()> {
+    if p != Precision::F32 {
+        nanobert::quant::to_precision(root, &pipeline::precision_plan(root, bert, tok, p)?)?;
+    }
+    Ok(())
+}
+
+/// `nanobert bench precision`: the accuracy report of docs/lower-precision.md.
+fn bench_precision(cli: &Cli, texts: Option<&Path>, mlm: &Path, per_layer: bool) -> Result<()> {
+    use nanobert::quant::report::{self, Options};
+    let texts = match texts {
+        Some(p) => std::fs::read_to_string(p).map_err(|e| Error::Input(format!("reading {}: {e}", p.display())))?,
+        None => report::SENTENCES.to_string(),
+    };
+    let texts: Vec<String> = texts.lines().filter(|l| !l.trim().is_empty()).map(String::from).collect();
+    let ckpt = open(cli)?;
+    let mlm_ckpt = if mlm.join("config.json").exists() {
+        Some(Checkpoint::open(mlm)?)
+    } else {
+        eprintln!("note: no MLM checkpoint at {} (--mlm DIR): fill-mask columns skipped", mlm.display());
+        None
+    };
+    let opts =
+        Options { embedder: &ckpt, mlm: mlm_ckpt.as_ref(), texts, configs: report::default_configs(), per_layer };
+    let md = report::run(&opts, &mut |what| eprintln!("measuring {what} ..."))?;
+    outln!("{md}");
     Ok(())
 }
 

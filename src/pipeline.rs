@@ -114,6 +114,19 @@ fn check_texts(tokenizer: &Tokenizer, texts: &[&str]) -> Result<Truncation> {
     check_texts_numbered(tokenizer, texts, 1)
 }
 
+/// How [`Embedder::embed`] groups many texts into batches (docs/batching.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Batching {
+    /// Sort by token count, batch neighbours, restore the input order (the default): each
+    /// batch is padded only to its own longest text, which is close to all of them.
+    #[default]
+    Bucketed,
+    /// Batches of [`BATCH_SIZE`] in input order, each padded to its longest text.
+    InputOrder,
+    /// One text per forward pass (no padding at all, but no batching either).
+    OneByOne,
+}
+
 /// Sentence embeddings: BERT, then the model card's pooling and normalization.
 pub struct Embedder {
     /// The encoder.
@@ -124,6 +137,8 @@ pub struct Embedder {
     pub pooling: PoolingMode,
     /// Scale each embedding to unit length (sentence-transformers' `Normalize` module).
     pub normalize: bool,
+    /// How texts are grouped into batches (length bucketing by default).
+    pub batching: Batching,
 }
 
 impl Embedder {
@@ -147,24 +162,69 @@ impl Embedder {
             }
             None => (PoolingMode::Mean, false),
         };
-        Ok(Embedder { model, tokenizer, pooling, normalize })
+        Ok(Embedder { model, tokenizer, pooling, normalize, batching: Batching::default() })
     }
 
-    /// One vector per text.
+    /// One vector per text, in the order of `texts`.
+    ///
+    /// With [`Batching::Bucketed`] (the default) the texts are tokenized once, sorted by
+    /// token count, cut into batches of [`BATCH_SIZE`] neighbours (each padded to its own
+    /// longest), and the vectors put back in input order: a batch of similar lengths wastes
+    /// almost nothing on padding.
     pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
         check_texts(&self.tokenizer, texts)?;
-        let mut out = Vec::with_capacity(texts.len());
-        for chunk in texts.chunks(BATCH_SIZE) {
-            let batch = self.tokenizer.encode_batch(chunk)?;
-            let hidden = self.model.forward(&input(&batch)?, false)?.last_hidden_state;
-            for mut v in pool(&hidden, &batch.attention_mask, self.pooling)? {
-                if self.normalize {
-                    normalize(&mut v);
-                }
-                out.push(v);
+        let size = if self.batching == Batching::OneByOne { 1 } else { BATCH_SIZE };
+        if self.batching != Batching::Bucketed {
+            let mut out = Vec::with_capacity(texts.len());
+            for chunk in texts.chunks(size) {
+                out.extend(self.embed_batch(&self.tokenizer.encode_batch(chunk)?)?);
+            }
+            return Ok(out);
+        }
+        let all = self.tokenizer.encode_batch(texts)?;
+        let order = bucket_order(&all.lengths());
+        let mut out: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
+        for group in order.chunks(size) {
+            let batch = sub_batch(&all, group);
+            for (&i, v) in group.iter().zip(self.embed_batch(&batch)?) {
+                out[i] = v;
             }
         }
         Ok(out)
+    }
+
+    /// The pooled (and maybe normalized) vector of every row of one padded batch.
+    fn embed_batch(&self, batch: &Batch) -> Result<Vec<Vec<f32>>> {
+        let hidden = self.model.forward(&input(batch)?, false)?.last_hidden_state;
+        let mut out = pool(&hidden, &batch.attention_mask, self.pooling)?;
+        if self.normalize {
+            out.iter_mut().for_each(|v| normalize(v));
+        }
+        Ok(out)
+    }
+}
+
+/// Indices of the texts sorted by length (stable: equal lengths keep input order).
+pub fn bucket_order(lengths: &[usize]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..lengths.len()).collect();
+    order.sort_by_key(|&i| lengths[i]);
+    order
+}
+
+/// Rows `rows` of a padded batch, as a batch padded only to the longest of them.
+pub fn sub_batch(all: &Batch, rows: &[usize]) -> Batch {
+    let lengths = all.lengths();
+    let s = rows.iter().map(|&i| lengths[i]).max().unwrap_or(0).max(1).min(all.seq_len);
+    let take = |v: &[u32]| -> Vec<u32> {
+        rows.iter().flat_map(|&i| v[i * all.seq_len..i * all.seq_len + s].iter().copied()).collect()
+    };
+    Batch {
+        input_ids: take(&all.input_ids),
+        attention_mask: take(&all.attention_mask),
+        token_type_ids: take(&all.token_type_ids),
+        batch: rows.len(),
+        seq_len: s,
+        tokens: rows.iter().map(|&i| all.tokens[i].iter().take(s).cloned().collect()).collect(),
     }
 }
 
@@ -322,6 +382,48 @@ pub fn describe(ckpt: &Checkpoint) -> Result<(String, usize)> {
     }
 }
 
+/// The Linear precisions `--precision p` gives a model: every Linear in `p`; for int8 also
+/// SmoothQuant factors (α = [`crate::quant::SMOOTH_ALPHA`]) calibrated on the built-in
+/// calibration text ([`crate::quant::CALIBRATION`], run through `bert` with `tokenizer`).
+/// `root` is the module that will be converted (`bert` itself, or a model holding it).
+pub fn precision_plan(
+    root: &dyn Module,
+    bert: &BertModel,
+    tokenizer: &Tokenizer,
+    p: crate::quant::Precision,
+) -> Result<crate::quant::PrecisionPlan> {
+    use crate::quant::{CALIBRATION, PrecisionPlan, SMOOTH_ALPHA, calibrate, convert::smooth_factors, linears};
+    let mut plan = PrecisionPlan::uniform(p);
+    if p == crate::quant::Precision::Int8 {
+        let texts: Vec<&str> = CALIBRATION.lines().filter(|l| !l.trim().is_empty()).collect();
+        let maxima = calibrate(root, || {
+            for chunk in texts.chunks(BATCH_SIZE) {
+                bert.forward(&input(&tokenizer.encode_batch(chunk)?)?, false)?;
+            }
+            Ok(())
+        })?;
+        for (path, l) in linears(root) {
+            if let (Some(m), Some(w)) = (maxima.get(&path), l.weight.as_slice()) {
+                plan.smooth.insert(path, smooth_factors(w, l.in_features(), m, SMOOTH_ALPHA));
+            }
+        }
+    }
+    Ok(plan)
+}
+
+/// The memory the Linear layers' weights take in each precision, one line for `nanobert
+/// print` (e.g. `Linear weights in memory: f32 90.3 MB, f16 45.2 MB, bf16 45.2 MB, int8 22.7 MB`).
+pub fn weight_bytes_line(ckpt: &Checkpoint) -> Result<String> {
+    let cfg = BertConfig::from_json(&ckpt.config_json)?;
+    let sizes = if ckpt.weights.contains("cls.predictions.transform.dense.weight") {
+        crate::quant::convert::bytes_by_precision(&BertForMaskedLM::load(&ckpt.weights, &cfg)?)
+    } else {
+        crate::quant::convert::bytes_by_precision(&BertModel::load(&ckpt.weights, "bert.", &cfg, true)?)
+    };
+    let parts: Vec<String> = sizes.iter().map(|(p, b)| format!("{p} {:.1} MB", *b as f64 / 1e6)).collect();
+    Ok(format!("Linear weights in memory (--precision): {}", parts.join(", ")))
+}
+
 /// Everything `nanobert forward` writes: ids, mask, last hidden state and (for MLM
 /// checkpoints) logits.
 pub struct ForwardOutputs {
@@ -335,17 +437,24 @@ pub struct ForwardOutputs {
 
 /// Runs the whole model on `texts` as one padded batch.
 pub fn forward(ckpt: &Checkpoint, texts: &[&str]) -> Result<ForwardOutputs> {
+    forward_at(ckpt, texts, crate::quant::Precision::F32)
+}
+
+/// [`forward`] with the Linear weights in `precision`.
+pub fn forward_at(ckpt: &Checkpoint, texts: &[&str], precision: crate::quant::Precision) -> Result<ForwardOutputs> {
     let cfg = BertConfig::from_json(&ckpt.config_json)?;
     let tokenizer = Tokenizer::from_checkpoint(ckpt, max_len(ckpt, &cfg))?;
     check_texts(&tokenizer, texts)?;
     let batch = tokenizer.encode_batch(texts)?;
     let (last_hidden_state, logits) = if ckpt.weights.contains("cls.predictions.transform.dense.weight") {
         let m = BertForMaskedLM::load(&ckpt.weights, &cfg)?;
+        crate::quant::to_precision(&m, &precision_plan(&m, &m.bert, &tokenizer, precision)?)?;
         let h = m.bert.forward(&input(&batch)?, false)?.last_hidden_state;
         let logits = m.cls.predictions.forward(&h)?;
         (h, Some(logits))
     } else {
         let m = BertModel::load(&ckpt.weights, "bert.", &cfg, true)?;
+        crate::quant::to_precision(&m, &precision_plan(&m, &m, &tokenizer, precision)?)?;
         (m.forward(&input(&batch)?, false)?.last_hidden_state, None)
     };
     Ok(ForwardOutputs { batch, last_hidden_state, logits })

