@@ -144,13 +144,7 @@ pub fn check_rows<'a>(
     let module = match texts.get(i) {
         Some(text) => {
             let batch = tokenizer.encode_batch(&[text])?;
-            let input = BertInput::new(
-                &batch.input_ids,
-                Some(&batch.attention_mask),
-                Some(&batch.token_type_ids),
-                batch.batch,
-                batch.seq_len,
-            )?;
+            let input = crate::pipeline::input(&batch)?;
             first_non_finite_module(model, &input)?
         }
         None => None,

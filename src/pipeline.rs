@@ -21,7 +21,8 @@ pub fn max_len(ckpt: &Checkpoint, cfg: &BertConfig) -> usize {
     st.unwrap_or(cfg.max_position_embeddings).min(cfg.max_position_embeddings)
 }
 
-fn input(batch: &Batch) -> Result<BertInput<'_>> {
+/// The model input of a tokenized batch (ids, attention mask, token type ids).
+pub(crate) fn input(batch: &Batch) -> Result<BertInput<'_>> {
     BertInput::new(
         &batch.input_ids,
         Some(&batch.attention_mask),

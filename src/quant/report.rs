@@ -19,7 +19,7 @@ use super::convert::{PrecisionPlan, to_precision};
 use super::half::HalfKernel;
 use super::{I8Kernel, Precision};
 use crate::bert::pooling::cosine;
-use crate::bert::{BertConfig, BertForMaskedLM, BertInput};
+use crate::bert::{BertConfig, BertForMaskedLM};
 use crate::io::Checkpoint;
 use crate::pipeline::Embedder;
 use crate::text::Tokenizer;
@@ -183,13 +183,7 @@ fn calibrated(
         let maxima = super::calibrate(root, || {
             for chunk in texts.chunks(32) {
                 let batch = tok.encode_batch(chunk)?;
-                let input = BertInput::new(
-                    &batch.input_ids,
-                    Some(&batch.attention_mask),
-                    Some(&batch.token_type_ids),
-                    batch.batch,
-                    batch.seq_len,
-                )?;
+                let input = crate::pipeline::input(&batch)?;
                 bert.forward(&input, false)?;
             }
             Ok(())
@@ -222,13 +216,7 @@ fn mlm_logits(model: &BertForMaskedLM, tok: &Tokenizer, texts: &[&str]) -> Resul
     let mut vocab = 0;
     for chunk in texts.chunks(32) {
         let batch = tok.encode_batch(chunk)?;
-        let input = BertInput::new(
-            &batch.input_ids,
-            Some(&batch.attention_mask),
-            Some(&batch.token_type_ids),
-            batch.batch,
-            batch.seq_len,
-        )?;
+        let input = crate::pipeline::input(&batch)?;
         let hidden = model.bert.forward(&input, false)?.last_hidden_state;
         let s = batch.seq_len;
         let positions: Vec<(usize, usize)> =
