@@ -32,7 +32,7 @@ fn main() -> nanobert::Result<()> {
     let mut one_hot = vec![0.0f32; vocab];
     one_hot[id as usize] = 1.0;
     let product = ops::matmul::matmul(&Tensor::from_vec(one_hot, &[1, vocab])?, &table)?;
-    let diff = row.to_vec().iter().zip(product.to_vec()).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    let diff = row.max_abs_diff(&product)?; // an error, not 0, if either holds NaN/inf
     println!("lookup      : {}", row.narrow(1, 0, 6)?);
     println!("one-hot x W : {}", product.narrow(1, 0, 6)?);
     println!("max difference: {diff} (a lookup is a matmul with a one-hot vector, minus the wasted work)");

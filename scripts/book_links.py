@@ -10,6 +10,10 @@ file in with {{#include}}), and source files are not part of the book. So, for e
 - a link to any other file of the repository becomes plain text naming the file:
   "[`Storage`](../src/tensor/storage.rs)" reads "`Storage` (`src/tensor/storage.rs`)".
 
+A chapter still listed in SUMMARY.md as its outline (`outline/X.md`) is shown with the text of
+`docs/X.md` as soon as that file exists, and links to `docs/X.md` lead there: a chapter that lands
+after SUMMARY.md was last edited is in the book all the same.
+
 Code blocks are left alone. mdbook runs this with the book's folder (docs/) as working directory;
 see docs/book.toml. `python3 scripts/book_links.py --self-test` checks the rewriting rules.
 """
@@ -39,6 +43,8 @@ def rewrite_target(target, repo_dir, page_dir):
     repo_path = posixpath.normpath(posixpath.join(repo_dir, path))
     if repo_path.startswith("docs/"):
         book_path = repo_path[len("docs/"):]
+        if book_path in OUTLINED:
+            book_path = "outline/" + book_path
     elif repo_path.startswith("notebooks-md/") and repo_path.endswith(".md"):
         book_path = "notebooks/" + repo_path[len("notebooks-md/"):]
     else:
@@ -52,8 +58,9 @@ def repo_path_of(target, repo_dir):
     return posixpath.normpath(posixpath.join(repo_dir, path))
 
 
-def rewrite(content, source_path):
-    repo_dir = repo_dir_of(source_path)
+def rewrite(content, source_path, repo_dir=None):
+    """Rewrites the links of a page shown at `source_path` whose text was written in `repo_dir`."""
+    repo_dir = repo_dir or repo_dir_of(source_path)
     page_dir = posixpath.dirname(source_path)
     out, fence = [], None
     for line in content.split("\n"):
@@ -84,12 +91,31 @@ def rewrite(content, source_path):
     return "\n".join(out)
 
 
+# Chapters whose SUMMARY.md entry is still the outline, but whose real text has landed in docs/.
+OUTLINED = set()
+
+
+def find_outlined(summary="SUMMARY.md", docs="."):
+    found = set()
+    if not os.path.exists(summary):
+        return found
+    for m in re.finditer(r"\]\(outline/([^)#]+\.md)\)", open(summary, encoding="utf-8").read()):
+        if os.path.exists(os.path.join(docs, m.group(1))):
+            found.add(m.group(1))
+    return found
+
+
 def walk(items):
     for item in items:
         if isinstance(item, dict) and "Chapter" in item:
             ch = item["Chapter"]
-            if ch.get("source_path"):
-                ch["content"] = rewrite(ch["content"], ch["source_path"])
+            src = ch.get("source_path")
+            if src and src.startswith("outline/") and src[len("outline/"):] in OUTLINED:
+                # The chapter has landed: show its text, written in docs/, on the outline's page.
+                real = src[len("outline/"):]
+                ch["content"] = rewrite(open(real, encoding="utf-8").read(), src, repo_dir="docs")
+            elif src:
+                ch["content"] = rewrite(ch["content"], src)
             walk(ch.get("sub_items", []))
 
 
@@ -102,6 +128,12 @@ def self_test():
     assert got == "[chapter 1](../tensors.md), [pic](../img/a.svg)\n```\n[x](../src/a.rs)\n```", got
     got = rewrite("`[not](a link)` and [`src/main.rs`](../src/main.rs)", "setup.md")
     assert got == "`[not](a link)` and `src/main.rs`", got
+    OUTLINED.add("profiling.md")
+    got = rewrite("[p](profiling.md), [t](tensors.md), ![i](img/a.svg)", "outline/profiling.md", repo_dir="docs")
+    assert got == "[p](profiling.md), [t](../tensors.md), ![i](../img/a.svg)", got
+    got = rewrite("[p](profiling.md#x)", "tensors.md")
+    assert got == "[p](outline/profiling.md#x)", got
+    OUTLINED.clear()
     print("book_links self-test: ok")
 
 
@@ -112,6 +144,7 @@ def main():
         self_test()
         return
     _context, book = json.load(sys.stdin)
+    OUTLINED.update(find_outlined())
     walk(book.get("items", book.get("sections", [])))
     json.dump(book, sys.stdout)
 

@@ -30,24 +30,38 @@
 //! | [`tensor`] | a flat `f32` buffer plus shape, strides and offset; views; printing like PyTorch | [`Tensor`] |
 //! | [`ops`] | free functions on tensors (elementwise, reductions, softmax, LayerNorm, GELU, embedding, conv, RNN), each beside a slow reference | [`mod@ops::matmul`], the GEMM ladder |
 //! | [`nn`] | modules that hold parameters and print like PyTorch: Linear, LayerNorm, Embedding, Dropout, Conv, RNN/LSTM | [`nn::Linear`] |
+//! | [`quant`] | lower precision: f16/bf16/int8 weight storage for Linear and their GEMM kernels (VNNI, AVX512_BF16, AVX2), SmoothQuant | [`quant::Precision`], [`quant::ToPrecision`] |
 //! | [`bert`] | one struct per Hugging Face BERT module, named like the checkpoint keys | [`bert::BertModel`], [`bert::BertForMaskedLM`] |
 //! | [`io`], [`text`] | checkpoint directories (safetensors via mmap, names in the wild, fetching MiniLM) and tokenization | [`io::Checkpoint`], [`text::tokenizer::Tokenizer`] |
 //! | [`pipeline`] | text in, answers out: embeddings, similarity, fill-mask | [`pipeline::Embedder`], [`pipeline::FillMask`] |
+//! | [`finite`] | NaN/inf checks of weights and results: the CLI never prints NaN as an answer | [`finite::check_weights`] |
+//! | [`stream`] | many texts in (file or stdin, lines or JSONL), JSON lines out as they go | [`stream::embed_jsonl`] |
 //! | [`profile`] | a scoped, per-thread profiler: spans in the modules and ops, free when off | [`profile::record`] |
 //! | [`mod@bench`] | the instruments on top: benchmarks, the machine's measured limits, reports | `nanobert bench --help` |
 //! | [`error`] | one error type; every input-facing function returns [`Result`] | [`Error`] |
 
+// Every public item says what it is for, with shapes, units and errors where they apply; CI turns
+// this warning into an error (clippy -D warnings, and cargo doc with RUSTDOCFLAGS=-D warnings).
+#![warn(missing_docs)]
+
+#[cfg(feature = "bench")]
 pub mod bench;
 pub mod bert;
 pub mod error;
+pub mod finite;
 pub mod io;
 pub mod nn;
 mod notebooks;
 pub mod ops;
 pub mod pipeline;
 pub mod profile;
+pub mod quant;
+#[cfg(feature = "serve")]
+pub mod serve;
+pub mod stream;
 pub mod tensor;
 pub mod text;
+pub mod threads;
 
 pub use error::{Error, Result};
 pub use tensor::Tensor;

@@ -35,3 +35,15 @@ pub struct Notebook06BertLayerByLayer;
 #[cfg(doctest)]
 #[doc = include_str!("../docs/rust-primer.md")]
 pub struct BookRustPrimer;
+
+#[cfg(doctest)]
+#[doc = include_str!("../notebooks-md/lower-precision.md")]
+pub struct NotebookLowerPrecision;
+
+#[cfg(doctest)]
+#[doc = include_str!("../notebooks-md/profiling.md")]
+pub struct NotebookProfiling;
+
+#[cfg(doctest)]
+#[doc = include_str!("../notebooks-md/honest-benchmarks.md")]
+pub struct NotebookHonestBenchmarks;

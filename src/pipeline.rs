@@ -32,7 +32,8 @@ pub fn max_len(ckpt: &Checkpoint, cfg: &BertConfig) -> usize {
         .min(cfg.max_position_embeddings)
 }
 
-fn input(batch: &Batch) -> Result<BertInput<'_>> {
+/// The model input of a tokenized batch (ids, attention mask, token type ids).
+pub(crate) fn input(batch: &Batch) -> Result<BertInput<'_>> {
     BertInput::new(
         &batch.input_ids,
         Some(&batch.attention_mask),
@@ -42,15 +43,100 @@ fn input(batch: &Batch) -> Result<BertInput<'_>> {
     )
 }
 
-/// Rejects an empty list of texts or an empty text with a clear message.
-fn check_texts(texts: &[&str]) -> Result<()> {
+/// At most this many characters of a text are quoted in an error message.
+pub const QUOTE_CHARS: usize = 40;
+
+/// A text as quoted in messages: on one line, at most [`QUOTE_CHARS`] characters, with the
+/// full length when cut (`"The capital of France is the ci…" (1234 chars)`).
+pub fn quote(text: &str) -> String {
+    let n = text.chars().count();
+    let head: String = one_line(&text.chars().take(QUOTE_CHARS).collect::<String>());
+    if n > QUOTE_CHARS { format!("\"{head}…\" ({n} chars)") } else { format!("\"{head}\"") }
+}
+
+/// A text on one line for text output: newlines, carriage returns and tabs shown as `\n`, `\r`,
+/// `\t`, so every result stays one line.
+pub fn one_line(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('\n', "\\n").replace('\r', "\\r").replace('\t', "\\t")
+}
+
+/// What truncation did to a list of texts: how many were longer than the model's limit and how
+/// many tokens were dropped in total.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Truncation {
+    /// Texts longer than the limit.
+    pub texts: usize,
+    /// Tokens dropped, summed over those texts.
+    pub tokens: usize,
+    /// The limit in tokens, `[CLS]` and `[SEP]` included.
+    pub max_len: usize,
+}
+
+impl Truncation {
+    /// Adds another batch's counts.
+    pub fn add(&mut self, other: Truncation) {
+        self.texts += other.texts;
+        self.tokens += other.tokens;
+        self.max_len = other.max_len;
+    }
+
+    /// The one warning line, or `None` when nothing was truncated.
+    pub fn warning(&self) -> Option<String> {
+        (self.texts > 0).then(|| {
+            format!(
+                "warning: {} text{} longer than the model's limit of {} tokens: truncated, {} token{} dropped",
+                self.texts,
+                if self.texts == 1 { " was" } else { "s were" },
+                self.max_len,
+                self.tokens,
+                if self.tokens == 1 { "" } else { "s" }
+            )
+        })
+    }
+}
+
+/// The one rule for input texts, used by every pipeline: at least one text, and no text *empty*
+/// — a text is empty when it yields no tokens after normalization (`""`, spaces, control or
+/// zero-width characters). Errors number texts from 1 (`first` is the number of `texts[0]`)
+/// and quote at most a short prefix. Returns what truncation will drop.
+pub fn check_texts_numbered(tokenizer: &Tokenizer, texts: &[&str], first: usize) -> Result<Truncation> {
     if texts.is_empty() {
         return Err(Error::Input("no text given".into()));
     }
-    if let Some(i) = texts.iter().position(|t| t.trim().is_empty()) {
-        return Err(Error::Input(format!("text #{} is empty", i + 1)));
+    let room = tokenizer.max_len().saturating_sub(2); // [CLS] ... [SEP]
+    let mut t = Truncation { max_len: tokenizer.max_len(), ..Truncation::default() };
+    for (i, text) in texts.iter().enumerate() {
+        let n = tokenizer.count_tokens(text)?;
+        if n == 0 {
+            return Err(Error::Input(format!(
+                "text #{} is empty (no tokens after normalization): {}",
+                first + i,
+                quote(text)
+            )));
+        }
+        if n > room {
+            t.texts += 1;
+            t.tokens += n - room;
+        }
     }
-    Ok(())
+    Ok(t)
+}
+
+fn check_texts(tokenizer: &Tokenizer, texts: &[&str]) -> Result<Truncation> {
+    check_texts_numbered(tokenizer, texts, 1)
+}
+
+/// How [`Embedder::embed`] groups many texts into batches (docs/batching.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Batching {
+    /// Sort by token count, batch neighbours, restore the input order (the default): each
+    /// batch is padded only to its own longest text, which is close to all of them.
+    #[default]
+    Bucketed,
+    /// Batches of [`BATCH_SIZE`] in input order, each padded to its longest text.
+    InputOrder,
+    /// One text per forward pass (no padding at all, but no batching either).
+    OneByOne,
 }
 
 /// Sentence embeddings: BERT, then the modules of the sentence-transformers model
@@ -64,6 +150,8 @@ pub struct Embedder {
     pub head: SentenceHead,
     /// The sentence-transformers settings (prompts), when the checkpoint is such a model.
     pub sentence_transformers: Option<SentenceTransformersConfig>,
+    /// How texts are grouped into batches (length bucketing by default).
+    pub batching: Batching,
 }
 
 impl Embedder {
@@ -83,10 +171,16 @@ impl Embedder {
             }
             None => SentenceHead::mean(),
         };
-        Ok(Embedder { model, tokenizer, head, sentence_transformers: ckpt.sentence_transformers.clone() })
+        Ok(Embedder {
+            model,
+            tokenizer,
+            head,
+            sentence_transformers: ckpt.sentence_transformers.clone(),
+            batching: Batching::default(),
+        })
     }
 
-    /// One vector per text, with the default prompt if the model has one.
+    /// One vector per text, in the order of `texts`, with the default prompt if the model has one.
     pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
         self.embed_with_prompt(texts, None)
     }
@@ -108,8 +202,13 @@ impl Embedder {
     /// One vector per text, each text prefixed by the prompt called `prompt_name` from
     /// `config_sentence_transformers.json` (`None`: the default prompt). With
     /// `include_prompt: false` the prompt's tokens are left out of the pooling.
+    ///
+    /// With [`Batching::Bucketed`] (the default) the texts are tokenized once, sorted by
+    /// token count, cut into batches of [`BATCH_SIZE`] neighbours (each padded to its own
+    /// longest), and the vectors put back in input order: a batch of similar lengths wastes
+    /// almost nothing on padding.
     pub fn embed_with_prompt(&self, texts: &[&str], prompt_name: Option<&str>) -> Result<Vec<Vec<f32>>> {
-        check_texts(texts)?;
+        check_texts(&self.tokenizer, texts)?;
         let prompt = self.prompt(prompt_name)?;
         let prompted: Vec<String> = texts.iter().map(|t| format!("{}{t}", prompt.unwrap_or(""))).collect();
         let prompted: Vec<&str> = prompted.iter().map(String::as_str).collect();
@@ -117,11 +216,22 @@ impl Embedder {
             Some(p) if self.head.excludes_prompt() => Some(self.prompt_length(p)?),
             _ => None,
         };
-        let mut out = Vec::with_capacity(texts.len());
-        for chunk in prompted.chunks(BATCH_SIZE) {
-            let batch = self.tokenizer.encode_batch(chunk)?;
-            let hidden = self.model.forward(&input(&batch)?, false)?.last_hidden_state;
-            out.extend(self.head.forward(&hidden, &batch.attention_mask, prompt_length)?);
+        let size = if self.batching == Batching::OneByOne { 1 } else { BATCH_SIZE };
+        if self.batching != Batching::Bucketed {
+            let mut out = Vec::with_capacity(texts.len());
+            for chunk in prompted.chunks(size) {
+                out.extend(self.embed_batch(&self.tokenizer.encode_batch(chunk)?, prompt_length)?);
+            }
+            return Ok(out);
+        }
+        let all = self.tokenizer.encode_batch(&prompted)?;
+        let order = bucket_order(&all.lengths());
+        let mut out: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
+        for group in order.chunks(size) {
+            let batch = sub_batch(&all, group);
+            for (&i, v) in group.iter().zip(self.embed_batch(&batch, prompt_length)?) {
+                out[i] = v;
+            }
         }
         Ok(out)
     }
@@ -136,6 +246,35 @@ impl Embedder {
     /// Width of the vectors [`Embedder::embed`] returns.
     pub fn dimension(&self) -> Result<usize> {
         Ok(self.embed(&["a"])?.first().map_or(0, Vec::len))
+    }
+
+    /// The sentence vectors (after every sentence-transformers module) of one padded batch.
+    fn embed_batch(&self, batch: &Batch, prompt_length: Option<usize>) -> Result<Vec<Vec<f32>>> {
+        let hidden = self.model.forward(&input(batch)?, false)?.last_hidden_state;
+        self.head.forward(&hidden, &batch.attention_mask, prompt_length)
+    }
+}
+/// Indices of the texts sorted by length (stable: equal lengths keep input order).
+pub fn bucket_order(lengths: &[usize]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..lengths.len()).collect();
+    order.sort_by_key(|&i| lengths[i]);
+    order
+}
+
+/// Rows `rows` of a padded batch, as a batch padded only to the longest of them.
+pub fn sub_batch(all: &Batch, rows: &[usize]) -> Batch {
+    let lengths = all.lengths();
+    let s = rows.iter().map(|&i| lengths[i]).max().unwrap_or(0).max(1).min(all.seq_len);
+    let take = |v: &[u32]| -> Vec<u32> {
+        rows.iter().flat_map(|&i| v[i * all.seq_len..i * all.seq_len + s].iter().copied()).collect()
+    };
+    Batch {
+        input_ids: take(&all.input_ids),
+        attention_mask: take(&all.attention_mask),
+        token_type_ids: take(&all.token_type_ids),
+        batch: rows.len(),
+        seq_len: s,
+        tokens: rows.iter().map(|&i| all.tokens[i].iter().take(s).cloned().collect()).collect(),
     }
 }
 
@@ -206,7 +345,16 @@ impl FillMask {
 
     /// Top-`k` candidates for every `[MASK]` of every text.
     pub fn predict(&self, texts: &[&str], top_k: usize) -> Result<Vec<FillMaskResult>> {
-        check_texts(texts)?;
+        self.predict_numbered(texts, top_k, 1)
+    }
+
+    /// [`FillMask::predict`], numbering texts from `first` in error messages (for callers that
+    /// stream many texts in slices).
+    pub fn predict_numbered(&self, texts: &[&str], top_k: usize, first: usize) -> Result<Vec<FillMaskResult>> {
+        if top_k == 0 {
+            return Err(Error::Input("top_k must be at least 1".into()));
+        }
+        check_texts_numbered(&self.tokenizer, texts, first)?;
         let mask_id =
             self.tokenizer.mask_token_id().ok_or_else(|| Error::Input("this tokenizer has no [MASK] token".into()))?;
         let mut results = Vec::with_capacity(texts.len());
@@ -217,7 +365,18 @@ impl FillMask {
                 (0..batch.batch * s).filter(|&i| batch.input_ids[i] == mask_id).map(|i| (i / s, i % s)).collect();
             for (bi, text) in chunk.iter().enumerate() {
                 if !positions.iter().any(|&(b, _)| b == bi) {
-                    return Err(Error::Input(format!("no [MASK] token in \"{text}\"")));
+                    let number = first + results.len() + bi;
+                    let n = self.tokenizer.count_tokens(text)? + 2;
+                    return Err(Error::Input(if n > self.tokenizer.max_len() && text.contains("[MASK]") {
+                        format!(
+                            "text #{number}: its [MASK] was lost to truncation (the text is {n} tokens, the model \
+                             keeps the first {}): {}",
+                            self.tokenizer.max_len(),
+                            quote(text)
+                        )
+                    } else {
+                        format!("no [MASK] token in text #{number}: {}", quote(text))
+                    }));
                 }
             }
             let hidden = self.model.bert.forward(&input(&batch)?, false)?.last_hidden_state;
@@ -276,6 +435,48 @@ pub fn describe(ckpt: &Checkpoint) -> Result<(String, usize)> {
     }
 }
 
+/// The Linear precisions `--precision p` gives a model: every Linear in `p`; for int8 also
+/// SmoothQuant factors (α = [`crate::quant::SMOOTH_ALPHA`]) calibrated on the built-in
+/// calibration text ([`crate::quant::CALIBRATION`], run through `bert` with `tokenizer`).
+/// `root` is the module that will be converted (`bert` itself, or a model holding it).
+pub fn precision_plan(
+    root: &dyn Module,
+    bert: &BertModel,
+    tokenizer: &Tokenizer,
+    p: crate::quant::Precision,
+) -> Result<crate::quant::PrecisionPlan> {
+    use crate::quant::{CALIBRATION, PrecisionPlan, SMOOTH_ALPHA, calibrate, convert::smooth_factors, linears};
+    let mut plan = PrecisionPlan::uniform(p);
+    if p == crate::quant::Precision::Int8 {
+        let texts: Vec<&str> = CALIBRATION.lines().filter(|l| !l.trim().is_empty()).collect();
+        let maxima = calibrate(root, || {
+            for chunk in texts.chunks(BATCH_SIZE) {
+                bert.forward(&input(&tokenizer.encode_batch(chunk)?)?, false)?;
+            }
+            Ok(())
+        })?;
+        for (path, l) in linears(root) {
+            if let (Some(m), Some(w)) = (maxima.get(&path), l.weight.as_slice()) {
+                plan.smooth.insert(path, smooth_factors(w, l.in_features(), m, SMOOTH_ALPHA));
+            }
+        }
+    }
+    Ok(plan)
+}
+
+/// The memory the Linear layers' weights take in each precision, one line for `nanobert
+/// print` (e.g. `Linear weights in memory: f32 90.3 MB, f16 45.2 MB, bf16 45.2 MB, int8 22.7 MB`).
+pub fn weight_bytes_line(ckpt: &Checkpoint) -> Result<String> {
+    let cfg = BertConfig::from_json(&ckpt.config_json)?;
+    let sizes = if ckpt.weights.contains("cls.predictions.transform.dense.weight") {
+        crate::quant::convert::bytes_by_precision(&BertForMaskedLM::load(&ckpt.weights, &cfg)?)
+    } else {
+        crate::quant::convert::bytes_by_precision(&BertModel::load(&ckpt.weights, "bert.", &cfg, true)?)
+    };
+    let parts: Vec<String> = sizes.iter().map(|(p, b)| format!("{p} {:.1} MB", *b as f64 / 1e6)).collect();
+    Ok(format!("Linear weights in memory (--precision): {}", parts.join(", ")))
+}
+
 /// Everything `nanobert forward` writes: ids, mask, last hidden state and (for MLM
 /// checkpoints) logits.
 pub struct ForwardOutputs {
@@ -289,17 +490,24 @@ pub struct ForwardOutputs {
 
 /// Runs the whole model on `texts` as one padded batch.
 pub fn forward(ckpt: &Checkpoint, texts: &[&str]) -> Result<ForwardOutputs> {
-    check_texts(texts)?;
+    forward_at(ckpt, texts, crate::quant::Precision::F32)
+}
+
+/// [`forward`] with the Linear weights in `precision`.
+pub fn forward_at(ckpt: &Checkpoint, texts: &[&str], precision: crate::quant::Precision) -> Result<ForwardOutputs> {
     let cfg = BertConfig::from_json(&ckpt.config_json)?;
     let tokenizer = Tokenizer::from_checkpoint(ckpt, max_len(ckpt, &cfg))?;
+    check_texts(&tokenizer, texts)?;
     let batch = tokenizer.encode_batch(texts)?;
     let (last_hidden_state, logits) = if ckpt.weights.contains("cls.predictions.transform.dense.weight") {
         let m = BertForMaskedLM::load(&ckpt.weights, &cfg)?;
+        crate::quant::to_precision(&m, &precision_plan(&m, &m.bert, &tokenizer, precision)?)?;
         let h = m.bert.forward(&input(&batch)?, false)?.last_hidden_state;
         let logits = m.cls.predictions.forward(&h)?;
         (h, Some(logits))
     } else {
         let m = BertModel::load(&ckpt.weights, "bert.", &cfg, true)?;
+        crate::quant::to_precision(&m, &precision_plan(&m, &m, &tokenizer, precision)?)?;
         (m.forward(&input(&batch)?, false)?.last_hidden_state, None)
     };
     Ok(ForwardOutputs { batch, last_hidden_state, logits })

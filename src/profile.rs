@@ -76,11 +76,13 @@ struct Recorder {
     depth: u32,
     /// Index of the open op, if any (ops are leaves).
     open_op: Option<usize>,
+    /// Spans not recorded because an op was open.
+    ignored: u64,
 }
 
 impl Recorder {
     const fn new() -> Recorder {
-        Recorder { origin: None, events: Vec::new(), depth: 0, open_op: None }
+        Recorder { origin: None, events: Vec::new(), depth: 0, open_op: None, ignored: 0 }
     }
 
     fn now_ns(&self) -> u64 {
@@ -89,6 +91,7 @@ impl Recorder {
 
     fn open(&mut self, name: &'static str, kind: Kind, flops: u64, bytes: u64) -> Option<usize> {
         if self.open_op.is_some() {
+            self.ignored += 1;
             return None;
         }
         let idx = self.events.len();
@@ -176,12 +179,12 @@ pub fn record<R>(f: impl FnOnce() -> R) -> (R, Profile) {
     let saved = RECORDER.with(|r| std::mem::replace(&mut *r.borrow_mut(), fresh));
     let restore = Restore { was_active: ACTIVE.with(|a| a.replace(true)), saved: Some(saved) };
     let result = f();
-    let (events, total_ns) = RECORDER.with(|r| {
+    let (events, total_ns, ignored_spans) = RECORDER.with(|r| {
         let r = r.borrow();
-        (r.events.clone(), r.now_ns())
+        (r.events.clone(), r.now_ns(), r.ignored)
     });
     drop(restore);
-    (result, Profile { events, total_ns })
+    (result, Profile { events, total_ns, ignored_spans })
 }
 
 /// Everything one [`record`] saw.
@@ -191,6 +194,9 @@ pub struct Profile {
     pub events: Vec<Event>,
     /// The whole recorded closure, ns.
     pub total_ns: u64,
+    /// Spans opened inside an op on the recording thread, hence not recorded (they still
+    /// cost a check each).
+    pub ignored_spans: u64,
 }
 
 /// A row of [`Profile::ops`] or [`Profile::modules`]: one name, all its calls.
@@ -267,7 +273,7 @@ impl Profile {
                 _ => end = None,
             }
         }
-        Profile { events, total_ns }
+        Profile { events, total_ns, ignored_spans: 0 }
     }
 
     /// One row per op name, slowest first, then a row [`OUTSIDE_OPS`] for the rest of the
@@ -450,6 +456,7 @@ mod tests {
                 ev("gemm", Kind::Op, 60, 30, 1),
             ],
             total_ns: 110,
+            ignored_spans: 0,
         };
         let ops = p.ops();
         assert_eq!(

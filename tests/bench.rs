@@ -128,3 +128,94 @@ fn cli_profile_writes_tables_and_trace() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("apply to the commands that run the model"));
 }
+
+/// `bench forward` end to end on the tiny model: every case measured, a cold start through the
+/// real binary, and the CSV, Markdown and SVG written (no speed is checked).
+#[test]
+fn forward_bench_smoke() {
+    use nanobert::bench::forward::{BenchModel, ForwardOptions, run};
+    let dir = tiny_checkpoint();
+    let out = dir.path().join("out");
+    let models = vec![BenchModel { name: "tiny".into(), dir: dir.path().to_path_buf() }];
+    let opts = ForwardOptions {
+        latency_seqs: vec![8, 32],
+        batches: vec![1, 2],
+        corpus_sentences: 12,
+        corpus_max_params: usize::MAX,
+        point_seconds: 0.0,
+        print: false,
+        ..ForwardOptions::quick(models, out.clone(), Some(env!("CARGO_BIN_EXE_nanobert").into()))
+    };
+    let report = run(&opts).unwrap();
+    let cases: Vec<(&str, usize, usize)> = report.rows.iter().map(|r| (r.case, r.batch, r.seq)).collect();
+    assert_eq!(&cases[..4], &[("latency", 1, 8), ("latency", 1, 32), ("throughput", 1, 128), ("throughput", 2, 128)]);
+    assert_eq!(cases[4].0, "corpus");
+    assert_eq!(cases[4].1, 12);
+    assert!(report.rows.iter().all(|r| r.stats.reps >= 2 || r.case == "corpus"));
+    assert!(report.rows.iter().all(|r| r.stats.min_s > 0.0 && r.stats.min_s <= r.stats.median_s));
+    assert_eq!(report.cold.len(), 1);
+    assert!(report.cold[0].peak_rss > 0 && report.cold[0].first_output_s >= report.cold[0].load_s);
+    let csv = std::fs::read_to_string(&report.csv).unwrap();
+    assert_eq!(csv.lines().count(), 1 + report.rows.len() + 3);
+    assert!(std::fs::read_to_string(&report.svg).unwrap().starts_with("<svg"));
+    let md = std::fs::read_to_string(&report.markdown).unwrap();
+    for want in ["Latency at batch 1", "batch-size sweep", "Corpus: 12 sentences", "Cold start", "host steal", "CPU: "]
+    {
+        assert!(md.contains(want), "{want:?} not in {md}");
+    }
+    // The corpus is written for other tools, with lengths inside the promised range.
+    let corpus = std::fs::read_to_string(out.join("corpus.txt")).unwrap();
+    assert_eq!(corpus.lines().count(), 12);
+}
+
+/// The corpus generator: deterministic, mixed lengths within 5-128 tokens (words + 2).
+#[test]
+fn corpus_is_seeded_and_mixed() {
+    let dir = tiny_checkpoint();
+    let vocab = dir.path().join("vocab.txt");
+    let a = nanobert::bench::models::corpus(&vocab, 300, 7).unwrap();
+    assert_eq!(a, nanobert::bench::models::corpus(&vocab, 300, 7).unwrap());
+    assert_ne!(a, nanobert::bench::models::corpus(&vocab, 300, 8).unwrap());
+    let lens: Vec<usize> = a.iter().map(|s| s.split(' ').count() + 2).collect();
+    assert!(lens.iter().all(|&l| (5..=128).contains(&l)), "{lens:?}");
+    assert!(lens.iter().filter(|&&l| l <= 32).count() > 100 && lens.iter().filter(|&&l| l > 64).count() > 20);
+}
+
+/// `bench threads` on the tiny model, with the two-process runs through the real binary.
+#[test]
+fn threads_bench_smoke() {
+    use nanobert::bench::threads::{ThreadsOptions, run};
+    let dir = tiny_checkpoint();
+    let mut opts = ThreadsOptions::new(
+        dir.path().to_path_buf(),
+        "tiny".into(),
+        dir.path().join("out"),
+        Some(env!("CARGO_BIN_EXE_nanobert").into()),
+        true,
+    );
+    opts.threads = vec![1, 2];
+    opts.rounds = 2;
+    opts.child_seconds = 0.2;
+    opts.print = false;
+    let md = run(&opts).unwrap();
+    for want in ["| 1 |", "| 2 |", "2 processes x 1 thread each", "total sequences/s"] {
+        assert!(md.contains(want), "{want:?} not in {md}");
+    }
+    assert!(dir.path().join("out/threads.csv").is_file());
+}
+
+/// Without the Python packages, `bench --compare` says how to install them (tests never need
+/// Python: a missing interpreter stands in for a missing package).
+#[test]
+fn compare_without_python_says_how_to_install() {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/bench_compare.py");
+    let err = nanobert::bench::compare::check_python("/nonexistent/python3", &script).unwrap_err().to_string();
+    assert!(err.contains("pip install -r scripts/requirements-bench.txt"), "{err}");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_nanobert"))
+        .args(["bench", "--compare", "--quick"])
+        .env("NANOBERT_PYTHON", "/nonexistent/python3")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("requirements-bench.txt"));
+}

@@ -5,14 +5,14 @@
 //! batch of four inputs (one a sentence pair), and every intermediate PyTorch computed for it.
 //! Each test prints the max absolute difference it found.
 
-mod pytorch;
+mod common;
 
+use common::{assert_matches as assert_close, fixture, ids};
 use nanobert::bert::{BertConfig, BertForMaskedLM, BertInput, BertModel, Init};
 use nanobert::io::Checkpoint;
 use nanobert::nn::{Module, count_parameters};
 use nanobert::text::Tokenizer;
 use nanobert::{Tensor, ops};
-use pytorch::{assert_close, fixture, ids};
 
 const TOL: f32 = 1e-4;
 
@@ -29,10 +29,10 @@ struct Tiny {
 fn tiny(dir: &str, reference_file: &str) -> Tiny {
     let ckpt = Checkpoint::open(&fixture(dir)).expect("open tiny checkpoint");
     let cfg = BertConfig::from_json(&ckpt.config_json).expect("config");
-    let r = pytorch::reference(reference_file);
+    let r = common::reference(reference_file);
     let (ids, shape) = ids(&r, "input_ids");
-    let (mask, _) = pytorch::ids(&r, "attention_mask");
-    let (types, _) = pytorch::ids(&r, "token_type_ids");
+    let (mask, _) = common::ids(&r, "attention_mask");
+    let (types, _) = common::ids(&r, "token_type_ids");
     Tiny { ckpt, cfg, reference: r, ids, mask, types, shape }
 }
 
@@ -211,7 +211,7 @@ fn fast_attention_equals_reference_attention_on_random_weights() {
     let sa = &model.encoder.layer.0[0].attention.self_;
     let x = Tensor::randn(&[2, 5, 24], 3);
     let mask: Vec<f32> = [1, 1, 1, 0, 0, 1, 1, 1, 1, 1].iter().map(|&m| if m == 1 { 0.0 } else { f32::MIN }).collect();
-    let d = pytorch::max_abs_diff(&sa.forward(&x, &mask).unwrap(), &sa.forward_ref(&x, &mask).unwrap());
+    let d = common::max_diff(&sa.forward(&x, &mask).unwrap(), &sa.forward_ref(&x, &mask).unwrap());
     println!("fast vs reference attention: {d:.3e}");
     assert!(d < 1e-5);
     // Padding really is ignored: changing a padded token's vector changes no real token's output.
@@ -220,10 +220,41 @@ fn fast_attention_equals_reference_attention_on_random_weights() {
     let y0 = sa.forward(&x, &mask).unwrap();
     let y1 = sa.forward(&Tensor::from_vec(xv, &[2, 5, 24]).unwrap(), &mask).unwrap();
     let real = |t: &Tensor| t.narrow(1, 0, 3).unwrap().narrow(0, 0, 1).unwrap().contiguous();
-    assert!(pytorch::max_abs_diff(&real(&y0), &real(&y1)) < 1e-6);
+    assert!(common::max_diff(&real(&y0), &real(&y1)) < 1e-6);
     // And the linear layer's fast path equals its reference.
     let lin = &sa.query;
-    let d = pytorch::max_abs_diff(&lin.forward(&x).unwrap(), &lin.forward_ref(&x).unwrap());
+    let d = common::max_diff(&lin.forward(&x).unwrap(), &lin.forward_ref(&x).unwrap());
     assert!(d < 1e-5, "linear fast vs reference: {d}");
     let _ = ops::add_scalar(&x, 0.0);
+}
+
+/// Parameters from a checkpoint with one tensor replaced by NaN (a corrupted weight).
+struct Poisoned<'a> {
+    inner: &'a nanobert::io::WeightMap,
+    name: &'static str,
+}
+
+impl nanobert::bert::ParamSource for Poisoned<'_> {
+    fn get_shaped(&self, name: &str, shape: &[usize]) -> nanobert::Result<Tensor> {
+        if name == self.name { Ok(Tensor::full(shape, f32::NAN)) } else { self.inner.get_shaped(name, shape) }
+    }
+    fn contains(&self, name: &str) -> bool {
+        self.inner.contains(name)
+    }
+}
+
+/// NaN is never laundered (issue 11.2), through the whole model: a NaN query weight makes every
+/// attention score NaN. The old softmax took such a row for "fully masked" and returned zeros,
+/// so the model printed a finite, plausible output. Every attention path (including any fused
+/// or bucketed one) must let the NaN through, as PyTorch does.
+#[test]
+fn fused_attention_keeps_nan() {
+    let t = tiny("tiny-bert", "tiny-bert-reference.safetensors");
+    for name in ["bert.encoder.layer.0.attention.self.query.weight", "bert.encoder.layer.1.attention.self.key.bias"] {
+        let w = Poisoned { inner: &t.ckpt.weights, name };
+        let model = BertModel::load(&w, "bert.", &t.cfg, true).unwrap();
+        let out = model.forward(&t.input(), true).unwrap();
+        let v = out.last_hidden_state.to_vec();
+        assert!(v.iter().all(|x| x.is_nan()), "{name} = NaN: the output must be NaN everywhere, got {:?}", &v[..8]);
+    }
 }

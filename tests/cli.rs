@@ -1,11 +1,11 @@
 //! The `nanobert` binary, run as a user would: output formats, and one-line errors with a
 //! non-zero exit code (never a panic) on bad input.
 
-mod pytorch;
+mod common;
 
 use std::process::{Command, Output};
 
-use pytorch::fixture;
+use common::fixture;
 
 fn nanobert(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_nanobert")).args(args).env("NANOBERT_OFFLINE", "1").output().unwrap()
@@ -39,7 +39,21 @@ fn print_matches_pytorch_and_counts_parameters() {
     let o = nanobert(&["print", "--model", &tiny()]);
     assert!(o.status.success(), "{}", stderr(&o));
     let tree = std::fs::read_to_string(fixture("print/tiny-bert-masked-lm.txt")).unwrap();
-    assert_eq!(stdout(&o), format!("{tree}\nparameters: 1036154\n"));
+    let out = stdout(&o);
+    let (head, last) = out.trim_end().rsplit_once('\n').unwrap();
+    assert_eq!(head, format!("{tree}\nparameters: 1036154"));
+    // The weight memory per precision: halves for f16/bf16; int8 smaller still (here the
+    // per-channel scales and sums weigh a lot: the layers are only 32 wide).
+    let mb: Vec<f64> = ["f32", "f16", "bf16", "int8"]
+        .iter()
+        .map(|p| {
+            let rest = last.split(&format!(" {p} ")).nth(1).unwrap_or_else(|| panic!("no {p} in {last:?}"));
+            rest.split(" MB").next().unwrap().parse().unwrap()
+        })
+        .collect();
+    assert!(last.starts_with("Linear weights in memory"), "{last}");
+    assert!((mb[1] / mb[0] - 0.5).abs() < 0.05 && mb[1] == mb[2], "{last}");
+    assert!(mb[3] < 0.75 * mb[1], "{last}");
 }
 
 #[test]

@@ -2,9 +2,10 @@
 //!
 //! Fixtures: `scripts/make_conv_rnn_fixtures.py` (F.conv1d / F.conv2d / F.unfold, nn.RNN / nn.LSTM).
 
+mod common;
+
 use std::fs;
 
-use approx::abs_diff_eq;
 use nanobert::Tensor;
 use nanobert::nn::conv::{Conv1d, Conv2d};
 use nanobert::nn::rnn::{LSTM, RNN};
@@ -43,14 +44,12 @@ fn get(st: &SafeTensors, name: &str) -> Tensor {
 }
 
 fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
-    a.to_vec().iter().zip(b.to_vec()).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    common::max_diff(a, b)
 }
 
-/// Same shape, every element within `tol`; on failure the message gives the max abs difference.
+/// Same shape, every element within `tol`; prints the max abs difference, fails on NaN/inf.
 fn assert_close(what: &str, got: &Tensor, want: &Tensor, tol: f32) {
-    assert_eq!(got.shape(), want.shape(), "{what}: shape");
-    let close = got.to_vec().iter().zip(want.to_vec()).all(|(x, y)| abs_diff_eq!(*x, y, epsilon = tol));
-    assert!(close, "{what}: max abs diff {} > {tol}", max_abs_diff(got, want));
+    common::assert_matches(what, got, want, tol);
 }
 
 fn usizes(v: &Value) -> Vec<usize> {

@@ -1,6 +1,8 @@
 //! Checkpoint files: safetensors reading (borrowed vs copied), dtype conversion, name
 //! resolution, error messages, checkpoint directories and the MiniLM fetch logic (no network).
 
+mod common;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -22,9 +24,7 @@ fn f32_bytes(v: &[f32]) -> Vec<u8> {
 }
 
 fn assert_close(got: &[f32], want: &[f32]) {
-    assert_eq!(got.len(), want.len());
-    let max = got.iter().zip(want).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
-    assert!(max == 0.0, "max abs difference {max}: got {got:?}, want {want:?}");
+    common::assert_slices_match("loaded values", got, want, 0.0);
 }
 
 /// A safetensors file whose data section starts 2 bytes past a 4-byte boundary, written

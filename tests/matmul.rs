@@ -2,7 +2,10 @@
 //! against the naive triple loop (rung 0, the definition), over odd shapes, strides and
 //! transposes.
 
+mod common;
+
 use approx::abs_diff_eq;
+use common::max_abs_diff;
 use nanobert::Tensor;
 use nanobert::ops::matmul::kernels::{Kernel, MicroKernel};
 use nanobert::ops::matmul::{
@@ -90,6 +93,18 @@ impl Problem {
         c
     }
 
+    /// Max |got - want| over the m x n entries of C (padding columns excluded), for failure
+    /// messages: the shared comparison, so a NaN there is reported, never skipped.
+    fn max_diff(&self, got: &[f32], want: &[f32]) -> String {
+        let pick = |v: &[f32]| -> Vec<f32> {
+            (0..self.m).flat_map(|i| v[i * self.ldc..i * self.ldc + self.n].to_vec()).collect()
+        };
+        match nanobert::tensor::max_abs_diff(&pick(got), &pick(want)) {
+            Ok(d) => d.to_string(),
+            Err(e) => e.to_string(),
+        }
+    }
+
     /// Max |got - want| over C, or an error naming the first bad element.
     fn compare(&self, got: &[f32], want: &[f32]) -> Result<f32, String> {
         let tol = 1e-5 * (self.k as f32 + 1.0);
@@ -120,7 +135,7 @@ fn check_rung(p: &Problem, rung: Rung) -> Result<(), TestCaseError> {
     match p.compare(&got, &want) {
         Ok(_) => Ok(()),
         Err(e) => {
-            let max = got.iter().zip(&want).map(|(g, w)| (g - w).abs()).fold(0.0f32, f32::max);
+            let max = p.max_diff(&got, &want);
             Err(TestCaseError::fail(format!(
                 "{} on m={} k={} n={} lda={} ldb={} ldc={} transpose_a={} transpose_b={}: {e}; max abs diff {max}",
                 rung.name(),
@@ -198,7 +213,7 @@ fn check_prepacked(p: &Problem, kernel: Kernel) -> Result<(), TestCaseError> {
     prop_assert_eq!((packed.k(), packed.n(), packed.kernel()), (p.k, p.n, kernel));
     let mut got = p.c();
     sgemm_prepacked(p.a_view(), &packed, p.c_view(&mut got), Epilogue::None).unwrap();
-    let max = got.iter().zip(&want).map(|(g, w)| (g - w).abs()).fold(0.0f32, f32::max);
+    let max = p.max_diff(&got, &want);
     let ok = p.compare(&got, &want);
     prop_assert!(
         ok.is_ok(),
@@ -319,7 +334,7 @@ fn check_kernel<K: MicroKernel>(
         }
     }
     kernel.tile(kc, mr, nr, &a, &b, &mut c[col..], width, accumulate, Epilogue::None, 0);
-    let max = c.iter().zip(&want).map(|(g, w)| (g - w).abs()).fold(0.0f32, f32::max);
+    let max = max_abs_diff(&c, &want);
     prop_assert!(
         max <= 1e-5 * (kc as f32 + 1.0),
         "{} kernel, kc={kc} mr={mr} nr={nr} col={col} accumulate={accumulate}: max abs diff {max}",
@@ -413,7 +428,7 @@ fn batched_interleaved_heads_match_naive() {
                     let c = MatMut::strided(&mut got, seq, n, ldc);
                     gemm.sgemm_batched(heads, strides, a_view(0), b_view(0), c).unwrap();
                 });
-                let max = got.iter().zip(&want).map(|(g, w)| (g - w).abs()).fold(0.0f32, f32::max);
+                let max = max_abs_diff(&got, &want);
                 assert!(max < 1e-4, "{gemm:?} {threads} threads transpose_b={transpose_b}: max abs diff {max}");
             }
         }
@@ -468,7 +483,7 @@ fn tensor_matmul_views_and_broadcasting() {
     for (a, b) in cases {
         let got = matmul::matmul(&a, &b).unwrap();
         let want = reference_matmul(&a, &b);
-        let max = got.to_vec().iter().zip(&want).map(|(g, w)| (g - w).abs()).fold(0.0f32, f32::max);
+        let max = max_abs_diff(&got.to_vec(), &want);
         assert!(max < 1e-4, "matmul {:?} x {:?}: max abs diff {max}", a.shape(), b.shape());
     }
 }

@@ -230,6 +230,78 @@ fn softmax_huge_logits_and_masked_rows() {
     assert_eq!(buf, vec![0.5, 0.5, 0.0, 0.0]);
 }
 
+/// NaN is never laundered (issue 11.2): a row holding NaN (or +inf) comes out all NaN, exactly
+/// like `torch.softmax` (checked with torch 2.x: `softmax([1, nan, 2])`, `softmax([nan] * 3)`,
+/// `softmax([1, inf, 2])` and `softmax([-inf, nan, 0])` are all `[nan, nan, nan]`). Only a row
+/// of nothing but `-inf` (fully masked) is defined as zeros. Every softmax path — the tensor op,
+/// the in-place slice form attention uses (serial and parallel), the reference, and any fused
+/// attention softmax — must keep this; `fused_attention_keeps_nan` in tests/bert.rs checks the
+/// whole model.
+#[test]
+fn softmax_propagates_nan_like_pytorch() {
+    let (nan, inf) = (f32::NAN, f32::INFINITY);
+    let rows = [[1.0, nan, 2.0], [nan, nan, nan], [1.0, inf, 2.0], [-inf, nan, 0.0]];
+    let x = t(&rows.concat(), &[4, 3]);
+    for (name, y) in [
+        ("softmax", ops::softmax(&x, None).unwrap().to_vec()),
+        ("softmax_ref", ops::softmax_ref(&x, None).unwrap().to_vec()),
+        ("softmax with a NaN mask", ops::softmax(&Tensor::zeros(&[4, 3]), Some(&x)).unwrap().to_vec()),
+    ] {
+        assert!(y.iter().all(|v| v.is_nan()), "{name}: every row holds a NaN or +inf, so all NaN: {y:?}");
+    }
+    // In place, serial and parallel (large enough to split across threads), NaN rows among
+    // ordinary ones: only the NaN rows turn NaN.
+    for rows_n in [4, 20_000] {
+        let mut buf: Vec<f32> = (0..rows_n * 3).map(|i| (i % 7) as f32).collect();
+        buf[3..6].fill(nan); // row 1: all NaN
+        buf[3 * (rows_n - 1) + 1] = nan; // last row: one NaN
+        ops::softmax_rows_in_place(&mut buf, 3);
+        for (r, row) in buf.chunks(3).enumerate() {
+            if r == 1 || r == rows_n - 1 {
+                assert!(row.iter().all(|v| v.is_nan()), "{rows_n} rows: row {r} must be NaN: {row:?}");
+            } else {
+                assert!(row.iter().all(|v| v.is_finite()) && (row.iter().sum::<f32>() - 1.0).abs() < 1e-5, "{row:?}");
+            }
+        }
+    }
+    // Fully masked (-inf only) stays zeros.
+    let y = ops::softmax(&t(&[-inf, -inf], &[1, 2]), None).unwrap().to_vec();
+    assert_eq!(y, vec![0.0, 0.0]);
+}
+
+/// The shared comparison (issue 11.1) fails on any non-finite value instead of reporting
+/// difference 0, which is what `fold(0.0, f32::max)` did for an all-NaN output.
+#[test]
+fn comparison_helper_fails_on_nan_and_inf() {
+    let good = [1.0f32, 2.0, 3.0];
+    assert_eq!(max_abs_diff(&good, &[1.0, 2.5, 3.0]), 0.5);
+    // The old one-liner: an all-NaN output "matches" with difference 0.
+    let old = [f32::NAN; 3].iter().zip(&good).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    assert_eq!(old, 0.0, "the trap this helper exists for");
+    for (ours, theirs) in [
+        ([f32::NAN; 3], good),
+        ([1.0, f32::NAN, 3.0], good),
+        ([1.0, 2.0, f32::INFINITY], good),
+        (good, [1.0, f32::NEG_INFINITY, 3.0]),
+        ([f32::NAN; 3], [f32::NAN; 3]),
+    ] {
+        let err = nanobert::tensor::max_abs_diff(&ours, &theirs).unwrap_err().to_string();
+        assert!(err.contains("not finite"), "{err}");
+        let panicked = std::panic::catch_unwind(|| max_abs_diff(&ours, &theirs)).is_err();
+        assert!(panicked, "common::max_abs_diff must fail on {ours:?} vs {theirs:?}");
+        let (a, b) = (t(&ours, &[3]), t(&theirs, &[3]));
+        assert!(std::panic::catch_unwind(|| assert_close(&a, &b, 1.0)).is_err(), "assert_close {ours:?}");
+        assert!(
+            std::panic::catch_unwind(|| common::assert_matches("x", &a, &b, 1.0)).is_err(),
+            "assert_matches {ours:?}"
+        );
+        assert!(a.max_abs_diff(&b).is_err());
+    }
+    // Lengths and shapes must agree.
+    assert!(nanobert::tensor::max_abs_diff(&good, &good[..2]).is_err());
+    assert!(t(&good, &[3]).max_abs_diff(&t(&good, &[1, 3])).is_err());
+}
+
 #[test]
 fn softmax_bert_mask_shape_and_errors() {
     // [B, 1, 1, S] padding mask against [B, H, S, S] scores equals the explicit sum.
@@ -375,13 +447,9 @@ proptest! {
         let x = ops::mul_scalar(&x, scale);
         let (fast, slow) = (ops::gelu(&x), ops::gelu_ref(&x));
         // |gelu - gelu_ref| <= 0.5 |x| |erf - erf_ref| + rounding: relative 2e-7 of max(|x|, 1).
-        let worst = fast
-            .to_vec()
-            .iter()
-            .zip(slow.to_vec())
-            .zip(x.to_vec())
-            .map(|((&f, s), v)| (f - s).abs() / v.abs().max(1.0))
-            .fold(0.0f32, f32::max);
+        let scale: Vec<f32> = x.to_vec().iter().map(|v| v.abs().max(1.0)).collect();
+        let rel = |t: &Tensor| t.to_vec().iter().zip(&scale).map(|(v, s)| v / s).collect::<Vec<f32>>();
+        let worst = max_abs_diff(&rel(&fast), &rel(&slow));
         prop_assert!(worst < 2e-7, "max gelu vs gelu_ref difference {} (relative above 1)", worst);
     }
 }
@@ -391,16 +459,12 @@ fn gelu_matches_f64_definition() {
     let x = ops::mul_scalar(&Tensor::arange(2001), 0.01);
     let x = ops::add_scalar(&x, -10.0); // [-10, 10]
     let y = ops::gelu(&x).to_vec();
-    let worst = x
-        .to_vec()
-        .iter()
-        .zip(&y)
-        .map(|(&v, &g)| {
-            let v = v as f64;
-            let exact = 0.5 * v * (1.0 + erf_f64(v / 2f64.sqrt()));
-            (g as f64 - exact).abs() / exact.abs().max(1.0)
-        })
-        .fold(0.0, f64::max);
+    // Relative above 1, absolute below: both sides divided by max(|exact|, 1).
+    let exact: Vec<f64> =
+        x.to_vec().iter().map(|&v| 0.5 * v as f64 * (1.0 + erf_f64(v as f64 / 2f64.sqrt()))).collect();
+    let ours: Vec<f32> = y.iter().zip(&exact).map(|(&g, e)| (g as f64 / e.abs().max(1.0)) as f32).collect();
+    let theirs: Vec<f32> = exact.iter().map(|e| (e / e.abs().max(1.0)) as f32).collect();
+    let worst = max_abs_diff(&ours, &theirs);
     assert!(worst < 1e-6, "max gelu error {worst} (absolute below 1, relative above)");
     // The tanh approximation is close but not the same function.
     let diff = max_abs_diff(&ops::gelu_tanh(&x).to_vec(), &y);

@@ -10,14 +10,27 @@
 //! - [`profiling`]: the `--profile` report (tables against the limits, Chrome trace).
 //! - [`models`]: the benchmark models and inputs (bert-base with seeded random weights,
 //!   written once as a checkpoint; random ids; a corpus of mixed-length sentences).
+//! - [`forward`]: the forward pass as users run it (`nanobert bench forward`): latency,
+//!   the batch-size sweep, a corpus end to end, cold start, peak RSS.
+//! - [`threads`]: 1..N threads at batch 1 and 32, and two processes at once.
+//! - [`compare`]: PyTorch, ONNX Runtime and sentence-transformers timed beside nanobert,
+//!   interleaved, after checking their outputs equal ours (`scripts/bench_compare.py`).
+//! - [`commands`]: the `nanobert bench` commands, for `main.rs` to dispatch to.
+//! - [`timing`]: warm-up, repetitions, median/min/max.
 //! - [`matmul`]: every rung of the GEMM ladder and `matrixmultiply` on BERT's shapes
 //!   (`nanobert bench matmul`, `cargo bench --bench matmul`).
 //!
 //! How to measure on a shared machine (and why): docs/honest-benchmarks.md.
 
+pub mod commands;
+pub mod compare;
+pub mod forward;
+mod forward_plot;
 pub mod machine;
 pub mod matmul;
 mod matmul_report;
 pub mod models;
 pub mod peak;
 pub mod profiling;
+pub mod threads;
+pub mod timing;

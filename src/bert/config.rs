@@ -83,6 +83,14 @@ impl BertConfig {
                 ),
             ));
         }
+        // Found by tests/fuzz.rs: a negative or infinite eps made LayerNorm take the square root
+        // of a negative number, and every output NaN.
+        if !(self.layer_norm_eps > 0.0 && (self.layer_norm_eps as f32).is_finite()) {
+            return Err(Error::invalid(
+                "config.json",
+                format!("layer_norm_eps {} must be a positive finite number", self.layer_norm_eps),
+            ));
+        }
         if self.position_embedding_type != "absolute" {
             return Err(Error::invalid(
                 "config.json",

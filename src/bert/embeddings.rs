@@ -82,6 +82,61 @@ impl BertEmbeddings {
     }
 }
 
+impl BertEmbeddings {
+    /// [`BertEmbeddings::forward`] into `out: [batch·seq, hidden]` (overwritten), allocating
+    /// nothing: each row is the word row, plus the token-type row, plus the position row (in
+    /// that order, as the tensor path adds them), then LayerNorm.
+    pub fn forward_into(&self, input: &BertInput, out: &mut [f32]) -> Result<()> {
+        let _s = crate::profile::span("BertEmbeddings");
+        use crate::ops::norm::add_layer_norm_rows;
+        use crate::ops::simd::{Isa, add_assign};
+        let (b, s) = (input.batch, input.seq_len);
+        fn table(e: &Embedding) -> &[f32] {
+            e.weight.as_slice().unwrap_or(&[])
+        }
+        let (words, positions, types) =
+            (table(&self.word_embeddings), table(&self.position_embeddings), table(&self.token_type_embeddings));
+        let h = self.word_embeddings.weight.shape()[1];
+        let max_pos = self.position_embeddings.weight.shape()[0];
+        if s > max_pos {
+            return Err(Error::Input(format!(
+                "sequence of {s} tokens is longer than the model's max_position_embeddings = {max_pos}"
+            )));
+        }
+        if out.len() < b * s * h {
+            return Err(Error::invalid(
+                "BertEmbeddings",
+                format!("output of {} values for {b} x {s} x {h}", out.len()),
+            ));
+        }
+        let row_of = |t: &'_ [f32], name: &str, id: usize, pos: usize| -> Result<std::ops::Range<usize>> {
+            let rows = t.len() / h.max(1);
+            if id >= rows {
+                return Err(Error::invalid(
+                    "embedding",
+                    format!(
+                        "{name} id {id} (at position {pos}) is out of range for a table of {rows} rows (V = {rows})"
+                    ),
+                ));
+            }
+            Ok(id * h..(id + 1) * h)
+        };
+        let isa = Isa::best();
+        for (r, row) in out[..b * s * h].chunks_exact_mut(h).enumerate() {
+            row.copy_from_slice(&words[row_of(words, "input", input.input_ids[r] as usize, r)?]);
+            let t = input.token_type_ids.map_or(0, |t| t[r] as usize);
+            add_assign(isa, row, &types[row_of(types, "token type", t, r)?]);
+            add_assign(isa, row, &positions[(r % s) * h..(r % s + 1) * h]);
+        }
+        let ln = &self.LayerNorm;
+        let (w, bias) = (ln.weight.as_slice().unwrap_or(&[]), ln.bias.as_slice().unwrap_or(&[]));
+        crate::ops::par_rows(&mut out[..b * s * h], h, |_, x| {
+            add_layer_norm_rows(isa, x, &[], h, w, bias, ln.eps as f32)
+        });
+        Ok(())
+    }
+}
+
 impl Module for BertEmbeddings {
     fn name(&self) -> String {
         "BertEmbeddings".into()

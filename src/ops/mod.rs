@@ -27,6 +27,7 @@ pub mod matmul;
 pub mod norm;
 pub mod reduce;
 pub mod rnn;
+pub mod simd;
 pub mod softmax;
 
 pub use activation::{
@@ -62,5 +63,20 @@ pub(crate) fn chunks_in_place(data: &mut [f32], f: impl Fn(&mut [f32]) + Sync) {
         data.par_chunks_mut(PARALLEL_THRESHOLD / 4).for_each(&f);
     } else {
         f(data);
+    }
+}
+
+/// Applies `f` to pieces of `data` made of whole `row_len`-long rows, in parallel (about
+/// `PARALLEL_THRESHOLD / 4` values per task) when `data` has at least `PARALLEL_THRESHOLD`
+/// values; `f` also gets the index of the piece's first row. For row-wise kernels
+/// (bias + GELU, LayerNorm) on activation buffers.
+pub(crate) fn par_rows(data: &mut [f32], row_len: usize, f: impl Fn(usize, &mut [f32]) + Sync) {
+    use rayon::prelude::*;
+    let row_len = row_len.max(1);
+    if data.len() >= PARALLEL_THRESHOLD {
+        let rows = (PARALLEL_THRESHOLD / 4).div_ceil(row_len);
+        data.par_chunks_mut(rows * row_len).enumerate().for_each(|(i, c)| f(i * rows, c));
+    } else {
+        f(0, data);
     }
 }

@@ -55,7 +55,7 @@ enum Kind {
 }
 
 /// The larger of two values, NaN if either is NaN (`f32::max` would drop the NaN).
-fn max_nan(a: f32, b: f32) -> f32 {
+pub(crate) fn max_nan(a: f32, b: f32) -> f32 {
     if b > a || b.is_nan() { b } else { a } // once a is NaN, `b > a` is false: NaN stays
 }
 

@@ -120,7 +120,7 @@ impl Classifier {
             return Err(Error::Input("no text given".into()));
         }
         let firsts: Vec<&str> = inputs.iter().map(|(a, _)| *a).collect();
-        check_texts(&firsts)?;
+        check_texts(&self.tokenizer, &firsts)?;
         let n = self.model.head.num_labels();
         let mut out = Vec::with_capacity(inputs.len());
         for chunk in inputs.chunks(BATCH_SIZE) {
@@ -243,8 +243,8 @@ impl Reranker {
 
     /// Documents sorted by relevance to `query`, most relevant first (ties keep input order).
     pub fn rerank(&self, query: &str, docs: &[&str]) -> Result<Vec<Ranked>> {
-        check_texts(&[query])?;
-        check_texts(docs)?;
+        check_texts(&self.tokenizer, &[query])?;
+        check_texts(&self.tokenizer, docs)?;
         let pairs: Vec<(&str, &str)> = docs.iter().map(|&d| (query, d)).collect();
         let mut ranked: Vec<Ranked> = self
             .score_pairs(&pairs)?
@@ -315,7 +315,7 @@ impl TokenClassifier {
 
     /// Raw logits `[seq][num_labels]` of one text, with its encoding.
     pub fn logits(&self, text: &str) -> Result<(crate::text::Encoded, Vec<Vec<f32>>)> {
-        check_texts(&[text])?;
+        check_texts(&self.tokenizer, &[text])?;
         let enc = self.tokenizer.encode_with_offsets(text, None)?;
         let batch = self.tokenizer.encode_batch(&[text])?;
         if batch.input_ids != enc.ids {
@@ -432,7 +432,7 @@ impl QuestionAnswerer {
     /// `start <= end < start + max_answer_len` maximizing `p_start · p_end`, with `p` the
     /// softmax of the logits over the context tokens.
     pub fn answer(&self, question: &str, context: &str) -> Result<Answer> {
-        check_texts(&[question, context])?;
+        check_texts(&self.tokenizer, &[question, context])?;
         let enc = self.tokenizer.encode_with_offsets(question, Some(context))?;
         let batch = self.tokenizer.encode_pairs(&[(question, context)])?;
         let span = self.model.forward(&input(&batch)?)?;

@@ -19,6 +19,7 @@
 //! Read in this order: `storage.rs` (where numbers live), this file (views), `display.rs`
 //! (printing like PyTorch), `rng.rs` (seeded randomness).
 
+pub mod compare;
 mod display;
 pub mod rng;
 pub mod storage;
@@ -26,6 +27,7 @@ pub mod storage;
 use std::sync::Arc;
 
 use crate::{Error, Result};
+pub use compare::max_abs_diff;
 pub use rng::Rng;
 pub use storage::Storage;
 

@@ -43,6 +43,8 @@ use crate::{Error, Result};
 #[derive(Clone)]
 pub struct Tokenizer {
     inner: tokenizers::Tokenizer,
+    /// The same pipeline without truncation or padding, to count what truncation drops.
+    counter: tokenizers::Tokenizer,
     max_len: usize,
 }
 
@@ -104,7 +106,23 @@ impl Tokenizer {
         if !tokenizer_json.is_file() {
             return Err(Error::file(tokenizer_json, "tokenizer file not found"));
         }
-        let inner = tokenizers::Tokenizer::from_file(tokenizer_json)
+        let text = std::fs::read_to_string(tokenizer_json)
+            .map_err(|e| Error::file(tokenizer_json, format!("cannot read tokenizer file: {e}")))?;
+        let json: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| Error::file(tokenizer_json, format!("tokenizer file is not valid JSON: {e}")))?;
+        let keys: Vec<&str> = json.as_object().map(|o| o.keys().map(String::as_str).collect()).unwrap_or_default();
+        if !keys.contains(&"model") {
+            let found = if json.is_object() { format!("keys {keys:?}") } else { "not a JSON object".into() };
+            return Err(Error::file(
+                tokenizer_json,
+                format!(
+                    "valid JSON but not a tokenizer: a Hugging Face tokenizer.json has a \"model\" section \
+                     (found {found})"
+                ),
+            ));
+        }
+        let inner = text
+            .parse::<tokenizers::Tokenizer>()
             .map_err(|e| Error::file(tokenizer_json, format!("cannot load tokenizer: {e}")))?;
         Self::configure(inner, max_len)
     }
@@ -280,6 +298,9 @@ impl Tokenizer {
 
     /// Impose batch-longest padding with the file's `[PAD]` and longest-first truncation.
     fn configure(mut inner: tokenizers::Tokenizer, max_len: usize) -> Result<Tokenizer> {
+        let mut counter = inner.clone();
+        counter.with_padding(None);
+        counter.with_truncation(None).map_err(|e| tok_err("truncation", e))?;
         let (pad_id, pad_token) = match inner.token_to_id("[PAD]") {
             Some(id) => (id, "[PAD]".to_string()),
             None => match inner.get_padding() {
@@ -303,7 +324,7 @@ impl Tokenizer {
                 stride: 0,
             }))
             .map_err(|e| tok_err("truncation", e))?;
-        Ok(Tokenizer { inner, max_len })
+        Ok(Tokenizer { inner, counter, max_len })
     }
 
     /// Encode single texts: `[CLS] text [SEP]`, padded to the longest.
@@ -388,6 +409,12 @@ impl Tokenizer {
             b.tokens.push(e.get_tokens().to_vec());
         }
         Ok(b)
+    }
+
+    /// How many tokens `text` yields after normalization, without `[CLS]`/`[SEP]` and before
+    /// truncation. 0 is the one definition of an *empty* text (see `pipeline::check_texts`).
+    pub fn count_tokens(&self, text: &str) -> Result<usize> {
+        Ok(self.counter.encode(text, false).map_err(|e| tok_err("count_tokens", e))?.len())
     }
 
     /// The longest sequence (in tokens, specials included) this tokenizer produces.

@@ -1,38 +1,72 @@
-//! Helpers shared by the integration tests: float comparison that prints the worst
-//! difference, and proptest strategies that build tensors with awkward layouts.
+//! Helpers shared by the integration tests: the one float comparison (prints the worst
+//! difference, fails on NaN/inf), fixture paths, and proptest strategies that build tensors
+//! with awkward layouts.
 #![allow(dead_code)]
 
+use std::path::PathBuf;
+
 use nanobert::Tensor;
+use nanobert::io::Weights;
 use proptest::prelude::*;
 
-/// Largest |a - b| over all entries (NaN against NaN counts as equal, NaN against a number
-/// as infinitely far).
+/// Largest |a - b| over all entries. Panics (failing the test) on a length mismatch or on
+/// any NaN or infinity on either side: a non-finite value never "matches" (the `f32::max`
+/// one-liner this replaces reported an all-NaN output as difference 0).
+/// The one implementation is the library's [`nanobert::tensor::max_abs_diff`].
+#[track_caller]
 pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len(), "length mismatch");
-    a.iter()
-        .zip(b)
-        .map(|(&x, &y)| {
-            if x.is_nan() && y.is_nan() || x == y {
-                0.0
-            } else if x.is_nan() || y.is_nan() {
-                f32::INFINITY
-            } else {
-                (x - y).abs()
-            }
-        })
-        .fold(0.0, f32::max)
+    nanobert::tensor::max_abs_diff(a, b).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// [`max_abs_diff`] of two tensors of the same shape.
+#[track_caller]
+pub fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
+    a.max_abs_diff(b).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Asserts same shape and every entry within `tol` (absolute, or relative for large
-/// values), printing the max abs difference on failure.
+/// values), printing the max abs difference on failure. Fails on any non-finite value.
 #[track_caller]
 pub fn assert_close(actual: &Tensor, expected: &Tensor, tol: f32) {
     assert_eq!(actual.shape(), expected.shape(), "shapes differ");
     let (a, e) = (actual.to_vec(), expected.to_vec());
-    let ok = a.iter().zip(&e).all(|(&x, &y)| {
-        (x.is_nan() && y.is_nan()) || x == y || approx::relative_eq!(x, y, epsilon = tol, max_relative = tol)
-    });
-    assert!(ok, "max abs diff {} > tol {tol}\nactual:   {:?}\nexpected: {:?}", max_abs_diff(&a, &e), a, e);
+    let d = max_abs_diff(&a, &e);
+    let ok = a.iter().zip(&e).all(|(&x, &y)| x == y || approx::relative_eq!(x, y, epsilon = tol, max_relative = tol));
+    assert!(ok, "max abs diff {d} > tol {tol}\nactual:   {a:?}\nexpected: {e:?}");
+}
+
+/// Asserts `ours` matches the reference `theirs` (PyTorch's) within `tol` absolute, printing
+/// the max difference; fails on shape mismatch and on any NaN or infinity.
+#[track_caller]
+pub fn assert_matches(what: &str, ours: &Tensor, theirs: &Tensor, tol: f32) {
+    assert_eq!(ours.shape(), theirs.shape(), "{what}: shape {:?} vs PyTorch {:?}", ours.shape(), theirs.shape());
+    let d = ours.max_abs_diff(theirs).unwrap_or_else(|e| panic!("{what}: {e}"));
+    println!("{what}: max |ours - pytorch| = {d:.3e}");
+    assert!(d <= tol, "{what}: max abs difference {d:.3e} > {tol:.0e}");
+}
+
+/// [`assert_matches`] for plain slices.
+#[track_caller]
+pub fn assert_slices_match(what: &str, ours: &[f32], theirs: &[f32], tol: f32) {
+    let d = nanobert::tensor::max_abs_diff(ours, theirs).unwrap_or_else(|e| panic!("{what}: {e}"));
+    println!("{what}: max |ours - reference| = {d:.3e}");
+    assert!(d <= tol, "{what}: max abs difference {d:.3e} > {tol:.0e}");
+}
+
+/// A fixture file or directory under tests/fixtures.
+pub fn fixture(path: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(path)
+}
+
+/// A reference file written by scripts/make_fixtures.py.
+pub fn reference(path: &str) -> Weights {
+    Weights::open(&fixture(path)).unwrap_or_else(|e| panic!("reading fixture {path}: {e}"))
+}
+
+/// An i64 tensor of a reference file as u32 token ids.
+pub fn ids(w: &Weights, name: &str) -> (Vec<u32>, Vec<usize>) {
+    let (v, shape) = w.get_i64(name).unwrap_or_else(|e| panic!("{name}: {e}"));
+    (v.into_iter().map(|x| x as u32).collect(), shape)
 }
 
 /// Proptest settings: `cases` cases, no regression files.

@@ -66,12 +66,14 @@ impl<'a> MatRef<'a> {
     /// Checks that the slice holds the matrix; `name` ("A", "B") goes into the error.
     pub fn check(&self, op: &'static str, name: &str) -> Result<()> {
         let (rows, cols) = self.stored_shape();
-        let name = if self.trans {
-            format!("{name} ({} x {}, stored transposed as {rows} x {cols})", self.rows, self.cols)
-        } else {
-            format!("{name} ({rows} x {cols})")
+        let name = || {
+            if self.trans {
+                format!("{name} ({} x {}, stored transposed as {rows} x {cols})", self.rows, self.cols)
+            } else {
+                format!("{name} ({rows} x {cols})")
+            }
         };
-        check_matrix(op, &name, rows, cols, self.ld, self.data.len())
+        check_matrix(op, rows, cols, self.ld, self.data.len(), name)
     }
 
     /// The window from logical `(i, j)` on (same `ld`); empty if that is past the end.
@@ -117,8 +119,8 @@ impl<'a> MatMut<'a> {
 
     /// Checks that the slice holds the matrix; `name` ("C") goes into the error.
     pub fn check(&self, op: &'static str, name: &str) -> Result<()> {
-        let full = format!("{name} ({} x {})", self.rows, self.cols);
-        check_matrix(op, &full, self.rows, self.cols, self.ld, self.data.len())
+        let full = || format!("{name} ({} x {})", self.rows, self.cols);
+        check_matrix(op, self.rows, self.cols, self.ld, self.data.len(), full)
     }
 
     /// The rows of the window, each `cols` long (after [`MatMut::check`] succeeded).
@@ -153,14 +155,15 @@ pub fn check_gemm(op: &'static str, a: &MatRef, b: &MatRef, c: &MatMut) -> Resul
     Ok((m, k, n))
 }
 
-/// Checks that `len` floats hold a stored `rows x cols` matrix with leading dimension `ld`.
+/// Checks that `len` floats hold a stored `rows x cols` matrix with leading dimension `ld`;
+/// `name` is called only on error (so a successful check allocates nothing).
 pub(crate) fn check_matrix(
     op: &'static str,
-    name: &str,
     rows: usize,
     cols: usize,
     ld: usize,
     len: usize,
+    name: impl FnOnce() -> String,
 ) -> Result<()> {
     if rows == 0 || cols == 0 {
         return Ok(());
@@ -168,7 +171,7 @@ pub(crate) fn check_matrix(
     if rows > 1 && ld < cols {
         return Err(Error::invalid(
             op,
-            format!("{name}: leading dimension {ld} is smaller than a stored row ({cols} floats)"),
+            format!("{}: leading dimension {ld} is smaller than a stored row ({cols} floats)", name()),
         ));
     }
     let need = (rows - 1).checked_mul(ld).and_then(|x| x.checked_add(cols));
@@ -176,9 +179,9 @@ pub(crate) fn check_matrix(
         Some(need) if need <= len => Ok(()),
         Some(need) => Err(Error::invalid(
             op,
-            format!("{name} with leading dimension {ld} needs {need} values, the slice has {len}"),
+            format!("{} with leading dimension {ld} needs {need} values, the slice has {len}", name()),
         )),
-        None => Err(Error::invalid(op, format!("{name} with leading dimension {ld} overflows usize"))),
+        None => Err(Error::invalid(op, format!("{} with leading dimension {ld} overflows usize", name()))),
     }
 }
 

@@ -1,0 +1,585 @@
+//! # int8 GEMM with dynamic per-token quantization
+//!
+//! `y = x·Wᵀ + b` with `W` stored as 8-bit integers. Two quantizers, one on each side:
+//!
+//! - **weights, per output channel, symmetric** (once, at conversion): row `j` of `W` gets
+//!   `s_w[j] = max|W[j,:]| / 127` and `q_w[j,k] = round(W[j,k] / s_w[j])` in `-127..=127`.
+//!   One scale per output channel instead of one per tensor: a row of small weights is not
+//!   crushed by a large row elsewhere (PyTorch's and ONNX Runtime's per-tensor default).
+//! - **activations, per row (per token), asymmetric** (every call, "dynamic"): row `i` of `x`
+//!   spans `[lo, hi]` (widened to contain 0), `s_a[i] = (hi - lo) / L`, zero point
+//!   `z[i] = round(-lo / s_a[i])`, `q_a[i,k] = clamp(round(x[i,k] / s_a[i]) + z[i], 0, L)`,
+//!   unsigned, `L = 255`. Asymmetric because GELU's output is almost all positive: a symmetric range
+//!   would waste half the codes on values that never occur.
+//!
+//! Then `x[i,k] ≈ s_a[i] (q_a[i,k] - z[i])` and `W[j,k] ≈ s_w[j] q_w[j,k]`, so
+//!
+//! ```text
+//! y[i,j] ≈ s_a[i] s_w[j] Σ_k (q_a[i,k] - z[i]) q_w[j,k] + b[j]
+//!        = s_a[i] s_w[j] (acc[i,j] - z[i] colsum[j]) + b[j]
+//!   acc[i,j] = Σ_k q_a[i,k] q_w[j,k]   (u8 x i8 products, summed exactly in i32)
+//!   colsum[j] = Σ_k q_w[j,k]           (computed once, at conversion)
+//! ```
+//!
+//! The `z[i] colsum[j]` term is the **zero-point correction**: the hardware multiplies
+//! unsigned activations by signed weights, so the zero point comes out as one subtraction
+//! per output, not per product. The epilogue applies it, the two scales, the bias and,
+//! if asked, GELU, on the tile just computed (`dequantize`), then stores f32.
+//!
+//! ## The microkernels (`int8_x86.rs`)
+//!
+//! `acc` is computed four k at a time: one 32-bit lane holds 4 u8 activations (broadcast
+//! from one row) and the packed weight panel holds, per group of 4 k, 4 i8 weights for each
+//! of NR columns. The instructions:
+//!
+//! - AVX512_VNNI / AVX-VNNI `vpdpbusd acc, a, b`: per 32-bit lane,
+//!   `acc += a0 b0 + a1 b1 + a2 b2 + a3 b3` (u8 x i8, exact in i32): 64 multiply-adds per
+//!   512-bit instruction, against 16 for an f32 FMA.
+//! - AVX2 has no such instruction: `vpmaddubsw` multiplies u8 x i8 and adds *pairs* into
+//!   **saturating i16**, then `vpmaddwd` by ones adds pairs of i16 into i32. The trap:
+//!   255 x 127 x 2 = 64770 does not fit in i16 (max 32767), so with full-range codes on both
+//!   sides the pair sums silently clip to 32767. On this path the weights are quantized to
+//!   7 bits (`-63..=63`, as oneDNN does without VNNI): 255 x 63 x 2 = 32130 always fits and
+//!   the sums stay exact. Why the weights and not the activations: we measured both
+//!   (docs/lower-precision.md): 7-bit activations cost far more accuracy on short sentences,
+//!   because a per-token scale is shared by a few outlier features, while each weight row
+//!   has its own scale. (Splitting each product in two would keep 8 bits but halve the speed.)
+//!
+//! ## The loops (`gemm_i8`)
+//!
+//! 1. Quantize A (all rows, in parallel): `m x kp` bytes, `kp = k` rounded up to 4.
+//! 2. Split the columns of C into one slab per thread, at multiples of NR.
+//! 3. Per slab: for each block of `MC` rows of A (sized to stay in L2), for each NR-wide
+//!    weight panel (it stays in L1/L2 while the rows stream past), for each `MR`-row tile:
+//!    the microkernel fills an `MR x NR` i32 tile, the epilogue writes f32 into C.
+//!
+//! There is no k blocking: a whole panel row of the weight (`kp x NR` bytes, 12-96 KB for
+//! BERT's shapes) is a quarter of the f32 one's size.
+
+use rayon::prelude::*;
+
+use crate::ops::matmul::Epilogue;
+use crate::{Error, Result};
+
+/// k values per 32-bit lane: one `vpdpbusd` lane sums 4 products.
+pub const GROUP: usize = 4;
+
+/// Bytes of quantized A kept hot per row block (`MC = MC_BYTES / kp` rows): half of a
+/// typical 512 KB-2 MB L2.
+const MC_BYTES: usize = 192 * 1024;
+
+/// Least multiply-adds worth giving a thread (as in `ops::matmul`): below it, one thread.
+const PAR_MIN_MACS: usize = 1 << 21;
+
+/// Which int8 microkernel to use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum I8Kernel {
+    /// Plain Rust loops (any target; the fallback and the readable version).
+    Portable,
+    /// AVX2 `vpmaddubsw` + `vpmaddwd` (activations in 7 bits: see the module docs).
+    Avx2,
+    /// AVX-VNNI `vpdpbusd` on 256-bit registers (Alder Lake and later, Zen 5).
+    AvxVnni,
+    /// AVX512_VNNI `vpdpbusd` on 512-bit registers (Cascade Lake and later, Zen 4).
+    Avx512Vnni,
+}
+
+impl I8Kernel {
+    /// Every kernel, slowest first.
+    pub const ALL: [I8Kernel; 4] = [I8Kernel::Portable, I8Kernel::Avx2, I8Kernel::AvxVnni, I8Kernel::Avx512Vnni];
+
+    /// True if this CPU can run the kernel.
+    pub fn is_supported(self) -> bool {
+        match self {
+            I8Kernel::Portable => true,
+            #[cfg(target_arch = "x86_64")]
+            I8Kernel::Avx2 => super::int8_x86::Avx2::new().is_some(),
+            #[cfg(target_arch = "x86_64")]
+            I8Kernel::AvxVnni => super::int8_x86::AvxVnni::new().is_some(),
+            #[cfg(target_arch = "x86_64")]
+            I8Kernel::Avx512Vnni => super::int8_x86::Avx512Vnni::new().is_some(),
+            #[cfg(not(target_arch = "x86_64"))]
+            _ => false,
+        }
+    }
+
+    /// The fastest kernel this CPU supports.
+    pub fn best() -> I8Kernel {
+        Self::ALL.into_iter().rev().find(|k| k.is_supported()).unwrap_or(I8Kernel::Portable)
+    }
+
+    /// Short name for tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            I8Kernel::Portable => "portable",
+            I8Kernel::Avx2 => "avx2",
+            I8Kernel::AvxVnni => "avx-vnni",
+            I8Kernel::Avx512Vnni => "avx512-vnni",
+        }
+    }
+
+    /// (MR, NR): the i32 tile one microkernel call computes.
+    pub fn tile_shape(self) -> (usize, usize) {
+        match self {
+            I8Kernel::Portable => (4, 16),
+            I8Kernel::Avx2 => (4, 16),
+            I8Kernel::AvxVnni => (6, 16),
+            I8Kernel::Avx512Vnni => (14, 32),
+        }
+    }
+
+    /// Largest activation code: 255 (all kernels use 8-bit unsigned activations).
+    pub fn levels(self) -> u8 {
+        255
+    }
+
+    /// Largest |weight code|: 127, or 63 (7 bits) for AVX2, so that `vpmaddubsw`'s pair sums
+    /// `255 x 63 x 2 = 32130` never saturate i16 (the trap; see the module docs).
+    pub fn weight_max(self) -> i8 {
+        match self {
+            I8Kernel::Avx2 => 63,
+            _ => 127,
+        }
+    }
+}
+
+/// How one row of activations was quantized: `x ≈ scale * (q - zero_point)`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RowQuant {
+    /// f32 per code step (NaN if the row held a NaN or an infinity: the output row is NaN).
+    pub scale: f32,
+    /// The code that stands for 0.0.
+    pub zero_point: i32,
+}
+
+/// Quantizes one weight row (an output channel) symmetrically to `-qmax..=qmax` (127, or 63
+/// for the AVX2 kernel). Returns the scale `max|w| / qmax` (1.0 for an all-zero row).
+/// `out.len() == w.len()`.
+pub fn quantize_weight_row(w: &[f32], qmax: i8, out: &mut [i8]) -> f32 {
+    let qmax = qmax as f32;
+    let absmax = w.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    let scale = if absmax > 0.0 { absmax / qmax } else { 1.0 };
+    let inv = 1.0 / scale;
+    for (q, v) in out.iter_mut().zip(w) {
+        *q = (v * inv).round_ties_even().clamp(-qmax, qmax) as i8;
+    }
+    scale
+}
+
+/// Quantizes one activation row to `0..=levels` (see the module docs); `x[k] * mul[k]` is
+/// quantized when `mul` is given (SmoothQuant's division, folded in). Writes `x.len()` codes
+/// and zeros up to `out.len()` (the padding to a multiple of 4 k).
+pub fn quantize_row(x: &[f32], mul: Option<&[f32]>, levels: u8, out: &mut [u8]) -> RowQuant {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: AVX2 is present (checked just above); the function only differs from the
+        // portable one in the instructions the compiler may use.
+        return unsafe { quantize_row_avx2(x, mul, levels, out) };
+    }
+    quantize_row_portable(x, mul, levels, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn quantize_row_avx2(x: &[f32], mul: Option<&[f32]>, levels: u8, out: &mut [u8]) -> RowQuant {
+    quantize_row_portable(x, mul, levels, out)
+}
+
+/// The quantizer written plainly. Every step is an exactly rounded IEEE operation, so the
+/// vectorized copy gives the same codes bit for bit.
+#[inline(always)]
+fn quantize_row_portable(x: &[f32], mul: Option<&[f32]>, levels: u8, out: &mut [u8]) -> RowQuant {
+    let (out, pad) = out.split_at_mut(x.len());
+    pad.fill(0);
+    let (mut lo, mut hi, mut poison) = (0.0f32, 0.0f32, 0.0f32);
+    let value = |k: usize| match mul {
+        Some(m) => x[k] * m[k],
+        None => x[k],
+    };
+    for k in 0..x.len() {
+        let v = value(k);
+        lo = lo.min(v);
+        hi = hi.max(v);
+        poison += v * 0.0; // NaN if any value is NaN or infinite (min/max would skip a NaN)
+    }
+    let levels_f = levels as f32;
+    let scale = (hi - lo) / levels_f;
+    if scale.is_nan() || poison.is_nan() || !scale.is_finite() {
+        out.fill(0);
+        return RowQuant { scale: f32::NAN, zero_point: 0 };
+    }
+    if scale == 0.0 {
+        out.fill(0); // an all-zero row
+        return RowQuant { scale: 1.0, zero_point: 0 };
+    }
+    let zero_point = (-lo / scale).round_ties_even().clamp(0.0, levels_f);
+    let inv = 1.0 / scale;
+    for (k, q) in out.iter_mut().enumerate() {
+        *q = ((value(k) * inv).round_ties_even() + zero_point).clamp(0.0, levels_f) as u8;
+    }
+    RowQuant { scale, zero_point: zero_point as i32 }
+}
+
+/// The epilogue of one output: zero-point correction, both scales, bias. The reference and
+/// every kernel call this same function, so their outputs are identical bit for bit.
+#[inline(always)]
+pub fn dequantize(acc: i32, row: RowQuant, colsum: i32, w_scale: f32, bias: f32) -> f32 {
+    ((acc - row.zero_point * colsum) as f32) * (row.scale * w_scale) + bias
+}
+
+/// A weight `[n, k]` (a Linear's `[out, in]`) quantized per output channel and packed into
+/// the panels of one int8 microkernel.
+#[derive(Clone, Debug)]
+pub struct PackedI8 {
+    k: usize,
+    n: usize,
+    kernel: I8Kernel,
+    /// Panel width NR of `kernel`; groups of 4 k per panel row.
+    nr: usize,
+    groups: usize,
+    /// `n.div_ceil(nr)` panels of `groups x nr x 4` codes: for group g, column j, the 4
+    /// weights `k = 4g..4g+4` are adjacent (one 32-bit lane of the kernel).
+    panels: Vec<i8>,
+    /// Per output channel: the weight scale `s_w` and `colsum = Σ_k q_w`.
+    scales: Vec<f32>,
+    colsum: Vec<i32>,
+    /// Per input channel: multiply activations by this before quantizing (SmoothQuant).
+    act_mul: Option<Vec<f32>>,
+}
+
+impl PackedI8 {
+    /// Quantizes and packs `w: [n, k]` (row-major, f32) for the best kernel of this CPU.
+    pub fn new(w: &[f32], n: usize, k: usize) -> Result<PackedI8> {
+        PackedI8::with_kernel(I8Kernel::best(), w, n, k, None)
+    }
+
+    /// [`PackedI8::new`] for a given kernel, optionally with SmoothQuant factors `smooth[k]`
+    /// (> 0): the weight's input column `k` is multiplied by `smooth[k]` before quantizing and
+    /// the activations are divided by it at run time, which leaves `x·Wᵀ` unchanged.
+    ///
+    /// Errors if the kernel is not supported here, `w` is not `n * k` values, a weight is not
+    /// finite, or `smooth` has the wrong length or a non-positive entry.
+    pub fn with_kernel(kernel: I8Kernel, w: &[f32], n: usize, k: usize, smooth: Option<&[f32]>) -> Result<PackedI8> {
+        if !kernel.is_supported() {
+            return Err(Error::invalid("PackedI8", format!("this CPU does not support the {} kernel", kernel.name())));
+        }
+        if w.len() != n * k {
+            return Err(Error::invalid("PackedI8", format!("weight has {} values, expected {n} x {k}", w.len())));
+        }
+        if let Some(i) = w.iter().position(|v| !v.is_finite()) {
+            return Err(Error::invalid("PackedI8", format!("weight value #{i} is {} (not finite)", w[i])));
+        }
+        if let Some(s) = smooth
+            && (s.len() != k || s.iter().any(|v| !(*v > 0.0 && v.is_finite())))
+        {
+            return Err(Error::invalid("PackedI8", format!("smoothing needs {k} positive factors, got {}", s.len())));
+        }
+        let (_, nr) = kernel.tile_shape();
+        let groups = k.div_ceil(GROUP);
+        let panel_len = groups * GROUP * nr;
+        let mut panels = vec![0i8; n.div_ceil(nr) * panel_len];
+        let mut scales = vec![0.0f32; n];
+        let mut colsum = vec![0i32; n];
+        let mut row = vec![0i8; k];
+        let mut smoothed = vec![0.0f32; k];
+        for j in 0..n {
+            let wj = &w[j * k..(j + 1) * k];
+            let wj = match smooth {
+                Some(s) => {
+                    smoothed.iter_mut().zip(wj.iter().zip(s)).for_each(|(o, (w, s))| *o = w * s);
+                    &smoothed[..]
+                }
+                None => wj,
+            };
+            scales[j] = quantize_weight_row(wj, kernel.weight_max(), &mut row);
+            colsum[j] = row.iter().map(|&q| q as i32).sum();
+            let (p, c) = (j / nr, j % nr);
+            for (kk, &q) in row.iter().enumerate() {
+                panels[p * panel_len + (kk / GROUP) * GROUP * nr + c * GROUP + kk % GROUP] = q;
+            }
+        }
+        let act_mul = smooth.map(|s| s.iter().map(|v| 1.0 / v).collect());
+        Ok(PackedI8 { k, n, kernel, nr, groups, panels, scales, colsum, act_mul })
+    }
+
+    /// Input features (k).
+    pub fn k(&self) -> usize {
+        self.k
+    }
+
+    /// Output features (n).
+    pub fn n(&self) -> usize {
+        self.n
+    }
+
+    /// The microkernel the panels were packed for.
+    pub fn kernel(&self) -> I8Kernel {
+        self.kernel
+    }
+
+    /// Whether SmoothQuant factors were folded in.
+    pub fn is_smoothed(&self) -> bool {
+        self.act_mul.is_some()
+    }
+
+    /// Bytes owned: codes (with padding), scales, column sums, smoothing factors.
+    pub fn bytes(&self) -> usize {
+        self.panels.capacity() + 8 * self.n + 4 * self.act_mul.as_ref().map_or(0, |v| v.len())
+    }
+
+    /// The weight the int8 codes stand for, `[n, k]` f32 (smoothing undone): for measuring
+    /// the quantization error of the weights alone.
+    pub fn dequantized_weight(&self) -> Vec<f32> {
+        let panel_len = self.groups * GROUP * self.nr;
+        let mut w = vec![0.0f32; self.n * self.k];
+        for j in 0..self.n {
+            let (p, c) = (j / self.nr, j % self.nr);
+            for kk in 0..self.k {
+                let q = self.panels[p * panel_len + (kk / GROUP) * GROUP * self.nr + c * GROUP + kk % GROUP];
+                let m = self.act_mul.as_ref().map_or(1.0, |m| m[kk]);
+                w[j * self.k + kk] = q as f32 * self.scales[j] * m;
+            }
+        }
+        w
+    }
+}
+
+/// `C = A·Wᵀ (+ bias) (then GELU)` with `W` int8 (see the module docs). `a: m x k` (row i at
+/// `i * lda`), `c: m x n` (row i at `i * ldc`), overwritten; the epilogue (bias `[n]`, then GELU) as `ops::matmul::Epilogue`.
+///
+/// Activations are quantized per row with the levels of `w`'s kernel; the product runs on all
+/// threads of the current rayon pool. Errors if a slice is too short for its matrix.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_i8(
+    m: usize,
+    a: &[f32],
+    lda: usize,
+    w: &PackedI8,
+    c: &mut [f32],
+    ldc: usize,
+    epilogue: Epilogue,
+) -> Result<()> {
+    let (k, n) = (w.k, w.n);
+    check_matrix("gemm_i8", "A", m, k, lda, a.len())?;
+    check_matrix("gemm_i8", "C", m, n, ldc, c.len())?;
+    epilogue.check("gemm_i8", n)?;
+    let (bias, gelu) = match epilogue {
+        Epilogue::None => (None, false),
+        Epilogue::Bias(b) => (Some(b), false),
+        Epilogue::BiasGelu(b) => (Some(b), true),
+    };
+    if m == 0 || n == 0 {
+        return Ok(());
+    }
+    // 1. Quantize A, one row per token.
+    let kp = w.groups * GROUP;
+    let mut qa = vec![0u8; m * kp];
+    let mut rows = vec![RowQuant { scale: 0.0, zero_point: 0 }; m];
+    let levels = w.kernel.levels();
+    let quantize = |(i, (q, r)): (usize, (&mut [u8], &mut RowQuant))| {
+        *r = quantize_row(&a[i * lda..i * lda + k], w.act_mul.as_deref(), levels, q);
+    };
+    if m * k >= 1 << 16 {
+        qa.par_chunks_mut(kp.max(1)).zip(rows.par_iter_mut()).enumerate().for_each(quantize);
+    } else {
+        qa.chunks_mut(kp.max(1)).zip(rows.iter_mut()).enumerate().for_each(quantize);
+    }
+    // 2.-3. The blocked product.
+    let mut c_rows: Vec<&mut [f32]> = c.chunks_mut(ldc.max(n)).take(m).map(|r| &mut r[..n]).collect();
+    let job = Job { m, kp, qa: &qa, rows: &rows, w, bias, gelu };
+    match w.kernel {
+        I8Kernel::Portable => job.run(Portable, &mut c_rows),
+        #[cfg(target_arch = "x86_64")]
+        I8Kernel::Avx2 => job.run(super::int8_x86::Avx2::new().ok_or_else(unsupported)?, &mut c_rows),
+        #[cfg(target_arch = "x86_64")]
+        I8Kernel::AvxVnni => job.run(super::int8_x86::AvxVnni::new().ok_or_else(unsupported)?, &mut c_rows),
+        #[cfg(target_arch = "x86_64")]
+        I8Kernel::Avx512Vnni => job.run(super::int8_x86::Avx512Vnni::new().ok_or_else(unsupported)?, &mut c_rows),
+        #[cfg(not(target_arch = "x86_64"))]
+        _ => return Err(unsupported()),
+    }
+    Ok(())
+}
+
+fn unsupported() -> Error {
+    Error::invalid("gemm_i8", "the weight was packed for a kernel this CPU does not support")
+}
+
+/// Errors unless `len` values hold a `rows x cols` matrix with leading dimension `ld`.
+pub(crate) fn check_matrix(
+    op: &'static str,
+    name: &str,
+    rows: usize,
+    cols: usize,
+    ld: usize,
+    len: usize,
+) -> Result<()> {
+    if rows == 0 || cols == 0 {
+        return Ok(());
+    }
+    let ok = (rows == 1 || ld >= cols) && (rows - 1).checked_mul(ld).and_then(|x| x.checked_add(cols)) <= Some(len);
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(op, format!("{name} is {rows} x {cols} with leading dimension {ld}: slice has {len}")))
+    }
+}
+
+/// The contract of an int8 microkernel: for `i < h`, `j < NR`,
+/// `acc[i * NR + j] = Σ_g Σ_t a[i * lda + 4g + t] * b[g * 4 NR + 4j + t]` (u8 x i8 in i32).
+pub(crate) trait I8Tile: Copy + Send + Sync {
+    const MR: usize;
+    const NR: usize;
+    /// `a`: `h` rows of quantized activations, `lda` apart; `b`: one packed panel (`groups`
+    /// groups); `acc`: at least `h * NR` outputs. Panics if a slice is too short.
+    fn tile(&self, groups: usize, h: usize, a: &[u8], lda: usize, b: &[i8], acc: &mut [i32]);
+}
+
+/// The checks every kernel does before touching raw pointers.
+#[inline]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn check_tile(mr: usize, nr: usize, groups: usize, h: usize, a: &[u8], lda: usize, b: &[i8], acc: &[i32]) {
+    assert!((1..=mr).contains(&h), "int8 tile: height {h} not in 1..={mr}");
+    assert!(lda >= groups * GROUP, "int8 tile: lda {lda} < {} codes", groups * GROUP);
+    assert!(a.len() >= (h - 1) * lda + groups * GROUP, "int8 tile: A rows shorter than {groups} groups");
+    assert!(b.len() >= groups * GROUP * nr, "int8 tile: panel shorter than {groups} groups");
+    assert!(acc.len() >= h * nr, "int8 tile: {} accumulators for {h} x {nr}", acc.len());
+}
+
+/// The portable microkernel: the contract as plain loops.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Portable;
+
+impl I8Tile for Portable {
+    const MR: usize = 4;
+    const NR: usize = 16;
+    fn tile(&self, groups: usize, h: usize, a: &[u8], lda: usize, b: &[i8], acc: &mut [i32]) {
+        check_tile(Self::MR, Self::NR, groups, h, a, lda, b, acc);
+        for i in 0..h {
+            let out = &mut acc[i * Self::NR..(i + 1) * Self::NR];
+            out.fill(0);
+            for g in 0..groups {
+                let av = &a[i * lda + g * GROUP..][..GROUP];
+                let bg = &b[g * GROUP * Self::NR..(g + 1) * GROUP * Self::NR];
+                for (j, o) in out.iter_mut().enumerate() {
+                    *o += (0..GROUP).map(|t| av[t] as i32 * bg[j * GROUP + t] as i32).sum::<i32>();
+                }
+            }
+        }
+    }
+}
+
+/// One call of [`gemm_i8`], after A was quantized.
+struct Job<'a> {
+    m: usize,
+    kp: usize,
+    qa: &'a [u8],
+    rows: &'a [RowQuant],
+    w: &'a PackedI8,
+    bias: Option<&'a [f32]>,
+    gelu: bool,
+}
+
+impl Job<'_> {
+    fn run<K: I8Tile>(&self, kernel: K, c: &mut [&mut [f32]]) {
+        debug_assert_eq!(K::NR, self.w.nr, "panels packed for another kernel");
+        let (m, n) = (self.m, self.w.n);
+        let panels = n.div_ceil(K::NR);
+        let work = m.saturating_mul(n).saturating_mul(self.w.k);
+        let tasks = rayon::current_num_threads().min(panels).min((work / PAR_MIN_MACS).max(1));
+        if tasks < 2 {
+            return self.slab(kernel, 0, c);
+        }
+        // Column slabs at panel boundaries; each task owns its pieces of every row of C.
+        let bounds: Vec<usize> = (0..=tasks).map(|t| (panels * t / tasks * K::NR).min(n)).collect();
+        let mut parts: Vec<Vec<&mut [f32]>> = (0..tasks).map(|_| Vec::with_capacity(m)).collect();
+        for row in c.iter_mut() {
+            let mut rest = &mut row[..n];
+            for (t, part) in parts.iter_mut().enumerate() {
+                let (piece, tail) = rest.split_at_mut(bounds[t + 1] - bounds[t]);
+                part.push(piece);
+                rest = tail;
+            }
+        }
+        parts.into_par_iter().enumerate().for_each(|(t, mut rows)| self.slab(kernel, bounds[t], &mut rows));
+    }
+
+    /// Columns `j0..j0 + c[0].len()` of C (`j0` a multiple of NR), all rows.
+    fn slab<K: I8Tile>(&self, kernel: K, j0: usize, c: &mut [&mut [f32]]) {
+        let width = c.first().map_or(0, |r| r.len());
+        let (groups, kp, w) = (self.w.groups, self.kp, self.w);
+        let panel_len = groups * GROUP * K::NR;
+        let mc = (MC_BYTES / kp.max(1)).max(K::MR) / K::MR * K::MR;
+        let mut acc = vec![0i32; K::MR * K::NR];
+        for i0 in (0..self.m).step_by(mc) {
+            let i_end = (i0 + mc).min(self.m);
+            for jc in (0..width).step_by(K::NR) {
+                let col = j0 + jc;
+                let nr = K::NR.min(width - jc);
+                let panel = &w.panels[col / K::NR * panel_len..][..panel_len];
+                for i in (i0..i_end).step_by(K::MR) {
+                    let h = K::MR.min(i_end - i);
+                    kernel.tile(groups, h, &self.qa[i * kp..], kp, panel, &mut acc);
+                    for r in 0..h {
+                        let out = &mut c[i + r][jc..jc + nr];
+                        let rq = self.rows[i + r];
+                        let acc_r = &acc[r * K::NR..r * K::NR + nr];
+                        let (cs, sw) = (&w.colsum[col..col + nr], &w.scales[col..col + nr]);
+                        match self.bias {
+                            Some(b) => {
+                                let b = &b[col..col + nr];
+                                for j in 0..nr {
+                                    out[j] = dequantize(acc_r[j], rq, cs[j], sw[j], b[j]);
+                                }
+                            }
+                            None => {
+                                for j in 0..nr {
+                                    out[j] = dequantize(acc_r[j], rq, cs[j], sw[j], 0.0);
+                                }
+                            }
+                        }
+                        if self.gelu {
+                            crate::ops::gelu_in_place(out);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The reference: [`gemm_i8`] as the formulas of the module docs, one output at a time, from
+/// the unpacked weight. `x: [m, k]`, `w: [n, k]` f32 (quantized here per output channel,
+/// smoothed by `smooth` when given) to `-qmax..=qmax`, activations to `0..=levels`, as the
+/// kernel's; returns `[m, n]`.
+#[allow(clippy::too_many_arguments)]
+pub fn linear_i8_ref(
+    x: &[f32],
+    m: usize,
+    k: usize,
+    w: &[f32],
+    n: usize,
+    bias: Option<&[f32]>,
+    smooth: Option<&[f32]>,
+    levels: u8,
+    qmax: i8,
+) -> Vec<f32> {
+    let mut qw = vec![0i8; n * k];
+    let mut sw = vec![0.0f32; n];
+    for j in 0..n {
+        let row: Vec<f32> = (0..k).map(|kk| w[j * k + kk] * smooth.map_or(1.0, |s| s[kk])).collect();
+        sw[j] = quantize_weight_row(&row, qmax, &mut qw[j * k..(j + 1) * k]);
+    }
+    let mul: Option<Vec<f32>> = smooth.map(|s| s.iter().map(|v| 1.0 / v).collect());
+    let mut y = vec![0.0f32; m * n];
+    let mut qa = vec![0u8; k];
+    for i in 0..m {
+        let rq = quantize_row(&x[i * k..(i + 1) * k], mul.as_deref(), levels, &mut qa);
+        for j in 0..n {
+            let acc: i32 = (0..k).map(|kk| qa[kk] as i32 * qw[j * k + kk] as i32).sum();
+            let colsum: i32 = qw[j * k..(j + 1) * k].iter().map(|&q| q as i32).sum();
+            y[i * n + j] = dequantize(acc, rq, colsum, sw[j], bias.map_or(0.0, |b| b[j]));
+        }
+    }
+    y
+}

@@ -1,0 +1,213 @@
+//! # The x86 int8 microkernels: an `H x NR` i32 tile, four k per instruction lane
+//!
+//! All three implement the contract of [`I8Tile`] (see `int8.rs`) with the same packed
+//! layout (per group of 4 k: 4 weights for each of NR columns, adjacent). Per group:
+//!
+//! ```text
+//! b_v = panel[g][v*lanes .. (v+1)*lanes]        NR/lanes vector loads (each lane: 4 i8)
+//! for i in 0..H:  a = broadcast(A[i][4g..4g+4])  one 32-bit broadcast (4 u8)
+//!                 acc[i][v] += dot4(a, b_v)      VNNI: one vpdpbusd per vector
+//!                                                AVX2: vpmaddubsw, vpmaddwd(·, 1), vpaddd
+//! ```
+//!
+//! | kernel      | registers  | tile   | acc regs | MACs per instruction            |
+//! |-------------|------------|--------|----------|---------------------------------|
+//! | avx512-vnni | 32 x zmm   | 14x32  | 28       | 64 (`vpdpbusd zmm`)             |
+//! | avx-vnni    | 16 x ymm   | 6x16   | 12       | 32 (`vpdpbusd ymm`)             |
+//! | avx2        | 16 x ymm   | 4x16   | 8        | 32 per 3 instructions           |
+//!
+//! A value of each kernel type exists only once `new()` has checked the CPU flags, which is
+//! what makes the `unsafe` calls below sound.
+
+use std::arch::x86_64::*;
+
+use super::int8::{GROUP, I8Tile, check_tile};
+
+/// Calls `$f::<H>(args)` for the run-time height `$h`, one monomorphized copy per height.
+macro_rules! by_height {
+    ($h:expr, $f:ident $args:tt, [$($n:literal)*]) => {
+        match $h {
+            $($n => $f::<$n> $args,)*
+            h => unreachable!("no int8 kernel for height {h}"),
+        }
+    };
+}
+
+/// Proof that the CPU has AVX512F + AVX512_VNNI.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Avx512Vnni(());
+
+impl Avx512Vnni {
+    pub(crate) fn new() -> Option<Self> {
+        (is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512vnni")).then_some(Avx512Vnni(()))
+    }
+}
+
+impl I8Tile for Avx512Vnni {
+    const MR: usize = 14;
+    const NR: usize = 32;
+    fn tile(&self, groups: usize, h: usize, a: &[u8], lda: usize, b: &[i8], acc: &mut [i32]) {
+        check_tile(Self::MR, Self::NR, groups, h, a, lda, b, acc);
+        let (a, b, acc) = (a.as_ptr(), b.as_ptr(), acc.as_mut_ptr());
+        // SAFETY: `self` proves AVX512F + AVX512_VNNI; `check_tile` verified that A holds `h`
+        // rows of `groups * 4` bytes `lda` apart, the panel `groups * 4 * 32` bytes and `acc`
+        // `h * 32` values.
+        unsafe { by_height!(h, vnni512(groups, a, lda, b, acc), [1 2 3 4 5 6 7 8 9 10 11 12 13 14]) }
+    }
+}
+
+/// # Safety
+/// AVX512F + AVX512_VNNI; `a`: H rows of `4 groups` bytes, `lda` apart; `b`: `128 groups`
+/// bytes; `acc`: `32 H` values.
+#[target_feature(enable = "avx512f,avx512vnni")]
+unsafe fn vnni512<const H: usize>(groups: usize, a: *const u8, lda: usize, b: *const i8, acc: *mut i32) {
+    let mut lo = [_mm512_setzero_si512(); H];
+    let mut hi = [_mm512_setzero_si512(); H];
+    for g in 0..groups {
+        // SAFETY: g < groups, so the panel bytes 128g..128g+128 and the A bytes
+        // i*lda+4g..+4 (i < H) are in bounds (see the function's contract).
+        unsafe {
+            let b0 = _mm512_loadu_si512(b.add(g * 128) as *const _);
+            let b1 = _mm512_loadu_si512(b.add(g * 128 + 64) as *const _);
+            for i in 0..H {
+                let av = _mm512_set1_epi32((a.add(i * lda + g * GROUP) as *const i32).read_unaligned());
+                lo[i] = _mm512_dpbusd_epi32(lo[i], av, b0);
+                hi[i] = _mm512_dpbusd_epi32(hi[i], av, b1);
+            }
+        }
+    }
+    for i in 0..H {
+        // SAFETY: acc holds 32 H values.
+        unsafe {
+            _mm512_storeu_si512(acc.add(i * 32) as *mut _, lo[i]);
+            _mm512_storeu_si512(acc.add(i * 32 + 16) as *mut _, hi[i]);
+        }
+    }
+}
+
+/// Proof that the CPU has AVX2 + AVX-VNNI (the VEX-encoded 256-bit `vpdpbusd`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct AvxVnni(());
+
+impl AvxVnni {
+    pub(crate) fn new() -> Option<Self> {
+        (is_x86_feature_detected!("avx2") && is_x86_feature_detected!("avxvnni")).then_some(AvxVnni(()))
+    }
+}
+
+impl I8Tile for AvxVnni {
+    const MR: usize = 6;
+    const NR: usize = 16;
+    fn tile(&self, groups: usize, h: usize, a: &[u8], lda: usize, b: &[i8], acc: &mut [i32]) {
+        check_tile(Self::MR, Self::NR, groups, h, a, lda, b, acc);
+        let (a, b, acc) = (a.as_ptr(), b.as_ptr(), acc.as_mut_ptr());
+        // SAFETY: `self` proves AVX2 + AVX-VNNI; bounds as checked by `check_tile` (A: h rows
+        // of 4 groups bytes, panel: 64 groups bytes, acc: 16 h values).
+        unsafe { by_height!(h, vnni256(groups, a, lda, b, acc), [1 2 3 4 5 6]) }
+    }
+}
+
+/// # Safety
+/// AVX2 + AVX-VNNI; `a`: H rows of `4 groups` bytes, `lda` apart; `b`: `64 groups` bytes;
+/// `acc`: `16 H` values.
+#[target_feature(enable = "avx2,avxvnni")]
+unsafe fn vnni256<const H: usize>(groups: usize, a: *const u8, lda: usize, b: *const i8, acc: *mut i32) {
+    let mut lo = [_mm256_setzero_si256(); H];
+    let mut hi = [_mm256_setzero_si256(); H];
+    for g in 0..groups {
+        // SAFETY: g < groups: panel bytes 64g..64g+64 and A bytes i*lda+4g..+4 are in bounds.
+        unsafe {
+            let b0 = _mm256_loadu_si256(b.add(g * 64) as *const __m256i);
+            let b1 = _mm256_loadu_si256(b.add(g * 64 + 32) as *const __m256i);
+            for i in 0..H {
+                let av = _mm256_set1_epi32((a.add(i * lda + g * GROUP) as *const i32).read_unaligned());
+                lo[i] = _mm256_dpbusd_avx_epi32(lo[i], av, b0);
+                hi[i] = _mm256_dpbusd_avx_epi32(hi[i], av, b1);
+            }
+        }
+    }
+    for i in 0..H {
+        // SAFETY: acc holds 16 H values.
+        unsafe {
+            _mm256_storeu_si256(acc.add(i * 16) as *mut __m256i, lo[i]);
+            _mm256_storeu_si256(acc.add(i * 16 + 8) as *mut __m256i, hi[i]);
+        }
+    }
+}
+
+/// Proof that the CPU has AVX2.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Avx2(());
+
+impl Avx2 {
+    pub(crate) fn new() -> Option<Self> {
+        is_x86_feature_detected!("avx2").then_some(Avx2(()))
+    }
+}
+
+impl I8Tile for Avx2 {
+    const MR: usize = 4;
+    const NR: usize = 16;
+    fn tile(&self, groups: usize, h: usize, a: &[u8], lda: usize, b: &[i8], acc: &mut [i32]) {
+        check_tile(Self::MR, Self::NR, groups, h, a, lda, b, acc);
+        let (a, b, acc) = (a.as_ptr(), b.as_ptr(), acc.as_mut_ptr());
+        // SAFETY: `self` proves AVX2; bounds as checked by `check_tile`.
+        unsafe { by_height!(h, madd256(groups, a, lda, b, acc), [1 2 3 4]) }
+    }
+}
+
+/// `vpmaddubsw` (u8 x i8, adjacent pairs added into saturating i16) then `vpmaddwd` by ones
+/// (adjacent i16 pairs into i32): the same 4-product lane sums as `vpdpbusd`, exact as long
+/// as each pair sum fits in i16, i.e. weights are within -63..=63 (see `int8.rs`).
+///
+/// # Safety
+/// AVX2; `a`: H rows of `4 groups` bytes, `lda` apart; `b`: `64 groups` bytes; `acc`: `16 H`.
+#[target_feature(enable = "avx2")]
+unsafe fn madd256<const H: usize>(groups: usize, a: *const u8, lda: usize, b: *const i8, acc: *mut i32) {
+    let ones = _mm256_set1_epi16(1);
+    let mut lo = [_mm256_setzero_si256(); H];
+    let mut hi = [_mm256_setzero_si256(); H];
+    for g in 0..groups {
+        // SAFETY: g < groups: panel bytes 64g..64g+64 and A bytes i*lda+4g..+4 are in bounds.
+        unsafe {
+            let b0 = _mm256_loadu_si256(b.add(g * 64) as *const __m256i);
+            let b1 = _mm256_loadu_si256(b.add(g * 64 + 32) as *const __m256i);
+            for i in 0..H {
+                let av = _mm256_set1_epi32((a.add(i * lda + g * GROUP) as *const i32).read_unaligned());
+                let p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(av, b0), ones);
+                let p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(av, b1), ones);
+                lo[i] = _mm256_add_epi32(lo[i], p0);
+                hi[i] = _mm256_add_epi32(hi[i], p1);
+            }
+        }
+    }
+    for i in 0..H {
+        // SAFETY: acc holds 16 H values.
+        unsafe {
+            _mm256_storeu_si256(acc.add(i * 16) as *mut __m256i, lo[i]);
+            _mm256_storeu_si256(acc.add(i * 16 + 8) as *mut __m256i, hi[i]);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The i16 saturation trap of `vpmaddubsw`, shown: with 8-bit codes on both sides a pair
+    /// sum 255 x 127 x 2 = 64770 clips to 32767; with 7-bit weights (63) it is exact.
+    #[test]
+    fn avx2_saturation_trap() {
+        let Some(k) = Avx2::new() else {
+            let _ = std::io::Write::write_all(&mut std::io::stderr(), b"avx2_saturation_trap: no AVX2, not run\n");
+            return;
+        };
+        let a = [255u8; 4];
+        let mut acc = [0i32; 16];
+        k.tile(1, 1, &a, 4, &[127i8; 64], &mut acc);
+        assert_eq!(acc[0], 2 * 32767, "pairs saturate at 32767");
+        assert_ne!(acc[0], 4 * 255 * 127);
+        k.tile(1, 1, &a, 4, &[63i8; 64], &mut acc);
+        assert_eq!(acc[0], 4 * 255 * 63, "7-bit weights: exact");
+    }
+}

@@ -1,0 +1,302 @@
+//! # The HTTP endpoints
+//!
+//! | endpoint | body | answer |
+//! |---|---|---|
+//! | `POST /embed` | TEI `{"inputs", "normalize", "truncate"}` | `[[f32]]` |
+//! | `POST /v1/embeddings` | OpenAI `{"input", "model", "encoding_format"}` | `{"data": [...], "usage": {...}}` |
+//! | `POST /fill-mask` | `{"inputs", "top_k", "truncate"}` (MLM checkpoints) | `[[{"position", "top": [...]}]]` |
+//! | `GET /health` | | 200 `ok`, 503 when the compute thread stopped |
+//! | `GET /info` | | model, dimensions, max length, precision, threads, limits |
+//! | `GET /metrics` | | Prometheus text |
+//!
+//! A handler parses and checks the body, tokenizes on the tokenizer pool, queues a job
+//! (429 at once when the queue is full, 503 while shutting down) and awaits its answer. When
+//! the client disconnects, axum drops the handler's future, which closes the job's answer
+//! channel, and the batcher skips the job.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use tokio::sync::oneshot;
+
+use super::AppState;
+use super::api::{self, ApiError, Dialect, EmbedRequest, FillMaskRequest, OpenAiRequest};
+use super::batcher::{Job, Output, Refused, Seq, Task};
+
+type St = State<Arc<AppState>>;
+type Body = Result<Bytes, BytesRejection>;
+
+/// All routes, with the body limit applied.
+pub fn router(state: Arc<AppState>, max_body_bytes: usize) -> Router {
+    Router::new()
+        .route("/embed", post(embed))
+        .route("/v1/embeddings", post(openai_embeddings))
+        .route("/fill-mask", post(fill_mask))
+        .route("/health", get(health))
+        .route("/info", get(info))
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .with_state(state)
+}
+
+/// Reads the body or explains why not (413 naming the limit).
+fn body_bytes(s: &AppState, body: Body) -> Result<Bytes, ApiError> {
+    body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::too_large(format!(
+                "request body is larger than the limit of {} bytes (--max-body-bytes)",
+                s.info.max_body_bytes
+            ))
+        } else {
+            ApiError::bad_request(format!("cannot read the request body: {e}"))
+        }
+    })
+}
+
+/// Counts the answer under `endpoint` and returns it.
+fn counted(s: &AppState, endpoint: &str, r: Result<Response, ApiError>, d: Dialect) -> Response {
+    let r = match r {
+        Ok(r) => r,
+        Err(e) => e.in_dialect(d).into_response(),
+    };
+    s.metrics.count(endpoint, r.status().as_u16());
+    r
+}
+
+async fn embed(State(s): St, body: Body) -> Response {
+    let r = embed_inner(&s, body).await;
+    counted(&s, "/embed", r, Dialect::Tei)
+}
+
+async fn embed_inner(s: &Arc<AppState>, body: Body) -> Result<Response, ApiError> {
+    let body = body_bytes(s, body)?;
+    let req: EmbedRequest = api::parse(&body, r#"{"inputs": "text" | ["a", "b"], "normalize": true}"#)?;
+    if req.prompt_name.is_some() {
+        return Err(ApiError::bad_request("`prompt_name` is not supported by this server"));
+    }
+    if let Some(d) = &req.truncation_direction
+        && !d.eq_ignore_ascii_case("right")
+    {
+        return Err(ApiError::bad_request(format!("`truncation_direction` {d:?}: only \"Right\" is supported")));
+    }
+    let texts = req.inputs.texts(&s.info_limits(), "inputs")?;
+    let seqs = tokenize(s, texts, req.truncate, "inputs").await?;
+    match submit(s, seqs, Task::Embed { normalize: req.normalize }).await? {
+        (Output::Embeddings(v), _) => Ok(axum::Json(v).into_response()),
+        _ => Err(internal("wrong output kind")),
+    }
+}
+
+async fn openai_embeddings(State(s): St, body: Body) -> Response {
+    let r = openai_inner(&s, body).await;
+    counted(&s, "/v1/embeddings", r, Dialect::OpenAi)
+}
+
+async fn openai_inner(s: &Arc<AppState>, body: Body) -> Result<Response, ApiError> {
+    let body = body_bytes(s, body)?;
+    let req: OpenAiRequest = api::parse(&body, r#"{"input": "text" | ["a", "b"], "model": "..."}"#)?;
+    let base64 = match req.encoding_format.as_deref() {
+        None | Some("float") => false,
+        Some("base64") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!("`encoding_format` {other:?}: use \"float\" or \"base64\"")));
+        }
+    };
+    if let Some(d) = req.dimensions
+        && d != s.info.dimensions
+    {
+        return Err(ApiError::bad_request(format!(
+            "`dimensions` {d}: this model only gives {} dimensions",
+            s.info.dimensions
+        )));
+    }
+    let texts = api::openai_texts(req.input, &s.info_limits())?;
+    let seqs = tokenize(s, texts, false, "input").await?;
+    let (out, tokens) = submit(s, seqs, Task::Embed { normalize: true }).await?;
+    let Output::Embeddings(v) = out else { return Err(internal("wrong output kind")) };
+    let data: Vec<serde_json::Value> = v
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let embedding = if base64 { serde_json::json!(api::base64_f32(e)) } else { serde_json::json!(e) };
+            serde_json::json!({ "object": "embedding", "embedding": embedding, "index": i })
+        })
+        .collect();
+    let model = req.model.unwrap_or_else(|| s.info.model_id.clone());
+    Ok(axum::Json(serde_json::json!({
+        "object": "list",
+        "data": data,
+        "model": model,
+        "usage": { "prompt_tokens": tokens, "total_tokens": tokens },
+    }))
+    .into_response())
+}
+
+async fn fill_mask(State(s): St, body: Body) -> Response {
+    let r = fill_mask_inner(&s, body).await;
+    counted(&s, "/fill-mask", r, Dialect::Tei)
+}
+
+async fn fill_mask_inner(s: &Arc<AppState>, body: Body) -> Result<Response, ApiError> {
+    let Some(mask_id) = s.mask_id else {
+        return Err(ApiError {
+            status: StatusCode::BAD_REQUEST,
+            kind: "Validation",
+            message: format!(
+                "{} has no masked-language-model head: /fill-mask needs a BertForMaskedLM checkpoint",
+                s.info.model_id
+            ),
+            dialect: Dialect::Tei,
+        });
+    };
+    let body = body_bytes(s, body)?;
+    let req: FillMaskRequest = api::parse(&body, r#"{"inputs": "Paris is the [MASK] of France.", "top_k": 5}"#)?;
+    if req.top_k == 0 || req.top_k > 100 {
+        return Err(ApiError::bad_request(format!("`top_k` {}: must be 1 to 100", req.top_k)));
+    }
+    let texts = req.inputs.texts(&s.info_limits(), "inputs")?;
+    let seqs = tokenize(s, texts, req.truncate, "inputs").await?;
+    if let Some(i) = seqs.iter().position(|q| !q.ids.contains(&mask_id)) {
+        return Err(ApiError::bad_request(format!("`inputs`[{i}] has no [MASK] token")));
+    }
+    match submit(s, seqs, Task::FillMask { top_k: req.top_k, mask_id }).await? {
+        (Output::FillMask(v), _) => Ok(axum::Json(v).into_response()),
+        _ => Err(internal("wrong output kind")),
+    }
+}
+
+async fn health(State(s): St) -> Response {
+    let r = if s.compute_alive.load(Ordering::Relaxed) {
+        (StatusCode::OK, "ok").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "the compute thread has stopped").into_response()
+    };
+    s.metrics.count("/health", r.status().as_u16());
+    r
+}
+
+async fn info(State(s): St) -> Response {
+    s.metrics.count("/info", 200);
+    axum::Json(&s.info).into_response()
+}
+
+async fn metrics(State(s): St) -> Response {
+    s.metrics.count("/metrics", 200);
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], s.metrics.render()).into_response()
+}
+
+async fn not_found(uri: axum::http::Uri) -> Response {
+    ApiError {
+        status: StatusCode::NOT_FOUND,
+        kind: "NotFound",
+        message: format!(
+            "no endpoint {}: try POST /embed, POST /v1/embeddings, POST /fill-mask, GET /health, /info, /metrics",
+            uri.path()
+        ),
+        dialect: Dialect::Tei,
+    }
+    .into_response()
+}
+
+fn internal(msg: &str) -> ApiError {
+    ApiError { status: StatusCode::INTERNAL_SERVER_ERROR, kind: "Backend", message: msg.into(), dialect: Dialect::Tei }
+}
+
+impl AppState {
+    fn info_limits(&self) -> api::Limits {
+        api::Limits {
+            max_body_bytes: self.info.max_body_bytes,
+            max_texts: self.info.max_client_batch_size,
+            max_text_chars: self.info.max_text_chars,
+        }
+    }
+}
+
+/// Tokenizes `texts` on the tokenizer pool (not on the compute pool, not blocking the I/O
+/// threads). Texts longer than the model's maximum are cut when `truncate`, else refused (413).
+async fn tokenize(s: &Arc<AppState>, texts: Vec<String>, truncate: bool, field: &str) -> Result<Vec<Seq>, ApiError> {
+    let (tx, rx) = oneshot::channel();
+    let st = s.clone();
+    s.tokenizer_pool.spawn(move || {
+        let strs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let _ = tx.send(st.tokenizer.encode_batch(&strs));
+    });
+    let batch = rx
+        .await
+        .map_err(|_| internal("the tokenizer thread stopped"))?
+        .map_err(|e| ApiError::bad_request(format!("cannot tokenize: {e}")))?;
+    let max = s.max_len;
+    let mut seqs = Vec::with_capacity(batch.batch);
+    for (i, n) in batch.lengths().into_iter().enumerate() {
+        let row = i * batch.seq_len;
+        let mut ids = batch.input_ids[row..row + n].to_vec();
+        let mut type_ids = batch.token_type_ids[row..row + n].to_vec();
+        if n > max {
+            if !truncate {
+                return Err(ApiError::too_large(format!(
+                    "`{field}`[{i}] has {n} tokens; the model takes at most {max} (send \"truncate\": true to cut it)"
+                )));
+            }
+            // Keep [CLS] and the first max-2 tokens, end with the original last token ([SEP]).
+            let last = ids[n - 1];
+            ids.truncate(max);
+            ids[max - 1] = last;
+            type_ids.truncate(max);
+        }
+        seqs.push(Seq { ids, type_ids });
+    }
+    Ok(seqs)
+}
+
+/// Queues the job and waits for its answer; also returns the job's real token count.
+/// A full queue is a 429 at once, a closed one a 503.
+async fn submit(s: &AppState, seqs: Vec<Seq>, task: Task) -> Result<(Output, usize), ApiError> {
+    let (tx, rx) = oneshot::channel();
+    let job = Job { seqs, task, reply: tx, enqueued: Instant::now(), id: 0 };
+    let tokens = job.tokens();
+    let id = match s.queue.push(job) {
+        Ok(id) => id,
+        Err((why, _job)) => {
+            let (status, message) = match why {
+                Refused::Full { capacity } => (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    format!("the queue is full ({capacity} texts waiting, --max-queue): retry later"),
+                ),
+                Refused::Closed => (StatusCode::SERVICE_UNAVAILABLE, "the server is shutting down".to_string()),
+            };
+            return Err(ApiError { status, kind: "Overloaded", message, dialect: Dialect::Tei });
+        }
+    };
+    // If this future is dropped (the client went away), the guard takes the job off the queue.
+    let mut guard = Dequeue { queue: &s.queue, id: Some(id) };
+    let reply = rx.await;
+    guard.id = None;
+    match reply {
+        Ok(Ok(out)) => Ok((out, tokens)),
+        Ok(Err(msg)) => Err(internal(&msg)),
+        Err(_) => Err(internal("the compute thread stopped before answering")),
+    }
+}
+
+/// Takes a job off the queue when the waiting handler is dropped (client disconnected).
+struct Dequeue<'a> {
+    queue: &'a super::batcher::Queue,
+    id: Option<u64>,
+}
+
+impl Drop for Dequeue<'_> {
+    fn drop(&mut self) {
+        if let Some(id) = self.id.take() {
+            self.queue.cancel(id);
+        }
+    }
+}

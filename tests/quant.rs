@@ -1,0 +1,269 @@
+//! Lower-precision kernels against their scalar references (src/quant/).
+//!
+//! Every int8 and f16/bf16 kernel this CPU supports is compared with the reference on random
+//! shapes, including the edges (k, n of 0 and 1, tile edges); the kernels the CPU cannot run
+//! are listed on stderr (not captured by the test harness), so a green run says what it covered.
+
+mod common;
+
+use std::io::Write;
+
+use nanobert::ops::matmul::Epilogue;
+use nanobert::quant::half::{HalfKernel, PackedHalf, gemm_half, linear_half_ref};
+use nanobert::quant::int8::{I8Kernel, PackedI8, gemm_i8, linear_i8_ref, quantize_row};
+use nanobert::quant::{Precision, ToPrecision};
+use proptest::prelude::*;
+
+fn values(len: usize, seed: u64) -> Vec<f32> {
+    nanobert::Tensor::randn(&[len.max(1)], seed).as_slice().unwrap()[..len].to_vec()
+}
+
+/// Says (once per test) which kernels this CPU cannot run, outside the harness's capture.
+fn report_unsupported(kind: &str, names: Vec<&str>) {
+    if !names.is_empty() {
+        let _ = writeln!(std::io::stderr(), "{kind} kernels NOT tested (this CPU lacks them): {}", names.join(", "));
+    }
+}
+
+fn i8_kernels() -> Vec<I8Kernel> {
+    report_unsupported("int8", I8Kernel::ALL.iter().filter(|k| !k.is_supported()).map(|k| k.name()).collect());
+    I8Kernel::ALL.into_iter().filter(|k| k.is_supported()).collect()
+}
+
+fn half_kernels() -> Vec<HalfKernel> {
+    report_unsupported("f16/bf16", HalfKernel::ALL.iter().filter(|k| !k.is_supported()).map(|k| k.name()).collect());
+    HalfKernel::ALL.into_iter().filter(|k| k.is_supported()).collect()
+}
+
+/// Runs the packed int8 GEMM and the reference on the same data; they must agree bit for bit
+/// (the i32 sums are exact and the epilogue is the same function).
+fn check_i8(kernel: I8Kernel, m: usize, k: usize, n: usize, seed: u64, smooth: bool, bias: bool) {
+    let x = values(m * k, seed);
+    let w = values(n * k, seed + 1);
+    let b = values(n, seed + 2);
+    let s: Option<Vec<f32>> = smooth.then(|| values(k, seed + 3).iter().map(|v| v.abs() + 0.25).collect());
+    let bias = bias.then_some(b.as_slice());
+    let packed = PackedI8::with_kernel(kernel, &w, n, k, s.as_deref()).unwrap();
+    let mut y = vec![f32::NAN; m * n];
+    gemm_i8(m, &x, k, &packed, &mut y, n, bias.map_or(Epilogue::None, Epilogue::Bias)).unwrap();
+    let want = linear_i8_ref(&x, m, k, &w, n, bias, s.as_deref(), kernel.levels(), kernel.weight_max());
+    assert!(y.iter().all(|v| v.is_finite()), "{}: non-finite output", kernel.name());
+    assert_eq!(y, want, "{} kernel vs reference, m {m} k {k} n {n}", kernel.name());
+}
+
+#[test]
+fn int8_kernels_match_reference_on_edges() {
+    for kernel in i8_kernels() {
+        let (mr, nr) = kernel.tile_shape();
+        for &(m, k, n) in &[
+            (1, 1, 1),
+            (1, 0, 5),
+            (3, 1, 1),
+            (mr, 4, nr),
+            (mr + 1, 5, nr + 1),
+            (mr - 1, 7, nr - 1),
+            (2 * mr + 3, 33, 2 * nr + 5),
+            (17, 64, 3),
+        ] {
+            check_i8(kernel, m, k, n, (m * 1000 + k * 10 + n) as u64, false, true);
+            check_i8(kernel, m, k, n, 7, true, false);
+        }
+        // Empty outputs: nothing to do, no error.
+        let p = PackedI8::with_kernel(kernel, &[], 0, 8, None).unwrap();
+        gemm_i8(3, &[0.0; 24], 8, &p, &mut [], 0, Epilogue::None).unwrap();
+        gemm_i8(0, &[], 8, &p, &mut [], 0, Epilogue::None).unwrap();
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+    #[test]
+    fn int8_kernels_match_reference(m in 1usize..40, k in 1usize..80, n in 1usize..70, seed in 0u64..1000, smooth: bool) {
+        for kernel in I8Kernel::ALL.into_iter().filter(|k| k.is_supported()) {
+            check_i8(kernel, m, k, n, seed, smooth, true);
+        }
+    }
+
+    #[test]
+    fn half_kernels_match_reference(m in 1usize..30, k in 1usize..70, n in 1usize..70, seed in 0u64..1000) {
+        for kernel in HalfKernel::ALL.into_iter().filter(|k| k.is_supported()) {
+            check_half(kernel, m, k, n, seed);
+        }
+    }
+}
+
+/// The int8 GEMM is an approximation of the f32 one: on random data its error must be a
+/// small fraction of the output's size (7-bit weights: a larger error).
+#[test]
+fn int8_close_to_f32() {
+    let (m, k, n) = (16, 256, 48);
+    let x = values(m * k, 1);
+    let w = values(n * k, 2);
+    let exact = linear_half_ref(&x, m, k, &w, n, None, Precision::F32, false);
+    let norm = exact.iter().map(|v| v * v).sum::<f32>().sqrt();
+    for kernel in i8_kernels() {
+        let p = PackedI8::with_kernel(kernel, &w, n, k, None).unwrap();
+        let mut y = vec![0.0; m * n];
+        gemm_i8(m, &x, k, &p, &mut y, n, Epilogue::None).unwrap();
+        let err = y.iter().zip(&exact).map(|(a, b)| (a - b) * (a - b)).sum::<f32>().sqrt() / norm;
+        let bound = if kernel.weight_max() == 63 { 0.03 } else { 0.015 };
+        assert!(err < bound, "{}: relative error {err} >= {bound}", kernel.name());
+    }
+}
+
+/// GELU in the epilogue equals GELU applied afterwards.
+#[test]
+fn int8_and_half_gelu_epilogue() {
+    let (m, k, n) = (9, 40, 37);
+    let x = values(m * k, 5);
+    let w = values(n * k, 6);
+    let b = values(n, 7);
+    for kernel in i8_kernels() {
+        let p = PackedI8::with_kernel(kernel, &w, n, k, None).unwrap();
+        let (mut plain, mut fused) = (vec![0.0; m * n], vec![0.0; m * n]);
+        gemm_i8(m, &x, k, &p, &mut plain, n, Epilogue::Bias(&b)).unwrap();
+        gemm_i8(m, &x, k, &p, &mut fused, n, Epilogue::BiasGelu(&b)).unwrap();
+        nanobert::ops::gelu_in_place(&mut plain);
+        assert_eq!(plain, fused, "{}", kernel.name());
+    }
+    for kernel in half_kernels() {
+        let prec = if kernel == HalfKernel::Avx512Bf16 { Precision::Bf16 } else { Precision::F16 };
+        let p = PackedHalf::with_kernel(kernel, prec, &w, n, k).unwrap();
+        let (mut plain, mut fused) = (vec![0.0; m * n], vec![0.0; m * n]);
+        gemm_half(m, &x, k, &p, &mut plain, n, Epilogue::Bias(&b)).unwrap();
+        gemm_half(m, &x, k, &p, &mut fused, n, Epilogue::BiasGelu(&b)).unwrap();
+        nanobert::ops::gelu_in_place(&mut plain);
+        assert_eq!(plain, fused, "{}", kernel.name());
+    }
+}
+
+/// A NaN or an infinity in an input row makes that output row NaN (not a quiet wrong number);
+/// the other rows are untouched.
+#[test]
+fn int8_propagates_nan() {
+    let (m, k, n) = (3, 8, 5);
+    let mut x = values(m * k, 3);
+    x[k + 2] = f32::NAN;
+    x[2 * k] = f32::INFINITY;
+    let w = values(n * k, 4);
+    for kernel in i8_kernels() {
+        let p = PackedI8::with_kernel(kernel, &w, n, k, None).unwrap();
+        let mut y = vec![0.0; m * n];
+        gemm_i8(m, &x, k, &p, &mut y, n, Epilogue::None).unwrap();
+        assert!(y[..n].iter().all(|v| v.is_finite()), "{}: row 0 should be finite", kernel.name());
+        assert!(y[n..].iter().all(|v| v.is_nan()), "{}: rows 1 and 2 should be NaN: {y:?}", kernel.name());
+    }
+}
+
+/// The activation quantizer: codes within range, 0.0 exactly representable, the row's
+/// extremes mapped to the ends of the range.
+#[test]
+fn activation_quantizer() {
+    let x = [-1.0f32, 0.0, 0.5, 3.0];
+    let mut q = [0u8; 8];
+    let r = quantize_row(&x, None, 255, &mut q);
+    assert_eq!(q[0], 0);
+    assert_eq!(q[3], 255);
+    assert_eq!(q[1] as i32, r.zero_point);
+    assert_eq!(&q[4..], &[0, 0, 0, 0], "padding must be zero");
+    let back: Vec<f32> = x.iter().enumerate().map(|(i, _)| r.scale * (q[i] as i32 - r.zero_point) as f32).collect();
+    for (a, b) in back.iter().zip(&x) {
+        assert!((a - b).abs() <= r.scale / 2.0 + 1e-6, "{a} vs {b}");
+    }
+    // All positive (after GELU): the zero point is 0 and all codes are used.
+    let r = quantize_row(&[0.1, 0.2, 4.0], None, 127, &mut q);
+    assert_eq!((r.zero_point, q[2]), (0, 127));
+}
+
+/// Wrong sizes are errors, not panics.
+#[test]
+fn errors_name_the_problem() {
+    assert!(PackedI8::new(&[1.0; 5], 2, 3).is_err());
+    assert!(PackedI8::new(&[f32::NAN; 6], 2, 3).is_err());
+    assert!(PackedHalf::new(Precision::Int8, &[1.0; 6], 2, 3).is_err());
+    let p = PackedI8::new(&[1.0; 6], 2, 3).unwrap();
+    let e = gemm_i8(2, &[1.0; 5], 3, &p, &mut [0.0; 4], 2, Epilogue::None).unwrap_err();
+    assert!(e.to_string().contains('A'), "{e}");
+    assert!(gemm_i8(2, &[1.0; 6], 3, &p, &mut [0.0; 4], 2, Epilogue::Bias(&[1.0])).is_err());
+}
+
+fn check_half(kernel: HalfKernel, m: usize, k: usize, n: usize, seed: u64) {
+    let x = values(m * k, seed);
+    let w = values(n * k, seed + 1);
+    let b = values(n, seed + 2);
+    for prec in [Precision::F16, Precision::Bf16] {
+        if !kernel.handles(prec) {
+            continue;
+        }
+        let p = PackedHalf::with_kernel(kernel, prec, &w, n, k).unwrap();
+        let mut y = vec![f32::NAN; m * n];
+        gemm_half(m, &x, k, &p, &mut y, n, Epilogue::Bias(&b)).unwrap();
+        let want = linear_half_ref(&x, m, k, &w, n, Some(&b), prec, kernel == HalfKernel::Avx512Bf16);
+        // Same products, summed in a different order: f32 rounding differences only.
+        let scale = (k as f32).sqrt() * 4.0;
+        let diff = common::max_abs_diff(&y, &want);
+        assert!(diff <= 1e-5 * scale, "{} {prec}: max diff {diff}, m {m} k {k} n {n}", kernel.name());
+    }
+}
+
+#[test]
+fn half_kernels_match_reference_on_edges() {
+    for kernel in half_kernels() {
+        let (mr, nr) = kernel.tile_shape();
+        for &(m, k, n) in
+            &[(1, 1, 1), (1, 0, 3), (mr, 2, nr), (mr + 1, 3, nr + 1), (mr - 1, 9, nr - 1), (2 * mr + 1, 31, 2 * nr + 3)]
+        {
+            check_half(kernel, m, k, n, (m + k + n) as u64);
+        }
+    }
+}
+
+/// The whole-model API: a tiny random BERT in every precision stays close to f32, and its
+/// Linears report the bytes of their precision.
+#[test]
+fn model_to_precision() {
+    use nanobert::bert::{BertConfig, BertInput, BertModel, Init};
+    let cfg = BertConfig {
+        vocab_size: 50,
+        hidden_size: 32,
+        num_hidden_layers: 2,
+        num_attention_heads: 4,
+        intermediate_size: 64,
+        ..BertConfig::bert_base_uncased()
+    };
+    let model = BertModel::load(&Init { std: 0.05, seed: 3 }, "bert.", &cfg, false).unwrap();
+    let ids: Vec<u32> = (0..2 * 7).map(|i| (i * 7 % cfg.vocab_size) as u32).collect();
+    let input = BertInput::new(&ids, None, None, 2, 7).unwrap();
+    let reference = model.forward(&input, false).unwrap().last_hidden_state;
+    let reference = reference.as_slice().unwrap().to_vec();
+    let (f32_bytes, weights) = nanobert::quant::convert::weight_bytes(&model);
+    for (p, tol) in [(Precision::F16, 1e-2), (Precision::Bf16, 5e-2), (Precision::Int8, 0.15)] {
+        model.to_precision(p).unwrap();
+        let y = model.forward(&input, false).unwrap().last_hidden_state;
+        let diff = common::max_abs_diff(y.as_slice().unwrap(), &reference);
+        assert!(diff < tol, "{p}: max diff {diff} vs f32");
+        let (bytes, n) = nanobert::quant::convert::weight_bytes(&model);
+        assert_eq!(n, weights);
+        assert!(bytes * p.bytes_per_weight() < f32_bytes * 4 + weights, "{p}: {bytes} bytes vs f32 {f32_bytes}");
+    }
+    model.to_precision(Precision::F32).unwrap();
+    let y = model.forward(&input, false).unwrap().last_hidden_state;
+    assert_eq!(y.as_slice().unwrap(), reference.as_slice(), "back to f32 must give the same bits");
+}
+
+/// `Linear::forward_gelu` (GELU in the epilogue) equals `forward` then GELU, at every precision.
+#[test]
+fn linear_gelu_epilogue_at_every_precision() {
+    use nanobert::nn::Linear;
+    use nanobert::{Tensor, ops};
+    let l = Linear::new(Tensor::randn(&[40, 24], 1), Some(Tensor::randn(&[40], 2))).unwrap();
+    let x = Tensor::randn(&[3, 5, 24], 3);
+    for p in Precision::ALL {
+        l.set_precision(p, None).unwrap();
+        assert_eq!(l.precision(), p);
+        let fused = l.forward_gelu(&x).unwrap();
+        let plain = ops::gelu(&l.forward(&x).unwrap());
+        assert_eq!(fused.shape(), &[3, 5, 40]);
+        assert_eq!(fused.as_slice().unwrap(), plain.as_slice().unwrap(), "{p}");
+    }
+}
