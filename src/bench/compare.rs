@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use super::machine::{Cpu, Watch};
 use super::models::{CORPUS_SEED, corpus, random_ids};
 use super::timing::Stats;
-use crate::bert::{BertConfig, BertInput, BertModel};
+use crate::bert::{BertConfig, BertInput, BertModel, Fusion};
 use crate::io::{Checkpoint, SaveTensor, save};
 use crate::pipeline::Embedder;
 use crate::{Error, Result, Tensor};
@@ -47,6 +47,8 @@ pub struct CompareOptions {
     pub script: PathBuf,
     /// Output directory (compare.md, compare.csv, inputs, ONNX exports).
     pub out_dir: PathBuf,
+    /// The fusions nanobert's side runs with (`--no-fuse`; all on by default).
+    pub fusion: Fusion,
 }
 
 impl CompareOptions {
@@ -62,6 +64,7 @@ impl CompareOptions {
             python: std::env::var("NANOBERT_PYTHON").unwrap_or_else(|_| "python3".into()),
             script: find_script(),
             out_dir,
+            fusion: Fusion::all(),
         }
     }
 }
@@ -144,18 +147,22 @@ pub fn run(opts: &CompareOptions) -> Result<String> {
         .map_err(|e| Error::invalid("bench --compare", e.to_string()))?;
     let cpu = Cpu::detect();
     let mut md = format!(
-        "# nanobert bench --compare\n\nCPU: {}. Every runtime on {} thread(s); runtimes interleaved, {} rounds.\n\n",
+        "# nanobert bench --compare\n\nCPU: {}. Every runtime on {} thread(s); runtimes interleaved, {} rounds; \
+         nanobert with {}.\n\n",
         cpu.line(),
         opts.threads,
-        opts.rounds
+        opts.rounds,
+        opts.fusion.describe()
     );
     let mut rows: Vec<CompareRow> = Vec::new();
     for (name, dir) in &opts.models {
         println!("== {name} ==");
         let ckpt = Checkpoint::open(dir)?;
         let cfg = BertConfig::from_json(&ckpt.config_json)?;
-        let model = BertModel::load(&ckpt.weights, "bert.", &cfg, true)?;
-        let embedder = Embedder::from_checkpoint(&ckpt)?;
+        let mut model = BertModel::load(&ckpt.weights, "bert.", &cfg, true)?;
+        model.fusion = opts.fusion;
+        let mut embedder = Embedder::from_checkpoint(&ckpt)?;
+        embedder.model.fusion = opts.fusion;
         let slug: String = name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
         let work = opts.out_dir.join(format!("compare-{slug}"));
         std::fs::create_dir_all(&work).map_err(|e| Error::file(&work, e))?;

@@ -12,6 +12,8 @@
 //!   written once as a checkpoint; random ids; a corpus of mixed-length sentences).
 //! - [`forward`]: the forward pass as users run it (`nanobert bench forward`): latency,
 //!   the batch-size sweep, a corpus end to end, cold start, peak RSS.
+//! - [`fusion`]: each fusion of the forward off against all on, interleaved, with the
+//!   bytes it keeps off the memory bus (`nanobert bench fusion`).
 //! - [`threads`]: 1..N threads at batch 1 and 32, and two processes at once.
 //! - [`compare`]: PyTorch, ONNX Runtime and sentence-transformers timed beside nanobert,
 //!   interleaved, after checking their outputs equal ours (`scripts/bench_compare.py`).
@@ -26,6 +28,7 @@ pub mod commands;
 pub mod compare;
 pub mod forward;
 mod forward_plot;
+pub mod fusion;
 pub mod machine;
 pub mod matmul;
 mod matmul_report;

@@ -53,6 +53,8 @@ pub struct ServeOptions {
     pub limits: Limits,
     /// Threads for HTTP I/O (tokio workers) and, separately, for tokenization.
     pub io_threads: usize,
+    /// The fusions the model runs with (all on by default; `nanobert serve --no-fuse NAME`).
+    pub fusion: crate::bert::Fusion,
 }
 
 impl ServeOptions {
@@ -66,6 +68,7 @@ impl ServeOptions {
             max_queue_texts: 256,
             limits: Limits::default(),
             io_threads: 1,
+            fusion: crate::bert::Fusion::all(),
         }
     }
 }
@@ -146,14 +149,17 @@ fn load(opts: &ServeOptions) -> Result<(Engine, Tokenizer, usize, Option<u32>, I
     let ckpt = Checkpoint::open(&opts.model_dir)?;
     let cfg = BertConfig::from_json(&ckpt.config_json)?;
     let max_len = max_len(&ckpt, &cfg);
-    let emb = Embedder::from_checkpoint(&ckpt)?;
+    let mut emb = Embedder::from_checkpoint(&ckpt)?;
+    emb.model.fusion = opts.fusion;
     let dimensions = emb.dimension()?;
     let pooling: Vec<String> = emb.head.modules.iter().map(|m| m.describe()).collect();
     let head = emb.head;
     let has_mlm = ckpt.weights.contains("cls.predictions.transform.dense.weight");
     let encoder = if has_mlm {
         drop(emb.model); // the MLM model holds its own copy of the encoder
-        Encoder::Mlm(Box::new(BertForMaskedLM::load(&ckpt.weights, &cfg)?))
+        let mut mlm = BertForMaskedLM::load(&ckpt.weights, &cfg)?;
+        mlm.bert.fusion = opts.fusion;
+        Encoder::Mlm(Box::new(mlm))
     } else {
         Encoder::Bare(Box::new(emb.model))
     };
