@@ -104,6 +104,7 @@ enum Command {
         /// One JSON object per line.
         #[arg(long)]
         json: bool,
+        /// The texts to classify (with --pairs: A B A B ...).
         #[arg(required = true)]
         texts: Vec<String>,
     },
@@ -112,7 +113,9 @@ enum Command {
         /// One JSON object per line, best first.
         #[arg(long)]
         json: bool,
+        /// The query the documents are scored against.
         query: String,
+        /// The documents to rerank.
         #[arg(required = true)]
         docs: Vec<String>,
     },
@@ -124,6 +127,7 @@ enum Command {
         /// One JSON object per line.
         #[arg(long)]
         json: bool,
+        /// The texts to tag.
         #[arg(required = true)]
         texts: Vec<String>,
     },
@@ -132,7 +136,9 @@ enum Command {
         /// One JSON object.
         #[arg(long)]
         json: bool,
+        /// The question.
         question: String,
+        /// The text the answer is taken from.
         context: String,
     },
     /// Rank documents by cosine similarity to a query.
