@@ -451,3 +451,18 @@ fn token_classification_and_qa_checkpoints_are_refused_naming_the_command() {
         assert!(err.to_string().contains(command), "{name}: {err}");
     }
 }
+
+#[test]
+fn a_sentence_transformers_model_that_lowercases_is_served_as_the_library_embeds() {
+    let dir = head("st-lowercase");
+    let server = Server::start(&ServeOptions::new(dir.clone(), 0)).unwrap();
+    let texts = ["Hello World", "PARIS"];
+    let want = Embedder::from_checkpoint(&Checkpoint::open(&dir).unwrap()).unwrap().embed(&texts).unwrap();
+    let (st, body) =
+        post(server.addr(), "/embed", &serde_json::json!({ "inputs": texts, "normalize": false }).to_string());
+    assert_eq!(st, 200, "{body}");
+    for (g, w) in vectors(&json(&body)).iter().zip(&want) {
+        assert!(max_diff(g, w) < 1e-5, "server and library differ by {}", max_diff(g, w));
+    }
+    server.shutdown().unwrap();
+}
