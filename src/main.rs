@@ -104,6 +104,7 @@ enum Command {
         /// One JSON object per line.
         #[arg(long)]
         json: bool,
+        /// The texts to classify (with --pairs: text A, text B, text A, text B, ...).
         #[arg(required = true)]
         texts: Vec<String>,
     },
@@ -112,7 +113,9 @@ enum Command {
         /// One JSON object per line, best first.
         #[arg(long)]
         json: bool,
+        /// The query the documents are ranked for.
         query: String,
+        /// The documents to rank against the query.
         #[arg(required = true)]
         docs: Vec<String>,
     },
@@ -124,6 +127,7 @@ enum Command {
         /// One JSON object per line.
         #[arg(long)]
         json: bool,
+        /// The texts to tag (one entity list per text).
         #[arg(required = true)]
         texts: Vec<String>,
     },
@@ -132,7 +136,9 @@ enum Command {
         /// One JSON object.
         #[arg(long)]
         json: bool,
+        /// The question to answer from the context.
         question: String,
+        /// The passage the answer is taken from.
         context: String,
     },
     /// Rank documents by cosine similarity to a query.

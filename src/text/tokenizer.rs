@@ -472,7 +472,18 @@ fn read_vocab_txt(vocab: &Path) -> Result<HashMap<String, u32>> {
 /// `BertTokenizer`).
 fn read_json_vocab(path: &Path) -> Result<HashMap<String, u32>> {
     let v = crate::io::checkpoint::read_json(path)?;
-    let model = v.get("model").ok_or_else(|| Error::file(path, "no \"model\" section"))?;
+    let model = v.get("model").ok_or_else(|| {
+        let found = match v.as_object() {
+            Some(o) => format!("keys {:?}", o.keys().collect::<Vec<_>>()),
+            None => "not a JSON object".into(),
+        };
+        Error::file(
+            path,
+            format!(
+                "valid JSON but not a tokenizer: a Hugging Face tokenizer.json has a \"model\" section (found {found})"
+            ),
+        )
+    })?;
     if let Some(kind) = model.get("type").and_then(|t| t.as_str())
         && kind != "WordPiece"
     {
