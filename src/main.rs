@@ -104,7 +104,7 @@ enum Command {
         /// One JSON object per line.
         #[arg(long)]
         json: bool,
-        /// The texts to classify (with --pairs: A B A B ...).
+        /// The texts to classify (with --pairs: text A, text B, text A, text B, ...).
         #[arg(required = true)]
         texts: Vec<String>,
     },
@@ -113,9 +113,9 @@ enum Command {
         /// One JSON object per line, best first.
         #[arg(long)]
         json: bool,
-        /// The query the documents are scored against.
+        /// The query the documents are ranked for.
         query: String,
-        /// The documents to rerank.
+        /// The documents to rank against the query.
         #[arg(required = true)]
         docs: Vec<String>,
     },
@@ -127,7 +127,7 @@ enum Command {
         /// One JSON object per line.
         #[arg(long)]
         json: bool,
-        /// The texts to tag.
+        /// The texts to tag (one entity list per text).
         #[arg(required = true)]
         texts: Vec<String>,
     },
@@ -136,9 +136,9 @@ enum Command {
         /// One JSON object.
         #[arg(long)]
         json: bool,
-        /// The question.
+        /// The question to answer from the context.
         question: String,
-        /// The text the answer is taken from.
+        /// The passage the answer is taken from.
         context: String,
     },
     /// Rank documents by cosine similarity to a query.
@@ -176,7 +176,20 @@ enum Command {
         #[command(subcommand)]
         what: Option<BenchCommand>,
     },
-    /// Serve embeddings (and fill-mask) over HTTP on 127.0.0.1, with dynamic batching.
+    /// Serve the model over HTTP on 127.0.0.1, with dynamic batching.
+    ///
+    /// What a checkpoint serves depends on what it is (GET /info lists it):
+    ///
+    ///   embedding model:  POST /embed (TEI shape), POST /v1/embeddings (OpenAI shape)
+    ///   with an MLM head: also POST /fill-mask
+    ///   classifier:       POST /predict (TEI shape: "text", ["text", "pair"] or [["a"], ["b", "c"]])
+    ///   cross-encoder:    POST /rerank {"query": "...", "texts": [...]}, and POST /predict
+    ///   always:           GET /health, GET /info, GET /metrics (Prometheus text)
+    ///
+    /// A full queue answers 429 at once; a request over a limit gets a 413 naming the option.
+    ///
+    /// Example: curl -s 127.0.0.1:8080/embed -H 'Content-Type: application/json' -d '{"inputs": "hi"}'
+    #[command(verbatim_doc_comment)]
     Serve(ServeArgs),
     /// The README demo: semantic search with MiniLM (and fill-mask with --mlm DIR).
     Demo {
