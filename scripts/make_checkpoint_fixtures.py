@@ -226,6 +226,26 @@ ST_CASES = [
     # sentence_bert_config.json do_lower_case on a cased tokenizer, and a short max_seq_length
     ("st-lowercase", dict(pooling="mean", cased=True, sentence_bert_config={"max_seq_length": 6, "do_lower_case": True})),
     ("st-cased", dict(pooling="mean", cased=True)),
+    # sentence_bert_config.json tokenizer_args (the name of sentence-transformers <= 5; 6 calls it processor_kwargs):
+    # passed to AutoTokenizer.from_pretrained, so they override tokenizer_config.json (here: a cased tokenizer made
+    # to lowercase, and a shorter model_max_length)
+    (
+        "st-tokenizer-args",
+        dict(
+            pooling="mean",
+            cased=True,
+            sentence_bert_config={"tokenizer_args": {"do_lower_case": True, "model_max_length": 7}},
+        ),
+    ),
+    # the other activations sentence-transformers loads by torch class name: ReLU on a Dense without bias, Sigmoid
+    # with a same-width residual (adds x), GELU (exact) with a residual projection; after max pooling, no Normalize
+    (
+        "st-dense-activations",
+        dict(
+            pooling="max",
+            dense=[(16, 10, "relu", False, False), (10, 10, "sigmoid", True), (10, 7, "gelu", True)],
+        ),
+    ),
 ]
 
 
@@ -237,9 +257,15 @@ def make_st(out: Path, tmp: Path, name: str, spec: dict, seed: int) -> None:
     dim = transformer.get_embedding_dimension()
     modules.append(Pooling(dim, pooling_mode=spec["pooling"], include_prompt=spec.get("include_prompt", True)))
     torch.manual_seed(seed)
-    for i, (fin, fout, act, residual) in enumerate(spec.get("dense", [])):
-        act_fn = {"tanh": torch.nn.Tanh(), None: torch.nn.Identity()}[act]
-        d = Dense(fin, fout, activation_function=act_fn, use_residual=residual)
+    for i, (fin, fout, act, residual, *bias) in enumerate(spec.get("dense", [])):
+        act_fn = {
+            "tanh": torch.nn.Tanh(),
+            "relu": torch.nn.ReLU(),
+            "sigmoid": torch.nn.Sigmoid(),
+            "gelu": torch.nn.GELU(),
+            None: torch.nn.Identity(),
+        }[act]
+        d = Dense(fin, fout, bias=bias[0] if bias else True, activation_function=act_fn, use_residual=residual)
         randomize(d, seed + 10 + i)
         modules.append(d)
     if spec.get("normalize"):

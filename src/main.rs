@@ -176,7 +176,20 @@ enum Command {
         #[command(subcommand)]
         what: Option<BenchCommand>,
     },
-    /// Serve embeddings (and fill-mask) over HTTP on 127.0.0.1, with dynamic batching.
+    /// Serve the model over HTTP on 127.0.0.1, with dynamic batching.
+    ///
+    /// What a checkpoint serves depends on what it is (GET /info lists it):
+    ///
+    ///   embedding model:  POST /embed (TEI shape), POST /v1/embeddings (OpenAI shape)
+    ///   with an MLM head: also POST /fill-mask
+    ///   classifier:       POST /predict (TEI shape: "text", ["text", "pair"] or [["a"], ["b", "c"]])
+    ///   cross-encoder:    POST /rerank {"query": "...", "texts": [...]}, and POST /predict
+    ///   always:           GET /health, GET /info, GET /metrics (Prometheus text)
+    ///
+    /// A full queue answers 429 at once; a request over a limit gets a 413 naming the option.
+    ///
+    /// Example: curl -s 127.0.0.1:8080/embed -H 'Content-Type: application/json' -d '{"inputs": "hi"}'
+    #[command(verbatim_doc_comment)]
     Serve(ServeArgs),
     /// The README demo: semantic search with MiniLM (and fill-mask with --mlm DIR).
     Demo {

@@ -15,7 +15,7 @@ use crate::{Error, Result, Tensor};
 mod tasks;
 pub use tasks::{
     Answer, Classification, Classifier, Entity, LabelScore, QuestionAnswerer, Ranked, Reranker, ScoreFunction,
-    TokenClassifier, TokenPrediction,
+    TokenClassifier, TokenPrediction, cross_encoder_activation,
 };
 
 /// How many texts go through the model at once (bounds memory on long inputs).

@@ -129,13 +129,27 @@ const UNBOUNDED: f64 = 1e12;
 impl TokenizerConfig {
     /// Reads `dir/tokenizer_config.json`; the defaults when the file does not exist.
     pub fn read(dir: &Path) -> Result<TokenizerConfig> {
+        Self::read_with(dir, &serde_json::Map::new())
+    }
+
+    /// Reads `dir/tokenizer_config.json` with `overrides` replacing its keys, as keyword
+    /// arguments of `AutoTokenizer.from_pretrained(dir, **overrides)` do (sentence-transformers
+    /// passes `tokenizer_args` this way). Errors name the file, or `tokenizer_args` when an
+    /// override is at fault.
+    pub fn read_with(dir: &Path, overrides: &serde_json::Map<String, Value>) -> Result<TokenizerConfig> {
         let path = dir.join("tokenizer_config.json");
-        if !path.is_file() {
-            return Ok(TokenizerConfig::default());
+        let mut value =
+            if path.is_file() { super::checkpoint::read_json(&path)? } else { Value::Object(Default::default()) };
+        match value.as_object_mut() {
+            Some(obj) => obj.extend(overrides.iter().map(|(k, v)| (k.clone(), v.clone()))),
+            None => return Err(Error::file(&path, "expected a JSON object")),
         }
-        let value = super::checkpoint::read_json(&path)?;
         Self::from_json(&value).map_err(|e| match e {
-            Error::Input(msg) => Error::file(&path, msg),
+            Error::Input(msg) if overrides.is_empty() => Error::file(&path, msg),
+            Error::Input(msg) => Error::file(
+                &path,
+                format!("{msg} (with sentence_bert_config.json tokenizer_args {})", Value::Object(overrides.clone())),
+            ),
             other => other,
         })
     }
