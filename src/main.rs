@@ -621,7 +621,14 @@ fn dispatch(cli: &Cli, start: std::time::Instant) -> Result<()> {
         }
         Command::Bench { compare: true, quick, torch_compile, out, what: None } => {
             let threads = cli.threads.unwrap_or_else(rayon::current_num_threads);
-            nanobert::bench::commands::compare(cli.model.as_deref(), out, *quick, *torch_compile, threads)?;
+            nanobert::bench::commands::compare(
+                cli.model.as_deref(),
+                out,
+                *quick,
+                *torch_compile,
+                threads,
+                cli.precision,
+            )?;
         }
         Command::Bench { what: None, .. } => {
             return Err(Error::Input(
