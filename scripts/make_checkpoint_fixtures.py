@@ -501,13 +501,31 @@ TOKENIZER_CASES = [
     # tokenizer_class PreTrainedTokenizerFast: tokenizer.json is used as it is
     ("json-fast-class", {"tokenizer_class": "PreTrainedTokenizerFast", "do_lower_case": True},
      {"normalizer": {"lowercase": False}}),
+    # Legacy files, read only when tokenizer_config.json has no added_tokens_decoder (4th element: extra files).
+    # special_tokens_map.json overrides the config's special tokens...
+    ("special-tokens-map", {"do_lower_case": True, "cls_token": "[CLS]"}, None,
+     {"special_tokens_map.json": {"unk_token": "[MASK]", "cls_token": {
+         "content": "[SEP]", "lstrip": False, "normalized": False, "rstrip": False, "single_word": False}}}),
+    # ... but not when added_tokens_decoder is there
+    ("special-tokens-map-ignored", {"do_lower_case": True, "added_tokens_decoder": {"0": {
+        "content": "[PAD]", "lstrip": False, "normalized": False, "rstrip": False, "single_word": False,
+        "special": True}}}, None, {"special_tokens_map.json": {"cls_token": "[SEP]"}}),
+    # added_tokens.json: {token: id}, kept whole
+    ("added-tokens-json", {"do_lower_case": True}, None, {"added_tokens.json": {"<ent>": 30522}}),
+    # additional special tokens: kept whole, whether in the vocabulary ([unused1]) or not (<ent>, appended)
+    ("additional-special-tokens", {"do_lower_case": True, "additional_special_tokens": ["[unused1]", "<ent>"]}, None),
+    ("extra-special-tokens-map", {"do_lower_case": True}, None,
+     {"special_tokens_map.json": {"additional_special_tokens": ["[unused2]"]}}),
 ]
+# Tokens the legacy files above keep whole (and every other case splits).
+MARKER_TEXT = "a [unused1] b [unused2] c <ent> d"
 
 
 def make_tokenizer_cases(out: Path, tmp: Path) -> None:
     full_json = json.loads(FULL_TOKENIZER_JSON.read_text(encoding="utf-8"))
     cases = []
-    for name, cfg, tj in TOKENIZER_CASES:
+    for name, cfg, tj, *extra in TOKENIZER_CASES:
+        files = extra[0] if extra else None
         d = tmp / f"tok-case-{name}"
         shutil.rmtree(d, ignore_errors=True)
         d.mkdir(parents=True)
@@ -520,9 +538,11 @@ def make_tokenizer_cases(out: Path, tmp: Path) -> None:
             for key, patch in tj.items():
                 j[key].update(patch)
             write_json(d / "tokenizer.json", j)
+        for fname, content in (files or {}).items():
+            write_json(d / fname, content)
         tok = AutoTokenizer.from_pretrained(str(d))
         rows = []
-        for t in TOKENIZER_TEXTS:
+        for t in TOKENIZER_TEXTS + [MARKER_TEXT]:
             e = tok(t, truncation=True)
             rows.append({"text": t, "ids": e["input_ids"], "tokens": tok.convert_ids_to_tokens(e["input_ids"]),
                          "type_ids": e.encodings[0].type_ids})
@@ -531,7 +551,8 @@ def make_tokenizer_cases(out: Path, tmp: Path) -> None:
             rows.append({"text": a, "pair": bb, "ids": e["input_ids"],
                          "tokens": tok.convert_ids_to_tokens(e["input_ids"]), "type_ids": e.encodings[0].type_ids})
         mml = tok.model_max_length if tok.model_max_length < 10**9 else None
-        cases.append({"name": name, "tokenizer_config": cfg, "tokenizer_json_patch": tj,
+        extra_files = {"files": files} if files else {}
+        cases.append({"name": name, "tokenizer_config": cfg, "tokenizer_json_patch": tj, **extra_files,
                       "class": type(tok).__name__, "model_max_length": mml, "rows": rows})
         log(f"  tokenizer {name}: {type(tok).__name__} {rows[0]['tokens']}")
     write_json(out / "tokenizer-cases.json", {"vocab": "tests/fixtures/tiny-bert/vocab.txt",

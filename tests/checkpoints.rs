@@ -271,7 +271,7 @@ fn tokenizer_config_settings_match_autotokenizer() {
         serde_json::from_str(&std::fs::read_to_string(cases["tokenizer_json"].as_str().unwrap()).unwrap()).unwrap();
     let mut failures = Vec::new();
     let cases = cases["cases"].as_array().unwrap();
-    assert!(cases.len() >= 12);
+    assert!(cases.len() >= 18);
     for case in cases {
         let name = case["name"].as_str().unwrap();
         let tmp = tempfile::tempdir().unwrap();
@@ -287,6 +287,10 @@ fn tokenizer_config_settings_match_autotokenizer() {
                 }
             }
             std::fs::write(tmp.path().join("tokenizer.json"), j.to_string()).unwrap();
+        }
+        // Legacy files (special_tokens_map.json, added_tokens.json).
+        for (file, content) in case["files"].as_object().into_iter().flatten() {
+            std::fs::write(tmp.path().join(file), content.to_string()).unwrap();
         }
         let tok = Tokenizer::from_dir(tmp.path(), 512).unwrap_or_else(|e| panic!("{name}: {e}"));
         for row in case["rows"].as_array().unwrap() {
