@@ -183,9 +183,10 @@ ST_CASES = [
     ("st-cls", dict(pooling="cls")),
     ("st-mean", dict(pooling="mean")),
     ("st-max", dict(pooling="max")),
-    ("st-mean-sqrt-len", dict(pooling="mean_sqrt_len_tokens")),
-    ("st-weightedmean", dict(pooling="weightedmean")),
-    ("st-lasttoken", dict(pooling="lasttoken")),
+    # similarity_fn_name other than cosine on unnormalized models: model.similarity ranks by it
+    ("st-mean-sqrt-len", dict(pooling="mean_sqrt_len_tokens", similarity="dot")),
+    ("st-weightedmean", dict(pooling="weightedmean", similarity="euclidean")),
+    ("st-lasttoken", dict(pooling="lasttoken", similarity="manhattan")),
     # several modes at once, in the order the config lists them (new format)
     ("st-multi", dict(pooling=("max", "cls", "mean_sqrt_len_tokens"), normalize=True)),
     # the legacy boolean format: concatenated in sentence-transformers' fixed order cls, max, mean, ...
@@ -274,6 +275,7 @@ def make_st(out: Path, tmp: Path, name: str, spec: dict, seed: int) -> None:
         modules=modules,
         prompts=spec.get("prompts"),
         default_prompt_name=spec.get("default_prompt_name"),
+        similarity_fn_name=spec.get("similarity"),
         device="cpu",
     )
     d = out / name
@@ -309,6 +311,11 @@ def make_st(out: Path, tmp: Path, name: str, spec: dict, seed: int) -> None:
                 "embeddings": floats(emb),
             }
         )
+    # model.similarity(query, docs) with the model's similarity function, on the default-prompt run
+    first = torch.tensor(runs[0]["embeddings"])
+    with torch.no_grad():
+        sims = loaded.similarity(first[:1], first[1:])[0]
+    similarity = {"fn": str(loaded.similarity_fn_name), "query": texts[0], "docs": texts[1:], "scores": floats(sims)}
     modules_json = json.loads((d / "modules.json").read_text())
     write_json(
         out / f"{name}.expected.json",
@@ -317,6 +324,7 @@ def make_st(out: Path, tmp: Path, name: str, spec: dict, seed: int) -> None:
             "modules": [m["type"] for m in modules_json],
             "embedding_dimension": loaded.get_embedding_dimension(),
             "runs": runs,
+            "similarity": similarity,
         },
     )
     log(f"  {name}: dim {loaded.get_embedding_dimension()}, modules {[m['type'].split('.')[-1] for m in modules_json]}")

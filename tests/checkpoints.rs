@@ -69,6 +69,21 @@ fn check_st(name: &str) -> Embedder {
         assert_rows_close(&format!("{name} (prompt {prompt:?})"), &got, &want, 1e-4);
     }
     assert_eq!(e.dimension().unwrap() as u64, exp["embedding_dimension"].as_u64().unwrap());
+    // model.similarity(query, docs) with the model's similarity_fn_name, through Embedder::rank.
+    let sim = &exp["similarity"];
+    assert_eq!(e.similarity_fn().name(), sim["fn"].as_str().unwrap(), "{name}: similarity_fn_name");
+    let docs = strs(&sim["docs"]);
+    let want = f32s(&sim["scores"]);
+    let ranked = e.rank(sim["query"].as_str().unwrap(), &docs).unwrap();
+    assert_eq!(ranked.len(), want.len(), "{name}: ranked documents");
+    for w in ranked.windows(2) {
+        assert!(w[0].0 >= w[1].0, "{name}: not sorted best first: {ranked:?}");
+    }
+    for &(score, i) in &ranked {
+        // Relative for dot products (values ~100), absolute 1e-4 near 0.
+        let tol = 1e-4 * want[i].abs().max(1.0);
+        assert!((score - want[i]).abs() <= tol, "{name}: {} of doc {i}: {score} vs {}", sim["fn"], want[i]);
+    }
     e
 }
 
@@ -231,6 +246,11 @@ fn unknown_module_or_setting_is_refused_by_name() {
     std::fs::write(d.join("2_Dense/pytorch_model.bin"), b"pickle").unwrap();
     let err = Checkpoint::open(&d).unwrap_err().to_string();
     assert!(err.contains("pytorch_model.bin"), "{err}");
+
+    copy_dir(&fixture("st-dense"), &d);
+    edit_json(&d.join("config_sentence_transformers.json"), |v| v["similarity_fn_name"] = "jaccard".into());
+    let err = Checkpoint::open(&d).unwrap_err().to_string();
+    assert!(err.contains("jaccard") && err.contains("config_sentence_transformers.json"), "{err}");
 
     // sentence_bert_config.json settings that would load the model differently.
     for (key, value, named) in [

@@ -191,6 +191,55 @@ impl DenseActivation {
     }
 }
 
+/// How two embeddings are compared: `similarity_fn_name` of `config_sentence_transformers.json`
+/// (sentence-transformers' `SimilarityFunction`; cosine when absent).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SimilarityFn {
+    /// `cosine`: u·v / (|u| |v|).
+    Cosine,
+    /// `dot`: u·v.
+    Dot,
+    /// `euclidean`: -|u - v| (higher is more similar).
+    Euclidean,
+    /// `manhattan`: -Σ|u_i - v_i|.
+    Manhattan,
+}
+
+impl SimilarityFn {
+    /// The function called `name`; an error lists the valid names.
+    pub fn from_name(name: &str) -> Result<SimilarityFn> {
+        match name {
+            "cosine" => Ok(SimilarityFn::Cosine),
+            "dot" | "dot_product" => Ok(SimilarityFn::Dot),
+            "euclidean" => Ok(SimilarityFn::Euclidean),
+            "manhattan" => Ok(SimilarityFn::Manhattan),
+            other => Err(Error::Input(format!(
+                "similarity_fn_name `{other}` is not one sentence-transformers knows (cosine, dot, euclidean, manhattan)"
+            ))),
+        }
+    }
+
+    /// sentence-transformers' name (`cosine`, `dot`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            SimilarityFn::Cosine => "cosine",
+            SimilarityFn::Dot => "dot",
+            SimilarityFn::Euclidean => "euclidean",
+            SimilarityFn::Manhattan => "manhattan",
+        }
+    }
+
+    /// The similarity of `a` and `b` (equal lengths), higher = more similar.
+    pub fn score(self, a: &[f32], b: &[f32]) -> f32 {
+        match self {
+            SimilarityFn::Cosine => crate::bert::pooling::cosine(a, b),
+            SimilarityFn::Dot => a.iter().zip(b).map(|(x, y)| x * y).sum(),
+            SimilarityFn::Euclidean => -a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum::<f32>().sqrt(),
+            SimilarityFn::Manhattan => -a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum::<f32>(),
+        }
+    }
+}
+
 /// `Dense/config.json` plus where its weights are.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DenseConfig {
@@ -239,8 +288,8 @@ pub struct SentenceTransformersConfig {
     pub prompts: BTreeMap<String, String>,
     /// The prompt used when none is asked for.
     pub default_prompt_name: Option<String>,
-    /// `similarity_fn_name` (`cosine`, `dot`, ...), if given.
-    pub similarity_fn_name: Option<String>,
+    /// `similarity_fn_name`: how embeddings are compared (cosine when not given).
+    pub similarity_fn: SimilarityFn,
 }
 
 /// The class name of a module type if it belongs to sentence-transformers, e.g. `Pooling`.
@@ -319,7 +368,7 @@ impl SentenceTransformersConfig {
                 ),
             ));
         }
-        let (prompts, default_prompt_name, similarity_fn_name) = read_st_config(dir)?;
+        let (prompts, default_prompt_name, similarity_fn) = read_st_config(dir)?;
         Ok(Some(SentenceTransformersConfig {
             modules,
             max_seq_length: sb.max_seq_length,
@@ -327,7 +376,7 @@ impl SentenceTransformersConfig {
             tokenizer_kwargs: sb.tokenizer_kwargs,
             prompts,
             default_prompt_name,
-            similarity_fn_name,
+            similarity_fn,
         }))
     }
 
@@ -408,13 +457,13 @@ fn read_dense(dir: &Path) -> Result<DenseConfig> {
     })
 }
 
-type StSettings = (BTreeMap<String, String>, Option<String>, Option<String>);
+type StSettings = (BTreeMap<String, String>, Option<String>, SimilarityFn);
 
 /// `config_sentence_transformers.json`: prompts, default prompt, similarity function.
 fn read_st_config(dir: &Path) -> Result<StSettings> {
     let path = dir.join("config_sentence_transformers.json");
     if !path.is_file() {
-        return Ok((BTreeMap::new(), None, None));
+        return Ok((BTreeMap::new(), None, SimilarityFn::Cosine));
     }
     let v = read_json(&path)?;
     let mut prompts = BTreeMap::new();
@@ -431,7 +480,11 @@ fn read_st_config(dir: &Path) -> Result<StSettings> {
     {
         return Err(Error::file(&path, format!("default_prompt_name `{d}` is not one of the prompts")));
     }
-    let sim = v.get("similarity_fn_name").and_then(Value::as_str).map(String::from);
+    let sim = match v.get("similarity_fn_name") {
+        None | Some(Value::Null) => SimilarityFn::Cosine,
+        Some(Value::String(name)) => SimilarityFn::from_name(name).map_err(|e| Error::file(&path, e))?,
+        Some(other) => return Err(Error::file(&path, format!("similarity_fn_name must be a string, got {other}"))),
+    };
     Ok((prompts, default, sim))
 }
 
