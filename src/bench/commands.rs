@@ -62,17 +62,18 @@ pub fn threads(model: Option<&Path>, out_dir: &Path, quick: bool, fusion: Fusion
     threads::run(&opts).map(|_| ())
 }
 
-/// `nanobert bench --compare [--quick] [--torch-compile]` on `threads` threads, nanobert's
-/// side with `fusion`.
+/// `nanobert bench --compare [--quick] [--torch-compile] [--precision P]` on `threads` threads,
+/// nanobert's side with `fusion`.
 pub fn compare(
     model: Option<&Path>,
     out_dir: &Path,
     quick: bool,
     torch_compile: bool,
     threads: usize,
+    precision: crate::quant::Precision,
     fusion: Fusion,
 ) -> Result<()> {
-    let mut opts = CompareOptions::new(Vec::new(), out_dir.to_path_buf(), threads, quick);
+    let mut opts = CompareOptions::new(Vec::new(), out_dir.to_path_buf(), threads, quick).for_precision(precision);
     opts.fusion = fusion;
     compare::check_python(&opts.python, &opts.script)?;
     opts.models = default_models(model, out_dir)?.into_iter().map(|m| (m.name, m.dir)).collect();
