@@ -7,7 +7,8 @@
 //! first is still in registers or in L1, so the buffer crosses the memory bus once.
 //!
 //! Each fusion of BERT's forward is a switch in [`Fusion`], on by default, so its gain can be
-//! measured against its absence in the same run (`nanobert bench forward --no-fuse NAME`),
+//! measured against its absence in the same run (`nanobert bench fusion`; `--no-fuse NAME` on
+//! any command that runs the model),
 //! and a test ties the fused result to the unfused one (tests/fusion.rs):
 //!
 //! | name        | unfused                                          | fused                                            |
