@@ -104,6 +104,7 @@ enum Command {
         /// One JSON object per line.
         #[arg(long)]
         json: bool,
+        /// The texts to classify (with --pairs: text A, text B, text A, text B, ...).
         #[arg(required = true)]
         texts: Vec<String>,
     },
@@ -112,7 +113,9 @@ enum Command {
         /// One JSON object per line, best first.
         #[arg(long)]
         json: bool,
+        /// The query the documents are ranked for.
         query: String,
+        /// The documents to rank against the query.
         #[arg(required = true)]
         docs: Vec<String>,
     },
@@ -124,6 +127,7 @@ enum Command {
         /// One JSON object per line.
         #[arg(long)]
         json: bool,
+        /// The texts to tag (one entity list per text).
         #[arg(required = true)]
         texts: Vec<String>,
     },
@@ -132,10 +136,12 @@ enum Command {
         /// One JSON object.
         #[arg(long)]
         json: bool,
+        /// The question to answer from the context.
         question: String,
+        /// The passage the answer is taken from.
         context: String,
     },
-    /// Rank documents by cosine similarity to a query.
+    /// Rank documents by similarity to a query (cosine, or the model's similarity_fn_name).
     Similarity {
         /// The text to compare every document with.
         query: String,
@@ -170,7 +176,20 @@ enum Command {
         #[command(subcommand)]
         what: Option<BenchCommand>,
     },
-    /// Serve embeddings (and fill-mask) over HTTP on 127.0.0.1, with dynamic batching.
+    /// Serve the model over HTTP on 127.0.0.1, with dynamic batching.
+    ///
+    /// What a checkpoint serves depends on what it is (GET /info lists it):
+    ///
+    ///   embedding model:  POST /embed (TEI shape), POST /v1/embeddings (OpenAI shape)
+    ///   with an MLM head: also POST /fill-mask
+    ///   classifier:       POST /predict (TEI shape: "text", ["text", "pair"] or [["a"], ["b", "c"]])
+    ///   cross-encoder:    POST /rerank {"query": "...", "texts": [...]}, and POST /predict
+    ///   always:           GET /health, GET /info, GET /metrics (Prometheus text)
+    ///
+    /// A full queue answers 429 at once; a request over a limit gets a 413 naming the option.
+    ///
+    /// Example: curl -s 127.0.0.1:8080/embed -H 'Content-Type: application/json' -d '{"inputs": "hi"}'
+    #[command(verbatim_doc_comment)]
     Serve(ServeArgs),
     /// The README demo: semantic search with MiniLM (and fill-mask with --mlm DIR).
     Demo {
@@ -616,7 +635,14 @@ fn dispatch(cli: &Cli, start: std::time::Instant) -> Result<()> {
         }
         Command::Bench { compare: true, quick, torch_compile, out, what: None } => {
             let threads = cli.threads.unwrap_or_else(rayon::current_num_threads);
-            nanobert::bench::commands::compare(cli.model.as_deref(), out, *quick, *torch_compile, threads)?;
+            nanobert::bench::commands::compare(
+                cli.model.as_deref(),
+                out,
+                *quick,
+                *torch_compile,
+                threads,
+                cli.precision,
+            )?;
         }
         Command::Bench { what: None, .. } => {
             return Err(Error::Input(
@@ -692,10 +718,11 @@ fn similarity_table(e: &Embedder, query: &str, docs: &[&str], check_finite: bool
         let v = e.embed(&texts)?;
         nanobert::finite::check_rows(&e.model, &e.tokenizer, &texts, v.iter().map(Vec::as_slice), "embedding", 1)?;
         let first = ranked.iter().find(|(s, _)| !s.is_finite()).map_or(0, |r| r.1);
-        return Err(nanobert::finite::non_finite_error(&format!("the cosine of document #{}", first + 1), None));
+        let what = format!("the {} similarity of document #{}", e.similarity_fn().name(), first + 1);
+        return Err(nanobert::finite::non_finite_error(&what, None));
     }
     outln!("query: {}", pipeline::one_line(query));
-    outln!("{:>4}  {:>7}  document", "rank", "cosine");
+    outln!("{:>4}  {:>7}  document", "rank", e.similarity_fn().name());
     for (i, (score, d)) in ranked.iter().enumerate() {
         outln!("{:>4}  {:>7.4}  {}", i + 1, score, pipeline::one_line(docs[*d]));
     }

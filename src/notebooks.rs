@@ -47,3 +47,7 @@ pub struct NotebookProfiling;
 #[cfg(doctest)]
 #[doc = include_str!("../notebooks-md/honest-benchmarks.md")]
 pub struct NotebookHonestBenchmarks;
+
+#[cfg(doctest)]
+#[doc = include_str!("../notebooks-md/checkpoints.md")]
+pub struct NotebookCheckpoints;

@@ -266,3 +266,203 @@ fn a_client_that_disconnects_frees_its_place() {
     let (st, body) = next.join().unwrap();
     assert_eq!(st, 200, "{body}");
 }
+
+// ---- Classification checkpoints: /rerank and /predict --------------------------------------
+
+fn head(name: &str) -> std::path::PathBuf {
+    fixture(&format!("checkpoints/{name}"))
+}
+
+fn expected(name: &str) -> serde_json::Value {
+    json(&std::fs::read_to_string(fixture(&format!("checkpoints/{name}.expected.json"))).unwrap())
+}
+
+fn f32s(v: &serde_json::Value) -> f32 {
+    v.as_f64().unwrap_or_else(|| panic!("not a number: {v}")) as f32
+}
+
+#[test]
+fn rerank_matches_the_cross_encoder_pipeline_and_pytorch() {
+    use nanobert::pipeline::Reranker;
+    let server = Server::start(&ServeOptions::new(head("head-rerank"), 0)).unwrap();
+    let addr = server.addr();
+    let exp = expected("head-rerank");
+    let query = exp["query"].as_str().unwrap();
+    let docs: Vec<&str> = exp["docs"].as_array().unwrap().iter().map(|d| d.as_str().unwrap()).collect();
+    let want =
+        Reranker::from_checkpoint(&Checkpoint::open(&head("head-rerank")).unwrap()).unwrap().rerank(query, &docs);
+    let want = want.unwrap();
+
+    let body = serde_json::json!({ "query": query, "texts": docs, "return_text": true }).to_string();
+    let (st, got) = post(addr, "/rerank", &body);
+    assert_eq!(st, 200, "{got}");
+    let got = json(&got);
+    assert_eq!(got.as_array().unwrap().len(), docs.len());
+    for (g, w) in got.as_array().unwrap().iter().zip(&want) {
+        assert_eq!(g["index"], w.index, "order: {got}");
+        assert_eq!(g["text"], w.document.as_str());
+        assert!((f32s(&g["score"]) - w.score).abs() < 1e-5, "server {} vs pipeline {}", g["score"], w.score);
+        // And against sentence-transformers' CrossEncoder (PyTorch) directly.
+        let torch = f32s(&exp["scores"][w.index]);
+        assert!((f32s(&g["score"]) - torch).abs() < 1e-4, "server {} vs PyTorch {torch}", g["score"]);
+    }
+    assert_eq!(got[0]["index"], exp["rank"][0]["corpus_id"], "best document as PyTorch ranks it");
+    // raw_scores: the logits; without return_text no text.
+    let body = serde_json::json!({ "query": query, "texts": docs, "raw_scores": true }).to_string();
+    let (st, raw) = post(addr, "/rerank", &body);
+    assert_eq!(st, 200, "{raw}");
+    for (g, w) in json(&raw).as_array().unwrap().iter().zip(&want) {
+        assert!((f32s(&g["score"]) - w.logit).abs() < 1e-5);
+        assert!(g.get("text").is_none(), "{raw}");
+    }
+    // /predict on a cross-encoder: a pair is `["query", "doc"]`, as in TEI.
+    let (st, p) = post(addr, "/predict", &serde_json::json!({ "inputs": [query, docs[0]] }).to_string());
+    assert_eq!(st, 200, "{p}");
+    let p = json(&p);
+    assert_eq!(p[0]["label"], "LABEL_0");
+    let w0 = want.iter().find(|r| r.index == 0).unwrap();
+    assert!((f32s(&p[0]["score"]) - w0.score).abs() < 1e-5);
+
+    let info = json(&request(addr, "GET", "/info", b"").1);
+    assert_eq!(info["model_type"], "reranker");
+    assert_eq!(info["architecture"], "BertForSequenceClassification");
+    let endpoints: Vec<&str> = info["endpoints"].as_array().unwrap().iter().map(|e| e.as_str().unwrap()).collect();
+    assert!(endpoints.contains(&"/rerank") && endpoints.contains(&"/predict"), "{endpoints:?}");
+    assert!(!endpoints.contains(&"/embed") && !endpoints.contains(&"/fill-mask"), "{endpoints:?}");
+    // Endpoints the model lacks: a 400 naming what the model is.
+    for path in ["/embed", "/v1/embeddings", "/fill-mask"] {
+        let (st, body) = post(addr, path, r#"{"inputs": "a [MASK]", "input": "a"}"#);
+        assert_eq!(st, 400, "{path}: {body}");
+        assert!(body.contains("BertForSequenceClassification") && body.contains("POST /rerank"), "{path}: {body}");
+    }
+    server.shutdown().unwrap();
+}
+
+#[test]
+fn predict_matches_the_classifier_pipeline_and_pytorch() {
+    use nanobert::pipeline::Classifier;
+    let server = Server::start(&ServeOptions::new(head("head-seqcls"), 0)).unwrap();
+    let addr = server.addr();
+    let exp = expected("head-seqcls");
+    let c = Classifier::from_checkpoint(&Checkpoint::open(&head("head-seqcls")).unwrap()).unwrap();
+    let texts: Vec<&str> = exp["texts"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
+    let want = c.predict(&texts).unwrap();
+    let same = |got: &serde_json::Value, w: &nanobert::pipeline::Classification| {
+        let got = got.as_array().unwrap_or_else(|| panic!("not a list: {got}"));
+        assert_eq!(got.len(), w.labels.len());
+        for (g, l) in got.iter().zip(&w.labels) {
+            assert_eq!(g["label"], l.label.as_str(), "label order");
+            assert!((f32s(&g["score"]) - l.score).abs() < 1e-5, "server {} vs pipeline {}", g["score"], l.score);
+        }
+    };
+    // A batch of single texts: one list per input, each against the pipeline and PyTorch.
+    let batch: Vec<Vec<&str>> = texts.iter().map(|&t| vec![t]).collect();
+    let (st, got) = post(addr, "/predict", &serde_json::json!({ "inputs": batch }).to_string());
+    assert_eq!(st, 200, "{got}");
+    let got = json(&got);
+    for (i, w) in want.iter().enumerate() {
+        same(&got[i], w);
+        for (g, t) in got[i].as_array().unwrap().iter().zip(exp["pipeline"][i].as_array().unwrap()) {
+            assert_eq!(g["label"], t["label"], "transformers' pipeline order");
+            assert!((f32s(&g["score"]) - f32s(&t["score"])).abs() < 1e-4, "server {} vs PyTorch {}", g, t);
+        }
+    }
+    // One text: a flat list.
+    let (st, one) = post(addr, "/predict", &serde_json::json!({ "inputs": texts[1] }).to_string());
+    assert_eq!(st, 200, "{one}");
+    same(&json(&one), &want[1]);
+    // A pair, then a mixed batch; raw scores are the logits.
+    let pairs: Vec<(&str, &str)> =
+        exp["pairs"].as_array().unwrap().iter().map(|p| (p[0].as_str().unwrap(), p[1].as_str().unwrap())).collect();
+    let want_pairs = c.predict_pairs(&pairs).unwrap();
+    let (st, p) = post(addr, "/predict", &serde_json::json!({ "inputs": [pairs[0].0, pairs[0].1] }).to_string());
+    assert_eq!(st, 200, "{p}");
+    same(&json(&p), &want_pairs[0]);
+    let mixed = serde_json::json!({ "inputs": [[texts[0]], [pairs[1].0, pairs[1].1]], "raw_scores": true });
+    let (st, m) = post(addr, "/predict", &mixed.to_string());
+    assert_eq!(st, 200, "{m}");
+    let m = json(&m);
+    for (row, w) in [(0, &want[0]), (1, &want_pairs[1])] {
+        for g in m[row].as_array().unwrap() {
+            let id = c.model.head.id2label.iter().position(|l| g["label"] == l.as_str()).unwrap();
+            assert!((f32s(&g["score"]) - w.logits[id]).abs() < 1e-5, "raw score of {} is its logit", g["label"]);
+        }
+    }
+    let info = json(&request(addr, "GET", "/info", b"").1);
+    assert_eq!(info["model_type"], "classifier");
+    assert_eq!(info["labels"], serde_json::json!(["negative", "neutral", "positive"]));
+    let (st, body) = post(addr, "/rerank", r#"{"query": "q", "texts": ["a"]}"#);
+    assert_eq!(st, 400, "{body}");
+    assert!(body.contains("cross-encoder") && body.contains("classifier model"), "{body}");
+    server.shutdown().unwrap();
+}
+
+#[test]
+fn malformed_rerank_and_predict_requests_get_a_clean_4xx() {
+    let mut o = ServeOptions::new(head("head-rerank"), 0);
+    o.limits.max_texts = 3;
+    o.limits.max_text_chars = 200;
+    let server = Server::start(&o).unwrap();
+    let addr = server.addr();
+    let long = "the cat sat on the mat. ".repeat(4); // ~28 tokens: a pair of two is over 40
+    let cases: Vec<(&str, String, u16, &str)> = vec![
+        ("/rerank", "{\"query\": ".into(), 400, "malformed JSON"),
+        ("/rerank", "{\"query\": \"q\"}".into(), 400, "missing field `texts`"),
+        ("/rerank", "{\"query\": \" \", \"texts\": [\"a\"]}".into(), 400, "`query` is empty"),
+        ("/rerank", "{\"query\": \"q\", \"texts\": []}".into(), 400, "empty list"),
+        ("/rerank", "{\"query\": \"q\", \"texts\": [1]}".into(), 400, "unexpected JSON content"),
+        ("/rerank", "{\"query\": \"q\", \"texts\": [\"a\"], \"top_n\": 1}".into(), 400, "unknown field"),
+        ("/rerank", "{\"query\": \"q\", \"texts\": [\"a\",\"b\",\"c\",\"d\"]}".into(), 413, "limit is 3 texts"),
+        ("/rerank", format!("{{\"query\": \"{long}\", \"texts\": [\"{long}\"]}}"), 413, "(the pair together)"),
+        ("/rerank", "{\"query\": \"q\", \"texts\": [\"a\"], \"truncation_direction\": \"Left\"}".into(), 400, "Right"),
+        ("/predict", "".into(), 400, "empty body"),
+        ("/predict", "{\"inputs\": 5}".into(), 400, "not a number"),
+        ("/predict", "{\"inputs\": []}".into(), 400, "empty list"),
+        ("/predict", "{\"inputs\": [\"a\", \"b\", \"c\"]}".into(), 400, "one input"),
+        ("/predict", "{\"inputs\": [[\"a\", \"b\", \"c\"]]}".into(), 400, "has 3 strings"),
+        ("/predict", "{\"inputs\": [[\"a\"], [\"b\"], [\"c\"], [\"d\"]]}".into(), 413, "limit is 3"),
+        ("/predict", format!("{{\"inputs\": \"{}\"}}", "x".repeat(201)), 413, "limit is 200 characters"),
+        ("/predict", format!("{{\"inputs\": [\"{long}\", \"{long}\"]}}"), 413, "at most 40"),
+    ];
+    for (path, body, status, needle) in &cases {
+        let (st, got) = post(addr, path, body);
+        assert_eq!(st, *status, "{path} {:.60}: {got}", body);
+        assert!(got.contains(needle), "{path} {:.60}: answer should mention {needle:?}: {got}", body);
+        assert!(json(&got)["error"].is_string(), "TEI error shape: {got}");
+    }
+    // Truncated when asked, longest first: the same score as the pipeline (which truncates).
+    let (st, got) =
+        post(addr, "/rerank", &format!("{{\"query\": \"{long}\", \"texts\": [\"{long}\"], \"truncate\": true}}"));
+    assert_eq!(st, 200, "{got}");
+    let r = nanobert::pipeline::Reranker::from_checkpoint(&Checkpoint::open(&head("head-rerank")).unwrap()).unwrap();
+    let want = r.rerank(&long, &[long.as_str()]).unwrap();
+    assert!((f32s(&json(&got)[0]["score"]) - want[0].score).abs() < 1e-5, "{got} vs {}", want[0].score);
+    assert_eq!(request(addr, "GET", "/health", b"").0, 200);
+    assert_eq!(server.metrics.requests("/rerank", "4xx"), 7, "400s (413s are counted apart)");
+    assert_eq!(server.metrics.requests("/rerank", "413"), 2);
+    assert!(server.metrics.requests("/predict", "4xx") >= 5);
+    server.shutdown().unwrap();
+}
+
+#[test]
+fn token_classification_and_qa_checkpoints_are_refused_naming_the_command() {
+    for (name, command) in [("head-ner", "nanobert ner"), ("head-qa", "nanobert qa")] {
+        let err = Server::start(&ServeOptions::new(head(name), 0)).err().expect("refused");
+        assert!(err.to_string().contains(command), "{name}: {err}");
+    }
+}
+
+#[test]
+fn a_sentence_transformers_model_that_lowercases_is_served_as_the_library_embeds() {
+    let dir = head("st-lowercase");
+    let server = Server::start(&ServeOptions::new(dir.clone(), 0)).unwrap();
+    let texts = ["Hello World", "PARIS"];
+    let want = Embedder::from_checkpoint(&Checkpoint::open(&dir).unwrap()).unwrap().embed(&texts).unwrap();
+    let (st, body) =
+        post(server.addr(), "/embed", &serde_json::json!({ "inputs": texts, "normalize": false }).to_string());
+    assert_eq!(st, 200, "{body}");
+    for (g, w) in vectors(&json(&body)).iter().zip(&want) {
+        assert!(max_diff(g, w) < 1e-5, "server and library differ by {}", max_diff(g, w));
+    }
+    server.shutdown().unwrap();
+}

@@ -64,6 +64,28 @@ pub enum ScoreFunction {
     None,
 }
 
+impl ScoreFunction {
+    /// The function transformers' text-classification pipeline applies for `head`: none for
+    /// `regression`, sigmoid for `multi_label_classification` or one label, else softmax.
+    pub fn for_head(head: &HeadConfig) -> ScoreFunction {
+        match head.problem_type.as_deref() {
+            Some("regression") => ScoreFunction::None,
+            Some("multi_label_classification") => ScoreFunction::Sigmoid,
+            _ if head.num_labels() == 1 => ScoreFunction::Sigmoid,
+            _ => ScoreFunction::Softmax,
+        }
+    }
+
+    /// Scores from one input's logits (`[num_labels]`).
+    pub fn apply(self, logits: &[f32]) -> Vec<f32> {
+        match self {
+            ScoreFunction::Softmax => softmax(logits),
+            ScoreFunction::Sigmoid => logits.iter().map(|&x| sigmoid(x)).collect(),
+            ScoreFunction::None => logits.to_vec(),
+        }
+    }
+}
+
 /// One label with its score.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct LabelScore {
@@ -105,13 +127,7 @@ impl Classifier {
     /// The function transformers' text-classification pipeline applies: none for
     /// `regression`, sigmoid for `multi_label_classification` or one label, else softmax.
     pub fn score_function(&self) -> ScoreFunction {
-        let h = &self.model.head;
-        match h.problem_type.as_deref() {
-            Some("regression") => ScoreFunction::None,
-            Some("multi_label_classification") => ScoreFunction::Sigmoid,
-            _ if h.num_labels() == 1 => ScoreFunction::Sigmoid,
-            _ => ScoreFunction::Softmax,
-        }
+        ScoreFunction::for_head(&self.model.head)
     }
 
     /// Raw logits `[n][num_labels]` for single texts (`pair = None`) or pairs.
@@ -138,11 +154,7 @@ impl Classifier {
             .iter()
             .zip(logits)
             .map(|((a, b), l)| {
-                let scores = match f {
-                    ScoreFunction::Softmax => softmax(&l),
-                    ScoreFunction::Sigmoid => l.iter().map(|&x| sigmoid(x)).collect(),
-                    ScoreFunction::None => l.clone(),
-                };
+                let scores = f.apply(&l);
                 let mut labels: Vec<LabelScore> = scores
                     .iter()
                     .zip(&self.model.head.id2label)
@@ -180,6 +192,28 @@ pub struct Ranked {
     pub logit: f32,
 }
 
+/// The activation sentence-transformers' `CrossEncoder` applies to a one-label checkpoint's
+/// logit: `config.json` `sentence_transformers.activation_fn` (or the older
+/// `sbert_ce_default_activation_function`), Sigmoid when absent. Errors name an activation
+/// other than Sigmoid or Identity.
+pub fn cross_encoder_activation(ckpt: &Checkpoint) -> Result<ScoreFunction> {
+    let cj = &ckpt.config_json;
+    let act = cj
+        .get("sentence_transformers")
+        .and_then(|s| s.get("activation_fn"))
+        .or_else(|| cj.get("sbert_ce_default_activation_function"))
+        .and_then(|a| a.as_str());
+    match act {
+        None => Ok(ScoreFunction::Sigmoid),
+        Some(a) if a.ends_with(".Sigmoid") => Ok(ScoreFunction::Sigmoid),
+        Some(a) if a.ends_with(".Identity") => Ok(ScoreFunction::None),
+        Some(other) => Err(Error::file(
+            ckpt.dir.join("config.json"),
+            format!("cross-encoder activation_fn `{other}` is not supported (Sigmoid, Identity)"),
+        )),
+    }
+}
+
 /// A cross-encoder reranker: scores (query, document) pairs with a one-label
 /// `BertForSequenceClassification`, as sentence-transformers' `CrossEncoder`.
 pub struct Reranker {
@@ -205,23 +239,7 @@ impl Reranker {
                 head.id2label
             )));
         }
-        let cj = &ckpt.config_json;
-        let act = cj
-            .get("sentence_transformers")
-            .and_then(|s| s.get("activation_fn"))
-            .or_else(|| cj.get("sbert_ce_default_activation_function"))
-            .and_then(|a| a.as_str());
-        let activation = match act {
-            None => ScoreFunction::Sigmoid,
-            Some(a) if a.ends_with(".Sigmoid") => ScoreFunction::Sigmoid,
-            Some(a) if a.ends_with(".Identity") => ScoreFunction::None,
-            Some(other) => {
-                return Err(Error::file(
-                    ckpt.dir.join("config.json"),
-                    format!("cross-encoder activation_fn `{other}` is not supported (Sigmoid, Identity)"),
-                ));
-            }
-        };
+        let activation = cross_encoder_activation(ckpt)?;
         Ok(Reranker { model: BertForSequenceClassification::load(&ckpt.weights, &cfg, head)?, tokenizer, activation })
     }
 

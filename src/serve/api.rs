@@ -13,6 +13,10 @@
 //!   Python client asks for base64 by default (little-endian f32 bytes), so both are served.
 //!   <https://platform.openai.com/docs/api-reference/embeddings>
 //!
+//! Classification checkpoints get TEI's two other endpoints: `POST /rerank` ([`RerankRequest`]
+//! -> `[{"index", "score", "text"?}]` best first) for cross-encoders and `POST /predict`
+//! ([`PredictRequest`] -> `[{"score", "label"}]` best first, per input) for classifiers.
+//!
 //! Bodies are parsed here rather than by an extractor so that every malformed request gets a
 //! 400 whose message says what is wrong, in the endpoint's error shape.
 
@@ -127,19 +131,26 @@ impl Inputs {
             )));
         }
         for (i, t) in v.iter().enumerate() {
-            if t.trim().is_empty() {
-                return Err(ApiError::bad_request(format!("`{field}`[{i}] is empty")));
-            }
-            let chars = t.chars().count();
-            if chars > limits.max_text_chars {
-                return Err(ApiError::too_large(format!(
-                    "`{field}`[{i}] has {chars} characters; the limit is {} characters per text (--max-text-chars)",
-                    limits.max_text_chars
-                )));
-            }
+            check_text(t, limits, &format!("`{field}`[{i}]"))?;
         }
         Ok(v)
     }
+}
+
+/// One text against the limits: not blank (400), at most `max_text_chars` characters (413).
+/// `name` is how the message calls it (e.g. `` `inputs`[2] ``).
+pub fn check_text(t: &str, limits: &Limits, name: &str) -> Result<(), ApiError> {
+    if t.trim().is_empty() {
+        return Err(ApiError::bad_request(format!("{name} is empty")));
+    }
+    let chars = t.chars().count();
+    if chars > limits.max_text_chars {
+        return Err(ApiError::too_large(format!(
+            "{name} has {chars} characters; the limit is {} characters per text (--max-text-chars)",
+            limits.max_text_chars
+        )));
+    }
+    Ok(())
 }
 
 /// TEI `POST /embed`.
@@ -201,6 +212,140 @@ pub struct FillMaskRequest {
 
 fn five() -> usize {
     5
+}
+
+/// TEI `POST /rerank`: `{"query": "...", "texts": ["a", "b"], "raw_scores": false,
+/// "return_text": false, "truncate": false}` -> `[{"index", "score", "text"?}]`, best first.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RerankRequest {
+    /// The query every text is scored against.
+    pub query: String,
+    /// The documents to rank.
+    pub texts: Vec<String>,
+    /// Cut (query, text) pairs longer than the model's maximum (longest first) instead of
+    /// refusing them.
+    #[serde(default)]
+    pub truncate: bool,
+    /// The raw logit instead of the cross-encoder's activation (sigmoid by default).
+    #[serde(default)]
+    pub raw_scores: bool,
+    /// Echo each text in its answer.
+    #[serde(default)]
+    pub return_text: bool,
+    /// Accepted for compatibility; only `Right` truncation is implemented.
+    #[serde(default)]
+    pub truncation_direction: Option<String>,
+}
+
+/// One entry of the `/rerank` answer.
+#[derive(serde::Serialize, Debug, Clone, PartialEq)]
+pub struct Rank {
+    /// Position of the text in the request's `texts`.
+    pub index: usize,
+    /// The text, when `return_text`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// Relevance (sigmoid of the logit, or the logit with `raw_scores`).
+    pub score: f32,
+}
+
+/// TEI `POST /predict`: `{"inputs": ..., "raw_scores": false, "truncate": false}` with
+/// `inputs` one of `"text"`, `["text"]`, `["text", "text pair"]` (one input), or
+/// `[["text"], ["text", "text pair"], ...]` (a batch). See [`predict_inputs`].
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct PredictRequest {
+    /// The input(s), read by [`predict_inputs`].
+    pub inputs: serde_json::Value,
+    /// Cut inputs longer than the model's maximum (longest first) instead of refusing them.
+    #[serde(default)]
+    pub truncate: bool,
+    /// Raw logits instead of probabilities.
+    #[serde(default)]
+    pub raw_scores: bool,
+    /// Accepted for compatibility; only `Right` truncation is implemented.
+    #[serde(default)]
+    pub truncation_direction: Option<String>,
+}
+
+/// One label of a `/predict` answer.
+#[derive(serde::Serialize, Debug, Clone, PartialEq)]
+pub struct Prediction {
+    /// Probability (or logit with `raw_scores`).
+    pub score: f32,
+    /// `id2label` name.
+    pub label: String,
+}
+
+/// A text, or a text and its pair (`[CLS] a [SEP] b [SEP]`).
+pub type TextInput = (String, Option<String>);
+
+/// Reads TEI's `/predict` `inputs` as it does: a string is one text; a list of strings is
+/// one input (one string: a text, two: a pair — so `["a", "b"]` is a *pair*, not two texts);
+/// a list of lists is a batch, each `[text]` or `[text, pair]`. Returns whether it was a batch
+/// (the answer is then a list per input) and the inputs, checked against `limits`.
+pub fn predict_inputs(v: serde_json::Value, limits: &Limits) -> Result<(bool, Vec<TextInput>), ApiError> {
+    const SHAPE: &str = r#""text", ["text", "text pair"] or a batch [["text"], ["text", "text pair"], ...]"#;
+    fn one(items: Vec<serde_json::Value>, name: &str, limits: &Limits) -> Result<TextInput, ApiError> {
+        let n = items.len();
+        let mut texts = Vec::with_capacity(2);
+        for (k, item) in items.into_iter().enumerate() {
+            let serde_json::Value::String(t) = item else {
+                return Err(ApiError::bad_request(format!("{name}[{k}] must be a string, not {}", json_kind(&item))));
+            };
+            check_text(&t, limits, &format!("{name}[{k}]"))?;
+            texts.push(t);
+        }
+        match (n, texts.pop(), texts.pop()) {
+            (1, Some(a), None) => Ok((a, None)),
+            (2, Some(b), Some(a)) => Ok((a, Some(b))),
+            _ => Err(ApiError::bad_request(format!(
+                "{name} has {n} strings: an input is [\"text\"] or a pair [\"text\", \"text pair\"]"
+            ))),
+        }
+    }
+    match v {
+        serde_json::Value::String(t) => {
+            check_text(&t, limits, "`inputs`")?;
+            Ok((false, vec![(t, None)]))
+        }
+        serde_json::Value::Array(items) if items.is_empty() => {
+            Err(ApiError::bad_request("`inputs` is an empty list: send at least one text"))
+        }
+        serde_json::Value::Array(items) if items[0].is_string() => {
+            if items.len() > 2 {
+                return Err(ApiError::bad_request(format!(
+                    "`inputs` is a list of {} strings: a list of strings is one input (a text or a pair); \
+                     for several texts send [[\"a\"], [\"b\"], ...]",
+                    items.len()
+                )));
+            }
+            Ok((false, vec![one(items, "`inputs`", limits)?]))
+        }
+        serde_json::Value::Array(items) => {
+            if items.len() > limits.max_texts {
+                return Err(ApiError::too_large(format!(
+                    "`inputs` has {} inputs; the limit is {} per request (--max-client-batch)",
+                    items.len(),
+                    limits.max_texts
+                )));
+            }
+            let mut out = Vec::with_capacity(items.len());
+            for (i, item) in items.into_iter().enumerate() {
+                let name = format!("`inputs`[{i}]");
+                let serde_json::Value::Array(inner) = item else {
+                    return Err(ApiError::bad_request(format!(
+                        "{name} is {}: a batch is a list of lists [[\"text\"], [\"text\", \"text pair\"], ...]",
+                        json_kind(&item)
+                    )));
+                };
+                out.push(one(inner, &name, limits)?);
+            }
+            Ok((true, out))
+        }
+        other => Err(ApiError::bad_request(format!("`inputs` must be {SHAPE}, not {}", json_kind(&other)))),
+    }
 }
 
 /// Parses a JSON body into `T`, turning serde's error into a 400 that names the problem.
@@ -296,6 +441,31 @@ mod tests {
         assert_eq!(openai_texts(serde_json::json!(["a", "b"]), &l).unwrap(), vec!["a", "b"]);
         assert!(openai_texts(serde_json::json!([1, 2]), &l).unwrap_err().message.contains("token-id"));
         assert!(openai_texts(serde_json::json!(7), &l).unwrap_err().message.contains("a number"));
+    }
+
+    #[test]
+    fn predict_inputs_follow_tei() {
+        let l = Limits { max_body_bytes: 100, max_texts: 2, max_text_chars: 5 };
+        let p = |v: serde_json::Value| predict_inputs(v, &l);
+        let pair = |a: &str, b: &str| (a.to_string(), Some(b.to_string()));
+        assert_eq!(p(serde_json::json!("a")).unwrap(), (false, vec![("a".into(), None)]));
+        assert_eq!(p(serde_json::json!(["a"])).unwrap(), (false, vec![("a".into(), None)]));
+        assert_eq!(p(serde_json::json!(["a", "b"])).unwrap(), (false, vec![pair("a", "b")]), "a pair, as TEI");
+        assert_eq!(
+            p(serde_json::json!([["a"], ["b", "c"]])).unwrap(),
+            (true, vec![("a".into(), None), pair("b", "c")])
+        );
+        let msg = |v: serde_json::Value| p(v).unwrap_err().message;
+        assert!(msg(serde_json::json!(["a", "b", "c"])).contains("one input"));
+        assert!(msg(serde_json::json!([])).contains("empty list"));
+        assert!(msg(serde_json::json!([["a", "b", "c"]])).contains("`inputs`[0] has 3 strings"));
+        assert!(msg(serde_json::json!([["a"], "b"])).contains("`inputs`[1] is a string"));
+        assert!(msg(serde_json::json!([[1]])).contains("`inputs`[0][0] must be a string"));
+        assert!(msg(serde_json::json!(["a", 2])).contains("`inputs`[1] must be a string"));
+        assert!(msg(serde_json::json!({"a": 1})).contains("an object"));
+        assert!(msg(serde_json::json!([["a"], ["b"], ["c"]])).contains("limit is 2"));
+        assert!(msg(serde_json::json!([["a"], ["abcdef"]])).contains("`inputs`[1][0] has 6 characters"));
+        assert!(msg(serde_json::json!(["a", " "])).contains("`inputs`[1] is empty"));
     }
 
     #[test]

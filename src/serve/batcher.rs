@@ -10,11 +10,11 @@
 //!    what queued up while the model was busy — under load that is a full batch, when idle it
 //!    is one request, which then pays no wait at all);
 //! 2. skip jobs whose client went away (their answer channel is closed);
-//! 3. sort all texts of the batch by length and cut them into model calls of at most
-//!    `max_batch_tokens` padded tokens, so short texts are not padded to long ones (length
-//!    bucketing);
-//! 4. run the encoder (which spreads each call over the rayon pool) and the per-task heads,
-//!    and answer each job through its own channel.
+//! 3. hand the batch to the [`Engine`](super::engine::Engine), which sorts all its texts by
+//!    length and cuts them into model calls of at most `max_batch_tokens` padded tokens, so
+//!    short texts are not padded to long ones (length bucketing), runs the encoder (which
+//!    spreads each call over the rayon pool) and the per-task heads, and answers each job
+//!    through its own channel.
 //!
 //! The queue is bounded in texts: [`Queue::push`] refuses at once when it is full, so the
 //! handler answers 429 instead of letting the client time out.
@@ -26,20 +26,14 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 use super::metrics::Metrics;
-use crate::bert::BertInput;
-use crate::bert::mlm::BertOnlyMLMHead;
-use crate::bert::pooling::normalize;
-use crate::bert::sentence::SentenceHead;
-use crate::pipeline::{Candidate, MaskPrediction, top_k_indices};
-use crate::text::Tokenizer;
-use crate::{Error, Result, Tensor};
+use crate::pipeline::MaskPrediction;
 
-/// One tokenized text: `[CLS] ... [SEP]`, no padding.
+/// One tokenized text `[CLS] ... [SEP]` or pair `[CLS] a [SEP] b [SEP]`, no padding.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Seq {
     /// Vocabulary ids.
     pub ids: Vec<u32>,
-    /// Segment ids (0 for single texts).
+    /// Segment ids (0 for single texts; 0 then 1 for pairs).
     pub type_ids: Vec<u32>,
 }
 
@@ -58,6 +52,8 @@ pub enum Task {
         /// The tokenizer's `[MASK]` id.
         mask_id: u32,
     },
+    /// The sequence-classification head's logits (`[num_labels]` per text or pair).
+    Classify,
 }
 
 /// A job's answer: one entry per text, in the order of the request.
@@ -67,6 +63,8 @@ pub enum Output {
     Embeddings(Vec<Vec<f32>>),
     /// `[texts][masks]`.
     FillMask(Vec<Vec<MaskPrediction>>),
+    /// `[texts][num_labels]`, raw (the handler turns them into scores).
+    Logits(Vec<Vec<f32>>),
 }
 
 /// The compute thread's answer to a job: its output, or an error message for a 500.
@@ -237,224 +235,9 @@ impl Queue {
     }
 }
 
-/// The encoder the server runs (one instance).
-pub enum Encoder {
-    /// A bare encoder (e.g. a sentence-transformers model).
-    Bare(Box<crate::bert::BertModel>),
-    /// An encoder with its masked-language-model head (fill-mask works too).
-    Mlm(Box<crate::bert::BertForMaskedLM>),
-}
-
-impl Encoder {
-    fn bert(&self) -> &crate::bert::BertModel {
-        match self {
-            Encoder::Bare(m) => m,
-            Encoder::Mlm(m) => &m.bert,
-        }
-    }
-
-    fn mlm_head(&self) -> Option<&BertOnlyMLMHead> {
-        match self {
-            Encoder::Bare(_) => None,
-            Encoder::Mlm(m) => Some(&m.cls),
-        }
-    }
-}
-
-/// Everything the compute thread needs: the model, how to pool, the pad id.
-pub struct Engine {
-    /// The model.
-    pub encoder: Encoder,
-    /// What runs after BERT for sentence embeddings: the checkpoint's sentence-transformers
-    /// modules (Pooling, Dense, Normalize), or mean pooling for a plain BERT.
-    pub head: SentenceHead,
-    /// Pad id used to fill short rows.
-    pub pad_id: u32,
-    /// Decodes fill-mask candidates.
-    pub tokenizer: Tokenizer,
-}
-
-/// Where one text of one job sits: `(job, text index in the job)`.
-type Slot = (usize, usize);
-
-impl Engine {
-    /// Whether fill-mask can run (the checkpoint has an MLM head).
-    pub fn has_mlm_head(&self) -> bool {
-        self.encoder.mlm_head().is_some()
-    }
-
-    /// Runs a batch of jobs and answers each one. Errors (and panics) of the model become a
-    /// 500 for the jobs of this batch; the compute thread keeps serving.
-    pub fn run(&self, jobs: Vec<Job>, max_tokens: usize, metrics: &Metrics) {
-        let started = Instant::now();
-        for j in &jobs {
-            metrics.queue_seconds.observe(started.duration_since(j.enqueued).as_secs_f64());
-        }
-        let result =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.compute(&jobs, max_tokens, metrics)));
-        let outputs = match result {
-            Ok(Ok(o)) => o.into_iter().map(Ok).collect(),
-            Ok(Err(e)) => vec![Err(format!("model error: {e}")); jobs.len()],
-            Err(_) => vec![Err("internal error: the model panicked on this batch".to_string()); jobs.len()],
-        };
-        metrics.add_compute(started.elapsed());
-        for (job, out) in jobs.into_iter().zip(outputs) {
-            metrics.request_seconds.observe(job.enqueued.elapsed().as_secs_f64());
-            let _ = job.reply.send(out); // the client may have gone; nothing to do then
-        }
-    }
-
-    fn compute(&self, jobs: &[Job], max_tokens: usize, metrics: &Metrics) -> Result<Vec<Output>> {
-        let mut outputs: Vec<Output> = jobs
-            .iter()
-            .map(|j| match j.task {
-                Task::Embed { .. } => Output::Embeddings(vec![Vec::new(); j.seqs.len()]),
-                Task::FillMask { .. } => Output::FillMask(vec![Vec::new(); j.seqs.len()]),
-            })
-            .collect();
-        // Length bucketing: all texts of the batch, shortest first, cut into model calls.
-        let mut slots: Vec<Slot> =
-            jobs.iter().enumerate().flat_map(|(j, job)| (0..job.seqs.len()).map(move |i| (j, i))).collect();
-        let len = |&(j, i): &Slot| jobs[j].seqs[i].ids.len();
-        slots.sort_by_key(len);
-        for call in buckets(&slots.iter().map(len).collect::<Vec<_>>(), max_tokens) {
-            self.run_call(jobs, &slots[call], &mut outputs, metrics)?;
-        }
-        Ok(outputs)
-    }
-
-    /// One model call on `slots` (sorted by length).
-    fn run_call(&self, jobs: &[Job], slots: &[Slot], outputs: &mut [Output], metrics: &Metrics) -> Result<()> {
-        let seq = slots.iter().map(|&(j, i)| jobs[j].seqs[i].ids.len()).max().unwrap_or(0);
-        let b = slots.len();
-        let mut ids = vec![self.pad_id; b * seq];
-        let mut mask = vec![0u32; b * seq];
-        let mut types = vec![0u32; b * seq];
-        let mut real = 0;
-        for (r, &(j, i)) in slots.iter().enumerate() {
-            let s = &jobs[j].seqs[i];
-            ids[r * seq..r * seq + s.ids.len()].copy_from_slice(&s.ids);
-            types[r * seq..r * seq + s.type_ids.len()].copy_from_slice(&s.type_ids);
-            mask[r * seq..r * seq + s.ids.len()].fill(1);
-            real += s.ids.len();
-        }
-        metrics.batch_texts.observe(b as f64);
-        metrics.batch_tokens.observe((b * seq) as f64);
-        metrics.tokens.fetch_add(real as u64, std::sync::atomic::Ordering::Relaxed);
-        metrics.padded_tokens.fetch_add((b * seq) as u64, std::sync::atomic::Ordering::Relaxed);
-
-        let input = BertInput::new(&ids, Some(&mask), Some(&types), b, seq)?;
-        let hidden = self.encoder.bert().forward(&input, false)?.last_hidden_state;
-        if slots.iter().any(|&(j, _)| matches!(jobs[j].task, Task::Embed { .. })) {
-            let pooled = self.head.forward(&hidden, &mask, None)?;
-            for (mut v, &(j, i)) in pooled.into_iter().zip(slots) {
-                if let (Task::Embed { normalize: n }, Output::Embeddings(out)) = (jobs[j].task, &mut outputs[j]) {
-                    if n {
-                        normalize(&mut v);
-                    }
-                    out[i] = v;
-                }
-            }
-        }
-        let fill: Vec<usize> = (0..b).filter(|&r| matches!(jobs[slots[r].0].task, Task::FillMask { .. })).collect();
-        if !fill.is_empty() {
-            self.fill_mask(jobs, slots, &fill, &hidden, seq, outputs)?;
-        }
-        Ok(())
-    }
-
-    fn fill_mask(
-        &self,
-        jobs: &[Job],
-        slots: &[Slot],
-        rows: &[usize],
-        hidden: &Tensor,
-        seq: usize,
-        outputs: &mut [Output],
-    ) -> Result<()> {
-        let head = self.encoder.mlm_head().ok_or_else(|| Error::Input("this model has no MLM head".into()))?;
-        let h = hidden.shape()[2];
-        let hidden = hidden.contiguous();
-        let data = hidden.as_slice().unwrap_or(&[]);
-        let mut positions = Vec::new(); // (row, position)
-        let mut gathered = Vec::new();
-        for &r in rows {
-            let (j, i) = slots[r];
-            let Task::FillMask { mask_id, .. } = jobs[j].task else { continue };
-            for (p, &id) in jobs[j].seqs[i].ids.iter().enumerate() {
-                if id == mask_id {
-                    positions.push((r, p));
-                    gathered.extend_from_slice(&data[(r * seq + p) * h..(r * seq + p + 1) * h]);
-                }
-            }
-        }
-        if positions.is_empty() {
-            return Ok(());
-        }
-        let logits = head.predictions.forward(&Tensor::from_vec(gathered, &[positions.len(), h])?)?;
-        let probs = crate::ops::softmax(&logits, None)?;
-        let probs = probs.as_slice().unwrap_or(&[]);
-        let vocab = logits.shape()[1];
-        for (row, &(r, p)) in positions.iter().enumerate() {
-            let (j, i) = slots[r];
-            let (Task::FillMask { top_k, .. }, Output::FillMask(out)) = (jobs[j].task, &mut outputs[j]) else {
-                continue;
-            };
-            let pr = &probs[row * vocab..(row + 1) * vocab];
-            let top = top_k_indices(pr, top_k)
-                .into_iter()
-                .map(|id| Candidate {
-                    token: self.tokenizer.id_to_token(id as u32).unwrap_or_else(|| format!("[{id}]")),
-                    id: id as u32,
-                    score: pr[id],
-                })
-                .collect();
-            out[i].push(MaskPrediction { position: p, top });
-        }
-        Ok(())
-    }
-}
-
-/// Cuts texts sorted by length (`lens`, ascending) into consecutive model calls of at most
-/// `max_tokens` padded tokens each (rows x the longest row of the call); a text longer than
-/// the budget gets a call of its own.
-pub fn buckets(lens: &[usize], max_tokens: usize) -> Vec<std::ops::Range<usize>> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    for (k, &len) in lens.iter().enumerate() {
-        let rows = k + 1 - start;
-        if rows > 1 && rows * len > max_tokens {
-            out.push(start..k);
-            start = k;
-        }
-    }
-    if start < lens.len() {
-        out.push(start..lens.len());
-    }
-    out
-}
-
-/// The compute thread's loop: batches until the queue is closed and drained.
-pub fn compute_loop(engine: &Engine, queue: &Queue, max_tokens: usize, max_wait: Duration, metrics: &Metrics) {
-    while let Some(jobs) = queue.next_batch(max_tokens, max_wait) {
-        engine.run(jobs, max_tokens, metrics);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn buckets_respect_the_token_budget_and_cover_everything() {
-        let lens = [3, 3, 4, 10, 10, 30, 100];
-        let b = buckets(&lens, 32);
-        assert_eq!(b, vec![0..3, 3..5, 5..6, 6..7]);
-        for r in &b {
-            assert!(r.len() == 1 || r.len() * lens[r.end - 1] <= 32, "{r:?}");
-        }
-        assert!(buckets(&[], 32).is_empty());
-    }
 
     fn job(n: usize, len: usize) -> (Job, oneshot::Receiver<Reply>) {
         let (tx, rx) = oneshot::channel();

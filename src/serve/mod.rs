@@ -1,4 +1,7 @@
-//! # `nanobert serve`: an embeddings server that batches, and says no when full
+//! # `nanobert serve`: a BERT server that batches, and says no when full
+//!
+//! Embeddings (`/embed`, `/v1/embeddings`), fill-mask for MLM checkpoints, and `/predict` /
+//! `/rerank` for sequence-classification checkpoints (classifiers, cross-encoders).
 //!
 //! ```text
 //!   clients ──HTTP──▶ tokio I/O threads ──▶ tokenizer pool ──▶ bounded Queue ──▶ compute thread
@@ -8,7 +11,8 @@
 //! ```
 //!
 //! - [`api`]: request and answer shapes (text-embeddings-inference and OpenAI), limits, errors;
-//! - [`batcher`]: the queue, the batching policy and the model calls;
+//! - [`batcher`]: the queue and the batching policy;
+//! - [`engine`]: the model calls (encoder, sentence head, MLM head, classifier);
 //! - [`routes`]: the HTTP endpoints;
 //! - [`metrics`]: the Prometheus counters;
 //! - [`loadtest`]: `nanobert bench serve`, an open-loop load generator.
@@ -17,6 +21,8 @@
 
 pub mod api;
 pub mod batcher;
+pub mod classify;
+pub mod engine;
 pub mod loadtest;
 pub mod metrics;
 pub mod routes;
@@ -27,13 +33,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::bert::heads::{BertForSequenceClassification, HeadConfig};
+use crate::bert::sentence::SentenceHead;
 use crate::bert::{BertConfig, BertForMaskedLM};
 use crate::io::Checkpoint;
-use crate::pipeline::{Embedder, max_len};
+use crate::pipeline::{Embedder, ScoreFunction, cross_encoder_activation, max_len};
 use crate::text::Tokenizer;
 use crate::{Error, Result};
 pub use api::Limits;
-use batcher::{Encoder, Engine, Queue};
+use batcher::Queue;
+use engine::{Encoder, Engine};
 use metrics::Metrics;
 
 /// Everything `nanobert serve` can be told.
@@ -77,7 +86,15 @@ pub struct Info {
     pub model_id: String,
     /// The checkpoint directory.
     pub model_dir: String,
-    /// Embedding size.
+    /// `config.json`'s `architectures` (e.g. `BertForSequenceClassification`), `BertModel` when absent.
+    pub architecture: String,
+    /// What the checkpoint serves: `embedding` (and `fill-mask` with an MLM head), `classifier`
+    /// (`/predict`) or `reranker` (a one-label classifier: `/rerank` and `/predict`).
+    pub model_type: &'static str,
+    /// Label names in id order, for classifiers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub labels: Option<Vec<String>>,
+    /// Embedding size (the hidden size for a classifier, which does not embed).
     pub dimensions: usize,
     /// Longest input in tokens (`[CLS]`/`[SEP]` included).
     pub max_input_length: usize,
@@ -87,7 +104,7 @@ pub struct Info {
     pub threads: usize,
     /// Threads for HTTP I/O and for tokenization (each).
     pub io_threads: usize,
-    /// Pooling of sentence embeddings.
+    /// Pooling of sentence embeddings (`none` for a classifier).
     pub pooling: String,
     /// Batcher token budget.
     pub max_batch_tokens: usize,
@@ -109,12 +126,30 @@ pub struct Info {
     pub version: &'static str,
 }
 
+/// What a sequence-classification checkpoint's answers need besides the model.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClassifierHead {
+    /// Label names in id order.
+    pub id2label: Vec<String>,
+    /// Logits to `/predict` scores, as transformers' text-classification pipeline
+    /// ([`ScoreFunction::for_head`]).
+    pub predict_scores: ScoreFunction,
+    /// Logit to `/rerank` score for a one-label checkpoint (a cross-encoder), as
+    /// sentence-transformers' `CrossEncoder` ([`cross_encoder_activation`]); `None` with more labels.
+    pub rerank_scores: Option<ScoreFunction>,
+}
+
 /// The state every handler sees.
 pub struct AppState {
     /// Where jobs go.
     pub queue: Arc<Queue>,
     /// Tokenizes requests (no truncation: the handler decides, see [`AppState::max_len`]).
     pub tokenizer: Tokenizer,
+    /// The same tokenizer truncating at [`AppState::max_len`] (longest first for pairs), for
+    /// requests that ask for `"truncate": true`.
+    pub truncating_tokenizer: Tokenizer,
+    /// Labels and score functions when the checkpoint is a `BertForSequenceClassification`.
+    pub classifier: Option<ClassifierHead>,
     /// Runs the tokenizer, separate from the compute pool.
     pub tokenizer_pool: rayon::ThreadPool,
     /// Longest sequence the model takes.
@@ -140,41 +175,101 @@ pub struct Server {
     pub info: Info,
 }
 
-/// Loads the engine and the handler state's parts from a checkpoint.
-fn load(opts: &ServeOptions) -> Result<(Engine, Tokenizer, usize, Option<u32>, Info)> {
+/// What [`load`] gives: the engine for the compute thread, the parts of [`AppState`].
+struct Loaded {
+    engine: Engine,
+    tokenizer: Tokenizer,
+    truncating_tokenizer: Tokenizer,
+    max_len: usize,
+    mask_id: Option<u32>,
+    classifier: Option<ClassifierHead>,
+    info: Info,
+}
+
+/// Loads the engine and the handler state's parts from a checkpoint: a
+/// `BertForSequenceClassification` serves `/predict` (and `/rerank` with one label); any other
+/// BERT checkpoint serves embeddings (and fill-mask with an MLM head). Token classification and
+/// question answering are refused with a message naming the CLI command that runs them.
+fn load(opts: &ServeOptions) -> Result<Loaded> {
     let t0 = Instant::now();
     let ckpt = Checkpoint::open(&opts.model_dir)?;
     let cfg = BertConfig::from_json(&ckpt.config_json)?;
     let max_len = max_len(&ckpt, &cfg);
-    let emb = Embedder::from_checkpoint(&ckpt)?;
-    let dimensions = emb.dimension()?;
-    let pooling: Vec<String> = emb.head.modules.iter().map(|m| m.describe()).collect();
-    let head = emb.head;
-    let has_mlm = ckpt.weights.contains("cls.predictions.transform.dense.weight");
-    let encoder = if has_mlm {
-        drop(emb.model); // the MLM model holds its own copy of the encoder
-        Encoder::Mlm(Box::new(BertForMaskedLM::load(&ckpt.weights, &cfg)?))
-    } else {
-        Encoder::Bare(Box::new(emb.model))
-    };
-    // No truncation inside the tokenizer: the handler refuses or cuts over-long texts itself.
-    let tokenizer = Tokenizer::from_checkpoint(&ckpt, 1 << 20)?;
-    let mask_id = if has_mlm { tokenizer.mask_token_id() } else { None };
+    let architecture = ckpt.architecture().unwrap_or("BertModel").to_string();
+    if let Some(command) = match architecture.as_str() {
+        "BertForTokenClassification" => Some("ner"),
+        "BertForQuestionAnswering" => Some("qa"),
+        _ => None,
+    } {
+        return Err(Error::Input(format!(
+            "serve: {} is a {architecture} checkpoint, which the server does not run (it serves embedding, \
+             fill-mask and sequence-classification checkpoints): use `nanobert {command}`",
+            opts.model_dir.display()
+        )));
+    }
+    // No truncation inside the first tokenizer: the handler refuses or cuts over-long texts.
+    let mut tokenizer = Tokenizer::from_checkpoint(&ckpt, 1 << 20)?;
+    let mut truncating_tokenizer = Tokenizer::from_checkpoint(&ckpt, max_len)?;
+    if ckpt.sentence_transformers.as_ref().is_some_and(|st| st.do_lower_case) {
+        tokenizer.prepend_lowercase();
+        truncating_tokenizer.prepend_lowercase();
+    }
+    let (encoder, head, dimensions, pooling, classifier, decoder, model_type) =
+        if architecture == "BertForSequenceClassification" {
+            let head_cfg = HeadConfig::from_json(&ckpt.config_json, &cfg)?;
+            let rerank_scores = if head_cfg.num_labels() == 1 { Some(cross_encoder_activation(&ckpt)?) } else { None };
+            let classifier = ClassifierHead {
+                id2label: head_cfg.id2label.clone(),
+                predict_scores: ScoreFunction::for_head(&head_cfg),
+                rerank_scores,
+            };
+            let model = BertForSequenceClassification::load(&ckpt.weights, &cfg, head_cfg)?;
+            let kind = if rerank_scores.is_some() { "reranker" } else { "classifier" };
+            let encoder = Encoder::Classifier(Box::new(model));
+            let decoder = Tokenizer::from_checkpoint(&ckpt, max_len)?;
+            (encoder, SentenceHead::mean(), cfg.hidden_size, "none".to_string(), Some(classifier), decoder, kind)
+        } else {
+            let mut emb = Embedder::from_checkpoint(&ckpt)?;
+            emb.model.pooler = None; // embeddings never use it: don't compute it per call
+            let dimensions = emb.dimension()?;
+            let pooling: Vec<String> = emb.head.modules.iter().map(|m| m.describe()).collect();
+            let encoder = if ckpt.weights.contains("cls.predictions.transform.dense.weight") {
+                drop(emb.model); // the MLM model holds its own copy of the encoder
+                Encoder::Mlm(Box::new(BertForMaskedLM::load(&ckpt.weights, &cfg)?))
+            } else {
+                Encoder::Bare(Box::new(emb.model))
+            };
+            (encoder, emb.head, dimensions, pooling.join(" -> "), None, emb.tokenizer, "embedding")
+        };
+    let mask_id = if matches!(encoder, Encoder::Mlm(_)) { tokenizer.mask_token_id() } else { None };
     let pad_id = tokenizer.pad_token_id();
-    let mut endpoints = vec!["/embed", "/v1/embeddings", "/health", "/info", "/metrics"];
+    let mut endpoints = Vec::new();
+    match &classifier {
+        Some(c) => {
+            if c.rerank_scores.is_some() {
+                endpoints.push("/rerank");
+            }
+            endpoints.push("/predict");
+        }
+        None => endpoints.extend(["/embed", "/v1/embeddings"]),
+    }
     if mask_id.is_some() {
         endpoints.push("/fill-mask");
     }
+    endpoints.extend(["/health", "/info", "/metrics"]);
     let model_id = opts.model_dir.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     let info = Info {
         model_id,
         model_dir: opts.model_dir.display().to_string(),
+        architecture,
+        model_type,
+        labels: classifier.as_ref().map(|c| c.id2label.clone()),
         dimensions,
         max_input_length: max_len,
         precision: "f32".into(),
         threads: rayon::current_num_threads(),
         io_threads: opts.io_threads,
-        pooling: pooling.join(" -> "),
+        pooling,
         max_batch_tokens: opts.max_batch_tokens,
         max_wait_ms: opts.max_wait.as_secs_f64() * 1e3,
         max_queue_texts: opts.max_queue_texts,
@@ -185,8 +280,8 @@ fn load(opts: &ServeOptions) -> Result<(Engine, Tokenizer, usize, Option<u32>, I
         load_seconds: t0.elapsed().as_secs_f64(),
         version: env!("CARGO_PKG_VERSION"),
     };
-    let engine = Engine { encoder, head, pad_id, tokenizer: emb.tokenizer };
-    Ok((engine, tokenizer, max_len, mask_id, info))
+    let engine = Engine { encoder, head, pad_id, tokenizer: decoder };
+    Ok(Loaded { engine, tokenizer, truncating_tokenizer, max_len, mask_id, classifier, info })
 }
 
 impl Server {
@@ -204,7 +299,7 @@ impl Server {
                 "serve: --max-batch-tokens, --max-queue and --io-threads must be at least 1".into(),
             ));
         }
-        let (engine, tokenizer, max_len, mask_id, info) = load(opts)?;
+        let Loaded { engine, tokenizer, truncating_tokenizer, max_len, mask_id, classifier, info } = load(opts)?;
         let metrics = Arc::new(Metrics::default());
         let queue = Arc::new(Queue::new(opts.max_queue_texts, metrics.clone()));
         let compute_alive = Arc::new(AtomicBool::new(true));
@@ -222,6 +317,8 @@ impl Server {
         let state = Arc::new(AppState {
             queue: queue.clone(),
             tokenizer,
+            truncating_tokenizer,
+            classifier,
             tokenizer_pool,
             max_len,
             mask_id,
@@ -235,7 +332,7 @@ impl Server {
         let compute = std::thread::Builder::new()
             .name("nanobert-compute".into())
             .spawn(move || {
-                batcher::compute_loop(&engine, &q, max_tokens, max_wait, &m);
+                engine::compute_loop(&engine, &q, max_tokens, max_wait, &m);
                 alive.store(false, Ordering::Relaxed);
             })
             .map_err(|e| Error::Input(format!("serve: cannot start the compute thread: {e}")))?;
@@ -340,9 +437,13 @@ pub fn run(opts: &ServeOptions) -> Result<()> {
     eprintln!("loading {} ...", opts.model_dir.display());
     let server = Server::start_with(opts, true)?;
     let i = &server.info;
+    let what = match &i.labels {
+        Some(l) => format!("{} ({} labels: {})", i.model_type, l.len(), l.join(", ")),
+        None => format!("{} dims", i.dimensions),
+    };
     eprintln!(
-        "{} loaded in {:.2} s: {} dims, max {} tokens, {} compute threads, {} I/O threads",
-        i.model_id, i.load_seconds, i.dimensions, i.max_input_length, i.threads, i.io_threads
+        "{} ({}) loaded in {:.2} s: {what}, max {} tokens, {} compute threads, {} I/O threads",
+        i.model_id, i.architecture, i.load_seconds, i.max_input_length, i.threads, i.io_threads
     );
     eprintln!("endpoints: {}", i.endpoints.join(" "));
     println!("listening on http://{}", server.addr());

@@ -5,9 +5,16 @@
 //! | `POST /embed` | TEI `{"inputs", "normalize", "truncate"}` | `[[f32]]` |
 //! | `POST /v1/embeddings` | OpenAI `{"input", "model", "encoding_format"}` | `{"data": [...], "usage": {...}}` |
 //! | `POST /fill-mask` | `{"inputs", "top_k", "truncate"}` (MLM checkpoints) | `[[{"position", "top": [...]}]]` |
+//! | `POST /rerank` | TEI `{"query", "texts", "raw_scores", "return_text"}` (one-label classifiers) | `[{"index", "score", "text"?}]` best first |
+//! | `POST /predict` | TEI `{"inputs", "raw_scores"}` (sequence classifiers) | `[{"score", "label"}]` best first (a list per input for a batch) |
 //! | `GET /health` | | 200 `ok`, 503 when the compute thread stopped |
 //! | `GET /info` | | model, dimensions, max length, precision, threads, limits |
 //! | `GET /metrics` | | Prometheus text |
+//!
+//! Embedding checkpoints serve `/embed` and `/v1/embeddings` (and `/fill-mask` with an MLM
+//! head); a `BertForSequenceClassification` serves `/predict` (and `/rerank` with one label,
+//! see [`classify`]). Asking a model for what it cannot do is a 400 naming
+//! the model's architecture and the endpoints it has.
 //!
 //! A handler parses and checks the body, tokenizes on the tokenizer pool, queues a job
 //! (429 at once when the queue is full, 503 while shutting down) and awaits its answer. When
@@ -28,11 +35,14 @@ use axum::routing::{get, post};
 use tokio::sync::oneshot;
 
 use super::AppState;
-use super::api::{self, ApiError, Dialect, EmbedRequest, FillMaskRequest, OpenAiRequest};
+use super::api::{self, ApiError, Dialect, EmbedRequest, FillMaskRequest, OpenAiRequest, TextInput};
 use super::batcher::{Job, Output, Refused, Seq, Task};
+use super::classify;
 
-type St = State<Arc<AppState>>;
-type Body = Result<Bytes, BytesRejection>;
+/// The handlers' state extractor.
+pub(super) type St = State<Arc<AppState>>;
+/// A request body, or why axum could not read it.
+pub(super) type Body = Result<Bytes, BytesRejection>;
 
 /// All routes, with the body limit applied.
 pub fn router(state: Arc<AppState>, max_body_bytes: usize) -> Router {
@@ -40,6 +50,8 @@ pub fn router(state: Arc<AppState>, max_body_bytes: usize) -> Router {
         .route("/embed", post(embed))
         .route("/v1/embeddings", post(openai_embeddings))
         .route("/fill-mask", post(fill_mask))
+        .route("/rerank", post(classify::rerank))
+        .route("/predict", post(classify::predict))
         .route("/health", get(health))
         .route("/info", get(info))
         .route("/metrics", get(metrics))
@@ -49,7 +61,7 @@ pub fn router(state: Arc<AppState>, max_body_bytes: usize) -> Router {
 }
 
 /// Reads the body or explains why not (413 naming the limit).
-fn body_bytes(s: &AppState, body: Body) -> Result<Bytes, ApiError> {
+pub(super) fn body_bytes(s: &AppState, body: Body) -> Result<Bytes, ApiError> {
     body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::too_large(format!(
@@ -63,7 +75,7 @@ fn body_bytes(s: &AppState, body: Body) -> Result<Bytes, ApiError> {
 }
 
 /// Counts the answer under `endpoint` and returns it.
-fn counted(s: &AppState, endpoint: &str, r: Result<Response, ApiError>, d: Dialect) -> Response {
+pub(super) fn counted(s: &AppState, endpoint: &str, r: Result<Response, ApiError>, d: Dialect) -> Response {
     let r = match r {
         Ok(r) => r,
         Err(e) => e.in_dialect(d).into_response(),
@@ -78,6 +90,7 @@ async fn embed(State(s): St, body: Body) -> Response {
 }
 
 async fn embed_inner(s: &Arc<AppState>, body: Body) -> Result<Response, ApiError> {
+    s.embeds("/embed")?;
     let body = body_bytes(s, body)?;
     let req: EmbedRequest = api::parse(&body, r#"{"inputs": "text" | ["a", "b"], "normalize": true}"#)?;
     if req.prompt_name.is_some() {
@@ -89,7 +102,7 @@ async fn embed_inner(s: &Arc<AppState>, body: Body) -> Result<Response, ApiError
         return Err(ApiError::bad_request(format!("`truncation_direction` {d:?}: only \"Right\" is supported")));
     }
     let texts = req.inputs.texts(&s.info_limits(), "inputs")?;
-    let seqs = tokenize(s, texts, req.truncate, "inputs").await?;
+    let seqs = tokenize(s, singles(texts), req.truncate, "inputs").await?;
     match submit(s, seqs, Task::Embed { normalize: req.normalize }).await? {
         (Output::Embeddings(v), _) => Ok(axum::Json(v).into_response()),
         _ => Err(internal("wrong output kind")),
@@ -102,6 +115,7 @@ async fn openai_embeddings(State(s): St, body: Body) -> Response {
 }
 
 async fn openai_inner(s: &Arc<AppState>, body: Body) -> Result<Response, ApiError> {
+    s.embeds("/v1/embeddings")?;
     let body = body_bytes(s, body)?;
     let req: OpenAiRequest = api::parse(&body, r#"{"input": "text" | ["a", "b"], "model": "..."}"#)?;
     let base64 = match req.encoding_format.as_deref() {
@@ -120,7 +134,7 @@ async fn openai_inner(s: &Arc<AppState>, body: Body) -> Result<Response, ApiErro
         )));
     }
     let texts = api::openai_texts(req.input, &s.info_limits())?;
-    let seqs = tokenize(s, texts, false, "input").await?;
+    let seqs = tokenize(s, singles(texts), false, "input").await?;
     let (out, tokens) = submit(s, seqs, Task::Embed { normalize: true }).await?;
     let Output::Embeddings(v) = out else { return Err(internal("wrong output kind")) };
     let data: Vec<serde_json::Value> = v
@@ -148,15 +162,7 @@ async fn fill_mask(State(s): St, body: Body) -> Response {
 
 async fn fill_mask_inner(s: &Arc<AppState>, body: Body) -> Result<Response, ApiError> {
     let Some(mask_id) = s.mask_id else {
-        return Err(ApiError {
-            status: StatusCode::BAD_REQUEST,
-            kind: "Validation",
-            message: format!(
-                "{} has no masked-language-model head: /fill-mask needs a BertForMaskedLM checkpoint",
-                s.info.model_id
-            ),
-            dialect: Dialect::Tei,
-        });
+        return Err(s.unavailable("/fill-mask", "a checkpoint with a masked-language-model head (BertForMaskedLM)"));
     };
     let body = body_bytes(s, body)?;
     let req: FillMaskRequest = api::parse(&body, r#"{"inputs": "Paris is the [MASK] of France.", "top_k": 5}"#)?;
@@ -164,7 +170,7 @@ async fn fill_mask_inner(s: &Arc<AppState>, body: Body) -> Result<Response, ApiE
         return Err(ApiError::bad_request(format!("`top_k` {}: must be 1 to 100", req.top_k)));
     }
     let texts = req.inputs.texts(&s.info_limits(), "inputs")?;
-    let seqs = tokenize(s, texts, req.truncate, "inputs").await?;
+    let seqs = tokenize(s, singles(texts), req.truncate, "inputs").await?;
     if let Some(i) = seqs.iter().position(|q| !q.ids.contains(&mask_id)) {
         return Err(ApiError::bad_request(format!("`inputs`[{i}] has no [MASK] token")));
     }
@@ -194,25 +200,57 @@ async fn metrics(State(s): St) -> Response {
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], s.metrics.render()).into_response()
 }
 
-async fn not_found(uri: axum::http::Uri) -> Response {
+async fn not_found(State(s): St, uri: axum::http::Uri) -> Response {
     ApiError {
         status: StatusCode::NOT_FOUND,
         kind: "NotFound",
-        message: format!(
-            "no endpoint {}: try POST /embed, POST /v1/embeddings, POST /fill-mask, GET /health, /info, /metrics",
-            uri.path()
-        ),
+        message: format!("no endpoint {}: this server answers {}", uri.path(), s.endpoint_list()),
         dialect: Dialect::Tei,
     }
     .into_response()
 }
 
-fn internal(msg: &str) -> ApiError {
+/// A 500 with `msg`.
+pub(super) fn internal(msg: &str) -> ApiError {
     ApiError { status: StatusCode::INTERNAL_SERVER_ERROR, kind: "Backend", message: msg.into(), dialect: Dialect::Tei }
 }
 
 impl AppState {
-    fn info_limits(&self) -> api::Limits {
+    /// The endpoints, with their methods, for messages.
+    fn endpoint_list(&self) -> String {
+        let e: Vec<String> = self
+            .info
+            .endpoints
+            .iter()
+            .map(|p| format!("{} {p}", if ["/health", "/info", "/metrics"].contains(p) { "GET" } else { "POST" }))
+            .collect();
+        e.join(", ")
+    }
+
+    /// The 400 for an endpoint this checkpoint cannot serve: names the model, its
+    /// architecture, what the endpoint needs and what the server does answer.
+    pub(super) fn unavailable(&self, endpoint: &str, needs: &str) -> ApiError {
+        let i = &self.info;
+        ApiError::bad_request(format!(
+            "{} is a {} ({} model): {endpoint} needs {needs}; this server answers {}",
+            i.model_id,
+            i.architecture,
+            i.model_type,
+            self.endpoint_list()
+        ))
+    }
+
+    /// Refuses embedding endpoints on a classifier (its encoder was fine-tuned for its labels,
+    /// not for similarity; text-embeddings-inference refuses too).
+    fn embeds(&self, endpoint: &str) -> Result<(), ApiError> {
+        match self.classifier {
+            Some(_) => Err(self.unavailable(endpoint, "an embedding checkpoint (BertModel, sentence-transformers)")),
+            None => Ok(()),
+        }
+    }
+
+    /// The per-request limits.
+    pub(super) fn info_limits(&self) -> api::Limits {
         api::Limits {
             max_body_bytes: self.info.max_body_bytes,
             max_texts: self.info.max_client_batch_size,
@@ -221,14 +259,32 @@ impl AppState {
     }
 }
 
-/// Tokenizes `texts` on the tokenizer pool (not on the compute pool, not blocking the I/O
-/// threads). Texts longer than the model's maximum are cut when `truncate`, else refused (413).
-async fn tokenize(s: &Arc<AppState>, texts: Vec<String>, truncate: bool, field: &str) -> Result<Vec<Seq>, ApiError> {
+/// Single texts as [`TextInput`]s.
+fn singles(texts: Vec<String>) -> Vec<TextInput> {
+    texts.into_iter().map(|t| (t, None)).collect()
+}
+
+/// Tokenizes texts and pairs on the tokenizer pool (not on the compute pool, not blocking the
+/// I/O threads). Inputs longer than the model's maximum are cut when `truncate` (longest
+/// first for pairs, as transformers), else refused (413 naming `` `field`[i] ``).
+pub(super) async fn tokenize(
+    s: &Arc<AppState>,
+    inputs: Vec<TextInput>,
+    truncate: bool,
+    field: &str,
+) -> Result<Vec<Seq>, ApiError> {
     let (tx, rx) = oneshot::channel();
     let st = s.clone();
+    let pairs: Vec<bool> = inputs.iter().map(|(_, b)| b.is_some()).collect();
     s.tokenizer_pool.spawn(move || {
-        let strs: Vec<&str> = texts.iter().map(String::as_str).collect();
-        let _ = tx.send(st.tokenizer.encode_batch(&strs));
+        let refs: Vec<(&str, Option<&str>)> = inputs.iter().map(|(a, b)| (a.as_str(), b.as_deref())).collect();
+        let out = match st.tokenizer.encode_mixed(&refs) {
+            Ok(b) if truncate && b.lengths().iter().any(|&n| n > st.max_len) => {
+                st.truncating_tokenizer.encode_mixed(&refs)
+            }
+            other => other,
+        };
+        let _ = tx.send(out);
     });
     let batch = rx
         .await
@@ -237,29 +293,24 @@ async fn tokenize(s: &Arc<AppState>, texts: Vec<String>, truncate: bool, field: 
     let max = s.max_len;
     let mut seqs = Vec::with_capacity(batch.batch);
     for (i, n) in batch.lengths().into_iter().enumerate() {
-        let row = i * batch.seq_len;
-        let mut ids = batch.input_ids[row..row + n].to_vec();
-        let mut type_ids = batch.token_type_ids[row..row + n].to_vec();
         if n > max {
-            if !truncate {
-                return Err(ApiError::too_large(format!(
-                    "`{field}`[{i}] has {n} tokens; the model takes at most {max} (send \"truncate\": true to cut it)"
-                )));
-            }
-            // Keep [CLS] and the first max-2 tokens, end with the original last token ([SEP]).
-            let last = ids[n - 1];
-            ids.truncate(max);
-            ids[max - 1] = last;
-            type_ids.truncate(max);
+            let what = if pairs[i] { " (the pair together)" } else { "" };
+            return Err(ApiError::too_large(format!(
+                "`{field}`[{i}]{what} has {n} tokens; the model takes at most {max} (send \"truncate\": true to cut it)"
+            )));
         }
-        seqs.push(Seq { ids, type_ids });
+        let row = i * batch.seq_len;
+        seqs.push(Seq {
+            ids: batch.input_ids[row..row + n].to_vec(),
+            type_ids: batch.token_type_ids[row..row + n].to_vec(),
+        });
     }
     Ok(seqs)
 }
 
 /// Queues the job and waits for its answer; also returns the job's real token count.
 /// A full queue is a 429 at once, a closed one a 503.
-async fn submit(s: &AppState, seqs: Vec<Seq>, task: Task) -> Result<(Output, usize), ApiError> {
+pub(super) async fn submit(s: &AppState, seqs: Vec<Seq>, task: Task) -> Result<(Output, usize), ApiError> {
     let (tx, rx) = oneshot::channel();
     let job = Job { seqs, task, reply: tx, enqueued: Instant::now(), id: 0 };
     let tokens = job.tokens();

@@ -207,6 +207,10 @@ impl Tokenizer {
                 ));
             }
         }
+        // Extra special tokens: their vocabulary id, or appended after it (as transformers does).
+        let extra: Vec<AddedToken> =
+            cfg.extra_special_tokens.iter().map(|t| AddedToken::from(t.clone(), true).normalized(false)).collect();
+        inner.add_special_tokens(&extra);
         let mut tok = Self::configure(inner, max_len)?;
         if cfg.truncation_side == TruncationSide::Left {
             tok.set_truncation_direction(TruncationDirection::Left)?;
@@ -472,7 +476,18 @@ fn read_vocab_txt(vocab: &Path) -> Result<HashMap<String, u32>> {
 /// `BertTokenizer`).
 fn read_json_vocab(path: &Path) -> Result<HashMap<String, u32>> {
     let v = crate::io::checkpoint::read_json(path)?;
-    let model = v.get("model").ok_or_else(|| Error::file(path, "no \"model\" section"))?;
+    let model = v.get("model").ok_or_else(|| {
+        let found = match v.as_object() {
+            Some(o) => format!("keys {:?}", o.keys().collect::<Vec<_>>()),
+            None => "not a JSON object".into(),
+        };
+        Error::file(
+            path,
+            format!(
+                "valid JSON but not a tokenizer: a Hugging Face tokenizer.json has a \"model\" section (found {found})"
+            ),
+        )
+    })?;
     if let Some(kind) = model.get("type").and_then(|t| t.as_str())
         && kind != "WordPiece"
     {
