@@ -47,3 +47,7 @@ pub struct NotebookProfiling;
 #[cfg(doctest)]
 #[doc = include_str!("../notebooks-md/honest-benchmarks.md")]
 pub struct NotebookHonestBenchmarks;
+
+#[cfg(all(doctest, feature = "serve"))]
+#[doc = include_str!("../notebooks-md/deploying.md")]
+pub struct NotebookDeploying;
