@@ -14,8 +14,13 @@ Start-up (arguments):
                          `check_embeddings` for the first sentences of the corpus
     --corpus FILE        one sentence per line (for sentence-transformers)
     --threads N          threads for every runtime (torch.set_num_threads, ORT intra-op)
-    --runtimes LIST      comma-separated: torch, torch_compile, onnxruntime, sentence_transformers
+    --runtimes LIST      comma-separated: torch, torch_compile, onnxruntime, sentence_transformers,
+                         and the lowered-precision ones: torch_int8 (torch.ao quantize_dynamic,
+                         per-tensor qint8 Linear), torch_bf16 (weights and activations in bf16),
+                         onnxruntime_int8 (onnxruntime.quantization.quantize_dynamic, per-channel)
     --onnx-dir DIR       where the exported ONNX model is cached
+    --loose              nanobert runs in lowered precision: accept outputs whose min cosine
+                         against ours is above 0.8 (timed anyway: the check table says how close)
 
 Then it prints one line per runtime check:
     {"check": "torch", "ok": true, "max_abs_diff": ..., "min_cosine": ..., "version": "..."}
@@ -60,6 +65,7 @@ def main():
     ap.add_argument("--threads", type=int, required=True)
     ap.add_argument("--runtimes", default="torch,onnxruntime,sentence_transformers")
     ap.add_argument("--onnx-dir", required=True)
+    ap.add_argument("--loose", action="store_true")
     args = ap.parse_args()
 
     try:
@@ -87,7 +93,8 @@ def main():
     def torch_runner(m):
         def run(ids, mask):
             with torch.inference_mode():
-                return m(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask)).last_hidden_state.numpy()
+                out = m(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask)).last_hidden_state
+                return out.float().numpy()
         return run
 
     def check(name, run, version):
@@ -98,7 +105,10 @@ def main():
         a, b = ours[keep], theirs[keep]
         diff = float(np.max(np.abs(a - b)))
         cos = np.sum(a * b, axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1) + 1e-30)
-        ok = bool(np.isfinite(diff) and diff < 1e-3 and float(np.min(cos)) > 0.9999)
+        if args.loose:
+            ok = bool(np.isfinite(diff) and float(np.min(cos)) > 0.8)
+        else:
+            ok = bool(np.isfinite(diff) and diff < 1e-3 and float(np.min(cos)) > 0.9999)
         reply({"check": name, "ok": ok, "max_abs_diff": diff, "min_cosine": float(np.min(cos)), "version": version})
         return ok
 
@@ -115,8 +125,22 @@ def main():
                 log("torch.compile: compiling every case once (slow)...")
                 for c in cases:
                     run(inputs[f"ids_{c}"], inputs[f"mask_{c}"])
+            elif name == "torch_int8":
+                qmodel = torch.ao.quantization.quantize_dynamic(
+                    AutoModel.from_pretrained(args.model, attn_implementation="eager").eval(),
+                    {torch.nn.Linear},
+                    dtype=torch.qint8,
+                )
+                run = torch_runner(qmodel)
+                version = f"torch {torch.__version__} quantize_dynamic (qint8 Linear, per-tensor)"
+            elif name == "torch_bf16":
+                bmodel = AutoModel.from_pretrained(args.model, attn_implementation="eager").eval().to(torch.bfloat16)
+                run = torch_runner(bmodel)
+                version = f"torch {torch.__version__} bf16 weights and activations"
             elif name == "onnxruntime":
                 run, version = make_ort(model, args, inputs, cases)
+            elif name == "onnxruntime_int8":
+                run, version = make_ort(model, args, inputs, cases, int8=True)
             elif name == "sentence_transformers":
                 run, version = make_st(args, inputs)
                 if run is None:
@@ -158,9 +182,10 @@ def main():
     return 0
 
 
-def make_ort(model, args, inputs, cases):
+def make_ort(model, args, inputs, cases, int8=False):
     """Exports the model to ONNX once (cached in --onnx-dir) and opens it with all graph
-    optimizations and the requested threads."""
+    optimizations and the requested threads. `int8`: ONNX Runtime's dynamic quantization of
+    that export (int8 per-channel weights, activations quantized at run time), cached too."""
     import numpy as np
     import onnxruntime as ort
     import torch
@@ -197,6 +222,19 @@ def make_ort(model, args, inputs, cases):
         )
         with open(stamp, "w") as f:
             f.write(source)
+    version = f"onnxruntime {ort.__version__} (CPU, graph optimizations all)"
+    if int8:
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        qpath = os.path.join(args.onnx_dir, "model.int8.onnx")
+        qstamp = os.path.join(args.onnx_dir, "source.int8.txt")
+        if not (os.path.exists(qpath) and os.path.exists(qstamp) and open(qstamp).read() == source):
+            log(f"quantizing {path} to {qpath} (dynamic int8, per-channel) ...")
+            quantize_dynamic(path, qpath, weight_type=QuantType.QInt8, per_channel=True)
+            with open(qstamp, "w") as f:
+                f.write(source)
+        path = qpath
+        version = f"onnxruntime {ort.__version__} quantize_dynamic (int8 per-channel weights)"
     so = ort.SessionOptions()
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     so.intra_op_num_threads = args.threads
@@ -207,7 +245,7 @@ def make_ort(model, args, inputs, cases):
     def run(ids, mask):
         return sess.run(None, {"input_ids": ids.astype(np.int64), "attention_mask": mask.astype(np.int64)})[0]
 
-    return run, f"onnxruntime {ort.__version__} (CPU, graph optimizations all)"
+    return run, version
 
 
 def make_st(args, inputs):

@@ -183,9 +183,10 @@ ST_CASES = [
     ("st-cls", dict(pooling="cls")),
     ("st-mean", dict(pooling="mean")),
     ("st-max", dict(pooling="max")),
-    ("st-mean-sqrt-len", dict(pooling="mean_sqrt_len_tokens")),
-    ("st-weightedmean", dict(pooling="weightedmean")),
-    ("st-lasttoken", dict(pooling="lasttoken")),
+    # similarity_fn_name other than cosine on unnormalized models: model.similarity ranks by it
+    ("st-mean-sqrt-len", dict(pooling="mean_sqrt_len_tokens", similarity="dot")),
+    ("st-weightedmean", dict(pooling="weightedmean", similarity="euclidean")),
+    ("st-lasttoken", dict(pooling="lasttoken", similarity="manhattan")),
     # several modes at once, in the order the config lists them (new format)
     ("st-multi", dict(pooling=("max", "cls", "mean_sqrt_len_tokens"), normalize=True)),
     # the legacy boolean format: concatenated in sentence-transformers' fixed order cls, max, mean, ...
@@ -226,6 +227,26 @@ ST_CASES = [
     # sentence_bert_config.json do_lower_case on a cased tokenizer, and a short max_seq_length
     ("st-lowercase", dict(pooling="mean", cased=True, sentence_bert_config={"max_seq_length": 6, "do_lower_case": True})),
     ("st-cased", dict(pooling="mean", cased=True)),
+    # sentence_bert_config.json tokenizer_args (the name of sentence-transformers <= 5; 6 calls it processor_kwargs):
+    # passed to AutoTokenizer.from_pretrained, so they override tokenizer_config.json (here: a cased tokenizer made
+    # to lowercase, and a shorter model_max_length)
+    (
+        "st-tokenizer-args",
+        dict(
+            pooling="mean",
+            cased=True,
+            sentence_bert_config={"tokenizer_args": {"do_lower_case": True, "model_max_length": 7}},
+        ),
+    ),
+    # the other activations sentence-transformers loads by torch class name: ReLU on a Dense without bias, Sigmoid
+    # with a same-width residual (adds x), GELU (exact) with a residual projection; after max pooling, no Normalize
+    (
+        "st-dense-activations",
+        dict(
+            pooling="max",
+            dense=[(16, 10, "relu", False, False), (10, 10, "sigmoid", True), (10, 7, "gelu", True)],
+        ),
+    ),
 ]
 
 
@@ -237,9 +258,15 @@ def make_st(out: Path, tmp: Path, name: str, spec: dict, seed: int) -> None:
     dim = transformer.get_embedding_dimension()
     modules.append(Pooling(dim, pooling_mode=spec["pooling"], include_prompt=spec.get("include_prompt", True)))
     torch.manual_seed(seed)
-    for i, (fin, fout, act, residual) in enumerate(spec.get("dense", [])):
-        act_fn = {"tanh": torch.nn.Tanh(), None: torch.nn.Identity()}[act]
-        d = Dense(fin, fout, activation_function=act_fn, use_residual=residual)
+    for i, (fin, fout, act, residual, *bias) in enumerate(spec.get("dense", [])):
+        act_fn = {
+            "tanh": torch.nn.Tanh(),
+            "relu": torch.nn.ReLU(),
+            "sigmoid": torch.nn.Sigmoid(),
+            "gelu": torch.nn.GELU(),
+            None: torch.nn.Identity(),
+        }[act]
+        d = Dense(fin, fout, bias=bias[0] if bias else True, activation_function=act_fn, use_residual=residual)
         randomize(d, seed + 10 + i)
         modules.append(d)
     if spec.get("normalize"):
@@ -248,6 +275,7 @@ def make_st(out: Path, tmp: Path, name: str, spec: dict, seed: int) -> None:
         modules=modules,
         prompts=spec.get("prompts"),
         default_prompt_name=spec.get("default_prompt_name"),
+        similarity_fn_name=spec.get("similarity"),
         device="cpu",
     )
     d = out / name
@@ -283,6 +311,11 @@ def make_st(out: Path, tmp: Path, name: str, spec: dict, seed: int) -> None:
                 "embeddings": floats(emb),
             }
         )
+    # model.similarity(query, docs) with the model's similarity function, on the default-prompt run
+    first = torch.tensor(runs[0]["embeddings"])
+    with torch.no_grad():
+        sims = loaded.similarity(first[:1], first[1:])[0]
+    similarity = {"fn": str(loaded.similarity_fn_name), "query": texts[0], "docs": texts[1:], "scores": floats(sims)}
     modules_json = json.loads((d / "modules.json").read_text())
     write_json(
         out / f"{name}.expected.json",
@@ -291,6 +324,7 @@ def make_st(out: Path, tmp: Path, name: str, spec: dict, seed: int) -> None:
             "modules": [m["type"] for m in modules_json],
             "embedding_dimension": loaded.get_embedding_dimension(),
             "runs": runs,
+            "similarity": similarity,
         },
     )
     log(f"  {name}: dim {loaded.get_embedding_dimension()}, modules {[m['type'].split('.')[-1] for m in modules_json]}")
@@ -475,13 +509,31 @@ TOKENIZER_CASES = [
     # tokenizer_class PreTrainedTokenizerFast: tokenizer.json is used as it is
     ("json-fast-class", {"tokenizer_class": "PreTrainedTokenizerFast", "do_lower_case": True},
      {"normalizer": {"lowercase": False}}),
+    # Legacy files, read only when tokenizer_config.json has no added_tokens_decoder (4th element: extra files).
+    # special_tokens_map.json overrides the config's special tokens...
+    ("special-tokens-map", {"do_lower_case": True, "cls_token": "[CLS]"}, None,
+     {"special_tokens_map.json": {"unk_token": "[MASK]", "cls_token": {
+         "content": "[SEP]", "lstrip": False, "normalized": False, "rstrip": False, "single_word": False}}}),
+    # ... but not when added_tokens_decoder is there
+    ("special-tokens-map-ignored", {"do_lower_case": True, "added_tokens_decoder": {"0": {
+        "content": "[PAD]", "lstrip": False, "normalized": False, "rstrip": False, "single_word": False,
+        "special": True}}}, None, {"special_tokens_map.json": {"cls_token": "[SEP]"}}),
+    # added_tokens.json: {token: id}, kept whole
+    ("added-tokens-json", {"do_lower_case": True}, None, {"added_tokens.json": {"<ent>": 30522}}),
+    # additional special tokens: kept whole, whether in the vocabulary ([unused1]) or not (<ent>, appended)
+    ("additional-special-tokens", {"do_lower_case": True, "additional_special_tokens": ["[unused1]", "<ent>"]}, None),
+    ("extra-special-tokens-map", {"do_lower_case": True}, None,
+     {"special_tokens_map.json": {"additional_special_tokens": ["[unused2]"]}}),
 ]
+# Tokens the legacy files above keep whole (and every other case splits).
+MARKER_TEXT = "a [unused1] b [unused2] c <ent> d"
 
 
 def make_tokenizer_cases(out: Path, tmp: Path) -> None:
     full_json = json.loads(FULL_TOKENIZER_JSON.read_text(encoding="utf-8"))
     cases = []
-    for name, cfg, tj in TOKENIZER_CASES:
+    for name, cfg, tj, *extra in TOKENIZER_CASES:
+        files = extra[0] if extra else None
         d = tmp / f"tok-case-{name}"
         shutil.rmtree(d, ignore_errors=True)
         d.mkdir(parents=True)
@@ -494,9 +546,11 @@ def make_tokenizer_cases(out: Path, tmp: Path) -> None:
             for key, patch in tj.items():
                 j[key].update(patch)
             write_json(d / "tokenizer.json", j)
+        for fname, content in (files or {}).items():
+            write_json(d / fname, content)
         tok = AutoTokenizer.from_pretrained(str(d))
         rows = []
-        for t in TOKENIZER_TEXTS:
+        for t in TOKENIZER_TEXTS + [MARKER_TEXT]:
             e = tok(t, truncation=True)
             rows.append({"text": t, "ids": e["input_ids"], "tokens": tok.convert_ids_to_tokens(e["input_ids"]),
                          "type_ids": e.encodings[0].type_ids})
@@ -505,7 +559,8 @@ def make_tokenizer_cases(out: Path, tmp: Path) -> None:
             rows.append({"text": a, "pair": bb, "ids": e["input_ids"],
                          "tokens": tok.convert_ids_to_tokens(e["input_ids"]), "type_ids": e.encodings[0].type_ids})
         mml = tok.model_max_length if tok.model_max_length < 10**9 else None
-        cases.append({"name": name, "tokenizer_config": cfg, "tokenizer_json_patch": tj,
+        extra_files = {"files": files} if files else {}
+        cases.append({"name": name, "tokenizer_config": cfg, "tokenizer_json_patch": tj, **extra_files,
                       "class": type(tok).__name__, "model_max_length": mml, "rows": rows})
         log(f"  tokenizer {name}: {type(tok).__name__} {rows[0]['tokens']}")
     write_json(out / "tokenizer-cases.json", {"vocab": "tests/fixtures/tiny-bert/vocab.txt",

@@ -141,7 +141,7 @@ enum Command {
         /// The passage the answer is taken from.
         context: String,
     },
-    /// Rank documents by cosine similarity to a query.
+    /// Rank documents by similarity to a query (cosine, or the model's similarity_fn_name).
     Similarity {
         /// The text to compare every document with.
         query: String,
@@ -621,7 +621,14 @@ fn dispatch(cli: &Cli, start: std::time::Instant) -> Result<()> {
         }
         Command::Bench { compare: true, quick, torch_compile, out, what: None } => {
             let threads = cli.threads.unwrap_or_else(rayon::current_num_threads);
-            nanobert::bench::commands::compare(cli.model.as_deref(), out, *quick, *torch_compile, threads)?;
+            nanobert::bench::commands::compare(
+                cli.model.as_deref(),
+                out,
+                *quick,
+                *torch_compile,
+                threads,
+                cli.precision,
+            )?;
         }
         Command::Bench { what: None, .. } => {
             return Err(Error::Input(
@@ -694,10 +701,11 @@ fn similarity_table(e: &Embedder, query: &str, docs: &[&str], check_finite: bool
         let v = e.embed(&texts)?;
         nanobert::finite::check_rows(&e.model, &e.tokenizer, &texts, v.iter().map(Vec::as_slice), "embedding", 1)?;
         let first = ranked.iter().find(|(s, _)| !s.is_finite()).map_or(0, |r| r.1);
-        return Err(nanobert::finite::non_finite_error(&format!("the cosine of document #{}", first + 1), None));
+        let what = format!("the {} similarity of document #{}", e.similarity_fn().name(), first + 1);
+        return Err(nanobert::finite::non_finite_error(&what, None));
     }
     outln!("query: {}", pipeline::one_line(query));
-    outln!("{:>4}  {:>7}  document", "rank", "cosine");
+    outln!("{:>4}  {:>7}  document", "rank", e.similarity_fn().name());
     for (i, (score, d)) in ranked.iter().enumerate() {
         outln!("{:>4}  {:>7.4}  {}", i + 1, score, pipeline::one_line(docs[*d]));
     }

@@ -51,3 +51,7 @@ pub struct NotebookHonestBenchmarks;
 #[cfg(all(doctest, feature = "serve"))]
 #[doc = include_str!("../notebooks-md/deploying.md")]
 pub struct NotebookDeploying;
+
+#[cfg(doctest)]
+#[doc = include_str!("../notebooks-md/checkpoints.md")]
+pub struct NotebookCheckpoints;

@@ -4,9 +4,9 @@
 //! ([`crate::text`]) and a model ([`crate::bert`]) put together for the two jobs people
 //! run BERT for on a CPU — sentence embeddings and fill-mask.
 
-use crate::bert::pooling::cosine;
 use crate::bert::sentence::SentenceHead;
 use crate::bert::{BertConfig, BertForMaskedLM, BertInput, BertModel};
+use crate::io::sentence_transformers::SimilarityFn;
 use crate::io::{Checkpoint, SentenceTransformersConfig};
 use crate::nn::Module;
 use crate::text::{Batch, Tokenizer};
@@ -279,12 +279,20 @@ pub fn sub_batch(all: &Batch, rows: &[usize]) -> Batch {
 }
 
 impl Embedder {
-    /// Ranks `docs` by cosine similarity to `query`, most similar first: `(cosine, index in docs)`.
+    /// How this model compares embeddings: `similarity_fn_name` of a sentence-transformers
+    /// model, cosine otherwise.
+    pub fn similarity_fn(&self) -> SimilarityFn {
+        self.sentence_transformers.as_ref().map_or(SimilarityFn::Cosine, |s| s.similarity_fn)
+    }
+
+    /// Ranks `docs` by similarity to `query` (the model's [`Embedder::similarity_fn`], as
+    /// sentence-transformers' `model.similarity`), most similar first: `(score, index in docs)`.
     pub fn rank(&self, query: &str, docs: &[&str]) -> Result<Vec<(f32, usize)>> {
         let mut texts = vec![query];
         texts.extend_from_slice(docs);
         let v = self.embed(&texts)?;
-        let mut ranked: Vec<(f32, usize)> = (0..docs.len()).map(|i| (cosine(&v[0], &v[i + 1]), i)).collect();
+        let f = self.similarity_fn();
+        let mut ranked: Vec<(f32, usize)> = (0..docs.len()).map(|i| (f.score(&v[0], &v[i + 1]), i)).collect();
         ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
         Ok(ranked)
     }

@@ -69,6 +69,21 @@ fn check_st(name: &str) -> Embedder {
         assert_rows_close(&format!("{name} (prompt {prompt:?})"), &got, &want, 1e-4);
     }
     assert_eq!(e.dimension().unwrap() as u64, exp["embedding_dimension"].as_u64().unwrap());
+    // model.similarity(query, docs) with the model's similarity_fn_name, through Embedder::rank.
+    let sim = &exp["similarity"];
+    assert_eq!(e.similarity_fn().name(), sim["fn"].as_str().unwrap(), "{name}: similarity_fn_name");
+    let docs = strs(&sim["docs"]);
+    let want = f32s(&sim["scores"]);
+    let ranked = e.rank(sim["query"].as_str().unwrap(), &docs).unwrap();
+    assert_eq!(ranked.len(), want.len(), "{name}: ranked documents");
+    for w in ranked.windows(2) {
+        assert!(w[0].0 >= w[1].0, "{name}: not sorted best first: {ranked:?}");
+    }
+    for &(score, i) in &ranked {
+        // Relative for dot products (values ~100), absolute 1e-4 near 0.
+        let tol = 1e-4 * want[i].abs().max(1.0);
+        assert!((score - want[i]).abs() <= tol, "{name}: {} of doc {i}: {score} vs {}", sim["fn"], want[i]);
+    }
     e
 }
 
@@ -129,6 +144,19 @@ fn dense_modules_then_normalize() {
     assert!((norm - 1.0).abs() < 1e-5, "Normalize: norm {norm}");
 }
 
+/// The other activations by torch class name: ReLU on a Dense without bias (16 -> 10), Sigmoid
+/// with a same-width residual (adds x), exact GELU with a residual projection (10 -> 7).
+#[test]
+fn dense_relu_no_bias_sigmoid_gelu_residuals() {
+    let e = check_st("st-dense-activations");
+    let names: Vec<String> = e.head.modules.iter().map(|m| m.describe()).collect();
+    assert_eq!(
+        names,
+        ["Pooling(max)", "Dense(16 -> 10, ReLU)", "Dense(10 -> 10, Sigmoid)", "Dense(10 -> 7, GELU)"],
+        "modules of st-dense-activations"
+    );
+}
+
 /// Prompts from config_sentence_transformers.json: the default prompt when none is named,
 /// `--prompt NAME` otherwise, and `include_prompt: false` leaves the prompt out of the mean.
 #[test]
@@ -154,6 +182,17 @@ fn sentence_bert_config_lowercase_and_max_seq_length() {
     assert_eq!(b.seq_len, 6, "max_seq_length 6");
     // The same weights without the setting keep the case (and give other vectors).
     check_st("st-cased");
+}
+
+/// `tokenizer_args` in sentence_bert_config.json override tokenizer_config.json, as the keyword
+/// arguments of `AutoTokenizer.from_pretrained`: the cased tokenizer lowercases, and
+/// `model_max_length` 7 truncates.
+#[test]
+fn sentence_bert_config_tokenizer_args_override_tokenizer_config() {
+    let e = check_st("st-tokenizer-args");
+    let b = e.tokenizer.encode_batch(&["John works at Google in Berlin."]).unwrap();
+    assert_eq!(b.seq_len, 7, "tokenizer_args model_max_length 7");
+    assert_eq!(b.tokens[0][1], "john", "tokenizer_args do_lower_case");
 }
 
 /// Copies a fixture directory so a test can break one file of it.
@@ -209,6 +248,31 @@ fn unknown_module_or_setting_is_refused_by_name() {
     assert!(err.contains("pytorch_model.bin"), "{err}");
 
     copy_dir(&fixture("st-dense"), &d);
+    edit_json(&d.join("config_sentence_transformers.json"), |v| v["similarity_fn_name"] = "jaccard".into());
+    let err = Checkpoint::open(&d).unwrap_err().to_string();
+    assert!(err.contains("jaccard") && err.contains("config_sentence_transformers.json"), "{err}");
+
+    // sentence_bert_config.json settings that would load the model differently.
+    for (key, value, named) in [
+        ("model_args", serde_json::json!({"torch_dtype": "float16"}), "torch_dtype"),
+        ("config_args", serde_json::json!({"hidden_act": "relu"}), "hidden_act"),
+        ("tokenizer_args", serde_json::json!({"padding_side": "left"}), "padding_side"),
+        ("processing_kwargs", serde_json::json!({"text": {"max_length": 3}}), "processing_kwargs"),
+    ] {
+        copy_dir(&fixture("st-dense"), &d);
+        edit_json(&d.join("sentence_bert_config.json"), |v| v[key] = value.clone());
+        let err = Checkpoint::open(&d).unwrap_err().to_string();
+        assert!(err.contains(named) && err.contains("sentence_bert_config.json"), "{key}: {err}");
+    }
+    // ... and ones that do not change the numbers.
+    copy_dir(&fixture("st-dense"), &d);
+    edit_json(&d.join("sentence_bert_config.json"), |v| {
+        v["model_args"] = serde_json::json!({"attn_implementation": "eager", "torch_dtype": "float32"});
+        v["config_args"] = serde_json::json!({"hidden_dropout_prob": 0.0});
+    });
+    Checkpoint::open(&d).unwrap();
+
+    copy_dir(&fixture("st-dense"), &d);
     edit_json(&d.join("tokenizer_config.json"), |v| v["padding_side"] = "left".into());
     let err = Checkpoint::open(&d).unwrap_err().to_string();
     assert!(err.contains("padding_side"), "{err}");
@@ -227,7 +291,7 @@ fn tokenizer_config_settings_match_autotokenizer() {
         serde_json::from_str(&std::fs::read_to_string(cases["tokenizer_json"].as_str().unwrap()).unwrap()).unwrap();
     let mut failures = Vec::new();
     let cases = cases["cases"].as_array().unwrap();
-    assert!(cases.len() >= 12);
+    assert!(cases.len() >= 18);
     for case in cases {
         let name = case["name"].as_str().unwrap();
         let tmp = tempfile::tempdir().unwrap();
@@ -243,6 +307,10 @@ fn tokenizer_config_settings_match_autotokenizer() {
                 }
             }
             std::fs::write(tmp.path().join("tokenizer.json"), j.to_string()).unwrap();
+        }
+        // Legacy files (special_tokens_map.json, added_tokens.json).
+        for (file, content) in case["files"].as_object().into_iter().flatten() {
+            std::fs::write(tmp.path().join(file), content.to_string()).unwrap();
         }
         let tok = Tokenizer::from_dir(tmp.path(), 512).unwrap_or_else(|e| panic!("{name}: {e}"));
         for row in case["rows"].as_array().unwrap() {

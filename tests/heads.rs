@@ -231,3 +231,32 @@ fn cli_classify_rerank_ner_qa_json() {
     let lines = run("head-qa", &["qa", "--json", q, c]);
     assert_eq!(lines[0]["answer"]["answer"], exp["pipeline"][0]["answer"]);
 }
+
+/// The head checkpoint with its LayerNorm tensors renamed the old TensorFlow way (`gamma` /
+/// `beta`), as in the original bert-base-uncased files and the fine-tunes made from them:
+/// the same logits as PyTorch gave for the modern names (transformers renames them on load).
+#[test]
+fn sequence_classification_with_gamma_beta_names() {
+    use nanobert::io::safetensors::{SaveTensor, Weights, save};
+    let exp = expected("head-seqcls");
+    let tmp = tempfile::tempdir().unwrap();
+    let src = Path::new(DIR).join("head-seqcls");
+    for f in ["config.json", "tokenizer.json", "tokenizer_config.json"] {
+        std::fs::copy(src.join(f), tmp.path().join(f)).unwrap();
+    }
+    let w = Weights::open(&src.join("model.safetensors")).unwrap();
+    let names = w.names();
+    let old: Vec<String> = names
+        .iter()
+        .map(|n| n.replace("LayerNorm.weight", "LayerNorm.gamma").replace("LayerNorm.bias", "LayerNorm.beta"))
+        .collect();
+    assert!(old.iter().any(|n| n == "bert.embeddings.LayerNorm.gamma"));
+    let refs: Vec<(&str, SaveTensor)> =
+        names.iter().zip(&old).map(|(n, o)| (o.as_str(), SaveTensor::F32(w.get(n).unwrap()))).collect();
+    save(&tmp.path().join("model.safetensors"), &refs).unwrap();
+
+    let c = Classifier::from_checkpoint(&Checkpoint::open(tmp.path()).unwrap()).unwrap();
+    let texts = strs(&exp["texts"]);
+    let got: Vec<f32> = c.predict(&texts).unwrap().into_iter().flat_map(|r| r.logits).collect();
+    assert_close("logits (gamma/beta names)", &got, &flat_f32(&exp["logits"]), 1e-4);
+}

@@ -50,9 +50,16 @@ pub fn threads(model: Option<&Path>, out_dir: &Path, quick: bool) -> Result<()> 
     threads::run(&ThreadsOptions::new(dir, name, out_dir.to_path_buf(), this_exe(), quick)).map(|_| ())
 }
 
-/// `nanobert bench --compare [--quick] [--torch-compile]` on `threads` threads.
-pub fn compare(model: Option<&Path>, out_dir: &Path, quick: bool, torch_compile: bool, threads: usize) -> Result<()> {
-    let mut opts = CompareOptions::new(Vec::new(), out_dir.to_path_buf(), threads, quick);
+/// `nanobert bench --compare [--quick] [--torch-compile] [--precision P]` on `threads` threads.
+pub fn compare(
+    model: Option<&Path>,
+    out_dir: &Path,
+    quick: bool,
+    torch_compile: bool,
+    threads: usize,
+    precision: crate::quant::Precision,
+) -> Result<()> {
+    let mut opts = CompareOptions::new(Vec::new(), out_dir.to_path_buf(), threads, quick).for_precision(precision);
     compare::check_python(&opts.python, &opts.script)?;
     opts.models = default_models(model, out_dir)?.into_iter().map(|m| (m.name, m.dir)).collect();
     if quick && model.is_none() {

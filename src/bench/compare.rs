@@ -23,7 +23,8 @@ use super::models::{CORPUS_SEED, corpus, random_ids};
 use super::timing::Stats;
 use crate::bert::{BertConfig, BertInput, BertModel};
 use crate::io::{Checkpoint, SaveTensor, save};
-use crate::pipeline::Embedder;
+use crate::pipeline::{Embedder, precision_plan};
+use crate::quant::{Precision, to_precision};
 use crate::{Error, Result, Tensor};
 
 /// What to compare.
@@ -47,6 +48,9 @@ pub struct CompareOptions {
     pub script: PathBuf,
     /// Output directory (compare.md, compare.csv, inputs, ONNX exports).
     pub out_dir: PathBuf,
+    /// How nanobert stores its Linear weights. Below f32 the other runtimes are their own
+    /// lowered-precision versions (see [`CompareOptions::for_precision`]), checked loosely.
+    pub precision: Precision,
 }
 
 impl CompareOptions {
@@ -62,7 +66,27 @@ impl CompareOptions {
             python: std::env::var("NANOBERT_PYTHON").unwrap_or_else(|_| "python3".into()),
             script: find_script(),
             out_dir,
+            precision: Precision::F32,
         }
+    }
+
+    /// The same comparison with nanobert at `precision`, against what people use for it:
+    /// int8 → ONNX Runtime's dynamic quantization (`quantize_dynamic`, per-channel int8
+    /// weights) and PyTorch's `quantize_dynamic` (per-tensor qint8 Linear); bf16 → PyTorch
+    /// with bf16 weights and activations; f16 → (no common CPU f16 runtime) the f32 ones. The
+    /// f32 ONNX Runtime stays in every table as the yardstick. No corpus case below f32
+    /// (sentence-transformers has no lowered-precision path to match).
+    pub fn for_precision(mut self, precision: Precision) -> Self {
+        self.precision = precision;
+        let rts: &[&str] = match precision {
+            Precision::F32 => return self,
+            Precision::Int8 => &["onnxruntime_int8", "torch_int8", "onnxruntime"],
+            Precision::Bf16 => &["torch_bf16", "onnxruntime"],
+            Precision::F16 => &["torch", "onnxruntime"],
+        };
+        self.runtimes = rts.iter().map(|r| r.to_string()).collect();
+        self.corpus_sentences = 0;
+        self
     }
 }
 
@@ -144,8 +168,10 @@ pub fn run(opts: &CompareOptions) -> Result<String> {
         .map_err(|e| Error::invalid("bench --compare", e.to_string()))?;
     let cpu = Cpu::detect();
     let mut md = format!(
-        "# nanobert bench --compare\n\nCPU: {}. Every runtime on {} thread(s); runtimes interleaved, {} rounds.\n\n",
+        "# nanobert bench --compare\n\nCPU: {}. nanobert's Linear weights: {}. Every runtime on {} thread(s); \
+         runtimes interleaved, {} rounds.\n\n",
         cpu.line(),
+        opts.precision.name(),
         opts.threads,
         opts.rounds
     );
@@ -156,6 +182,11 @@ pub fn run(opts: &CompareOptions) -> Result<String> {
         let cfg = BertConfig::from_json(&ckpt.config_json)?;
         let model = BertModel::load(&ckpt.weights, "bert.", &cfg, true)?;
         let embedder = Embedder::from_checkpoint(&ckpt)?;
+        if opts.precision != Precision::F32 {
+            for m in [&model, &embedder.model] {
+                to_precision(m, &precision_plan(m, m, &embedder.tokenizer, opts.precision)?)?;
+            }
+        }
         let slug: String = name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
         let work = opts.out_dir.join(format!("compare-{slug}"));
         std::fs::create_dir_all(&work).map_err(|e| Error::file(&work, e))?;
@@ -202,6 +233,7 @@ pub fn run(opts: &CompareOptions) -> Result<String> {
             .args(["--model", &dir.to_string_lossy(), "--inputs", &inputs_path.to_string_lossy()])
             .args(["--corpus", &corpus_path.to_string_lossy(), "--threads", &opts.threads.to_string()])
             .args(["--runtimes", &opts.runtimes.join(","), "--onnx-dir", &work.join("onnx").to_string_lossy()])
+            .args(if opts.precision == Precision::F32 { &[][..] } else { &["--loose"][..] })
             .env("OMP_NUM_THREADS", opts.threads.to_string())
             .env("TOKENIZERS_PARALLELISM", "false")
             .stdin(Stdio::piped())
@@ -333,11 +365,16 @@ pub fn run(opts: &CompareOptions) -> Result<String> {
             md.push('\n');
             rows.push(CompareRow { model: name.clone(), case: case.clone(), runtime: "nanobert".into(), stats: ours });
         }
+        let corpus_note = if times.keys().any(|(case, _)| case == "corpus") {
+            " The corpus row compares `Embedder::embed` with sentence-transformers' `encode` (tokenization, \
+             batches of 32, pooling)."
+        } else {
+            ""
+        };
         let _ = writeln!(
             md,
-            "\nMedians of all timed runs; ratio = nanobert's time / the runtime's (below 1: nanobert is faster). \
-             The corpus row compares `Embedder::embed` with sentence-transformers' `encode` (tokenization, batches \
-             of 32, pooling).\n\n_{}._\n",
+            "\nMedians of all timed runs; ratio = nanobert's time / the runtime's (below 1: nanobert is faster).\
+             {corpus_note}\n\n_{}._\n",
             cond.line()
         );
     }

@@ -36,7 +36,8 @@ pub struct Checkpoint {
     pub tokenizer_json: Option<PathBuf>,
     /// `vocab.txt`, if present.
     pub vocab_txt: Option<PathBuf>,
-    /// `tokenizer_config.json` (transformers' defaults when absent).
+    /// `tokenizer_config.json` (transformers' defaults when absent), with sentence-transformers'
+    /// `tokenizer_args` applied on top.
     pub tokenizer_config: TokenizerConfig,
     /// The module pipeline when this is a sentence-transformers model (`modules.json`).
     pub sentence_transformers: Option<SentenceTransformersConfig>,
@@ -120,14 +121,16 @@ impl Checkpoint {
             crate::finite::check_weights(weights.weights())?;
         }
         let file = |name: &str| Some(dir.join(name)).filter(|p| p.is_file());
+        let sentence_transformers = SentenceTransformersConfig::read(dir)?;
+        let overrides = sentence_transformers.as_ref().map(|s| s.tokenizer_kwargs.clone()).unwrap_or_default();
         Ok(Checkpoint {
             dir: dir.to_path_buf(),
             config_json,
             weights,
             tokenizer_json: file("tokenizer.json"),
             vocab_txt: file("vocab.txt"),
-            tokenizer_config: TokenizerConfig::read(dir)?,
-            sentence_transformers: SentenceTransformersConfig::read(dir)?,
+            tokenizer_config: TokenizerConfig::read_with(dir, &overrides)?,
+            sentence_transformers,
         })
     }
 

@@ -17,6 +17,7 @@ pub mod checkpoint;
 pub mod fetch;
 pub mod names;
 pub mod safetensors;
+mod sentence_bert_config;
 pub mod sentence_transformers;
 pub mod tokenizer_config;
 

@@ -8,7 +8,8 @@
 //!                                     {"idx": 1, "path": "1_Pooling",  "type": "...Pooling"},
 //!                                     {"idx": 2, "path": "2_Dense",    "type": "...Dense"},
 //!                                     {"idx": 3, "path": "3_Normalize","type": "...Normalize"}]
-//! sentence_bert_config.json          the Transformer's settings: max_seq_length, do_lower_case
+//! sentence_bert_config.json          the Transformer's settings: max_seq_length, do_lower_case,
+//!                                    tokenizer_args (overrides of tokenizer_config.json)
 //! 1_Pooling/config.json              pooling_mode (new) or pooling_mode_*_tokens booleans (old), include_prompt
 //! 2_Dense/config.json + model.safetensors   in/out features, bias, activation_function (a torch class name)
 //! config_sentence_transformers.json  prompts {"query": "query: "}, default_prompt_name
@@ -27,6 +28,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::checkpoint::read_json;
+use super::sentence_bert_config::{SentenceBertConfig, read_sentence_bert_config};
 use crate::{Error, Result};
 
 /// One pooling strategy of sentence-transformers' `Pooling` module.
@@ -189,6 +191,55 @@ impl DenseActivation {
     }
 }
 
+/// How two embeddings are compared: `similarity_fn_name` of `config_sentence_transformers.json`
+/// (sentence-transformers' `SimilarityFunction`; cosine when absent).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SimilarityFn {
+    /// `cosine`: u·v / (|u| |v|).
+    Cosine,
+    /// `dot`: u·v.
+    Dot,
+    /// `euclidean`: -|u - v| (higher is more similar).
+    Euclidean,
+    /// `manhattan`: -Σ|u_i - v_i|.
+    Manhattan,
+}
+
+impl SimilarityFn {
+    /// The function called `name`; an error lists the valid names.
+    pub fn from_name(name: &str) -> Result<SimilarityFn> {
+        match name {
+            "cosine" => Ok(SimilarityFn::Cosine),
+            "dot" | "dot_product" => Ok(SimilarityFn::Dot),
+            "euclidean" => Ok(SimilarityFn::Euclidean),
+            "manhattan" => Ok(SimilarityFn::Manhattan),
+            other => Err(Error::Input(format!(
+                "similarity_fn_name `{other}` is not one sentence-transformers knows (cosine, dot, euclidean, manhattan)"
+            ))),
+        }
+    }
+
+    /// sentence-transformers' name (`cosine`, `dot`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            SimilarityFn::Cosine => "cosine",
+            SimilarityFn::Dot => "dot",
+            SimilarityFn::Euclidean => "euclidean",
+            SimilarityFn::Manhattan => "manhattan",
+        }
+    }
+
+    /// The similarity of `a` and `b` (equal lengths), higher = more similar.
+    pub fn score(self, a: &[f32], b: &[f32]) -> f32 {
+        match self {
+            SimilarityFn::Cosine => crate::bert::pooling::cosine(a, b),
+            SimilarityFn::Dot => a.iter().zip(b).map(|(x, y)| x * y).sum(),
+            SimilarityFn::Euclidean => -a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum::<f32>().sqrt(),
+            SimilarityFn::Manhattan => -a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum::<f32>(),
+        }
+    }
+}
+
 /// `Dense/config.json` plus where its weights are.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DenseConfig {
@@ -224,16 +275,21 @@ pub enum StModule {
 pub struct SentenceTransformersConfig {
     /// The modules in the order they run, with their `type` string.
     pub modules: Vec<(String, StModule)>,
-    /// `sentence_bert_config.json`: inputs are truncated to this many tokens.
+    /// `sentence_bert_config.json`: inputs are truncated to this many tokens (`None` when
+    /// `tokenizer_args` sets `model_max_length`, which then wins, as in sentence-transformers 6).
     pub max_seq_length: Option<usize>,
     /// `sentence_bert_config.json`: lowercase the text before the tokenizer's own normalizer.
     pub do_lower_case: bool,
+    /// `sentence_bert_config.json`: `tokenizer_args` (sentence-transformers 6 spells it
+    /// `processor_kwargs`), the keyword arguments sentence-transformers passes to
+    /// `AutoTokenizer.from_pretrained`; they override `tokenizer_config.json` key by key.
+    pub tokenizer_kwargs: serde_json::Map<String, Value>,
     /// `config_sentence_transformers.json`: named prompts prepended to texts.
     pub prompts: BTreeMap<String, String>,
     /// The prompt used when none is asked for.
     pub default_prompt_name: Option<String>,
-    /// `similarity_fn_name` (`cosine`, `dot`, ...), if given.
-    pub similarity_fn_name: Option<String>,
+    /// `similarity_fn_name`: how embeddings are compared (cosine when not given).
+    pub similarity_fn: SimilarityFn,
 }
 
 /// The class name of a module type if it belongs to sentence-transformers, e.g. `Pooling`.
@@ -252,7 +308,7 @@ impl SentenceTransformersConfig {
         let list = read_json(&modules_path)?;
         let list = list.as_array().ok_or_else(|| Error::file(&modules_path, "expected a list of modules"))?;
         let mut modules = Vec::with_capacity(list.len());
-        let mut sb = (None, false);
+        let mut sb = SentenceBertConfig::default();
         for m in list {
             let kind = m
                 .get("type")
@@ -312,14 +368,15 @@ impl SentenceTransformersConfig {
                 ),
             ));
         }
-        let (prompts, default_prompt_name, similarity_fn_name) = read_st_config(dir)?;
+        let (prompts, default_prompt_name, similarity_fn) = read_st_config(dir)?;
         Ok(Some(SentenceTransformersConfig {
             modules,
-            max_seq_length: sb.0,
-            do_lower_case: sb.1,
+            max_seq_length: sb.max_seq_length,
+            do_lower_case: sb.do_lower_case,
+            tokenizer_kwargs: sb.tokenizer_kwargs,
             prompts,
             default_prompt_name,
-            similarity_fn_name,
+            similarity_fn,
         }))
     }
 
@@ -345,55 +402,6 @@ impl SentenceTransformersConfig {
         };
         Ok(p.map(String::as_str).filter(|s| !s.is_empty()))
     }
-}
-
-/// `sentence_bert_config.json`: `(max_seq_length, do_lower_case)`, refusing settings that
-/// would make the Transformer module do something other than BERT's last hidden state.
-fn read_sentence_bert_config(dir: &Path) -> Result<(Option<usize>, bool)> {
-    let path = dir.join("sentence_bert_config.json");
-    if !path.is_file() {
-        return Ok((None, false));
-    }
-    let v = read_json(&path)?;
-    let bad = |msg: String| Error::file(&path, msg);
-    let max_seq_length = match v.get("max_seq_length") {
-        None | Some(Value::Null) => None,
-        Some(n) => Some(
-            n.as_u64().filter(|&n| n > 0).ok_or_else(|| bad(format!("max_seq_length {n} is not a positive integer")))?
-                as usize,
-        ),
-    };
-    let do_lower_case = match v.get("do_lower_case") {
-        None | Some(Value::Null) => false,
-        Some(Value::Bool(b)) => *b,
-        Some(other) => return Err(bad(format!("do_lower_case must be true or false, got {other}"))),
-    };
-    if let Some(task) = v.get("transformer_task").and_then(Value::as_str)
-        && task != "feature-extraction"
-    {
-        return Err(bad(format!("transformer_task `{task}` is not supported (feature-extraction only)")));
-    }
-    if let Some(out) = v.get("module_output_name").and_then(Value::as_str)
-        && out != "token_embeddings"
-    {
-        return Err(bad(format!("module_output_name `{out}` is not supported (token_embeddings only)")));
-    }
-    if let Some(cfg) = v.get("modality_config").and_then(Value::as_object) {
-        for (modality, spec) in cfg {
-            let out = spec.get("method_output_name").and_then(Value::as_str).unwrap_or("last_hidden_state");
-            if modality != "text" || out != "last_hidden_state" {
-                return Err(bad(format!(
-                    "modality_config `{modality}` -> `{out}` is not supported (text -> last_hidden_state only)"
-                )));
-            }
-        }
-    }
-    for key in ["query_length", "document_length", "query_expansion"] {
-        if v.get(key).is_some_and(|x| !x.is_null()) {
-            return Err(bad(format!("`{key}` (multi-vector models) is not supported")));
-        }
-    }
-    Ok((max_seq_length, do_lower_case))
 }
 
 /// Dense and Normalize read and write the `sentence_embedding` feature; other names mean a
@@ -449,13 +457,13 @@ fn read_dense(dir: &Path) -> Result<DenseConfig> {
     })
 }
 
-type StSettings = (BTreeMap<String, String>, Option<String>, Option<String>);
+type StSettings = (BTreeMap<String, String>, Option<String>, SimilarityFn);
 
 /// `config_sentence_transformers.json`: prompts, default prompt, similarity function.
 fn read_st_config(dir: &Path) -> Result<StSettings> {
     let path = dir.join("config_sentence_transformers.json");
     if !path.is_file() {
-        return Ok((BTreeMap::new(), None, None));
+        return Ok((BTreeMap::new(), None, SimilarityFn::Cosine));
     }
     let v = read_json(&path)?;
     let mut prompts = BTreeMap::new();
@@ -472,7 +480,11 @@ fn read_st_config(dir: &Path) -> Result<StSettings> {
     {
         return Err(Error::file(&path, format!("default_prompt_name `{d}` is not one of the prompts")));
     }
-    let sim = v.get("similarity_fn_name").and_then(Value::as_str).map(String::from);
+    let sim = match v.get("similarity_fn_name") {
+        None | Some(Value::Null) => SimilarityFn::Cosine,
+        Some(Value::String(name)) => SimilarityFn::from_name(name).map_err(|e| Error::file(&path, e))?,
+        Some(other) => return Err(Error::file(&path, format!("similarity_fn_name must be a string, got {other}"))),
+    };
     Ok((prompts, default, sim))
 }
 

@@ -20,6 +20,12 @@
 //! | `padding_side` | `right` | `left` is refused (positions would shift) |
 //! | `unk_token`, `cls_token`, `sep_token`, `pad_token`, `mask_token` | `[UNK]` ... | the special tokens, each kept whole when typed in text |
 //! | `added_tokens_decoder` | none | extra tokens with fixed ids (kept whole, never split) |
+//! | `additional_special_tokens` / `extra_special_tokens` | none | more special tokens, kept whole (appended to the vocabulary when missing) |
+//!
+//! Legacy files, read only when `tokenizer_config.json` has no `added_tokens_decoder` (or does
+//! not exist), as transformers 5 does: `special_tokens_map.json` overrides the special tokens
+//! above; `added_tokens.json` (`{"<ent>": 30522}`) and the `added_tokens` of `tokenizer.json`
+//! become added tokens (special when they are one of the special tokens).
 //!
 //! The trap: when a directory has **both** `tokenizer.json` and `tokenizer_config.json` (and the
 //! class is `BertTokenizer`), transformers 5 takes only the *vocabulary* from `tokenizer.json`
@@ -101,6 +107,8 @@ pub struct TokenizerConfig {
     pub mask_token: String,
     /// `added_tokens_decoder`, sorted by id.
     pub added_tokens: Vec<AddedTokenSpec>,
+    /// `additional_special_tokens` / `extra_special_tokens`: more tokens kept whole.
+    pub extra_special_tokens: Vec<String>,
 }
 
 impl Default for TokenizerConfig {
@@ -119,6 +127,7 @@ impl Default for TokenizerConfig {
             cls_token: "[CLS]".into(),
             mask_token: "[MASK]".into(),
             added_tokens: Vec::new(),
+            extra_special_tokens: Vec::new(),
         }
     }
 }
@@ -129,13 +138,32 @@ const UNBOUNDED: f64 = 1e12;
 impl TokenizerConfig {
     /// Reads `dir/tokenizer_config.json`; the defaults when the file does not exist.
     pub fn read(dir: &Path) -> Result<TokenizerConfig> {
+        Self::read_with(dir, &serde_json::Map::new())
+    }
+
+    /// Reads `dir/tokenizer_config.json` with `overrides` replacing its keys, as keyword
+    /// arguments of `AutoTokenizer.from_pretrained(dir, **overrides)` do (sentence-transformers
+    /// passes `tokenizer_args` this way). Errors name the file, or `tokenizer_args` when an
+    /// override is at fault.
+    pub fn read_with(dir: &Path, overrides: &serde_json::Map<String, Value>) -> Result<TokenizerConfig> {
         let path = dir.join("tokenizer_config.json");
-        if !path.is_file() {
-            return Ok(TokenizerConfig::default());
+        let mut value =
+            if path.is_file() { super::checkpoint::read_json(&path)? } else { Value::Object(Default::default()) };
+        match value.as_object_mut() {
+            Some(obj) => {
+                if !obj.contains_key("added_tokens_decoder") {
+                    merge_legacy_files(dir, obj)?;
+                }
+                obj.extend(overrides.iter().map(|(k, v)| (k.clone(), v.clone())));
+            }
+            None => return Err(Error::file(&path, "expected a JSON object")),
         }
-        let value = super::checkpoint::read_json(&path)?;
         Self::from_json(&value).map_err(|e| match e {
-            Error::Input(msg) => Error::file(&path, msg),
+            Error::Input(msg) if overrides.is_empty() => Error::file(&path, msg),
+            Error::Input(msg) => Error::file(
+                &path,
+                format!("{msg} (with sentence_bert_config.json tokenizer_args {})", Value::Object(overrides.clone())),
+            ),
             other => other,
         })
     }
@@ -232,6 +260,21 @@ impl TokenizerConfig {
             }
             c.added_tokens.sort_by_key(|t| t.id);
         }
+        for key in ["additional_special_tokens", "extra_special_tokens"] {
+            let list: Vec<&Value> = match obj.get(key) {
+                None | Some(Value::Null) => Vec::new(),
+                Some(Value::Array(a)) => a.iter().collect(),
+                // transformers 5's model-specific form: {"name": token}.
+                Some(Value::Object(m)) => m.values().collect(),
+                Some(_) => return Err(bad(key, "a list of tokens")),
+            };
+            for t in list {
+                let t = token_content(t).ok_or_else(|| bad(key, "a list of tokens"))?;
+                if !c.extra_special_tokens.contains(&t) {
+                    c.extra_special_tokens.push(t);
+                }
+            }
+        }
         Ok(c)
     }
 
@@ -253,6 +296,71 @@ impl TokenizerConfig {
     /// Whether accents are stripped: `strip_accents`, or else `do_lower_case` (as BERT did).
     pub fn strips_accents(&self) -> bool {
         self.strip_accents.unwrap_or(self.do_lower_case)
+    }
+}
+
+/// transformers 5's legacy path, for a `tokenizer_config.json` without `added_tokens_decoder`:
+/// `special_tokens_map.json` overrides the special tokens of `obj`; `added_tokens.json` and the
+/// `added_tokens` of `tokenizer.json` become its `added_tokens_decoder`.
+fn merge_legacy_files(dir: &Path, obj: &mut serde_json::Map<String, Value>) -> Result<()> {
+    let map_path = dir.join("special_tokens_map.json");
+    if map_path.is_file() {
+        let map = super::checkpoint::read_json(&map_path)?;
+        let map = map.as_object().ok_or_else(|| Error::file(&map_path, "expected a JSON object"))?;
+        for (k, v) in map {
+            obj.insert(k.clone(), v.clone());
+        }
+    }
+    // Which strings are special: the named special tokens and the extra ones.
+    let mut special: Vec<String> = ["unk_token", "sep_token", "pad_token", "cls_token", "mask_token"]
+        .iter()
+        .map(|k| obj.get(*k).and_then(token_content).unwrap_or_else(|| default_special(k)))
+        .collect();
+    for key in ["additional_special_tokens", "extra_special_tokens"] {
+        if let Some(Value::Array(a)) = obj.get(key) {
+            special.extend(a.iter().filter_map(token_content));
+        }
+    }
+    let mut decoder = serde_json::Map::new();
+    let added_path = dir.join("added_tokens.json");
+    if added_path.is_file() {
+        let added = super::checkpoint::read_json(&added_path)?;
+        let added = added.as_object().ok_or_else(|| Error::file(&added_path, "expected {token: id}"))?;
+        for (token, id) in added {
+            let id =
+                id.as_u64().ok_or_else(|| Error::file(&added_path, format!("id of `{token}` is not an integer")))?;
+            let is_special = special.contains(token);
+            decoder.insert(
+                id.to_string(),
+                serde_json::json!({"content": token, "special": is_special, "normalized": !is_special,
+                                   "lstrip": false, "rstrip": false, "single_word": false}),
+            );
+        }
+    }
+    let json_path = dir.join("tokenizer.json");
+    if json_path.is_file() {
+        let json = super::checkpoint::read_json(&json_path)?;
+        for t in json.get("added_tokens").and_then(Value::as_array).into_iter().flatten() {
+            if let Some(id) = t.get("id").and_then(Value::as_u64) {
+                decoder.insert(id.to_string(), t.clone());
+            }
+        }
+    }
+    if !decoder.is_empty() {
+        obj.insert("added_tokens_decoder".into(), Value::Object(decoder));
+    }
+    Ok(())
+}
+
+/// BertTokenizer's default for a special token key (`cls_token` -> `[CLS]`).
+fn default_special(key: &str) -> String {
+    let d = TokenizerConfig::default();
+    match key {
+        "unk_token" => d.unk_token,
+        "sep_token" => d.sep_token,
+        "pad_token" => d.pad_token,
+        "cls_token" => d.cls_token,
+        _ => d.mask_token,
     }
 }
 

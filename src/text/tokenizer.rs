@@ -207,6 +207,10 @@ impl Tokenizer {
                 ));
             }
         }
+        // Extra special tokens: their vocabulary id, or appended after it (as transformers does).
+        let extra: Vec<AddedToken> =
+            cfg.extra_special_tokens.iter().map(|t| AddedToken::from(t.clone(), true).normalized(false)).collect();
+        inner.add_special_tokens(&extra);
         let mut tok = Self::configure(inner, max_len)?;
         if cfg.truncation_side == TruncationSide::Left {
             tok.set_truncation_direction(TruncationDirection::Left)?;
