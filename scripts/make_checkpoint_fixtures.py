@@ -405,6 +405,26 @@ def make_heads(out: Path, tmp: Path) -> None:
     })
     log(f"  head-rerank: scores {[round(float(s), 4) for s in scores]}")
 
+    # problem_type decides the pipeline's function: sigmoid per label (multi-label), none (regression)
+    for name, seed, extra in [
+        ("head-multilabel", SEED + 250, dict(num_labels=3, problem_type="multi_label_classification",
+                                              id2label={0: "sports", 1: "politics", 2: "science"},
+                                              label2id={"sports": 0, "politics": 1, "science": 2})),
+        ("head-regression", SEED + 260, dict(num_labels=1, problem_type="regression")),
+    ]:
+        model, tok, _ = head_model(BertForSequenceClassification, tmp, out, name, seed, False, **extra)
+        with torch.no_grad():
+            b = enc(tok, CLS_TEXTS)
+            logits = model(**b).logits
+        clf = pipeline("text-classification", model=model, tokenizer=tok, device="cpu", top_k=None)
+        write_json(out / f"{name}.expected.json", {
+            "architecture": "BertForSequenceClassification", "problem_type": extra["problem_type"],
+            "texts": CLS_TEXTS, "batch": batch_json(b), "logits": floats(logits),
+            "pipeline": clf(CLS_TEXTS),
+            "print": str(model),
+        })
+        log(f"  {name}: {clf(CLS_TEXTS[:1])}")
+
     ner_labels = {0: "O", 1: "B-PER", 2: "I-PER", 3: "B-ORG", 4: "I-ORG", 5: "B-LOC", 6: "I-LOC"}
     model, tok, _ = head_model(
         BertForTokenClassification, tmp, out, "head-ner", SEED + 300, True,

@@ -284,6 +284,20 @@ enum BenchCommand {
         #[arg(long, default_value = "target/nanobert-bench")]
         out: PathBuf,
     },
+    /// One sentence at a time vs batches of 32 in input order vs length-bucketed batches of 32
+    /// on the 1,000-sentence mixed-length corpus: padding and sentences/s, end to end and model
+    /// only; all-MiniLM-L6-v2 unless --model (batching.{md,csv} in --out).
+    Batching {
+        /// 200 sentences, 2 rounds.
+        #[arg(long)]
+        quick: bool,
+        /// Also the bert-base-sized checkpoint with random weights (6x slower).
+        #[arg(long)]
+        bert_base: bool,
+        /// Where batching.{md,csv} go.
+        #[arg(long, default_value = "target/nanobert-bench")]
+        out: PathBuf,
+    },
     /// 1..N threads at batch 1 and 32, and two processes at once (all cores each vs one each).
     Threads {
         /// Fewer rounds, shorter runs.
@@ -632,7 +646,7 @@ fn dispatch(cli: &Cli, start: std::time::Instant) -> Result<()> {
         }
         Command::Bench { what: None, .. } => {
             return Err(Error::Input(
-                "bench: say what to measure: --compare, or a subcommand (matmul, forward, threads); see --help".into(),
+                "bench: say what to measure: --compare, or a subcommand (matmul, forward, batching, threads); see --help".into(),
             ));
         }
         Command::Bench { compare: true, .. } => {
@@ -640,6 +654,9 @@ fn dispatch(cli: &Cli, start: std::time::Instant) -> Result<()> {
         }
         Command::Bench { what: Some(BenchCommand::Forward { quick, out }), .. } => {
             nanobert::bench::commands::forward(cli.model.as_deref(), out, *quick)?;
+        }
+        Command::Bench { what: Some(BenchCommand::Batching { quick, bert_base, out }), .. } => {
+            nanobert::bench::commands::batching(cli.model.as_deref(), out, *quick, *bert_base)?;
         }
         Command::Bench { what: Some(BenchCommand::Threads { quick, out }), .. } => {
             nanobert::bench::commands::threads(cli.model.as_deref(), out, *quick)?;

@@ -216,19 +216,10 @@ impl Embedder {
             Some(p) if self.head.excludes_prompt() => Some(self.prompt_length(p)?),
             _ => None,
         };
-        let size = if self.batching == Batching::OneByOne { 1 } else { BATCH_SIZE };
-        if self.batching != Batching::Bucketed {
-            let mut out = Vec::with_capacity(texts.len());
-            for chunk in prompted.chunks(size) {
-                out.extend(self.embed_batch(&self.tokenizer.encode_batch(chunk)?, prompt_length)?);
-            }
-            return Ok(out);
-        }
         let all = self.tokenizer.encode_batch(&prompted)?;
-        let order = bucket_order(&all.lengths());
         let mut out: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
-        for group in order.chunks(size) {
-            let batch = sub_batch(&all, group);
+        for group in batch_plan(&all.lengths(), self.batching, BATCH_SIZE) {
+            let batch = sub_batch(&all, &group);
             for (&i, v) in group.iter().zip(self.embed_batch(&batch, prompt_length)?) {
                 out[i] = v;
             }
@@ -249,11 +240,25 @@ impl Embedder {
     }
 
     /// The sentence vectors (after every sentence-transformers module) of one padded batch.
-    fn embed_batch(&self, batch: &Batch, prompt_length: Option<usize>) -> Result<Vec<Vec<f32>>> {
+    pub(crate) fn embed_batch(&self, batch: &Batch, prompt_length: Option<usize>) -> Result<Vec<Vec<f32>>> {
         let hidden = self.model.forward(&input(batch)?, false)?.last_hidden_state;
         self.head.forward(&hidden, &batch.attention_mask, prompt_length)
     }
 }
+
+/// Which texts go through the model together: groups of indices into `lengths` (token counts
+/// per text, `[CLS]` and `[SEP]` included), each group one padded batch of at most `size`
+/// texts (`size` 0 counts as 1). [`Batching::Bucketed`]: neighbours in [`bucket_order`];
+/// [`Batching::InputOrder`]: consecutive texts; [`Batching::OneByOne`]: one text per group.
+/// Every index appears exactly once. [`Embedder::embed`] runs this plan; `nanobert bench
+/// batching` counts its padding.
+pub fn batch_plan(lengths: &[usize], batching: Batching, size: usize) -> Vec<Vec<usize>> {
+    let size = if batching == Batching::OneByOne { 1 } else { size.max(1) };
+    let order: Vec<usize> =
+        if batching == Batching::Bucketed { bucket_order(lengths) } else { (0..lengths.len()).collect() };
+    order.chunks(size).map(<[usize]>::to_vec).collect()
+}
+
 /// Indices of the texts sorted by length (stable: equal lengths keep input order).
 pub fn bucket_order(lengths: &[usize]) -> Vec<usize> {
     let mut order: Vec<usize> = (0..lengths.len()).collect();

@@ -204,6 +204,30 @@ fn threads_bench_smoke() {
     assert!(dir.path().join("out/threads.csv").is_file());
 }
 
+/// `bench batching` on the tiny model: three modes, the padding of each, the files written.
+#[test]
+fn batching_bench_smoke() {
+    use nanobert::bench::batching::{BatchingOptions, run};
+    use nanobert::bench::forward::BenchModel;
+    let dir = tiny_checkpoint();
+    let model = BenchModel { name: "tiny".into(), dir: dir.path().to_path_buf() };
+    let mut opts = BatchingOptions::new(vec![model], dir.path().join("out"), true);
+    opts.sentences = 40;
+    opts.batch_size = 8;
+    opts.print = false;
+    let md = run(&opts).unwrap();
+    for want in ["| one by one | 40 |", "| input order | 5 |", "| bucketed | 5 |", "| 0.0% |", "1.00x", "load average"]
+    {
+        assert!(md.contains(want), "{want:?} not in {md}");
+    }
+    let csv = std::fs::read_to_string(dir.path().join("out/batching.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 4);
+    // Bucketing never computes more positions than input order on the same texts.
+    let computed: Vec<usize> =
+        csv.lines().skip(1).map(|l| l.split(',').rev().nth(11).unwrap().parse().unwrap()).collect();
+    assert!(computed[2] <= computed[1] && computed[0] <= computed[2], "{computed:?}");
+}
+
 /// Without the Python packages, `bench --compare` says how to install them (tests never need
 /// Python: a missing interpreter stands in for a missing package).
 #[test]

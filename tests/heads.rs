@@ -10,7 +10,7 @@ use std::path::Path;
 use nanobert::bert::BertInput;
 use nanobert::io::Checkpoint;
 use nanobert::nn::Module;
-use nanobert::pipeline::{Classifier, QuestionAnswerer, Reranker, TokenClassifier};
+use nanobert::pipeline::{Classifier, QuestionAnswerer, Reranker, ScoreFunction, TokenClassifier};
 use serde_json::Value;
 
 const DIR: &str = "tests/fixtures/checkpoints";
@@ -99,6 +99,33 @@ fn sequence_classification_logits_labels_pairs_and_print() {
         let scores: Vec<f32> = r.labels.iter().map(|l| l.score).collect();
         let want_scores: Vec<f32> = want.iter().map(|l| l["score"].as_f64().unwrap() as f32).collect();
         assert_close("scores", &scores, &want_scores, 1e-4);
+    }
+}
+
+/// `problem_type` decides how logits become scores, as transformers' text-classification
+/// pipeline: a sigmoid per label for `multi_label_classification` (scores need not sum to 1),
+/// the raw value for `regression`.
+#[test]
+fn multi_label_and_regression_scores_follow_problem_type() {
+    for (name, function) in [("head-multilabel", ScoreFunction::Sigmoid), ("head-regression", ScoreFunction::None)] {
+        let exp = expected(name);
+        let c = Classifier::from_checkpoint(&open(name)).unwrap();
+        assert_eq!(c.model.repr(), exp["print"].as_str().unwrap(), "{name}: print(model)");
+        assert_eq!(c.score_function(), function, "{name}");
+        let texts = strs(&exp["texts"]);
+        check_batch(&exp["batch"], &c.tokenizer.encode_batch(&texts).unwrap());
+        let results = c.predict(&texts).unwrap();
+        let logits: Vec<f32> = results.iter().flat_map(|r| r.logits.clone()).collect();
+        assert_close(&format!("{name} logits"), &logits, &flat_f32(&exp["logits"]), 1e-4);
+        for (r, want) in results.iter().zip(exp["pipeline"].as_array().unwrap()) {
+            let want = want.as_array().unwrap();
+            let names: Vec<&str> = r.labels.iter().map(|l| l.label.as_str()).collect();
+            let want_names: Vec<&str> = want.iter().map(|l| l["label"].as_str().unwrap()).collect();
+            assert_eq!(names, want_names, "{name}: {}", r.text);
+            let scores: Vec<f32> = r.labels.iter().map(|l| l.score).collect();
+            let want_scores: Vec<f32> = want.iter().map(|l| l["score"].as_f64().unwrap() as f32).collect();
+            assert_close(&format!("{name} scores"), &scores, &want_scores, 1e-4);
+        }
     }
 }
 

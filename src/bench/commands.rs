@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::batching::{self, BatchingOptions};
 use super::compare::{self, CompareOptions};
 use super::forward::{self, BenchModel, ForwardOptions};
 use super::models::ensure_bert_base;
@@ -39,6 +40,19 @@ pub fn forward(model: Option<&Path>, out_dir: &Path, quick: bool) -> Result<()> 
         ForwardOptions::full(models, out_dir.to_path_buf(), this_exe())
     };
     forward::run(&opts).map(|_| ())
+}
+
+/// `nanobert bench batching [--quick] [--bert-base]`: MiniLM (and the bert-base-sized
+/// checkpoint with random weights when `bert_base`), or the checkpoint given with `--model`.
+pub fn batching(model: Option<&Path>, out_dir: &Path, quick: bool, bert_base: bool) -> Result<()> {
+    let models = if model.is_some() || bert_base {
+        let mut m = default_models(model, out_dir)?;
+        m.reverse(); // MiniLM first: the quick answer before the long one
+        m
+    } else {
+        vec![BenchModel { name: "all-MiniLM-L6-v2".into(), dir: fetch::ensure_minilm(true)? }]
+    };
+    batching::run(&BatchingOptions::new(models, out_dir.to_path_buf(), quick)).map(|_| ())
 }
 
 /// `nanobert bench threads [--quick]` (MiniLM unless `--model`).

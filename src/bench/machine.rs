@@ -109,6 +109,20 @@ pub fn load_average() -> String {
         .unwrap_or_else(|_| "n/a".into())
 }
 
+/// Seconds of CPU time the threads of this process have run so far: the sum of the first
+/// field (nanoseconds on a CPU) of every `/proc/self/task/*/schedstat`. On a shared machine
+/// this counts the work done, not the waiting for a core (wall time counts both); rayon
+/// workers spinning while they wait for work count as running. `None` off Linux.
+pub fn process_cpu_seconds() -> Option<f64> {
+    let dir = std::fs::read_dir("/proc/self/task").ok()?;
+    let mut ns = 0u64;
+    for task in dir.flatten() {
+        let stat = std::fs::read_to_string(task.path().join("schedstat")).unwrap_or_default();
+        ns += stat.split_whitespace().next().and_then(|x| x.parse::<u64>().ok()).unwrap_or(0);
+    }
+    Some(ns as f64 * 1e-9)
+}
+
 /// CPU time counters from the first line of `/proc/stat` (in clock ticks, all CPUs).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CpuTimes {

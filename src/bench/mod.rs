@@ -12,6 +12,8 @@
 //!   written once as a checkpoint; random ids; a corpus of mixed-length sentences).
 //! - [`forward`]: the forward pass as users run it (`nanobert bench forward`): latency,
 //!   the batch-size sweep, a corpus end to end, cold start, peak RSS.
+//! - [`batching`]: one sentence at a time vs padded batches vs length-bucketed batches on
+//!   the mixed-length corpus: padding and sentences/s (`nanobert bench batching`).
 //! - [`threads`]: 1..N threads at batch 1 and 32, and two processes at once.
 //! - [`compare`]: PyTorch, ONNX Runtime and sentence-transformers timed beside nanobert,
 //!   interleaved, after checking their outputs equal ours (`scripts/bench_compare.py`).
@@ -22,6 +24,7 @@
 //!
 //! How to measure on a shared machine (and why): docs/honest-benchmarks.md.
 
+pub mod batching;
 pub mod commands;
 pub mod compare;
 pub mod forward;

@@ -1,7 +1,8 @@
 //! # `nanobert bench threads`: where more threads stop helping
 //!
-//! One model, 128 tokens, batch 1 and batch 32: the forward on 1, 2, … N threads (N = the
-//! logical CPUs), the thread counts interleaved round-robin so all see the same load. Then the
+//! One model, 128 tokens, batch 1 and batch 32, and batch 1 at 8 and 32 tokens (the small
+//! shapes where a parallel loop may cost more than it gains): the forward on 1, 2, … N threads
+//! (N = the logical CPUs), the thread counts interleaved round-robin so all see the same load. Then the
 //! deployment question behind PyTorch's famous `set_num_threads(1)`: with two requests served
 //! by two *processes*, is it better that each uses all cores (and they fight over them) or
 //! one thread each? Two `nanobert bench throughput-child` processes run at once, each timing
@@ -31,6 +32,8 @@ pub struct ThreadsOptions {
     pub batches: Vec<usize>,
     /// Tokens per sequence.
     pub seq: usize,
+    /// Shorter sequences also timed at batch 1 (default 8 and 32 tokens).
+    pub short_seqs: Vec<usize>,
     /// Round-robin rounds (each configuration timed once per round).
     pub rounds: usize,
     /// The `nanobert` executable for the two-process runs (`None`: skip them).
@@ -53,6 +56,7 @@ impl ThreadsOptions {
             threads: (1..=n).collect(),
             batches: if quick { vec![1, 8] } else { vec![1, 32] },
             seq: 128,
+            short_seqs: vec![8, 32],
             rounds: if quick { 3 } else { 7 },
             exe,
             child_seconds: if quick { 1.5 } else { 6.0 },
@@ -80,12 +84,12 @@ pub fn run(opts: &ThreadsOptions) -> Result<String> {
         })
         .collect::<Result<_>>()?;
     let cpu = Cpu::detect();
-    let mut md =
-        format!("# nanobert bench threads\n\n{} — {} tokens. CPU: {}.\n\n", opts.model_name, opts.seq, cpu.line());
+    let mut md = format!("# nanobert bench threads\n\n{}. CPU: {}.\n\n", opts.model_name, cpu.line());
     let mut csv = String::from("model,batch,seq,threads,reps,median_s,min_s,max_s,sequences_per_s\n");
-    for &batch in &opts.batches {
-        let ids = random_ids(cfg.vocab_size, batch, opts.seq, 31 + batch as u64);
-        let input = BertInput::new(&ids, None, None, batch, opts.seq)?;
+    let cases = opts.short_seqs.iter().map(|&s| (1, s)).chain(opts.batches.iter().map(|&b| (b, opts.seq)));
+    for (batch, seq) in cases {
+        let ids = random_ids(cfg.vocab_size, batch, seq, 31 + batch as u64);
+        let input = BertInput::new(&ids, None, None, batch, seq)?;
         let watch = Watch::start();
         for (_, pool) in &pools {
             pool.install(|| model.forward(&input, false))?; // warm-up (packing, page faults)
@@ -101,7 +105,7 @@ pub fn run(opts: &ThreadsOptions) -> Result<String> {
         let cond = watch.finish(*opts.threads.iter().max().unwrap_or(&1));
         let _ = writeln!(
             md,
-            "Batch {batch} ({} interleaved rounds):\n\n| threads | median ms | min ms | max ms | sequences/s | speed-up vs 1 thread |\n|---:|---:|---:|---:|---:|---:|",
+            "Batch {batch}, {seq} tokens ({} interleaved rounds):\n\n| threads | median ms | min ms | max ms | sequences/s | speed-up vs 1 thread |\n|---:|---:|---:|---:|---:|---:|",
             opts.rounds
         );
         let base = Stats::from_times(&times[0]).map_or(f64::NAN, |s| s.median_s);
@@ -118,9 +122,8 @@ pub fn run(opts: &ThreadsOptions) -> Result<String> {
             );
             let _ = writeln!(
                 csv,
-                "\"{}\",{batch},{},{t},{},{:.6e},{:.6e},{:.6e},{:.3}",
+                "\"{}\",{batch},{seq},{t},{},{:.6e},{:.6e},{:.6e},{:.3}",
                 opts.model_name,
-                opts.seq,
                 s.reps,
                 s.median_s,
                 s.min_s,

@@ -19,6 +19,7 @@ pub mod names;
 pub mod safetensors;
 mod sentence_bert_config;
 pub mod sentence_transformers;
+mod similarity;
 pub mod tokenizer_config;
 
 pub use checkpoint::Checkpoint;

@@ -29,6 +29,7 @@ use serde_json::Value;
 
 use super::checkpoint::read_json;
 use super::sentence_bert_config::{SentenceBertConfig, read_sentence_bert_config};
+pub use super::similarity::SimilarityFn;
 use crate::{Error, Result};
 
 /// One pooling strategy of sentence-transformers' `Pooling` module.
@@ -111,6 +112,17 @@ impl PoolingConfig {
                     as usize,
             ),
         };
+        // A mode switched on under a name nanobert does not know would otherwise be dropped.
+        if let Some((key, _)) = obj.iter().find(|(k, v)| {
+            k.starts_with("pooling_mode_")
+                && v.as_bool() == Some(true)
+                && !PoolingMode::LEGACY_ORDER.iter().any(|(known, _)| known == k)
+        }) {
+            return Err(Error::Input(format!(
+                "`{key}` is not a pooling mode nanobert knows ({})",
+                PoolingMode::LEGACY_ORDER.map(|(known, _)| known).join(", ")
+            )));
+        }
         let modes = match obj.get("pooling_mode") {
             Some(Value::String(s)) => vec![PoolingMode::from_name(s)?],
             Some(Value::Array(a)) if !a.is_empty() => a
@@ -187,55 +199,6 @@ impl DenseActivation {
             DenseActivation::Relu => "ReLU",
             DenseActivation::Sigmoid => "Sigmoid",
             DenseActivation::Gelu => "GELU",
-        }
-    }
-}
-
-/// How two embeddings are compared: `similarity_fn_name` of `config_sentence_transformers.json`
-/// (sentence-transformers' `SimilarityFunction`; cosine when absent).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SimilarityFn {
-    /// `cosine`: u·v / (|u| |v|).
-    Cosine,
-    /// `dot`: u·v.
-    Dot,
-    /// `euclidean`: -|u - v| (higher is more similar).
-    Euclidean,
-    /// `manhattan`: -Σ|u_i - v_i|.
-    Manhattan,
-}
-
-impl SimilarityFn {
-    /// The function called `name`; an error lists the valid names.
-    pub fn from_name(name: &str) -> Result<SimilarityFn> {
-        match name {
-            "cosine" => Ok(SimilarityFn::Cosine),
-            "dot" | "dot_product" => Ok(SimilarityFn::Dot),
-            "euclidean" => Ok(SimilarityFn::Euclidean),
-            "manhattan" => Ok(SimilarityFn::Manhattan),
-            other => Err(Error::Input(format!(
-                "similarity_fn_name `{other}` is not one sentence-transformers knows (cosine, dot, euclidean, manhattan)"
-            ))),
-        }
-    }
-
-    /// sentence-transformers' name (`cosine`, `dot`, ...).
-    pub fn name(self) -> &'static str {
-        match self {
-            SimilarityFn::Cosine => "cosine",
-            SimilarityFn::Dot => "dot",
-            SimilarityFn::Euclidean => "euclidean",
-            SimilarityFn::Manhattan => "manhattan",
-        }
-    }
-
-    /// The similarity of `a` and `b` (equal lengths), higher = more similar.
-    pub fn score(self, a: &[f32], b: &[f32]) -> f32 {
-        match self {
-            SimilarityFn::Cosine => crate::bert::pooling::cosine(a, b),
-            SimilarityFn::Dot => a.iter().zip(b).map(|(x, y)| x * y).sum(),
-            SimilarityFn::Euclidean => -a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum::<f32>().sqrt(),
-            SimilarityFn::Manhattan => -a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum::<f32>(),
         }
     }
 }
@@ -506,6 +469,10 @@ mod tests {
         assert_eq!(p.modes, vec![PoolingMode::Mean]);
         let e = PoolingConfig::from_json(&json!({"pooling_mode": "median"})).unwrap_err();
         assert!(e.to_string().contains("median"));
+        let e = PoolingConfig::from_json(&json!({"pooling_mode_median_tokens": true})).unwrap_err();
+        assert!(e.to_string().contains("pooling_mode_median_tokens"), "{e}");
+        // Switched off, an unknown key changes nothing.
+        assert!(PoolingConfig::from_json(&json!({"pooling_mode_median_tokens": false})).is_ok());
     }
 
     #[test]

@@ -197,19 +197,6 @@ fn calibrated(
     Ok(plan)
 }
 
-/// Embeds `texts` sorted by length (less padding per batch), returned in the original order.
-pub fn embed_sorted(e: &Embedder, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
-    let mut order: Vec<usize> = (0..texts.len()).collect();
-    order.sort_by_key(|&i| texts[i].len());
-    let sorted: Vec<&str> = order.iter().map(|&i| texts[i]).collect();
-    let v = e.embed(&sorted)?;
-    let mut out = vec![Vec::new(); texts.len()];
-    for (slot, vec) in order.into_iter().zip(v) {
-        out[slot] = vec;
-    }
-    Ok(out)
-}
-
 /// The MLM fixture's logits at every real token of `texts`, `[positions, vocab]`.
 fn mlm_logits(model: &BertForMaskedLM, tok: &Tokenizer, texts: &[&str]) -> Result<(Vec<f32>, usize)> {
     let mut out = Vec::new();
@@ -254,7 +241,7 @@ pub fn run(opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<String> {
         None => 0,
     };
     progress("f32 reference");
-    let reference = embed_sorted(&embedder, &texts)?;
+    let reference = embedder.embed(&texts)?;
     let mut md = String::new();
     md.push_str(&format!("{}\n\n", cpu_line()));
     md.push_str(&format!(
@@ -269,7 +256,7 @@ pub fn run(opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<String> {
         let plan = calibrated(&embedder.model, &embedder.model, &embedder.tokenizer, &c.plan, c.smooth_alpha)?;
         to_precision(&embedder.model, &plan)?;
         let (bytes, _) = super::convert::weight_bytes(&embedder.model);
-        let a = agreement(&reference, &embed_sorted(&embedder, &texts)?);
+        let a = agreement(&reference, &embedder.embed(&texts)?);
         to_precision(&embedder.model, &PrecisionPlan::uniform(Precision::F32))?;
         let m = match &mlm {
             Some((reference, model, tok)) => {
@@ -321,7 +308,7 @@ pub fn run(opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<String> {
                 ..Default::default()
             };
             to_precision(&embedder.model, &plan)?;
-            let a = agreement(&reference, &embed_sorted(&embedder, &texts)?);
+            let a = agreement(&reference, &embedder.embed(&texts)?);
             let worst: String = texts[a.worst].chars().take(28).collect::<String>().replace('|', "/");
             md.push_str(&format!("| {label} | {:.5} | {:.5} | {worst:?} |\n", a.min_cosine, a.mean_cosine));
         }
