@@ -51,3 +51,11 @@ pub struct NotebookHonestBenchmarks;
 #[cfg(doctest)]
 #[doc = include_str!("../notebooks-md/checkpoints.md")]
 pub struct NotebookCheckpoints;
+
+#[cfg(doctest)]
+#[doc = include_str!("../notebooks-md/batching.md")]
+pub struct NotebookBatching;
+
+#[cfg(doctest)]
+#[doc = include_str!("../notebooks-md/threads.md")]
+pub struct NotebookThreads;
