@@ -247,6 +247,8 @@ ST_CASES = [
             dense=[(16, 10, "relu", False, False), (10, 10, "sigmoid", True), (10, 7, "gelu", True)],
         ),
     ),
+    # the layout of sentence-transformers < 2: the Transformer's files in 0_Transformer/, not in the root
+    ("st-subfolder", dict(pooling="mean", normalize=True, transformer_subfolder=True)),
 ]
 
 
@@ -286,6 +288,15 @@ def make_st(out: Path, tmp: Path, name: str, spec: dict, seed: int) -> None:
         # sentence-transformers 6 no longer writes max_seq_length / do_lower_case here (it keeps the length in
         # tokenizer_config.json), but every model saved by versions 2-5 has them, and 6 still honours them.
         write_json(d / "sentence_bert_config.json", spec["sentence_bert_config"])
+    if spec.get("transformer_subfolder"):
+        sub = d / "0_Transformer"
+        sub.mkdir()
+        for f in list(d.iterdir()):
+            if f.is_file() and f.name not in ("modules.json", "config_sentence_transformers.json"):
+                f.rename(sub / f.name)
+        mods = json.loads((d / "modules.json").read_text())
+        mods[0]["path"] = "0_Transformer"
+        write_json(d / "modules.json", mods)
     if "legacy_pooling" in spec:
         pool_dir = next(p for p in d.iterdir() if p.name.endswith("_Pooling"))
         cfg = {"word_embedding_dimension": dim, **spec["legacy_pooling"]}

@@ -157,6 +157,13 @@ fn dense_relu_no_bias_sigmoid_gelu_residuals() {
     );
 }
 
+/// The layout of sentence-transformers < 2: config, weights and tokenizer in `0_Transformer/`,
+/// named by `modules.json`.
+#[test]
+fn transformer_in_a_subfolder() {
+    check_st("st-subfolder");
+}
+
 /// Prompts from config_sentence_transformers.json: the default prompt when none is named,
 /// `--prompt NAME` otherwise, and `include_prompt: false` leaves the prompt out of the mean.
 #[test]

@@ -92,24 +92,27 @@ impl Checkpoint {
                 format!("model directory {why} (expected a folder with config.json and model.safetensors)"),
             ));
         }
-        let config_path = dir.join("config.json");
+        // sentence-transformers < 2 kept the Transformer's files in a subfolder (0_Transformer/).
+        let model_dir = transformer_subfolder(dir)?.unwrap_or_else(|| dir.to_path_buf());
+        let model_dir = model_dir.as_path();
+        let config_path = model_dir.join("config.json");
         if !config_path.is_file() {
             return Err(Error::file(dir, format!("no config.json in this model directory; {}", listing(dir))));
         }
-        let weights_path = dir.join("model.safetensors");
+        let weights_path = model_dir.join("model.safetensors");
         if !weights_path.is_file() {
-            let mut msg = format!("no model.safetensors in this model directory; {}", listing(dir));
-            if dir.join("pytorch_model.bin").exists() {
+            let mut msg = format!("no model.safetensors in this model directory; {}", listing(model_dir));
+            if model_dir.join("pytorch_model.bin").exists() {
                 msg.push_str(
                     ". pytorch_model.bin (pickle) is not supported: convert it with \
                      `python -c \"from transformers import AutoModel; \
                      AutoModel.from_pretrained('DIR').save_pretrained('DIR', safe_serialization=True)\"`",
                 );
             }
-            if dir.join("model.safetensors.index.json").exists() {
+            if model_dir.join("model.safetensors.index.json").exists() {
                 msg.push_str(". Sharded checkpoints (model.safetensors.index.json) are not supported");
             }
-            return Err(Error::file(dir, msg));
+            return Err(Error::file(model_dir, msg));
         }
         let config_json = read_json(&config_path)?;
         if !config_json.is_object() {
@@ -120,7 +123,7 @@ impl Checkpoint {
         if check_finite {
             crate::finite::check_weights(weights.weights())?;
         }
-        let file = |name: &str| Some(dir.join(name)).filter(|p| p.is_file());
+        let file = |name: &str| Some(model_dir.join(name)).filter(|p| p.is_file());
         let sentence_transformers = SentenceTransformersConfig::read(dir)?;
         let overrides = sentence_transformers.as_ref().map(|s| s.tokenizer_kwargs.clone()).unwrap_or_default();
         Ok(Checkpoint {
@@ -129,7 +132,7 @@ impl Checkpoint {
             weights,
             tokenizer_json: file("tokenizer.json"),
             vocab_txt: file("vocab.txt"),
-            tokenizer_config: TokenizerConfig::read_with(dir, &overrides)?,
+            tokenizer_config: TokenizerConfig::read_with(model_dir, &overrides)?,
             sentence_transformers,
         })
     }
@@ -152,6 +155,23 @@ pub fn read_json(path: &Path) -> Result<serde_json::Value> {
 }
 
 /// "found: a, b, c" (sorted) or "the directory is empty", for error messages.
+/// The folder holding the Transformer's files when `dir` has no `config.json` but its
+/// `modules.json` puts the Transformer module in a subfolder (the layout of
+/// sentence-transformers < 2, e.g. `0_Transformer/`); `None` otherwise.
+fn transformer_subfolder(dir: &Path) -> Result<Option<PathBuf>> {
+    let modules = dir.join("modules.json");
+    if dir.join("config.json").is_file() || !modules.is_file() {
+        return Ok(None);
+    }
+    let list = read_json(&modules)?;
+    let path = list.as_array().into_iter().flatten().find_map(|m| {
+        let kind = m.get("type")?.as_str()?;
+        (kind.starts_with("sentence_transformers.") && kind.rsplit('.').next() == Some("Transformer"))
+            .then(|| m.get("path").and_then(|p| p.as_str()).unwrap_or(""))
+    });
+    Ok(path.filter(|p| !p.is_empty()).map(|p| dir.join(p)).filter(|sub| sub.join("config.json").is_file()))
+}
+
 fn listing(dir: &Path) -> String {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .map(|it| it.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
