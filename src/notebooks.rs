@@ -45,6 +45,10 @@ pub struct NotebookLowerPrecision;
 pub struct NotebookProfiling;
 
 #[cfg(doctest)]
+#[doc = include_str!("../notebooks-md/fusion.md")]
+pub struct NotebookFusion;
+
+#[cfg(doctest)]
 #[doc = include_str!("../notebooks-md/honest-benchmarks.md")]
 pub struct NotebookHonestBenchmarks;
 
