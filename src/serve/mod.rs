@@ -62,6 +62,8 @@ pub struct ServeOptions {
     pub limits: Limits,
     /// Threads for HTTP I/O (tokio workers) and, separately, for tokenization.
     pub io_threads: usize,
+    /// The fusions the model runs with (all on by default; `nanobert serve --no-fuse NAME`).
+    pub fusion: crate::bert::Fusion,
 }
 
 impl ServeOptions {
@@ -75,6 +77,7 @@ impl ServeOptions {
             max_queue_texts: 256,
             limits: Limits::default(),
             io_threads: 1,
+            fusion: crate::bert::Fusion::all(),
         }
     }
 }
@@ -230,7 +233,8 @@ fn load(opts: &ServeOptions) -> Result<Loaded> {
                 predict_scores: ScoreFunction::for_head(&head_cfg),
                 rerank_scores,
             };
-            let model = BertForSequenceClassification::load(&ckpt.weights, &cfg, head_cfg)?;
+            let mut model = BertForSequenceClassification::load(&ckpt.weights, &cfg, head_cfg)?;
+            model.bert.fusion = opts.fusion;
             let kind = if rerank_scores.is_some() { "reranker" } else { "classifier" };
             let encoder = Encoder::Classifier(Box::new(model));
             let decoder = Tokenizer::from_checkpoint(&ckpt, max_len)?;
@@ -238,11 +242,14 @@ fn load(opts: &ServeOptions) -> Result<Loaded> {
         } else {
             let mut emb = Embedder::from_checkpoint(&ckpt)?;
             emb.model.pooler = None; // embeddings never use it: don't compute it per call
+            emb.model.fusion = opts.fusion;
             let dimensions = emb.dimension()?;
             let pooling: Vec<String> = emb.head.modules.iter().map(|m| m.describe()).collect();
             let encoder = if ckpt.weights.contains("cls.predictions.transform.dense.weight") {
                 drop(emb.model); // the MLM model holds its own copy of the encoder
-                Encoder::Mlm(Box::new(BertForMaskedLM::load(&ckpt.weights, &cfg)?))
+                let mut mlm = BertForMaskedLM::load(&ckpt.weights, &cfg)?;
+                mlm.bert.fusion = opts.fusion;
+                Encoder::Mlm(Box::new(mlm))
             } else {
                 Encoder::Bare(Box::new(emb.model))
             };
