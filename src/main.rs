@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use nanobert::bert::Fusion;
 use nanobert::io::{Checkpoint, fetch};
 use nanobert::pipeline::{self, Embedder, FillMask};
 use nanobert::quant::Precision;
@@ -39,6 +40,9 @@ struct Cli {
     /// quantization); see docs/lower-precision.md.
     #[arg(long, global = true, default_value = "f32")]
     precision: Precision,
+    // Help text built from Fusion::NAMES, so it lists every fusion.
+    #[arg(long = "no-fuse", global = true, value_name = "NAME", value_delimiter = ',', help = no_fuse_help())]
+    no_fuse: Vec<String>,
     /// Print results even when they hold NaN or infinity, and load weights that do (for
     /// debugging a broken checkpoint). By default both are errors naming the tensor or module.
     #[arg(long, global = true)]
@@ -284,6 +288,20 @@ enum BenchCommand {
         #[arg(long, default_value = "target/nanobert-bench")]
         out: PathBuf,
     },
+    /// What each fusion buys: the forward with all fusions on, each off alone, all off, interleaved
+    /// (batch 1 and 8 x 128 tokens, batch 1 x 384 for the attention fusions), with the bytes
+    /// each keeps off the memory bus; bert-base (random weights) and MiniLM unless --model.
+    Fusion {
+        /// Batch 1 x 128 only, 5 rounds (under a minute).
+        #[arg(long)]
+        quick: bool,
+        /// Interleaved rounds (default 7, 5 with --quick).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1000))]
+        rounds: Option<u64>,
+        /// Where fusion.{md,csv} and the bert-base checkpoint go.
+        #[arg(long, default_value = "target/nanobert-bench")]
+        out: PathBuf,
+    },
     /// One sentence at a time vs batches of 32 in input order vs length-bucketed batches of 32
     /// on the 1,000-sentence mixed-length corpus: padding and sentences/s, end to end and model
     /// only; all-MiniLM-L6-v2 unless --model (batching.{md,csv} in --out).
@@ -461,6 +479,42 @@ fn strs(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
 }
 
+/// `--no-fuse`'s help: every name of [`Fusion::NAMES`] with what it turns off.
+fn no_fuse_help() -> String {
+    let names: Vec<String> = Fusion::NAMES.iter().map(|(n, what)| format!("`{n}` ({what})")).collect();
+    format!(
+        "Turn a fusion of the forward pass off, to measure it or rule it out (repeatable, or a comma \
+         list; `all` turns every one off); outputs stay within 1e-5. Names: {}. See docs/fusion.md",
+        names.join(", ")
+    )
+}
+
+/// The fusions the command runs the model with (`--no-fuse`), refused for commands that do
+/// not run it.
+fn fusion(cli: &Cli) -> Result<Fusion> {
+    let f = Fusion::from_no_fuse(&cli.no_fuse).map_err(|e| Error::Input(format!("--no-fuse: {e}")))?;
+    let applies = runs_model(&cli.command)
+        || matches!(
+            &cli.command,
+            Command::Serve(_)
+                | Command::Bench { what: Some(BenchCommand::Forward { .. } | BenchCommand::Threads { .. }), .. }
+                | Command::Bench { compare: true, what: None, .. }
+                | Command::Bench {
+                    what: Some(BenchCommand::ColdStartChild | BenchCommand::ThroughputChild { .. }),
+                    ..
+                }
+        );
+    if !cli.no_fuse.is_empty() && !applies {
+        return Err(Error::Input(
+            "--no-fuse applies to the commands that run the model (embed, similarity, fill-mask, forward, demo, \
+             classify, rerank, ner, qa, serve, bench forward, bench threads, bench --compare); `bench fusion` \
+             switches each fusion itself"
+                .into(),
+        ));
+    }
+    Ok(f)
+}
+
 fn run(cli: Cli, start: std::time::Instant) -> Result<()> {
     if let Some(n) = cli.threads {
         let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
@@ -472,6 +526,7 @@ fn run(cli: Cli, start: std::time::Instant) -> Result<()> {
         }
     }
     nanobert::threads::init_pool(cli.threads)?;
+    fusion(&cli)?; // a bad --no-fuse fails before any work
     if cli.profile || cli.profile_out.is_some() {
         return profiled(&cli, start);
     }
@@ -538,7 +593,8 @@ fn dispatch(cli: &Cli, start: std::time::Instant) -> Result<()> {
         Command::FillMask { top_k, json, input, texts } => {
             let top_k = *top_k as usize;
             let ckpt = open(cli)?;
-            let fm = FillMask::from_checkpoint(&ckpt)?;
+            let mut fm = FillMask::from_checkpoint(&ckpt)?;
+            fm.model.bert.fusion = fusion(cli)?;
             set_precision(&fm.model, &fm.model.bert, &fm.tokenizer, cli.precision)?;
             warn_unused(&ckpt);
             if let Some(path) = input {
@@ -572,13 +628,18 @@ fn dispatch(cli: &Cli, start: std::time::Instant) -> Result<()> {
                 }
             }
         }
-        Command::Classify { pairs, json, texts } => task_commands::classify(&open(cli)?, texts, *pairs, *json)?,
-        Command::Rerank { json, query, docs } => task_commands::rerank(&open(cli)?, query, docs, *json)?,
-        Command::Ner { tokens, json, texts } => task_commands::ner(&open(cli)?, texts, *tokens, *json)?,
-        Command::Qa { json, question, context } => task_commands::qa(&open(cli)?, question, context, *json)?,
+        Command::Classify { pairs, json, texts } => {
+            task_commands::classify(&open(cli)?, fusion(cli)?, texts, *pairs, *json)?
+        }
+        Command::Rerank { json, query, docs } => task_commands::rerank(&open(cli)?, fusion(cli)?, query, docs, *json)?,
+        Command::Ner { tokens, json, texts } => task_commands::ner(&open(cli)?, fusion(cli)?, texts, *tokens, *json)?,
+        Command::Qa { json, question, context } => {
+            task_commands::qa(&open(cli)?, fusion(cli)?, question, context, *json)?
+        }
         Command::Embed { json, prompt, input, texts } => {
             let ckpt = open(cli)?;
-            let e = Embedder::from_checkpoint(&ckpt)?;
+            let mut e = Embedder::from_checkpoint(&ckpt)?;
+            e.model.fusion = fusion(cli)?;
             set_precision(&e.model, &e.model, &e.tokenizer, cli.precision)?;
             warn_unused(&ckpt);
             if let Some(path) = input {
@@ -606,7 +667,8 @@ fn dispatch(cli: &Cli, start: std::time::Instant) -> Result<()> {
         }
         Command::Similarity { query, docs } => {
             let ckpt = open(cli)?;
-            let e = Embedder::from_checkpoint(&ckpt)?;
+            let mut e = Embedder::from_checkpoint(&ckpt)?;
+            e.model.fusion = fusion(cli)?;
             set_precision(&e.model, &e.model, &e.tokenizer, cli.precision)?;
             warn_unused(&ckpt);
             similarity_table(&e, query, &strs(docs), !cli.allow_non_finite)?;
@@ -615,7 +677,7 @@ fn dispatch(cli: &Cli, start: std::time::Instant) -> Result<()> {
             check_out_path(out)?;
             let ckpt = open(cli)?;
             let texts = strs(texts);
-            let f = pipeline::forward_at(&ckpt, &texts, cli.precision)?;
+            let f = pipeline::forward_at(&ckpt, &texts, cli.precision, fusion(cli)?)?;
             warn_unused(&ckpt);
             if !cli.allow_non_finite {
                 use nanobert::finite::{check_rows, first_non_finite, non_finite_error};
@@ -642,32 +704,39 @@ fn dispatch(cli: &Cli, start: std::time::Instant) -> Result<()> {
                 *torch_compile,
                 threads,
                 cli.precision,
+                fusion(cli)?,
             )?;
         }
         Command::Bench { what: None, .. } => {
             return Err(Error::Input(
-                "bench: say what to measure: --compare, or a subcommand (matmul, forward, batching, threads); see --help".into(),
+                "bench: say what to measure: --compare, or a subcommand (matmul, forward, fusion, batching, threads); \
+                 see --help"
+                    .into(),
             ));
         }
         Command::Bench { compare: true, .. } => {
             return Err(Error::Input("bench --compare takes no subcommand".into()));
         }
         Command::Bench { what: Some(BenchCommand::Forward { quick, out }), .. } => {
-            nanobert::bench::commands::forward(cli.model.as_deref(), out, *quick)?;
+            nanobert::bench::commands::forward(cli.model.as_deref(), out, *quick, fusion(cli)?)?;
+        }
+        Command::Bench { what: Some(BenchCommand::Fusion { quick, rounds, out }), .. } => {
+            let rounds = rounds.map(|r| r as usize);
+            nanobert::bench::commands::fusion(cli.model.as_deref(), out, *quick, rounds)?;
         }
         Command::Bench { what: Some(BenchCommand::Batching { quick, bert_base, out }), .. } => {
             nanobert::bench::commands::batching(cli.model.as_deref(), out, *quick, *bert_base)?;
         }
         Command::Bench { what: Some(BenchCommand::Threads { quick, out }), .. } => {
-            nanobert::bench::commands::threads(cli.model.as_deref(), out, *quick)?;
+            nanobert::bench::commands::threads(cli.model.as_deref(), out, *quick, fusion(cli)?)?;
         }
         Command::Bench { what: Some(BenchCommand::ColdStartChild), .. } => {
             let dir = model_dir(&cli.model)?;
-            outln!("{}", nanobert::bench::forward::cold_start_child(&dir, start)?);
+            outln!("{}", nanobert::bench::forward::cold_start_child(&dir, start, fusion(cli)?)?);
         }
         Command::Bench { what: Some(BenchCommand::ThroughputChild { batch, seq, seconds }), .. } => {
             let dir = model_dir(&cli.model)?;
-            outln!("{}", nanobert::bench::threads::throughput_child(&dir, *batch, *seq, *seconds)?);
+            outln!("{}", nanobert::bench::threads::throughput_child(&dir, *batch, *seq, *seconds, fusion(cli)?)?);
         }
         Command::Bench { what: Some(BenchCommand::Matmul { quick, thread_counts, out, passes }), .. } => {
             use nanobert::bench::matmul::{BenchOptions, run};
@@ -700,7 +769,11 @@ fn dispatch(cli: &Cli, start: std::time::Instant) -> Result<()> {
                 threads: rayon::current_num_threads(),
             })?;
         }
-        Command::Serve(args) => nanobert::serve::run(&args.options(model_dir(&cli.model)?)?)?,
+        Command::Serve(args) => {
+            let mut opts = args.options(model_dir(&cli.model)?)?;
+            opts.fusion = fusion(cli)?;
+            nanobert::serve::run(&opts)?
+        }
         Command::Bench { what: Some(BenchCommand::Precision { texts, mlm, no_per_layer }), .. } => {
             bench_precision(cli, texts.as_deref(), mlm, !no_per_layer)?
         }
@@ -732,15 +805,18 @@ fn similarity_table(e: &Embedder, query: &str, docs: &[&str], check_finite: bool
 fn demo(cli: &Cli, mlm: Option<&Path>) -> Result<()> {
     // --mlm is checked before any work: a wrong path fails at once, not after the search demo.
     let fm = match mlm {
-        Some(dir) => Some(
-            FillMask::from_checkpoint(&Checkpoint::open_with(dir, !cli.allow_non_finite)?)
-                .map_err(|e| Error::Input(format!("--mlm: {e}")))?,
-        ),
+        Some(dir) => {
+            let mut fm = FillMask::from_checkpoint(&Checkpoint::open_with(dir, !cli.allow_non_finite)?)
+                .map_err(|e| Error::Input(format!("--mlm: {e}")))?;
+            fm.model.bert.fusion = fusion(cli)?;
+            Some(fm)
+        }
         None => None,
     };
     let t0 = std::time::Instant::now();
     let ckpt = open(cli)?;
-    let e = Embedder::from_checkpoint(&ckpt)?;
+    let mut e = Embedder::from_checkpoint(&ckpt)?;
+    e.model.fusion = fusion(cli)?;
     set_precision(&e.model, &e.model, &e.tokenizer, cli.precision)?;
     outln!("model: {} (loaded in {:.2?})\n", ckpt.dir.display(), t0.elapsed());
     let docs = [

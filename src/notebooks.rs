@@ -48,6 +48,10 @@ pub struct NotebookProfiling;
 #[doc = include_str!("../notebooks-md/honest-benchmarks.md")]
 pub struct NotebookHonestBenchmarks;
 
+#[cfg(all(doctest, feature = "serve"))]
+#[doc = include_str!("../notebooks-md/deploying.md")]
+pub struct NotebookDeploying;
+
 #[cfg(doctest)]
 #[doc = include_str!("../notebooks-md/checkpoints.md")]
 pub struct NotebookCheckpoints;

@@ -503,23 +503,31 @@ pub struct ForwardOutputs {
 
 /// Runs the whole model on `texts` as one padded batch.
 pub fn forward(ckpt: &Checkpoint, texts: &[&str]) -> Result<ForwardOutputs> {
-    forward_at(ckpt, texts, crate::quant::Precision::F32)
+    forward_at(ckpt, texts, crate::quant::Precision::F32, crate::bert::Fusion::all())
 }
 
-/// [`forward`] with the Linear weights in `precision`.
-pub fn forward_at(ckpt: &Checkpoint, texts: &[&str], precision: crate::quant::Precision) -> Result<ForwardOutputs> {
+/// [`forward`] with the Linear weights in `precision` and the given fusions
+/// (`nanobert forward --precision P --no-fuse NAME`).
+pub fn forward_at(
+    ckpt: &Checkpoint,
+    texts: &[&str],
+    precision: crate::quant::Precision,
+    fusion: crate::bert::Fusion,
+) -> Result<ForwardOutputs> {
     let cfg = BertConfig::from_json(&ckpt.config_json)?;
     let tokenizer = Tokenizer::from_checkpoint(ckpt, max_len(ckpt, &cfg))?;
     check_texts(&tokenizer, texts)?;
     let batch = tokenizer.encode_batch(texts)?;
     let (last_hidden_state, logits) = if ckpt.weights.contains("cls.predictions.transform.dense.weight") {
-        let m = BertForMaskedLM::load(&ckpt.weights, &cfg)?;
+        let mut m = BertForMaskedLM::load(&ckpt.weights, &cfg)?;
+        m.bert.fusion = fusion;
         crate::quant::to_precision(&m, &precision_plan(&m, &m.bert, &tokenizer, precision)?)?;
         let h = m.bert.forward(&input(&batch)?, false)?.last_hidden_state;
         let logits = m.cls.predictions.forward(&h)?;
         (h, Some(logits))
     } else {
-        let m = BertModel::load(&ckpt.weights, "bert.", &cfg, true)?;
+        let mut m = BertModel::load(&ckpt.weights, "bert.", &cfg, true)?;
+        m.fusion = fusion;
         crate::quant::to_precision(&m, &precision_plan(&m, &m, &tokenizer, precision)?)?;
         (m.forward(&input(&batch)?, false)?.last_hidden_state, None)
     };

@@ -175,3 +175,46 @@ fn bench_matmul_quick_writes_table_csv_and_plot() {
     assert!(std::fs::read_to_string(out.join("matmul.svg")).unwrap().starts_with("<svg"));
     let _ = std::fs::remove_dir_all(&out);
 }
+
+/// `--no-fuse` (issue 9.1): a fusion switched off, or all of them, gives the same embedding
+/// within 1e-5; an unknown name is a one-line error listing the known ones; a command that
+/// does not run the model refuses the flag instead of ignoring it.
+#[test]
+fn no_fuse_keeps_embeddings_and_refuses_unknown_names() {
+    let t = tiny();
+    let embed = |extra: &[&str]| -> Vec<Vec<f64>> {
+        let text = "the quick brown fox jumps over the lazy dog";
+        let args = [&["embed", "--model", &t, "--json"], extra, &[text, "a much shorter one"]].concat();
+        let o = nanobert(&args);
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        stdout(&o)
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                v["embedding"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect()
+            })
+            .collect()
+    };
+    let fused = embed(&[]);
+    assert_eq!(fused.len(), 2);
+    for extra in
+        [&["--no-fuse", "qkv"][..], &["--no-fuse", "all"], &["--no-fuse", "epilogue,softmax", "--no-fuse", "heads"]]
+    {
+        let unfused = embed(extra);
+        let d = fused
+            .iter()
+            .flatten()
+            .zip(unfused.iter().flatten())
+            .map(|(a, b)| if a.is_finite() && b.is_finite() { (a - b).abs() } else { f64::INFINITY })
+            .fold(0.0, f64::max);
+        assert_eq!(unfused.iter().map(Vec::len).sum::<usize>(), fused.iter().map(Vec::len).sum::<usize>());
+        assert!(d < 1e-5, "{extra:?}: max |diff| {d}");
+    }
+    assert_clean_error(&["embed", "--model", &t, "--no-fuse", "bogus", "hi"], "unknown fusion `bogus`");
+    assert_clean_error(&["embed", "--model", &t, "--no-fuse", "qkv,bogus", "hi"], "add-norm");
+    assert_clean_error(&["print", "--model", &t, "--no-fuse", "qkv"], "--no-fuse applies to");
+    let help = stdout(&nanobert(&["embed", "--help"]));
+    for (name, _) in nanobert::bert::Fusion::NAMES {
+        assert!(help.contains(&format!("`{name}`")), "embed --help does not list {name}");
+    }
+}

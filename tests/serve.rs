@@ -172,7 +172,7 @@ fn every_malformed_request_gets_a_clean_4xx() {
         ("POST", "/embed", format!("{{\"inputs\": \"{}\"}}", "x ".repeat(3000)), 413, "limit of 4096 bytes"),
         ("POST", "/embed", format!("{{\"inputs\": \"{long_words}\"}}"), 413, "at most 64"),
         ("POST", "/embed", deep, 400, "malformed JSON"),
-        ("POST", "/embed", "{\"inputs\": \"a\", \"prompt_name\": \"q\"}".into(), 400, "prompt_name"),
+        ("POST", "/embed", "{\"inputs\": \"a\", \"prompt_name\": \"q\"}".into(), 400, "has no prompts"),
         ("POST", "/embed", "{\"inputs\": \"a\", \"truncation_direction\": \"Left\"}".into(), 400, "Right"),
         ("POST", "/v1/embeddings", "{\"input\": [1, 2, 3]}".into(), 400, "token-id"),
         ("POST", "/v1/embeddings", "{\"input\": \"a\", \"encoding_format\": \"hex\"}".into(), 400, "encoding_format"),
@@ -465,4 +465,32 @@ fn a_sentence_transformers_model_that_lowercases_is_served_as_the_library_embeds
         assert!(max_diff(g, w) < 1e-5, "server and library differ by {}", max_diff(g, w));
     }
     server.shutdown().unwrap();
+}
+
+#[test]
+fn prompts_are_applied_as_sentence_transformers_does() {
+    // st-prompt: default prompt "query: ", pooled over every token; st-prompt-cls: no default,
+    // the pooling leaves the prompt's tokens out (include_prompt: false).
+    for (name, prompt) in [("st-prompt", None), ("st-prompt", Some("passage")), ("st-prompt-cls", Some("query"))] {
+        let dir = head(name);
+        let server = Server::start(&ServeOptions::new(dir.clone(), 0)).unwrap();
+        let texts = ["hello world", "paris is nice"];
+        let emb = Embedder::from_checkpoint(&Checkpoint::open(&dir).unwrap()).unwrap();
+        let want = emb.embed_with_prompt(&texts, prompt).unwrap();
+        let no_prompt = emb.embed_with_prompt(&texts, Some("document")).unwrap(); // "" = none
+        let mut req = serde_json::json!({ "inputs": texts, "normalize": false });
+        if let Some(p) = prompt {
+            req["prompt_name"] = p.into();
+        }
+        let (st, body) = post(server.addr(), "/embed", &req.to_string());
+        assert_eq!(st, 200, "{name} {prompt:?}: {body}");
+        for (g, (w, n)) in vectors(&json(&body)).iter().zip(want.iter().zip(&no_prompt)) {
+            assert!(max_diff(g, w) < 1e-5, "{name} {prompt:?}: server and library differ by {}", max_diff(g, w));
+            assert!(max_diff(g, n) > 1e-4, "{name} {prompt:?}: the prompt changed nothing: the test cannot fail");
+        }
+        let (st, body) = post(server.addr(), "/embed", r#"{"inputs": "a", "prompt_name": "nope"}"#);
+        assert_eq!(st, 400, "{body}");
+        assert!(body.contains("`nope`") && body.contains("known"), "{body}");
+        server.shutdown().unwrap();
+    }
 }

@@ -8,6 +8,7 @@ use super::forward::{self, BenchModel, ForwardOptions};
 use super::models::ensure_bert_base;
 use super::threads::{self, ThreadsOptions};
 use crate::Result;
+use crate::bert::Fusion;
 use crate::io::fetch;
 
 /// The models a benchmark runs: the checkpoint given with `--model`, else bert-base with
@@ -31,15 +32,25 @@ fn this_exe() -> Option<PathBuf> {
     std::env::current_exe().ok()
 }
 
-/// `nanobert bench forward [--quick]`.
-pub fn forward(model: Option<&Path>, out_dir: &Path, quick: bool) -> Result<()> {
+/// `nanobert bench forward [--quick]`, every forward with `fusion`.
+pub fn forward(model: Option<&Path>, out_dir: &Path, quick: bool, fusion: Fusion) -> Result<()> {
     let models = default_models(model, out_dir)?;
-    let opts = if quick {
+    let mut opts = if quick {
         ForwardOptions::quick(models, out_dir.to_path_buf(), this_exe())
     } else {
         ForwardOptions::full(models, out_dir.to_path_buf(), this_exe())
     };
+    opts.fusion = fusion;
     forward::run(&opts).map(|_| ())
+}
+
+/// `nanobert bench fusion [--quick] [--rounds N]`: each fusion off against all on
+/// (bert-base and MiniLM unless `--model`).
+pub fn fusion(model: Option<&Path>, out_dir: &Path, quick: bool, rounds: Option<usize>) -> Result<()> {
+    let models = default_models(model, out_dir)?;
+    let mut opts = super::fusion::FusionOptions::new(models, out_dir.to_path_buf(), quick);
+    opts.rounds = rounds.unwrap_or(opts.rounds);
+    super::fusion::run(&opts).map(|_| ())
 }
 
 /// `nanobert bench batching [--quick] [--bert-base]`: MiniLM (and the bert-base-sized
@@ -55,16 +66,18 @@ pub fn batching(model: Option<&Path>, out_dir: &Path, quick: bool, bert_base: bo
     batching::run(&BatchingOptions::new(models, out_dir.to_path_buf(), quick)).map(|_| ())
 }
 
-/// `nanobert bench threads [--quick]` (MiniLM unless `--model`).
-pub fn threads(model: Option<&Path>, out_dir: &Path, quick: bool) -> Result<()> {
+/// `nanobert bench threads [--quick]` (MiniLM unless `--model`), every forward with `fusion`.
+pub fn threads(model: Option<&Path>, out_dir: &Path, quick: bool, fusion: Fusion) -> Result<()> {
     let (name, dir) = match model {
         Some(d) => (d.file_name().map_or("model".into(), |n| n.to_string_lossy().into_owned()), d.to_path_buf()),
         None => ("all-MiniLM-L6-v2".to_string(), fetch::ensure_minilm(true)?),
     };
-    threads::run(&ThreadsOptions::new(dir, name, out_dir.to_path_buf(), this_exe(), quick)).map(|_| ())
+    let opts = ThreadsOptions { fusion, ..ThreadsOptions::new(dir, name, out_dir.to_path_buf(), this_exe(), quick) };
+    threads::run(&opts).map(|_| ())
 }
 
-/// `nanobert bench --compare [--quick] [--torch-compile] [--precision P]` on `threads` threads.
+/// `nanobert bench --compare [--quick] [--torch-compile] [--precision P]` on `threads` threads,
+/// nanobert's side with `fusion`.
 pub fn compare(
     model: Option<&Path>,
     out_dir: &Path,
@@ -72,8 +85,10 @@ pub fn compare(
     torch_compile: bool,
     threads: usize,
     precision: crate::quant::Precision,
+    fusion: Fusion,
 ) -> Result<()> {
     let mut opts = CompareOptions::new(Vec::new(), out_dir.to_path_buf(), threads, quick).for_precision(precision);
+    opts.fusion = fusion;
     compare::check_python(&opts.python, &opts.script)?;
     opts.models = default_models(model, out_dir)?.into_iter().map(|m| (m.name, m.dir)).collect();
     if quick && model.is_none() {

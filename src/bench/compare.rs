@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use super::machine::{Cpu, Watch};
 use super::models::{CORPUS_SEED, corpus, random_ids};
 use super::timing::Stats;
-use crate::bert::{BertConfig, BertInput, BertModel};
+use crate::bert::{BertConfig, BertInput, BertModel, Fusion};
 use crate::io::{Checkpoint, SaveTensor, save};
 use crate::pipeline::{Embedder, precision_plan};
 use crate::quant::{Precision, to_precision};
@@ -51,6 +51,8 @@ pub struct CompareOptions {
     /// How nanobert stores its Linear weights. Below f32 the other runtimes are their own
     /// lowered-precision versions (see [`CompareOptions::for_precision`]), checked loosely.
     pub precision: Precision,
+    /// The fusions nanobert's side runs with (`--no-fuse`; all on by default).
+    pub fusion: Fusion,
 }
 
 impl CompareOptions {
@@ -67,6 +69,7 @@ impl CompareOptions {
             script: find_script(),
             out_dir,
             precision: Precision::F32,
+            fusion: Fusion::all(),
         }
     }
 
@@ -169,19 +172,22 @@ pub fn run(opts: &CompareOptions) -> Result<String> {
     let cpu = Cpu::detect();
     let mut md = format!(
         "# nanobert bench --compare\n\nCPU: {}. nanobert's Linear weights: {}. Every runtime on {} thread(s); \
-         runtimes interleaved, {} rounds.\n\n",
+         runtimes interleaved, {} rounds; nanobert with {}.\n\n",
         cpu.line(),
         opts.precision.name(),
         opts.threads,
-        opts.rounds
+        opts.rounds,
+        opts.fusion.describe()
     );
     let mut rows: Vec<CompareRow> = Vec::new();
     for (name, dir) in &opts.models {
         println!("== {name} ==");
         let ckpt = Checkpoint::open(dir)?;
         let cfg = BertConfig::from_json(&ckpt.config_json)?;
-        let model = BertModel::load(&ckpt.weights, "bert.", &cfg, true)?;
-        let embedder = Embedder::from_checkpoint(&ckpt)?;
+        let mut model = BertModel::load(&ckpt.weights, "bert.", &cfg, true)?;
+        model.fusion = opts.fusion;
+        let mut embedder = Embedder::from_checkpoint(&ckpt)?;
+        embedder.model.fusion = opts.fusion;
         if opts.precision != Precision::F32 {
             for m in [&model, &embedder.model] {
                 to_precision(m, &precision_plan(m, m, &embedder.tokenizer, opts.precision)?)?;

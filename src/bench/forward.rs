@@ -25,7 +25,7 @@ use std::time::Instant;
 use super::machine::{Conditions, Cpu, Watch};
 use super::models::{CORPUS_SEED, corpus, random_ids};
 use super::timing::{Budget, Stats, measure, peak_rss_bytes};
-use crate::bert::{BertConfig, BertInput, BertModel};
+use crate::bert::{BertConfig, BertInput, BertModel, Fusion};
 use crate::io::Checkpoint;
 use crate::pipeline::Embedder;
 use crate::{Error, Result, profile};
@@ -68,6 +68,8 @@ pub struct ForwardOptions {
     pub min_reps: usize,
     /// Print progress and tables.
     pub print: bool,
+    /// The fusions every forward runs with (`--no-fuse`; all on by default).
+    pub fusion: Fusion,
 }
 
 impl ForwardOptions {
@@ -87,6 +89,7 @@ impl ForwardOptions {
             point_seconds: 2.0,
             min_reps: 3,
             print: true,
+            fusion: Fusion::all(),
         }
     }
 
@@ -200,13 +203,14 @@ pub fn run(opts: &ForwardOptions) -> Result<ForwardReport> {
             println!("{s}");
         }
     };
-    say(&format!("CPU: {}; {threads} threads", cpu.line()));
+    say(&format!("CPU: {}; {threads} threads; {}", cpu.line(), opts.fusion.describe()));
     let (mut rows, mut infos, mut cold) = (Vec::new(), Vec::new(), Vec::new());
     let mut profiling_cost = String::new();
     for m in &opts.models {
         let ckpt = Checkpoint::open(&m.dir)?;
         let cfg = BertConfig::from_json(&ckpt.config_json)?;
-        let model = BertModel::load(&ckpt.weights, "bert.", &cfg, true)?;
+        let mut model = BertModel::load(&ckpt.weights, "bert.", &cfg, true)?;
+        model.fusion = opts.fusion;
         let info = ModelInfo {
             name: m.name.clone(),
             dir: m.dir.clone(),
@@ -256,7 +260,7 @@ pub fn run(opts: &ForwardOptions) -> Result<ForwardReport> {
         }
         drop(model);
         if let Some(exe) = &opts.exe {
-            let c = cold_start(exe, &m.name, &m.dir, opts.cold_runs)?;
+            let c = cold_start(exe, &m.name, &m.dir, opts.cold_runs, &opts.fusion)?;
             say(&format!(
                 "cold start: {:.0} ms spawn to exit (inside: loaded {:.0} ms, first output {:.0} ms); peak RSS {}",
                 c.wall_s * 1e3,
@@ -314,7 +318,8 @@ fn time_corpus(ckpt: &Checkpoint, name: &str, opts: &ForwardOptions) -> Result<R
     let texts = corpus(&vocab, opts.corpus_sentences, CORPUS_SEED)?;
     let path = opts.out_dir.join("corpus.txt");
     std::fs::write(&path, texts.join("\n") + "\n").map_err(|e| Error::file(&path, e))?;
-    let embedder = Embedder::from_checkpoint(ckpt)?;
+    let mut embedder = Embedder::from_checkpoint(ckpt)?;
+    embedder.model.fusion = opts.fusion;
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     let longest = embedder.tokenizer.encode_batch(&refs)?.seq_len;
     let watch = Watch::start();
@@ -374,12 +379,13 @@ fn measure_profiling_cost(model: &BertModel, cfg: &BertConfig, opts: &ForwardOpt
 }
 
 /// Runs `exe bench cold-start-child --model dir` `runs` times; the child prints one JSON line.
-fn cold_start(exe: &Path, name: &str, dir: &Path, runs: usize) -> Result<ColdStart> {
+fn cold_start(exe: &Path, name: &str, dir: &Path, runs: usize, fusion: &Fusion) -> Result<ColdStart> {
     let (mut wall, mut load, mut first, mut rss) = (Vec::new(), Vec::new(), Vec::new(), 0u64);
     for _ in 0..runs.max(1) {
         let t = Instant::now();
         let out = std::process::Command::new(exe)
             .args(["--model", &dir.to_string_lossy(), "bench", "cold-start-child"])
+            .args(no_fuse_args(fusion))
             .output()
             .map_err(|e| Error::file(exe, format!("cannot start the cold-start run: {e}")))?;
         wall.push(t.elapsed().as_secs_f64());
@@ -408,9 +414,10 @@ fn cold_start(exe: &Path, name: &str, dir: &Path, runs: usize) -> Result<ColdSta
 
 /// The child side of a cold start (`nanobert bench cold-start-child`): load the checkpoint,
 /// embed one sentence, report the times since `start` and the peak RSS as one JSON line.
-pub fn cold_start_child(dir: &Path, start: Instant) -> Result<String> {
+pub fn cold_start_child(dir: &Path, start: Instant, fusion: Fusion) -> Result<String> {
     let ckpt = Checkpoint::open(dir)?;
-    let embedder = Embedder::from_checkpoint(&ckpt)?;
+    let mut embedder = Embedder::from_checkpoint(&ckpt)?;
+    embedder.model.fusion = fusion;
     let load_s = start.elapsed().as_secs_f64();
     let v = embedder.embed(&["A cold start measures loading as much as computing."])?;
     let first_output_s = start.elapsed().as_secs_f64();
@@ -421,6 +428,12 @@ pub fn cold_start_child(dir: &Path, start: Instant) -> Result<String> {
         "dims": v.first().map_or(0, Vec::len),
     })
     .to_string())
+}
+
+/// The `--no-fuse` arguments that give a child process `fusion` (none when all are on).
+pub(crate) fn no_fuse_args(fusion: &Fusion) -> Vec<String> {
+    let off = fusion.off();
+    if off.is_empty() { Vec::new() } else { vec!["--no-fuse".into(), off.join(",")] }
 }
 
 fn fmt_stats(s: &Stats) -> String {

@@ -18,14 +18,15 @@
 //! result measured later can read above 100% only if the limit was never reached while we
 //! looked — the load printed beside it says how likely that was.
 //!
-//! Lower precisions (int8, bf16) get their own peaks once their kernels exist:
-//! [`Limits::extra_peaks`] is where they go (name, GOP/s per thread count).
+//! Lower precisions have their own peaks, measured the same way with the instructions their
+//! kernels use (`vpdpbusd` for int8, `vdpbf16ps` for bf16; see [`crate::quant::peaks`]):
+//! [`Limits::extra_peaks`] holds them (name, G ops/s per thread count).
 
 use std::time::Instant;
 
 use rayon::ThreadPool;
 
-use super::peak::fma_peak;
+use super::peak::{dot_peak, fma_peak};
 use crate::ops::matmul::Kernel;
 use crate::{Error, Result};
 
@@ -213,8 +214,8 @@ pub struct Limits {
     pub fp32_gflops: Vec<(usize, f64)>,
     /// (threads, GB/s): triad bandwidth with `threads` threads, best of the trials.
     pub bandwidth_gbs: Vec<(usize, f64)>,
-    /// Peaks of other number formats (e.g. "int8 GOP/s", "bf16 GFLOP/s"), per thread count:
-    /// the hook for the lower-precision kernels.
+    /// Peaks of the lower-precision instructions this CPU has (e.g. "int8 GOP/s (avx512-vnni)",
+    /// "bf16 GFLOP/s (avx512-bf16)"), per thread count.
     pub extra_peaks: Vec<(String, Vec<(usize, f64)>)>,
     /// The machine while the limits were measured.
     pub conditions: Conditions,
@@ -251,19 +252,26 @@ impl Limits {
         counts.dedup();
         let kernel = Kernel::best();
         let (mut fp32, mut bw) = (Vec::new(), Vec::new());
+        let dots: Vec<_> =
+            [crate::quant::peaks::int8_chains(), crate::quant::peaks::bf16_chains()].into_iter().flatten().collect();
+        let mut extra: Vec<(String, Vec<(usize, f64)>)> =
+            dots.iter().map(|d| (d.name.to_string(), Vec::new())).collect();
         for &t in &counts {
             let pool = pool(t)?;
             let peak = fma_peak(kernel, &pool, opts.peak_seconds)
                 .ok_or_else(|| Error::invalid("machine limits", format!("no FMA chains for {}", kernel.name())))?;
             fp32.push((t, peak));
             bw.push((t, triad_bandwidth(&pool, TRIAD_FLOATS, opts.triad_trials)));
+            for (d, (_, v)) in dots.iter().zip(extra.iter_mut()) {
+                v.push((t, dot_peak(*d, &pool, opts.peak_seconds)));
+            }
         }
         Ok(Limits {
             cpu: Cpu::detect(),
             kernel,
             fp32_gflops: fp32,
             bandwidth_gbs: bw,
-            extra_peaks: Vec::new(),
+            extra_peaks: extra,
             conditions: watch.finish(max_threads),
         })
     }
@@ -301,7 +309,7 @@ impl Limits {
             list(&self.bandwidth_gbs, "GB/s"),
         );
         for (name, v) in &self.extra_peaks {
-            s.push_str(&format!("; {name} {}", list(v, "")));
+            s.push_str(&format!("; {name} peak {}", list(v, "")));
         }
         s.push_str(&format!(" [while measuring: {}]", self.conditions.line()));
         s

@@ -14,6 +14,8 @@
 //!   the batch-size sweep, a corpus end to end, cold start, peak RSS.
 //! - [`batching`]: one sentence at a time vs padded batches vs length-bucketed batches on
 //!   the mixed-length corpus: padding and sentences/s (`nanobert bench batching`).
+//! - [`fusion`]: each fusion of the forward off against all on, interleaved, with the
+//!   bytes it keeps off the memory bus (`nanobert bench fusion`).
 //! - [`threads`]: 1..N threads at batch 1 and 32, and two processes at once.
 //! - [`compare`]: PyTorch, ONNX Runtime and sentence-transformers timed beside nanobert,
 //!   interleaved, after checking their outputs equal ours (`scripts/bench_compare.py`).
@@ -29,6 +31,7 @@ pub mod commands;
 pub mod compare;
 pub mod forward;
 mod forward_plot;
+pub mod fusion;
 pub mod machine;
 pub mod matmul;
 mod matmul_report;

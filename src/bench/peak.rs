@@ -30,10 +30,22 @@ pub struct FmaChains {
     chains: fn(usize) -> f32,
 }
 
+/// Peak of a lower-precision dot-product loop ([`crate::quant::peaks`]) on every thread of
+/// `pool`, in G ops/s, best of a few trials of about `seconds` each.
+pub fn dot_peak(c: crate::quant::peaks::DotChains, pool: &ThreadPool, seconds: f64) -> f64 {
+    let chains = FmaChains::calibrate(c.ops_per_iter, c.run, seconds);
+    (0..5).map(|_| chains.run(pool)).fold(0.0, f64::max)
+}
+
 impl FmaChains {
     /// Calibrates the iteration count for `seconds` on one thread.
     pub fn new(kernel: Kernel, seconds: f64) -> Option<FmaChains> {
         let (flops_per_iter, chains) = chains(kernel)?;
+        Some(Self::calibrate(flops_per_iter, chains, seconds))
+    }
+
+    /// Calibrates any register-only loop doing `flops_per_iter` ops per iteration.
+    fn calibrate(flops_per_iter: usize, chains: fn(usize) -> f32, seconds: f64) -> FmaChains {
         let mut iters = 10_000usize;
         loop {
             let t = Instant::now();
@@ -41,7 +53,7 @@ impl FmaChains {
             let dt = t.elapsed().as_secs_f64();
             if dt > 0.002 {
                 iters = ((iters as f64) * seconds / dt).max(1.0) as usize;
-                return Some(FmaChains { flops_per_iter, iters, chains });
+                return FmaChains { flops_per_iter, iters, chains };
             }
             iters *= 4;
         }

@@ -15,7 +15,7 @@ use std::time::Instant;
 use super::machine::{Cpu, Watch};
 use super::models::random_ids;
 use super::timing::Stats;
-use crate::bert::{BertConfig, BertInput, BertModel};
+use crate::bert::{BertConfig, BertInput, BertModel, Fusion};
 use crate::io::Checkpoint;
 use crate::{Error, Result};
 
@@ -44,6 +44,8 @@ pub struct ThreadsOptions {
     pub out_dir: PathBuf,
     /// Print the tables.
     pub print: bool,
+    /// The fusions every forward runs with (`--no-fuse`; all on by default).
+    pub fusion: Fusion,
 }
 
 impl ThreadsOptions {
@@ -62,6 +64,7 @@ impl ThreadsOptions {
             child_seconds: if quick { 1.5 } else { 6.0 },
             out_dir,
             print: true,
+            fusion: Fusion::all(),
         }
     }
 }
@@ -71,7 +74,8 @@ pub fn run(opts: &ThreadsOptions) -> Result<String> {
     std::fs::create_dir_all(&opts.out_dir).map_err(|e| Error::file(&opts.out_dir, e))?;
     let ckpt = Checkpoint::open(&opts.model_dir)?;
     let cfg = BertConfig::from_json(&ckpt.config_json)?;
-    let model = BertModel::load(&ckpt.weights, "bert.", &cfg, true)?;
+    let mut model = BertModel::load(&ckpt.weights, "bert.", &cfg, true)?;
+    model.fusion = opts.fusion;
     let pools: Vec<(usize, rayon::ThreadPool)> = opts
         .threads
         .iter()
@@ -84,7 +88,12 @@ pub fn run(opts: &ThreadsOptions) -> Result<String> {
         })
         .collect::<Result<_>>()?;
     let cpu = Cpu::detect();
-    let mut md = format!("# nanobert bench threads\n\n{}. CPU: {}.\n\n", opts.model_name, cpu.line());
+    let mut md = format!(
+        "# nanobert bench threads\n\n{}, {}. CPU: {}.\n\n",
+        opts.model_name,
+        opts.fusion.describe(),
+        cpu.line()
+    );
     let mut csv = String::from("model,batch,seq,threads,reps,median_s,min_s,max_s,sequences_per_s\n");
     let cases = opts.short_seqs.iter().map(|&s| (1, s)).chain(opts.batches.iter().map(|&b| (b, opts.seq)));
     for (batch, seq) in cases {
@@ -142,9 +151,10 @@ pub fn run(opts: &ThreadsOptions) -> Result<String> {
         let n = *opts.threads.iter().max().unwrap_or(&1);
         let batch = *opts.batches.iter().max().unwrap_or(&1);
         let watch = Watch::start();
-        let one_all = children(exe, &opts.model_dir, &[n], batch, opts.seq, opts.child_seconds)?;
-        let two_all = children(exe, &opts.model_dir, &[n, n], batch, opts.seq, opts.child_seconds)?;
-        let two_one = children(exe, &opts.model_dir, &[1, 1], batch, opts.seq, opts.child_seconds)?;
+        let run = |threads: &[usize]| {
+            children(exe, &opts.model_dir, threads, batch, opts.seq, opts.child_seconds, &opts.fusion)
+        };
+        let (one_all, two_all, two_one) = (run(&[n])?, run(&[n, n])?, run(&[1, 1])?);
         let cond = watch.finish(n);
         let _ = writeln!(
             two,
@@ -177,13 +187,22 @@ pub fn run(opts: &ThreadsOptions) -> Result<String> {
 }
 
 /// Starts one `throughput-child` per entry of `threads` at once; their sequences/s.
-fn children(exe: &Path, dir: &Path, threads: &[usize], batch: usize, seq: usize, seconds: f64) -> Result<Vec<f64>> {
+fn children(
+    exe: &Path,
+    dir: &Path,
+    threads: &[usize],
+    batch: usize,
+    seq: usize,
+    seconds: f64,
+    fusion: &Fusion,
+) -> Result<Vec<f64>> {
     let spawned: Vec<std::process::Child> = threads
         .iter()
         .map(|t| {
             std::process::Command::new(exe)
                 .args(["--model", &dir.to_string_lossy(), "--threads", &t.to_string(), "bench", "throughput-child"])
                 .args(["--batch", &batch.to_string(), "--seq", &seq.to_string(), "--seconds", &seconds.to_string()])
+                .args(super::forward::no_fuse_args(fusion))
                 .stdout(std::process::Stdio::piped())
                 .stderr(std::process::Stdio::piped())
                 .spawn()
@@ -210,10 +229,11 @@ fn children(exe: &Path, dir: &Path, threads: &[usize], batch: usize, seq: usize,
 /// The child side (`nanobert bench throughput-child`): load, warm up, then run batch x seq
 /// forwards on the current rayon pool for `seconds` (after the start line, so the two
 /// children overlap); print `{"sequences_per_s": ..}`.
-pub fn throughput_child(dir: &Path, batch: usize, seq: usize, seconds: f64) -> Result<String> {
+pub fn throughput_child(dir: &Path, batch: usize, seq: usize, seconds: f64, fusion: Fusion) -> Result<String> {
     let ckpt = Checkpoint::open(dir)?;
     let cfg = BertConfig::from_json(&ckpt.config_json)?;
-    let model = BertModel::load(&ckpt.weights, "bert.", &cfg, true)?;
+    let mut model = BertModel::load(&ckpt.weights, "bert.", &cfg, true)?;
+    model.fusion = fusion;
     let ids = random_ids(cfg.vocab_size, batch, seq, 99);
     let input = BertInput::new(&ids, None, None, batch, seq)?;
     model.forward(&input, false)?;

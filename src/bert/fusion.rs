@@ -7,7 +7,8 @@
 //! first is still in registers or in L1, so the buffer crosses the memory bus once.
 //!
 //! Each fusion of BERT's forward is a switch in [`Fusion`], on by default, so its gain can be
-//! measured against its absence in the same run (`nanobert bench forward --no-fuse NAME`),
+//! measured against its absence in the same run (`nanobert bench fusion`; `--no-fuse NAME` on
+//! any command that runs the model),
 //! and a test ties the fused result to the unfused one (tests/fusion.rs):
 //!
 //! | name        | unfused                                          | fused                                            |
@@ -129,6 +130,37 @@ impl Fusion {
         Ok(*self.flag(name)?)
     }
 
+    /// Every fusion on except the named ones: what `--no-fuse NAME` (repeatable, or a comma
+    /// list) means. The name `all` turns every fusion off; blanks around names are ignored.
+    ///
+    /// Errors on an unknown or empty name, listing the known ones.
+    pub fn from_no_fuse<S: AsRef<str>>(names: &[S]) -> Result<Fusion> {
+        let mut f = Fusion::all();
+        for name in names.iter().flat_map(|n| n.as_ref().split(',')).map(str::trim) {
+            f = match name {
+                "all" => Fusion::none(),
+                _ => f.without(name).map_err(|e| Error::Input(format!("{e}, or all")))?,
+            };
+        }
+        Ok(f)
+    }
+
+    /// The names of the fusions that are off, in [`Fusion::NAMES`] order (empty: all on).
+    /// `Fusion::from_no_fuse(&f.off())` gives `f` back (with the default `flash_min_seq`).
+    pub fn off(&self) -> Vec<&'static str> {
+        Fusion::NAMES.iter().map(|(n, _)| *n).filter(|n| !self.is_on(n).unwrap_or(true)).collect()
+    }
+
+    /// One phrase for tables and logs: "all fusions on", "all fusions off" or
+    /// "fusions off: qkv, epilogue".
+    pub fn describe(&self) -> String {
+        match self.off().len() {
+            0 => "all fusions on".into(),
+            n if n == Fusion::NAMES.len() => "all fusions off".into(),
+            _ => format!("fusions off: {}", self.off().join(", ")),
+        }
+    }
+
     /// Whether attention over `seq`-token sequences takes the online-softmax path.
     pub fn use_flash(&self, seq: usize) -> bool {
         self.flash && seq >= self.flash_min_seq
@@ -150,6 +182,14 @@ mod tests {
         }
         let err = Fusion::all().without("gelu").unwrap_err().to_string();
         assert!(err.contains("gelu") && err.contains("add-norm"), "{err}");
+        assert_eq!(Fusion::from_no_fuse(&["all"]).unwrap(), Fusion::none());
+        assert_eq!(Fusion::from_no_fuse::<&str>(&[]).unwrap(), Fusion::all());
+        let two = Fusion::from_no_fuse(&["qkv, softmax"]).unwrap();
+        assert_eq!(two, Fusion::from_no_fuse(&["softmax", "qkv"]).unwrap());
+        assert_eq!((two.off(), two.describe()), (vec!["qkv", "softmax"], "fusions off: qkv, softmax".to_string()));
+        assert_eq!(Fusion::from_no_fuse(&two.off()).unwrap(), two);
+        assert_eq!((Fusion::all().describe(), Fusion::none().off().len()), ("all fusions on".into(), 6));
+        assert!(Fusion::from_no_fuse(&["qkv,"]).is_err(), "an empty name is an error");
         assert!(!Fusion::none().use_flash(4096) && Fusion::all().use_flash(FLASH_MIN_SEQ));
         assert!(!Fusion::all().use_flash(FLASH_MIN_SEQ - 1));
     }

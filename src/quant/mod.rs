@@ -28,6 +28,7 @@ pub mod half;
 pub mod int8;
 #[cfg(target_arch = "x86_64")]
 mod int8_x86;
+pub mod peaks;
 pub mod report;
 
 pub use convert::{PrecisionPlan, ToPrecision, calibrate, linears, to_precision};

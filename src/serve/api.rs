@@ -168,7 +168,8 @@ pub struct EmbedRequest {
     /// Accepted for compatibility; only `Right` truncation is implemented.
     #[serde(default)]
     pub truncation_direction: Option<String>,
-    /// Accepted for compatibility; prompts are not supported and must be absent or null.
+    /// A prompt of the sentence-transformers model (`config_sentence_transformers.json`)
+    /// put before each text; absent: the model's default prompt, if any.
     #[serde(default)]
     pub prompt_name: Option<String>,
 }

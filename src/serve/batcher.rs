@@ -44,6 +44,9 @@ pub enum Task {
     Embed {
         /// Divide by the L2 norm.
         normalize: bool,
+        /// Tokens of the prompt the texts start with (`[CLS]` included) that the pooling leaves
+        /// out (sentence-transformers' `include_prompt: false`); `None`: pool every token.
+        prompt_tokens: Option<usize>,
     },
     /// The `top_k` candidates at every `[MASK]` (id `mask_id`) of every text.
     FillMask {
@@ -245,7 +248,7 @@ mod tests {
         (
             Job {
                 seqs: vec![seq; n],
-                task: Task::Embed { normalize: true },
+                task: Task::Embed { normalize: true, prompt_tokens: None },
                 reply: tx,
                 enqueued: Instant::now(),
                 id: 0,

@@ -143,10 +143,23 @@ impl Engine {
         let hidden = out.last_hidden_state;
         let rows =
             |want: fn(&Task) -> bool| -> Vec<usize> { (0..b).filter(|&r| want(&jobs[slots[r].0].task)).collect() };
-        if !rows(|t| matches!(t, Task::Embed { .. })).is_empty() {
-            let pooled = self.head.forward(&hidden, &mask, None)?;
+        // Pooling once per distinct prompt length among the embedding rows (usually one).
+        let mut prompts: Vec<Option<usize>> = slots
+            .iter()
+            .filter_map(|&(j, _)| match jobs[j].task {
+                Task::Embed { prompt_tokens, .. } => Some(prompt_tokens),
+                _ => None,
+            })
+            .collect();
+        prompts.sort();
+        prompts.dedup();
+        for prompt in prompts {
+            let pooled = self.head.forward(&hidden, &mask, prompt)?;
             for (mut v, &(j, i)) in pooled.into_iter().zip(slots) {
-                if let (Task::Embed { normalize: n }, Output::Embeddings(out)) = (jobs[j].task, &mut outputs[j]) {
+                if let (Task::Embed { normalize: n, prompt_tokens }, Output::Embeddings(out)) =
+                    (jobs[j].task, &mut outputs[j])
+                    && prompt_tokens == prompt
+                {
                     if n {
                         normalize(&mut v);
                     }

@@ -36,7 +36,7 @@ use std::time::{Duration, Instant};
 use crate::bert::heads::{BertForSequenceClassification, HeadConfig};
 use crate::bert::sentence::SentenceHead;
 use crate::bert::{BertConfig, BertForMaskedLM};
-use crate::io::Checkpoint;
+use crate::io::{Checkpoint, SentenceTransformersConfig};
 use crate::pipeline::{Embedder, ScoreFunction, cross_encoder_activation, max_len};
 use crate::text::Tokenizer;
 use crate::{Error, Result};
@@ -62,6 +62,8 @@ pub struct ServeOptions {
     pub limits: Limits,
     /// Threads for HTTP I/O (tokio workers) and, separately, for tokenization.
     pub io_threads: usize,
+    /// The fusions the model runs with (all on by default; `nanobert serve --no-fuse NAME`).
+    pub fusion: crate::bert::Fusion,
 }
 
 impl ServeOptions {
@@ -75,6 +77,7 @@ impl ServeOptions {
             max_queue_texts: 256,
             limits: Limits::default(),
             io_threads: 1,
+            fusion: crate::bert::Fusion::all(),
         }
     }
 }
@@ -150,6 +153,10 @@ pub struct AppState {
     pub truncating_tokenizer: Tokenizer,
     /// Labels and score functions when the checkpoint is a `BertForSequenceClassification`.
     pub classifier: Option<ClassifierHead>,
+    /// The sentence-transformers settings (prompts), when the checkpoint is such a model.
+    pub sentence_transformers: Option<SentenceTransformersConfig>,
+    /// Whether the pooling leaves the prompt's tokens out (`include_prompt: false`).
+    pub excludes_prompt: bool,
     /// Runs the tokenizer, separate from the compute pool.
     pub tokenizer_pool: rayon::ThreadPool,
     /// Longest sequence the model takes.
@@ -183,6 +190,8 @@ struct Loaded {
     max_len: usize,
     mask_id: Option<u32>,
     classifier: Option<ClassifierHead>,
+    sentence_transformers: Option<SentenceTransformersConfig>,
+    excludes_prompt: bool,
     info: Info,
 }
 
@@ -214,6 +223,7 @@ fn load(opts: &ServeOptions) -> Result<Loaded> {
         tokenizer.prepend_lowercase();
         truncating_tokenizer.prepend_lowercase();
     }
+    let sentence_transformers = ckpt.sentence_transformers.clone();
     let (encoder, head, dimensions, pooling, classifier, decoder, model_type) =
         if architecture == "BertForSequenceClassification" {
             let head_cfg = HeadConfig::from_json(&ckpt.config_json, &cfg)?;
@@ -223,7 +233,8 @@ fn load(opts: &ServeOptions) -> Result<Loaded> {
                 predict_scores: ScoreFunction::for_head(&head_cfg),
                 rerank_scores,
             };
-            let model = BertForSequenceClassification::load(&ckpt.weights, &cfg, head_cfg)?;
+            let mut model = BertForSequenceClassification::load(&ckpt.weights, &cfg, head_cfg)?;
+            model.bert.fusion = opts.fusion;
             let kind = if rerank_scores.is_some() { "reranker" } else { "classifier" };
             let encoder = Encoder::Classifier(Box::new(model));
             let decoder = Tokenizer::from_checkpoint(&ckpt, max_len)?;
@@ -231,11 +242,14 @@ fn load(opts: &ServeOptions) -> Result<Loaded> {
         } else {
             let mut emb = Embedder::from_checkpoint(&ckpt)?;
             emb.model.pooler = None; // embeddings never use it: don't compute it per call
+            emb.model.fusion = opts.fusion;
             let dimensions = emb.dimension()?;
             let pooling: Vec<String> = emb.head.modules.iter().map(|m| m.describe()).collect();
             let encoder = if ckpt.weights.contains("cls.predictions.transform.dense.weight") {
                 drop(emb.model); // the MLM model holds its own copy of the encoder
-                Encoder::Mlm(Box::new(BertForMaskedLM::load(&ckpt.weights, &cfg)?))
+                let mut mlm = BertForMaskedLM::load(&ckpt.weights, &cfg)?;
+                mlm.bert.fusion = opts.fusion;
+                Encoder::Mlm(Box::new(mlm))
             } else {
                 Encoder::Bare(Box::new(emb.model))
             };
@@ -280,8 +294,19 @@ fn load(opts: &ServeOptions) -> Result<Loaded> {
         load_seconds: t0.elapsed().as_secs_f64(),
         version: env!("CARGO_PKG_VERSION"),
     };
+    let excludes_prompt = head.excludes_prompt();
     let engine = Engine { encoder, head, pad_id, tokenizer: decoder };
-    Ok(Loaded { engine, tokenizer, truncating_tokenizer, max_len, mask_id, classifier, info })
+    Ok(Loaded {
+        engine,
+        tokenizer,
+        truncating_tokenizer,
+        max_len,
+        mask_id,
+        classifier,
+        sentence_transformers,
+        excludes_prompt,
+        info,
+    })
 }
 
 impl Server {
@@ -299,7 +324,17 @@ impl Server {
                 "serve: --max-batch-tokens, --max-queue and --io-threads must be at least 1".into(),
             ));
         }
-        let Loaded { engine, tokenizer, truncating_tokenizer, max_len, mask_id, classifier, info } = load(opts)?;
+        let Loaded {
+            engine,
+            tokenizer,
+            truncating_tokenizer,
+            max_len,
+            mask_id,
+            classifier,
+            sentence_transformers,
+            excludes_prompt,
+            info,
+        } = load(opts)?;
         let metrics = Arc::new(Metrics::default());
         let queue = Arc::new(Queue::new(opts.max_queue_texts, metrics.clone()));
         let compute_alive = Arc::new(AtomicBool::new(true));
@@ -319,6 +354,8 @@ impl Server {
             tokenizer,
             truncating_tokenizer,
             classifier,
+            sentence_transformers,
+            excludes_prompt,
             tokenizer_pool,
             max_len,
             mask_id,

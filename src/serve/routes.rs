@@ -93,17 +93,15 @@ async fn embed_inner(s: &Arc<AppState>, body: Body) -> Result<Response, ApiError
     s.embeds("/embed")?;
     let body = body_bytes(s, body)?;
     let req: EmbedRequest = api::parse(&body, r#"{"inputs": "text" | ["a", "b"], "normalize": true}"#)?;
-    if req.prompt_name.is_some() {
-        return Err(ApiError::bad_request("`prompt_name` is not supported by this server"));
-    }
     if let Some(d) = &req.truncation_direction
         && !d.eq_ignore_ascii_case("right")
     {
         return Err(ApiError::bad_request(format!("`truncation_direction` {d:?}: only \"Right\" is supported")));
     }
     let texts = req.inputs.texts(&s.info_limits(), "inputs")?;
+    let (texts, prompt_tokens) = s.with_prompt(texts, req.prompt_name.as_deref())?;
     let seqs = tokenize(s, singles(texts), req.truncate, "inputs").await?;
-    match submit(s, seqs, Task::Embed { normalize: req.normalize }).await? {
+    match submit(s, seqs, Task::Embed { normalize: req.normalize, prompt_tokens }).await? {
         (Output::Embeddings(v), _) => Ok(axum::Json(v).into_response()),
         _ => Err(internal("wrong output kind")),
     }
@@ -134,8 +132,9 @@ async fn openai_inner(s: &Arc<AppState>, body: Body) -> Result<Response, ApiErro
         )));
     }
     let texts = api::openai_texts(req.input, &s.info_limits())?;
+    let (texts, prompt_tokens) = s.with_prompt(texts, None)?;
     let seqs = tokenize(s, singles(texts), false, "input").await?;
-    let (out, tokens) = submit(s, seqs, Task::Embed { normalize: true }).await?;
+    let (out, tokens) = submit(s, seqs, Task::Embed { normalize: true, prompt_tokens }).await?;
     let Output::Embeddings(v) = out else { return Err(internal("wrong output kind")) };
     let data: Vec<serde_json::Value> = v
         .iter()
@@ -247,6 +246,32 @@ impl AppState {
             Some(_) => Err(self.unavailable(endpoint, "an embedding checkpoint (BertModel, sentence-transformers)")),
             None => Ok(()),
         }
+    }
+
+    /// The texts prefixed with the prompt called `name` (`None`: the model's default prompt,
+    /// if any), as sentence-transformers' `encode(prompt_name=...)`, and the prompt's token
+    /// count when the pooling leaves it out. An unknown name, or any name on a model without
+    /// prompts, is a 400.
+    fn with_prompt(&self, texts: Vec<String>, name: Option<&str>) -> Result<(Vec<String>, Option<usize>), ApiError> {
+        let prompt = match (&self.sentence_transformers, name) {
+            (Some(st), _) => st.prompt(name).map_err(|e| ApiError::bad_request(format!("`prompt_name`: {e}")))?,
+            (None, Some(n)) => {
+                return Err(ApiError::bad_request(format!(
+                    "`prompt_name` {n:?}: {} has no prompts (no config_sentence_transformers.json)",
+                    self.info.model_id
+                )));
+            }
+            (None, None) => None,
+        };
+        let Some(prompt) = prompt else { return Ok((texts, None)) };
+        let tokens = if self.excludes_prompt {
+            // `[CLS]` and the prompt's tokens, without the final `[SEP]` (sentence-transformers' count).
+            let b = self.tokenizer.encode_batch(&[prompt]).map_err(|e| internal(&format!("prompt: {e}")))?;
+            Some(b.lengths()[0].saturating_sub(1))
+        } else {
+            None
+        };
+        Ok((texts.into_iter().map(|t| format!("{prompt}{t}")).collect(), tokens))
     }
 
     /// The per-request limits.
