@@ -6,8 +6,9 @@
 //! cargo run --release --example pictures -- --out DIR    # somewhere else (CI uses a temp dir)
 //! ```
 //!
-//! The attention heatmap runs the real all-MiniLM-L6-v2 (fetched into ~/.cache/nanobert on first
-//! use, like `cargo run --release -- fetch`). Everything else is drawn from nanobert's own ops
+//! The attention heatmap and the profile run the real all-MiniLM-L6-v2 (fetched into
+//! ~/.cache/nanobert on first use, like `cargo run --release -- fetch`); the profile
+//! (`pictures_parts/profile.rs`) is a measurement of this machine, and says so in its caption. Everything else is drawn from nanobert's own ops
 //! (GELU) or from plain geometry (strides, GEMM blocking, the BERT block). The diagrams are
 //! hand-written SVG: a few rectangles and labels are easier to read as code than as a plot.
 
@@ -17,6 +18,9 @@ use nanobert::pipeline::Embedder;
 use nanobert::{Tensor, ops};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+
+#[path = "pictures_parts/profile.rs"]
+mod profile;
 
 const FONT: &str = "font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\"";
 const BLUE: &str = "#4C78A8";
@@ -44,7 +48,9 @@ fn main() -> nanobert::Result<()> {
     write(&out, "gemm-loops.svg", &gemm_loops_svg())?;
     write(&out, "bert-block.svg", &bert_block_svg())?;
     write(&out, "gelu.svg", &gelu_svg()?)?;
-    write(&out, "attention-heatmap.svg", &attention_svg()?)?;
+    let embedder = Embedder::from_checkpoint(&Checkpoint::open(&fetch::ensure_minilm(true)?)?)?;
+    write(&out, "attention-heatmap.svg", &attention_svg(&embedder)?)?;
+    write(&out, "profile.svg", &profile::profile_svg(&embedder)?)?;
     Ok(())
 }
 
@@ -394,9 +400,8 @@ fn gelu_svg() -> nanobert::Result<String> {
 /// `[s, s]` attention of every (layer, head), from the reference attention path.
 type Head = (usize, usize, Vec<f32>);
 
-fn attention_svg() -> nanobert::Result<String> {
+fn attention_svg(embedder: &Embedder) -> nanobert::Result<String> {
     let sentence = "The river bank was flooded after the heavy rain.";
-    let embedder = Embedder::from_checkpoint(&Checkpoint::open(&fetch::ensure_minilm(true)?)?)?;
     let batch = embedder.tokenizer.encode_batch(&[sentence])?;
     let tokens: Vec<String> =
         batch.input_ids.iter().map(|&id| embedder.tokenizer.id_to_token(id).unwrap_or_default()).collect();

@@ -408,6 +408,14 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
     let kernel_alone = kernel_only(kernel, mm::KC, 0.1).unwrap_or(f64::NAN);
     let mut peak =
         PeakReport { kernel_only: kernel_alone, kernel, best: threads.iter().map(|&t| (t, 0.0)).collect(), per_kernel };
+    let missing: Vec<&str> =
+        [Kernel::Avx2, Kernel::Avx512].into_iter().filter(|k| !k.is_supported()).map(Kernel::name).collect();
+    if !missing.is_empty() {
+        say(format!(
+            "not measured: this CPU cannot run the {} kernel(s) (their rungs are left out)",
+            missing.join(" and ")
+        ));
+    }
     say(format!(
         "FMA peak per core: {}; {} microkernel alone: {kernel_alone:.1} GFLOP/s",
         peak.per_kernel.iter().map(|(k, g)| format!("{} {g:.1} GFLOP/s", k.name())).collect::<Vec<_>>().join(", "),

@@ -76,7 +76,7 @@ const PAR_MIN_MACS: usize = 1 << 21;
 pub enum I8Kernel {
     /// Plain Rust loops (any target; the fallback and the readable version).
     Portable,
-    /// AVX2 `vpmaddubsw` + `vpmaddwd` (activations in 7 bits: see the module docs).
+    /// AVX2 `vpmaddubsw` + `vpmaddwd` (weights in 7 bits, -63..=63: see the module docs).
     Avx2,
     /// AVX-VNNI `vpdpbusd` on 256-bit registers (Alder Lake and later, Zen 5).
     AvxVnni,
