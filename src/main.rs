@@ -497,7 +497,12 @@ fn fusion(cli: &Cli) -> Result<Fusion> {
         || matches!(
             &cli.command,
             Command::Serve(_)
-                | Command::Bench { what: Some(BenchCommand::Forward { .. } | BenchCommand::Threads { .. }), .. }
+                | Command::Bench {
+                    what: Some(
+                        BenchCommand::Forward { .. } | BenchCommand::Threads { .. } | BenchCommand::Batching { .. }
+                    ),
+                    ..
+                }
                 | Command::Bench { compare: true, what: None, .. }
                 | Command::Bench {
                     what: Some(BenchCommand::ColdStartChild | BenchCommand::ThroughputChild { .. }),
@@ -507,8 +512,8 @@ fn fusion(cli: &Cli) -> Result<Fusion> {
     if !cli.no_fuse.is_empty() && !applies {
         return Err(Error::Input(
             "--no-fuse applies to the commands that run the model (embed, similarity, fill-mask, forward, demo, \
-             classify, rerank, ner, qa, serve, bench forward, bench threads, bench --compare); `bench fusion` \
-             switches each fusion itself"
+             classify, rerank, ner, qa, serve, bench forward, bench threads, bench batching, bench --compare); \
+             `bench fusion` switches each fusion itself"
                 .into(),
         ));
     }
@@ -725,7 +730,7 @@ fn dispatch(cli: &Cli, start: std::time::Instant) -> Result<()> {
             nanobert::bench::commands::fusion(cli.model.as_deref(), out, *quick, rounds)?;
         }
         Command::Bench { what: Some(BenchCommand::Batching { quick, bert_base, out }), .. } => {
-            nanobert::bench::commands::batching(cli.model.as_deref(), out, *quick, *bert_base)?;
+            nanobert::bench::commands::batching(cli.model.as_deref(), out, *quick, *bert_base, fusion(cli)?)?;
         }
         Command::Bench { what: Some(BenchCommand::Threads { quick, out }), .. } => {
             nanobert::bench::commands::threads(cli.model.as_deref(), out, *quick, fusion(cli)?)?;

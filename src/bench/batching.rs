@@ -50,6 +50,8 @@ pub struct BatchingOptions {
     pub out_dir: PathBuf,
     /// Print progress and the table.
     pub print: bool,
+    /// The fusions every forward runs with (`--no-fuse`; all on by default).
+    pub fusion: crate::bert::Fusion,
 }
 
 impl BatchingOptions {
@@ -64,6 +66,7 @@ impl BatchingOptions {
             rounds: 2,
             out_dir,
             print: true,
+            fusion: crate::bert::Fusion::all(),
         }
     }
 }
@@ -156,7 +159,7 @@ pub fn run(opts: &BatchingOptions) -> Result<String> {
         }
     };
     let cpu = Cpu::detect();
-    say(&format!("CPU: {}; {threads} threads", cpu.line()));
+    say(&format!("CPU: {}; {threads} threads; {}", cpu.line(), opts.fusion.describe()));
     let mut all_rows = Vec::new();
     let mut conditions = Vec::new();
     for m in &opts.models {
@@ -182,6 +185,7 @@ fn run_model(m: &BenchModel, opts: &BatchingOptions, say: &dyn Fn(&str)) -> Resu
     let texts = corpus(&vocab, opts.sentences, CORPUS_SEED)?;
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     let mut embedder = Embedder::from_checkpoint(&ckpt)?;
+    embedder.model.fusion = opts.fusion;
     // Per request: its texts, their lengths, and per mode the plan and its batches (tokenized
     // beforehand, for the model-only timings).
     struct Request<'a> {
@@ -287,10 +291,11 @@ pub fn markdown(
     let mut s = String::from("# nanobert bench batching\n\n");
     let _ = writeln!(
         s,
-        "CPU: {}. {} sentences of 5-128 tokens (`bench forward`'s corpus, seed {CORPUS_SEED}); batches of {}; \
+        "CPU: {}; {}. {} sentences of 5-128 tokens (`bench forward`'s corpus, seed {CORPUS_SEED}); batches of {}; \
          `embed` calls of {} sentences, the three modes taking turns on each; {} rounds over the corpus \
          (seconds: median round, min-max; sentences/s and ratios: all rounds).\n",
         cpu.line(),
+        opts.fusion.describe(),
         opts.sentences,
         opts.batch_size,
         opts.request,

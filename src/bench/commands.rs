@@ -53,9 +53,9 @@ pub fn fusion(model: Option<&Path>, out_dir: &Path, quick: bool, rounds: Option<
     super::fusion::run(&opts).map(|_| ())
 }
 
-/// `nanobert bench batching [--quick] [--bert-base]`: MiniLM (and the bert-base-sized
+/// `nanobert bench batching [--quick] [--bert-base]`, every forward with `fusion`: MiniLM (and the bert-base-sized
 /// checkpoint with random weights when `bert_base`), or the checkpoint given with `--model`.
-pub fn batching(model: Option<&Path>, out_dir: &Path, quick: bool, bert_base: bool) -> Result<()> {
+pub fn batching(model: Option<&Path>, out_dir: &Path, quick: bool, bert_base: bool, fusion: Fusion) -> Result<()> {
     let models = if model.is_some() || bert_base {
         let mut m = default_models(model, out_dir)?;
         m.reverse(); // MiniLM first: the quick answer before the long one
@@ -63,7 +63,7 @@ pub fn batching(model: Option<&Path>, out_dir: &Path, quick: bool, bert_base: bo
     } else {
         vec![BenchModel { name: "all-MiniLM-L6-v2".into(), dir: fetch::ensure_minilm(true)? }]
     };
-    batching::run(&BatchingOptions::new(models, out_dir.to_path_buf(), quick)).map(|_| ())
+    batching::run(&BatchingOptions { fusion, ..BatchingOptions::new(models, out_dir.to_path_buf(), quick) }).map(|_| ())
 }
 
 /// `nanobert bench threads [--quick]` (MiniLM unless `--model`), every forward with `fusion`.
