@@ -399,15 +399,7 @@ impl FillMask {
             let vocab = logits.shape()[1];
             let mut per_text: Vec<Vec<MaskPrediction>> = (0..chunk.len()).map(|_| Vec::new()).collect();
             for (row, &(b, pos)) in positions.iter().enumerate() {
-                let p = &probs[row * vocab..(row + 1) * vocab];
-                let top = top_k_indices(p, top_k)
-                    .into_iter()
-                    .map(|id| Candidate {
-                        token: self.tokenizer.id_to_token(id as u32).unwrap_or_else(|| format!("[{id}]")),
-                        id: id as u32,
-                        score: p[id],
-                    })
-                    .collect();
+                let top = top_candidates(&self.tokenizer, &probs[row * vocab..(row + 1) * vocab], top_k);
                 per_text[b].push(MaskPrediction { position: pos, top });
             }
             for (text, masks) in chunk.iter().zip(per_text) {
@@ -416,6 +408,20 @@ impl FillMask {
         }
         Ok(results)
     }
+}
+
+/// The `top_k` most probable tokens of one `[MASK]`'s probabilities over the vocabulary
+/// (`probs[id]`), most probable first, each with its word piece (`[id]` if the vocabulary has
+/// none). Shared by [`FillMask`] and the server's `/fill-mask`.
+pub fn top_candidates(tokenizer: &Tokenizer, probs: &[f32], top_k: usize) -> Vec<Candidate> {
+    top_k_indices(probs, top_k)
+        .into_iter()
+        .map(|id| Candidate {
+            token: tokenizer.id_to_token(id as u32).unwrap_or_else(|| format!("[{id}]")),
+            id: id as u32,
+            score: probs[id],
+        })
+        .collect()
 }
 
 /// Indices of the `k` largest values, largest first (ties: lower index first).

@@ -23,7 +23,7 @@ use crate::bert::mlm::BertOnlyMLMHead;
 use crate::bert::pooling::normalize;
 use crate::bert::sentence::SentenceHead;
 use crate::bert::{BertInput, BertModel};
-use crate::pipeline::{Candidate, MaskPrediction, top_k_indices};
+use crate::pipeline::{MaskPrediction, top_candidates};
 use crate::text::Tokenizer;
 use crate::{Error, Result, Tensor};
 
@@ -243,15 +243,7 @@ impl Engine {
             let (Task::FillMask { top_k, .. }, Output::FillMask(out)) = (jobs[j].task, &mut outputs[j]) else {
                 continue;
             };
-            let pr = &probs[row * vocab..(row + 1) * vocab];
-            let top = top_k_indices(pr, top_k)
-                .into_iter()
-                .map(|id| Candidate {
-                    token: self.tokenizer.id_to_token(id as u32).unwrap_or_else(|| format!("[{id}]")),
-                    id: id as u32,
-                    score: pr[id],
-                })
-                .collect();
+            let top = top_candidates(&self.tokenizer, &probs[row * vocab..(row + 1) * vocab], top_k);
             out[i].push(MaskPrediction { position: p, top });
         }
         Ok(())
