@@ -12,10 +12,12 @@ use crate::nn::Module;
 use crate::text::{Batch, Tokenizer};
 use crate::{Error, Result, Tensor};
 
+mod qa;
 mod tasks;
+pub use qa::{Answer, QaOptions, QuestionAnswerer};
 pub use tasks::{
-    Answer, Classification, Classifier, Entity, LabelScore, QuestionAnswerer, Ranked, Reranker, ScoreFunction,
-    TokenClassifier, TokenPrediction, cross_encoder_activation,
+    Classification, Classifier, Entity, LabelScore, Ranked, Reranker, ScoreFunction, TokenClassifier,
+    TokenPrediction, cross_encoder_activation,
 };
 
 /// How many texts go through the model at once (bounds memory on long inputs).

@@ -9,10 +9,12 @@
 //! | [`Classifier`] | `BertForSequenceClassification` | `predict(&["text"])`, `predict_pairs(&[(a, b)])` | transformers `text-classification` (softmax, or sigmoid for one label / multi-label, none for regression) |
 //! | [`Reranker`] | `BertForSequenceClassification` with one label (a cross-encoder) | `rerank(query, &docs)` | sentence-transformers `CrossEncoder.rank` (sigmoid by default) |
 //! | [`TokenClassifier`] | `BertForTokenClassification` | `predict(text)` / `predict_tokens(text)` | transformers `token-classification`, aggregation `simple` / `none` |
-//! | [`QuestionAnswerer`] | `BertForQuestionAnswering` | `answer(question, context)` | transformers 4's `question-answering` (best span of the context) |
+//! | [`QuestionAnswerer`](super::QuestionAnswerer) | `BertForQuestionAnswering` | `answers(question, context, &options)` | transformers 4's `question-answering` (strided windows, whole words, merged duplicates; `super::qa`) |
 //!
-//! Pairs are encoded `[CLS] A [SEP] B [SEP]` with token type ids 0 then 1. Inputs longer than
-//! the model's limit are truncated (longest first), not split into strided windows.
+//! Pairs are encoded `[CLS] A [SEP] B [SEP]` with token type ids 0 then 1. Classification,
+//! reranking and token classification truncate inputs longer than the model's limit (longest
+//! first) and count what they cut (`truncated_tokens` of each result); question answering reads
+//! long contexts in strided windows instead.
 
 use serde::Serialize;
 
@@ -26,7 +28,7 @@ use crate::text::Tokenizer;
 use crate::{Error, Result};
 
 /// Checks `architectures` (when present) names `class`, and returns the BERT and head configs.
-fn open_head(ckpt: &Checkpoint, class: &str, command: &str) -> Result<(BertConfig, HeadConfig, Tokenizer)> {
+pub(super) fn open_head(ckpt: &Checkpoint, class: &str, command: &str) -> Result<(BertConfig, HeadConfig, Tokenizer)> {
     if let Some(arch) = ckpt.architecture()
         && arch != class
     {
@@ -409,72 +411,6 @@ impl TokenClassifier {
             });
         }
         Ok(out)
-    }
-}
-
-/// An answer span in the context.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Answer {
-    /// The answer text (a slice of the context).
-    pub answer: String,
-    /// `p_start · p_end`, softmax over the context tokens.
-    pub score: f32,
-    /// Character offset of the answer in the context.
-    pub start: usize,
-    /// Character offset past its end.
-    pub end: usize,
-}
-
-/// Extractive question answering with a `BertForQuestionAnswering` checkpoint.
-pub struct QuestionAnswerer {
-    /// The model.
-    pub model: BertForQuestionAnswering,
-    /// The checkpoint's tokenizer.
-    pub tokenizer: Tokenizer,
-    /// The longest answer, in tokens (transformers' default 15).
-    pub max_answer_len: usize,
-}
-
-impl QuestionAnswerer {
-    /// Opens a `BertForQuestionAnswering` checkpoint.
-    pub fn from_checkpoint(ckpt: &Checkpoint) -> Result<QuestionAnswerer> {
-        let (cfg, head, tokenizer) = open_head(ckpt, "BertForQuestionAnswering", "qa")?;
-        Ok(QuestionAnswerer {
-            model: BertForQuestionAnswering::load(&ckpt.weights, &cfg, &head)?,
-            tokenizer,
-            max_answer_len: 15,
-        })
-    }
-
-    /// The best span of `context` answering `question`: over context tokens only, the
-    /// `start <= end < start + max_answer_len` maximizing `p_start · p_end`, with `p` the
-    /// softmax of the logits over the context tokens.
-    pub fn answer(&self, question: &str, context: &str) -> Result<Answer> {
-        check_texts(&self.tokenizer, &[question, context])?;
-        let enc = self.tokenizer.encode_with_offsets(question, Some(context))?;
-        let batch = self.tokenizer.encode_pairs(&[(question, context)])?;
-        let span = self.model.forward(&input(&batch)?)?;
-        let (s, e) = (span.start_logits.to_vec(), span.end_logits.to_vec());
-        let n = enc.ids.len();
-        let in_ctx: Vec<bool> = enc.sequence_ids.iter().zip(&enc.special).map(|(q, sp)| *q == Some(1) && !sp).collect();
-        if !in_ctx.iter().any(|&c| c) {
-            return Err(Error::Input("the context was truncated away: shorten the question or the context".into()));
-        }
-        let masked = |v: &[f32]| -> Vec<f32> { (0..n).map(|i| if in_ctx[i] { v[i] } else { -10000.0 }).collect() };
-        let (ps, pe) = (softmax(&masked(&s)), softmax(&masked(&e)));
-        let mut best = (f32::NEG_INFINITY, 0, 0);
-        for (i, &p_start) in ps.iter().enumerate() {
-            for (j, &p_end) in pe.iter().enumerate().take((i + self.max_answer_len).min(n)).skip(i) {
-                let p = p_start * p_end;
-                if p > best.0 {
-                    best = (p, i, j);
-                }
-            }
-        }
-        let (score, i, j) = best;
-        let (start, end) = (enc.offsets[i].0, enc.offsets[j].1);
-        let answer: String = context.chars().skip(start).take(end.saturating_sub(start)).collect();
-        Ok(Answer { answer, score, start, end })
     }
 }
 

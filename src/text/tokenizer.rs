@@ -81,6 +81,36 @@ pub struct Encoded {
     pub sequence_ids: Vec<Option<usize>>,
     /// True for `[CLS]`, `[SEP]` and other special tokens.
     pub special: Vec<bool>,
+    /// The word each token belongs to, numbered within its input (`None` for special tokens).
+    pub words: Vec<Option<u32>>,
+}
+
+impl Encoded {
+    fn from_encoding(e: &Encoding) -> Encoded {
+        Encoded {
+            ids: e.get_ids().to_vec(),
+            type_ids: e.get_type_ids().to_vec(),
+            tokens: e.get_tokens().to_vec(),
+            offsets: e.get_offsets().to_vec(),
+            sequence_ids: e.get_sequence_ids(),
+            special: e.get_special_tokens_mask().iter().map(|&m| m != 0).collect(),
+            words: e.get_word_ids().to_vec(),
+        }
+    }
+
+    /// The character span of word `word` of input `sequence` *within this encoding*: from the
+    /// start of its first token here to the end of its last (a word cut by a window edge gives
+    /// only its part inside the window), as the `tokenizers` library's `word_to_chars`.
+    pub fn word_to_chars(&self, word: u32, sequence: usize) -> Option<(usize, usize)> {
+        let mut span: Option<(usize, usize)> = None;
+        for (i, (&w, &sq)) in self.words.iter().zip(&self.sequence_ids).enumerate() {
+            if w == Some(word) && sq == Some(sequence) {
+                let (s, e) = self.offsets[i];
+                span = Some(span.map_or((s, e), |(s0, _)| (s0, e)));
+            }
+        }
+        span
+    }
 }
 
 impl Batch {
@@ -370,14 +400,31 @@ impl Tokenizer {
             None => text.into(),
         };
         let e = self.inner.encode_char_offsets(input, true).map_err(|e| tok_err("encode", e))?;
-        Ok(Encoded {
-            ids: e.get_ids().to_vec(),
-            type_ids: e.get_type_ids().to_vec(),
-            tokens: e.get_tokens().to_vec(),
-            offsets: e.get_offsets().to_vec(),
-            sequence_ids: e.get_sequence_ids(),
-            special: e.get_special_tokens_mask().iter().map(|&m| m != 0).collect(),
-        })
+        Ok(Encoded::from_encoding(&e))
+    }
+
+    /// A question and a context cut into overlapping windows of at most `max_len` tokens, as
+    /// transformers' question-answering pipeline cuts them: `[CLS] question [SEP] part of the
+    /// context [SEP]`, only the context truncated, consecutive windows sharing `stride` context
+    /// tokens (the `tokenizers` library's overflowing encodings). Character offsets, no padding.
+    /// An error when the question leaves no room for the context.
+    pub fn encode_windows(&self, question: &str, context: &str, max_len: usize, stride: usize) -> Result<Vec<Encoded>> {
+        let mut t = self.inner.clone();
+        t.with_padding(None);
+        let direction = self.inner.get_truncation().map_or(TruncationDirection::Right, |t| t.direction);
+        t.with_truncation(Some(TruncationParams {
+            direction,
+            max_length: max_len,
+            strategy: TruncationStrategy::OnlySecond,
+            stride,
+        }))
+        .map_err(|e| tok_err("truncation", e))?;
+        let e = t.encode_char_offsets((question, context), true).map_err(|e| {
+            tok_err(&format!("windows of {max_len} tokens with a stride of {stride} (is the question too long?)"), e)
+        })?;
+        let mut windows = vec![Encoded::from_encoding(&e)];
+        windows.extend(e.get_overflowing().iter().map(Encoded::from_encoding));
+        Ok(windows)
     }
 
     /// Tokens back to text with the decoder (`##` pieces joined, spaces before punctuation
