@@ -16,8 +16,8 @@ mod qa;
 mod tasks;
 pub use qa::{Answer, QaOptions, QuestionAnswerer};
 pub use tasks::{
-    Classification, Classifier, Entity, LabelScore, Ranked, Reranker, ScoreFunction, TokenClassifier,
-    TokenPrediction, cross_encoder_activation,
+    Classification, Classifier, Entity, LabelScore, Ranked, Reranker, ScoreFunction, TokenClassifier, TokenPrediction,
+    cross_encoder_activation,
 };
 
 /// How many texts go through the model at once (bounds memory on long inputs).
@@ -165,6 +165,13 @@ impl Embedder {
         let model = BertModel::load(&ckpt.weights, "bert.", &cfg, true)?;
         let mut tokenizer = Tokenizer::from_checkpoint(ckpt, max_len(ckpt, &cfg))?;
         let head = match &ckpt.sentence_transformers {
+            Some(st) if st.model_type == crate::io::StModelType::CrossEncoder => {
+                return Err(Error::file(
+                    ckpt.dir.join("config_sentence_transformers.json"),
+                    "this is a sentence-transformers CrossEncoder (model_type), which scores pairs and has no \
+                     sentence embedding: use `rerank` (pipeline::Reranker) or `classify --pairs`",
+                ));
+            }
             Some(st) => {
                 if st.do_lower_case {
                     tokenizer.prepend_lowercase();
@@ -244,7 +251,13 @@ impl Embedder {
     /// The sentence vectors (after every sentence-transformers module) of one padded batch.
     pub(crate) fn embed_batch(&self, batch: &Batch, prompt_length: Option<usize>) -> Result<Vec<Vec<f32>>> {
         let hidden = self.model.forward(&input(batch)?, false)?.last_hidden_state;
-        self.head.forward(&hidden, &batch.attention_mask, prompt_length)
+        let mut out = self.head.forward(&hidden, &batch.attention_mask, prompt_length)?;
+        // `truncate_dim` (Matryoshka models): after every module, as sentence-transformers'
+        // `encode` cuts them, so a Normalize module's unit length is not kept.
+        if let Some(d) = self.sentence_transformers.as_ref().and_then(|s| s.truncate_dim) {
+            out.iter_mut().for_each(|v| v.truncate(d));
+        }
+        Ok(out)
     }
 }
 

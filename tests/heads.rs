@@ -206,7 +206,8 @@ fn question_answering_span_logits_answer_and_print() {
     // The answers: transformers 4's question-answering pipeline itself (`pipelines/qa.json`, cases
     // "short" and "short-2"; `tests/qa_pipeline.rs` checks every option). `head-qa.expected.json`'s
     // own "pipeline" entries restate an older, simplified rule and are not compared.
-    let qa: Value = serde_json::from_str(&std::fs::read_to_string(format!("{DIR}/../pipelines/qa.json")).unwrap()).unwrap();
+    let qa: Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{DIR}/../pipelines/qa.json")).unwrap()).unwrap();
     let pipeline: Vec<Value> = ["short", "short-2"]
         .iter()
         .map(|n| qa["cases"].as_array().unwrap().iter().find(|c| c["name"] == *n).unwrap()["answers"][0].clone())

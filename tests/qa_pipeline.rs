@@ -68,7 +68,12 @@ fn answers_match_the_question_answering_pipeline() {
         assert_eq!(got.len(), want.len(), "{name}: number of answers; ours {show:?}");
         for (g, w) in got.iter().zip(want) {
             assert_eq!(g.answer, w["answer"].as_str().unwrap(), "{name}: ours {show:?}");
-            assert_eq!((g.start as u64, g.end as u64), (w["start"].as_u64().unwrap(), w["end"].as_u64().unwrap()), "{name}: {}", g.answer);
+            assert_eq!(
+                (g.start as u64, g.end as u64),
+                (w["start"].as_u64().unwrap(), w["end"].as_u64().unwrap()),
+                "{name}: {}",
+                g.answer
+            );
             let d = (g.score as f64 - w["score"].as_f64().unwrap()).abs();
             assert!(d < 1e-6, "{name}: score of {:?} is {}, the pipeline's {} ", g.answer, g.score, w["score"]);
         }

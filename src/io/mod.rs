@@ -27,5 +27,5 @@ pub use checkpoint::Checkpoint;
 pub use fetch::{ensure_minilm, nanobert_home};
 pub use names::WeightMap;
 pub use safetensors::{SaveTensor, Weights, save};
-pub use sentence_transformers::{PoolingConfig, PoolingMode, SentenceTransformersConfig, StModule};
+pub use sentence_transformers::{PoolingConfig, PoolingMode, SentenceTransformersConfig, StModelType, StModule};
 pub use tokenizer_config::TokenizerConfig;

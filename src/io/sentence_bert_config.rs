@@ -42,7 +42,12 @@ fn harmless_model_arg(key: &str, value: &Value) -> bool {
 
 /// `sentence_bert_config.json`, refusing settings that would make the Transformer module do
 /// something other than BERT's last hidden state, or load the model differently.
-pub(super) fn read_sentence_bert_config(dir: &Path) -> Result<SentenceBertConfig> {
+///
+/// `cross_encoder`: the model is a sentence-transformers `CrossEncoder`
+/// (`config_sentence_transformers.json` `model_type`), whose Transformer module outputs the
+/// classifier's logits (`transformer_task: sequence-classification`, `text -> logits`,
+/// `module_output_name: scores`, as sentence-transformers 6 saves it); those are accepted then.
+pub(super) fn read_sentence_bert_config(dir: &Path, cross_encoder: bool) -> Result<SentenceBertConfig> {
     let path = dir.join("sentence_bert_config.json");
     if !path.is_file() {
         return Ok(SentenceBertConfig::default());
@@ -61,22 +66,29 @@ pub(super) fn read_sentence_bert_config(dir: &Path) -> Result<SentenceBertConfig
         Some(Value::Bool(b)) => *b,
         Some(other) => return Err(bad(format!("do_lower_case must be true or false, got {other}"))),
     };
+    // What the Transformer module outputs: token vectors for an embedding model, the
+    // classifier's logits ("scores") for a CrossEncoder.
+    let (task_ok, output_ok, method_ok) = if cross_encoder {
+        ("sequence-classification", "scores", "logits")
+    } else {
+        ("feature-extraction", "token_embeddings", "last_hidden_state")
+    };
     if let Some(task) = v.get("transformer_task").and_then(Value::as_str)
-        && task != "feature-extraction"
+        && task != task_ok
     {
-        return Err(bad(format!("transformer_task `{task}` is not supported (feature-extraction only)")));
+        return Err(bad(format!("transformer_task `{task}` is not supported here ({task_ok} only)")));
     }
     if let Some(out) = v.get("module_output_name").and_then(Value::as_str)
-        && out != "token_embeddings"
+        && out != output_ok
     {
-        return Err(bad(format!("module_output_name `{out}` is not supported (token_embeddings only)")));
+        return Err(bad(format!("module_output_name `{out}` is not supported here ({output_ok} only)")));
     }
     if let Some(cfg) = v.get("modality_config").and_then(Value::as_object) {
         for (modality, spec) in cfg {
-            let out = spec.get("method_output_name").and_then(Value::as_str).unwrap_or("last_hidden_state");
-            if modality != "text" || out != "last_hidden_state" {
+            let out = spec.get("method_output_name").and_then(Value::as_str).unwrap_or(method_ok);
+            if modality != "text" || out != method_ok {
                 return Err(bad(format!(
-                    "modality_config `{modality}` -> `{out}` is not supported (text -> last_hidden_state only)"
+                    "modality_config `{modality}` -> `{out}` is not supported here (text -> {method_ok} only)"
                 )));
             }
         }

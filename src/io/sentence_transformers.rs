@@ -253,6 +253,23 @@ pub struct SentenceTransformersConfig {
     pub default_prompt_name: Option<String>,
     /// `similarity_fn_name`: how embeddings are compared (cosine when not given).
     pub similarity_fn: SimilarityFn,
+    /// `model_type`: `SentenceTransformer` (also when absent) or `CrossEncoder`.
+    pub model_type: StModelType,
+    /// `truncate_dim`: embeddings keep only their first this-many values (Matryoshka models),
+    /// after every module, as `SentenceTransformer.encode` truncates.
+    pub truncate_dim: Option<usize>,
+    /// `activation_fn` of a `CrossEncoder` (a torch class path such as
+    /// `torch.nn.modules.linear.Identity`), applied to its logits.
+    pub activation_fn: Option<String>,
+}
+
+/// What kind of sentence-transformers model a directory holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StModelType {
+    /// Text in, one vector out (`SentenceTransformer`).
+    SentenceTransformer,
+    /// A pair in, a relevance score out (`CrossEncoder`): a `BertForSequenceClassification`.
+    CrossEncoder,
 }
 
 /// The class name of a module type if it belongs to sentence-transformers, e.g. `Pooling`.
@@ -268,6 +285,8 @@ impl SentenceTransformersConfig {
         if !modules_path.is_file() {
             return Ok(None);
         }
+        let st = read_st_config(dir)?;
+        let cross_encoder = st.model_type == StModelType::CrossEncoder;
         let list = read_json(&modules_path)?;
         let list = list.as_array().ok_or_else(|| Error::file(&modules_path, "expected a list of modules"))?;
         let mut modules = Vec::with_capacity(list.len());
@@ -280,7 +299,7 @@ impl SentenceTransformersConfig {
             let sub = dir.join(m.get("path").and_then(Value::as_str).unwrap_or(""));
             let module = match st_class(kind) {
                 Some("Transformer") => {
-                    sb = read_sentence_bert_config(&sub)?;
+                    sb = read_sentence_bert_config(&sub, cross_encoder)?;
                     StModule::Transformer
                 }
                 Some("Pooling") => {
@@ -331,15 +350,23 @@ impl SentenceTransformersConfig {
                 ),
             ));
         }
-        let (prompts, default_prompt_name, similarity_fn) = read_st_config(dir)?;
+        if cross_encoder && modules.len() > 1 {
+            return Err(Error::file(
+                &modules_path,
+                format!("a CrossEncoder with modules after its Transformer (`{}`) is not supported", modules[1].0),
+            ));
+        }
         Ok(Some(SentenceTransformersConfig {
             modules,
             max_seq_length: sb.max_seq_length,
             do_lower_case: sb.do_lower_case,
             tokenizer_kwargs: sb.tokenizer_kwargs,
-            prompts,
-            default_prompt_name,
-            similarity_fn,
+            prompts: st.prompts,
+            default_prompt_name: st.default_prompt_name,
+            similarity_fn: st.similarity_fn,
+            model_type: st.model_type,
+            truncate_dim: st.truncate_dim,
+            activation_fn: st.activation_fn,
         }))
     }
 
@@ -420,35 +447,112 @@ fn read_dense(dir: &Path) -> Result<DenseConfig> {
     })
 }
 
-type StSettings = (BTreeMap<String, String>, Option<String>, SimilarityFn);
+/// What `config_sentence_transformers.json` says.
+struct StSettings {
+    prompts: BTreeMap<String, String>,
+    default_prompt_name: Option<String>,
+    similarity_fn: SimilarityFn,
+    model_type: StModelType,
+    truncate_dim: Option<usize>,
+    activation_fn: Option<String>,
+}
 
-/// `config_sentence_transformers.json`: prompts, default prompt, similarity function.
+/// Every key sentence-transformers 6 writes to `config_sentence_transformers.json`, and what
+/// nanobert does with it. Any other key is refused by name.
+///
+/// | key | written by | nanobert |
+/// |---|---|---|
+/// | `prompts`, `default_prompt_name` | all | honoured |
+/// | `similarity_fn_name` | SentenceTransformer | honoured |
+/// | `truncate_dim` | SentenceTransformer | honoured: embeddings cut to their first N values |
+/// | `model_type` | all | `SentenceTransformer` or `CrossEncoder`; any other type refused |
+/// | `activation_fn` | CrossEncoder | honoured by the reranker (Sigmoid, Identity); others refused |
+/// | `keep_in_fp32_modules` | CrossEncoder | nothing to do: nanobert computes in float32 |
+/// | `__version__`, `requirements` | all | not settings: versions of the Python packages that wrote the model |
+pub const ST_CONFIG_KEYS: [&str; 9] = [
+    "prompts",
+    "default_prompt_name",
+    "similarity_fn_name",
+    "truncate_dim",
+    "model_type",
+    "activation_fn",
+    "keep_in_fp32_modules",
+    "__version__",
+    "requirements",
+];
+
+/// `config_sentence_transformers.json` (see [`ST_CONFIG_KEYS`]).
 fn read_st_config(dir: &Path) -> Result<StSettings> {
     let path = dir.join("config_sentence_transformers.json");
+    let mut out = StSettings {
+        prompts: BTreeMap::new(),
+        default_prompt_name: None,
+        similarity_fn: SimilarityFn::Cosine,
+        model_type: StModelType::SentenceTransformer,
+        truncate_dim: None,
+        activation_fn: None,
+    };
     if !path.is_file() {
-        return Ok((BTreeMap::new(), None, SimilarityFn::Cosine));
+        return Ok(out);
     }
     let v = read_json(&path)?;
-    let mut prompts = BTreeMap::new();
+    let obj = v.as_object().ok_or_else(|| Error::file(&path, "expected a JSON object"))?;
+    if let Some(key) = obj.keys().find(|k| !ST_CONFIG_KEYS.contains(&k.as_str())) {
+        return Err(Error::file(
+            &path,
+            format!(
+                "`{key}` is not a setting nanobert knows ({}); refusing rather than ignoring it",
+                ST_CONFIG_KEYS.join(", ")
+            ),
+        ));
+    }
     if let Some(p) = v.get("prompts").filter(|p| !p.is_null()) {
         let p = p.as_object().ok_or_else(|| Error::file(&path, "`prompts` must be an object {name: text}"))?;
         for (k, text) in p {
             let text = text.as_str().ok_or_else(|| Error::file(&path, format!("prompt `{k}` is not a string")))?;
-            prompts.insert(k.clone(), text.to_string());
+            out.prompts.insert(k.clone(), text.to_string());
         }
     }
-    let default = v.get("default_prompt_name").and_then(Value::as_str).map(String::from);
-    if let Some(d) = &default
-        && !prompts.contains_key(d)
+    out.default_prompt_name = v.get("default_prompt_name").and_then(Value::as_str).map(String::from);
+    if let Some(d) = &out.default_prompt_name
+        && !out.prompts.contains_key(d)
     {
         return Err(Error::file(&path, format!("default_prompt_name `{d}` is not one of the prompts")));
     }
-    let sim = match v.get("similarity_fn_name") {
+    out.similarity_fn = match v.get("similarity_fn_name") {
         None | Some(Value::Null) => SimilarityFn::Cosine,
         Some(Value::String(name)) => SimilarityFn::from_name(name).map_err(|e| Error::file(&path, e))?,
         Some(other) => return Err(Error::file(&path, format!("similarity_fn_name must be a string, got {other}"))),
     };
-    Ok((prompts, default, sim))
+    out.model_type = match v.get("model_type") {
+        None | Some(Value::Null) => StModelType::SentenceTransformer,
+        Some(Value::String(t)) if t == "SentenceTransformer" => StModelType::SentenceTransformer,
+        Some(Value::String(t)) if t == "CrossEncoder" => StModelType::CrossEncoder,
+        Some(other) => {
+            return Err(Error::file(
+                &path,
+                format!("model_type {other} is not supported (SentenceTransformer, CrossEncoder)"),
+            ));
+        }
+    };
+    out.truncate_dim = match v.get("truncate_dim") {
+        None | Some(Value::Null) => None,
+        Some(n) => Some(
+            n.as_u64()
+                .filter(|&n| n > 0)
+                .ok_or_else(|| Error::file(&path, format!("truncate_dim {n} is not a positive integer")))?
+                as usize,
+        ),
+    };
+    out.activation_fn = match v.get("activation_fn") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(a)) => Some(a.clone()),
+        Some(other) => return Err(Error::file(&path, format!("activation_fn must be a string, got {other}"))),
+    };
+    if out.activation_fn.is_some() && out.model_type != StModelType::CrossEncoder {
+        return Err(Error::file(&path, "activation_fn is a CrossEncoder setting, but model_type is not CrossEncoder"));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

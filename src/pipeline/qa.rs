@@ -26,8 +26,8 @@
 use serde::Serialize;
 
 use super::check_texts;
-use crate::bert::heads::{BertForQuestionAnswering, HeadConfig};
 use crate::bert::BertInput;
+use crate::bert::heads::{BertForQuestionAnswering, HeadConfig};
 use crate::io::Checkpoint;
 use crate::text::{Encoded, Tokenizer};
 use crate::{Error, Result};
@@ -98,7 +98,11 @@ impl QuestionAnswerer {
     pub fn from_checkpoint(ckpt: &Checkpoint) -> Result<QuestionAnswerer> {
         let (cfg, head, tokenizer) = super::tasks::open_head(ckpt, "BertForQuestionAnswering", "qa")?;
         let head: HeadConfig = head;
-        Ok(QuestionAnswerer { model: BertForQuestionAnswering::load(&ckpt.weights, &cfg, &head)?, tokenizer, max_answer_len: 15 })
+        Ok(QuestionAnswerer {
+            model: BertForQuestionAnswering::load(&ckpt.weights, &cfg, &head)?,
+            tokenizer,
+            max_answer_len: 15,
+        })
     }
 
     /// The best answer with the pipeline's defaults (and this answerer's `max_answer_len`).
@@ -129,7 +133,9 @@ impl QuestionAnswerer {
         }
         let windows = self.windows(question, context, opts)?;
         let chars: Vec<char> = context.chars().collect();
-        let slice = |s: usize, e: usize| -> String { chars[s.min(chars.len())..e.min(chars.len()).max(s.min(chars.len()))].iter().collect() };
+        let slice = |s: usize, e: usize| -> String {
+            chars[s.min(chars.len())..e.min(chars.len()).max(s.min(chars.len()))].iter().collect()
+        };
         let pre_topk = if opts.align_to_words { opts.top_k * 2 + 10 } else { opts.top_k };
         let mut answers: Vec<(f64, usize, usize, String)> = Vec::new();
         let mut min_null = 1_000_000f32;
@@ -140,7 +146,8 @@ impl QuestionAnswerer {
             let (s_logits, e_logits) = (span.start_logits.to_vec(), span.end_logits.to_vec());
             // Answerable: context tokens, and [CLS] (unmasked for the empty answer).
             let cls = w.special.first().copied().unwrap_or(false).then(|| w.ids[0]);
-            let desired: Vec<bool> = (0..n).map(|i| w.sequence_ids[i] == Some(1) || (w.special[i] && Some(w.ids[i]) == cls)).collect();
+            let desired: Vec<bool> =
+                (0..n).map(|i| w.sequence_ids[i] == Some(1) || (w.special[i] && Some(w.ids[i]) == cls)).collect();
             let masked = |v: &[f32]| -> Vec<f32> { (0..n).map(|i| if desired[i] { v[i] } else { -10000.0 }).collect() };
             let (mut ps, mut pe) = (softmax_f32(&masked(&s_logits)), softmax_f32(&masked(&e_logits)));
             if opts.handle_impossible_answer {
@@ -180,6 +187,9 @@ impl QuestionAnswerer {
         }
         answers.sort_by(|a, b| b.0.total_cmp(&a.0));
         answers.truncate(opts.top_k);
-        Ok(answers.into_iter().map(|(score, start, end, answer)| Answer { answer, score: score as f32, start, end }).collect())
+        Ok(answers
+            .into_iter()
+            .map(|(score, start, end, answer)| Answer { answer, score: score as f32, start, end })
+            .collect())
     }
 }

@@ -195,16 +195,20 @@ pub struct Ranked {
 }
 
 /// The activation sentence-transformers' `CrossEncoder` applies to a one-label checkpoint's
-/// logit: `config.json` `sentence_transformers.activation_fn` (or the older
-/// `sbert_ce_default_activation_function`), Sigmoid when absent. Errors name an activation
-/// other than Sigmoid or Identity.
+/// logit, from where each version saved it: `config_sentence_transformers.json`
+/// `activation_fn` (sentence-transformers 5 and 6), `config.json`
+/// `sentence_transformers.activation_fn` (4), or `sbert_ce_default_activation_function`
+/// (older); Sigmoid when none is given. Errors name an activation other than Sigmoid or
+/// Identity.
 pub fn cross_encoder_activation(ckpt: &Checkpoint) -> Result<ScoreFunction> {
     let cj = &ckpt.config_json;
-    let act = cj
-        .get("sentence_transformers")
-        .and_then(|s| s.get("activation_fn"))
-        .or_else(|| cj.get("sbert_ce_default_activation_function"))
-        .and_then(|a| a.as_str());
+    let newest = ckpt.sentence_transformers.as_ref().and_then(|s| s.activation_fn.as_deref());
+    let act = newest.or_else(|| {
+        cj.get("sentence_transformers")
+            .and_then(|s| s.get("activation_fn"))
+            .or_else(|| cj.get("sbert_ce_default_activation_function"))
+            .and_then(|a| a.as_str())
+    });
     match act {
         None => Ok(ScoreFunction::Sigmoid),
         Some(a) if a.ends_with(".Sigmoid") => Ok(ScoreFunction::Sigmoid),
