@@ -121,3 +121,29 @@ fn unknown_settings_and_types_are_refused_by_name() {
     });
     assert!(Reranker::from_checkpoint(&Checkpoint::open(&d).unwrap()).is_ok());
 }
+
+/// Added tokens with every flag (`single_word`, `lstrip`, `rstrip`, `normalized`), special and
+/// plain, tokenized as transformers tokenizes them: from `tokenizer_config.json`'s
+/// `added_tokens_decoder` over a `vocab.txt`, and from the directory transformers saved.
+#[test]
+fn added_tokens_honour_every_flag_as_transformers() {
+    let exp = &expected()["added-tokens"];
+    for dir in ["added-tokens", "added-tokens-saved"] {
+        let tok = nanobert::text::Tokenizer::from_dir(&fixture(dir), 64).unwrap();
+        for row in exp["rows"].as_array().unwrap() {
+            let text = row["text"].as_str().unwrap();
+            let want: Vec<u32> = row["ids"].as_array().unwrap().iter().map(|i| i.as_u64().unwrap() as u32).collect();
+            let got = tok.encode_batch(&[text]).unwrap().input_ids;
+            let names: Vec<String> = got.iter().map(|&i| tok.id_to_token(i).unwrap_or_default()).collect();
+            assert_eq!(got, want, "{dir}: {text:?}: ours {names:?}, transformers {}", row["tokens"]);
+            // lstrip / rstrip show in the offsets: the token's span takes the spaces beside it.
+            let offsets: Vec<(usize, usize)> = row["offsets"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|o| (o[0].as_u64().unwrap() as usize, o[1].as_u64().unwrap() as usize))
+                .collect();
+            assert_eq!(tok.encode_with_offsets(text, None).unwrap().offsets, offsets, "{dir}: {text:?}: offsets");
+        }
+    }
+}
