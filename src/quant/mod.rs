@@ -19,12 +19,17 @@
 //! in i32, and the epilogue turns it back into f32 with the row's and the column's scales,
 //! adds the bias and (optionally) applies GELU. See `int8.rs`.
 //!
-//! Files: `int8.rs` (quantization, the reference, the blocked driver), `int8_x86.rs` (the
-//! SIMD microkernels), `half.rs` (f16/bf16), `convert.rs` (turning a whole model to a
-//! precision), `report.rs` (`nanobert bench precision`: accuracy against f32).
+//! Files: `driver.rs` (the one blocked, threaded GEMM driver both formats share),
+//! `int8.rs` (quantization, the reference, the dequantizing epilogue) and `int8_x86.rs` (its
+//! SIMD microkernels), `half.rs` (f16/bf16) and `half_x86.rs` (its microkernels),
+//! `convert.rs` (turning a whole model to a precision), `report.rs` (`nanobert bench
+//! precision`: accuracy against f32).
 
 pub mod convert;
+mod driver;
 pub mod half;
+#[cfg(target_arch = "x86_64")]
+mod half_x86;
 pub mod int8;
 #[cfg(target_arch = "x86_64")]
 mod int8_x86;

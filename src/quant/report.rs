@@ -342,7 +342,7 @@ pub fn default_configs() -> Vec<Config> {
     }
     for k in kernels {
         let plan = PrecisionPlan { int8_kernel: Some(k), ..PrecisionPlan::uniform(Precision::Int8) };
-        let bits = if k.weight_max() == 63 { "7-bit w" } else { "8-bit w" };
+        let bits = format!("{} activation levels", k.levels() as u32 + 1);
         out.push(Config {
             label: format!("int8 {} ({bits}), plain", k.name()),
             plan: plan.clone(),
