@@ -46,7 +46,14 @@ fn check_i8(kernel: I8Kernel, m: usize, k: usize, n: usize, seed: u64, smooth: b
 }
 
 /// [`check_i8`] on given data.
-fn check_i8_on(kernel: I8Kernel, (m, k, n): (usize, usize, usize), x: &[f32], w: &[f32], bias: Option<&[f32]>, s: Option<Vec<f32>>) {
+fn check_i8_on(
+    kernel: I8Kernel,
+    (m, k, n): (usize, usize, usize),
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    s: Option<Vec<f32>>,
+) {
     let packed = PackedI8::with_kernel(kernel, w, n, k, s.as_deref()).unwrap();
     let mut y = vec![f32::NAN; m * n];
     gemm_i8(m, x, k, &packed, &mut y, n, bias.map_or(Epilogue::None, Epilogue::Bias)).unwrap();

@@ -78,7 +78,13 @@ pub(crate) struct Problem<'a, A, B> {
 
 /// `C = epilogue(A·W)` on all threads of the current rayon pool. `c: m x n`, row `i` at
 /// `i * ldc` (`ldc >= n`, checked by the caller along with every other length).
-pub(crate) fn gemm<K: LowpTile, F: Finish<K::Acc>>(kernel: K, p: &Problem<K::A, K::B>, finish: &F, c: &mut [f32], ldc: usize) {
+pub(crate) fn gemm<K: LowpTile, F: Finish<K::Acc>>(
+    kernel: K,
+    p: &Problem<K::A, K::B>,
+    finish: &F,
+    c: &mut [f32],
+    ldc: usize,
+) {
     let (m, n) = (p.m, p.n);
     if m == 0 || n == 0 {
         return;

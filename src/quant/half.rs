@@ -236,7 +236,9 @@ pub fn gemm_half(
     match w.kernel {
         HalfKernel::Portable => driver::gemm(Portable(p), &problem, &finish, c, ldc),
         #[cfg(target_arch = "x86_64")]
-        HalfKernel::Avx2 => driver::gemm(super::half_x86::Avx2::new(p).ok_or_else(unsupported)?, &problem, &finish, c, ldc),
+        HalfKernel::Avx2 => {
+            driver::gemm(super::half_x86::Avx2::new(p).ok_or_else(unsupported)?, &problem, &finish, c, ldc)
+        }
         #[cfg(target_arch = "x86_64")]
         HalfKernel::Avx512 => {
             driver::gemm(super::half_x86::Avx512::new(p).ok_or_else(unsupported)?, &problem, &finish, c, ldc)

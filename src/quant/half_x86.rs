@@ -26,6 +26,7 @@ macro_rules! by_height {
 }
 
 /// The bounds every kernel checks before using raw pointers (A in f32 or bf16 units).
+#[allow(clippy::too_many_arguments)]
 fn check<T>(mr: usize, nr: usize, kp: usize, h: usize, a_len: usize, lda: usize, b: &[u16], acc: &[T]) {
     assert!((1..=mr).contains(&h), "half tile: height {h} not in 1..={mr}");
     assert!(lda >= kp, "half tile: rows of A {lda} apart, shorter than kp = {kp}");

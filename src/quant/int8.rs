@@ -395,7 +395,9 @@ pub fn gemm_i8(
     match w.kernel {
         I8Kernel::Portable => driver::gemm(Portable, &problem, &finish, c, ldc),
         #[cfg(target_arch = "x86_64")]
-        I8Kernel::Avx2 => driver::gemm(super::int8_x86::Avx2::new().ok_or_else(unsupported)?, &problem, &finish, c, ldc),
+        I8Kernel::Avx2 => {
+            driver::gemm(super::int8_x86::Avx2::new().ok_or_else(unsupported)?, &problem, &finish, c, ldc)
+        }
         #[cfg(target_arch = "x86_64")]
         I8Kernel::AvxVnni => {
             driver::gemm(super::int8_x86::AvxVnni::new().ok_or_else(unsupported)?, &problem, &finish, c, ldc)
