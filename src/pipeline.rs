@@ -240,7 +240,7 @@ impl Embedder {
     }
 
     /// The sentence vectors (after every sentence-transformers module) of one padded batch.
-    pub(crate) fn embed_batch(&self, batch: &Batch, prompt_length: Option<usize>) -> Result<Vec<Vec<f32>>> {
+    pub fn embed_batch(&self, batch: &Batch, prompt_length: Option<usize>) -> Result<Vec<Vec<f32>>> {
         let hidden = self.model.forward(&input(batch)?, false)?.last_hidden_state;
         self.head.forward(&hidden, &batch.attention_mask, prompt_length)
     }
