@@ -58,7 +58,7 @@ use crate::tensor::{Tensor, contiguous_strides, numel};
 use crate::{Error, Result};
 // For the benchmarks (src/bench/), which time the batched driver with an explicit `Gemm`.
 pub(crate) use batched::gemm_batch;
-pub use blocked::{KC, MC, NC};
+pub use blocked::{BlockSizes, KC, MC, NC};
 pub use epilogue::Epilogue;
 pub use gemm::{Backend, Gemm};
 pub use kernels::Kernel;
