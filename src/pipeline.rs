@@ -464,7 +464,8 @@ pub fn describe(ckpt: &Checkpoint) -> Result<(String, usize)> {
 
 /// The Linear precisions `--precision p` gives a model: every Linear in `p`; for int8 also
 /// SmoothQuant factors (α = [`crate::quant::SMOOTH_ALPHA`]) calibrated on the built-in
-/// calibration text ([`crate::quant::CALIBRATION`], run through `bert` with `tokenizer`).
+/// calibration text ([`crate::quant::CALIBRATION`], run through `bert` with `tokenizer`), and
+/// the value projections in bf16 ([`crate::quant::INT8_KEEP_BF16`]).
 /// `root` is the module that will be converted (`bert` itself, or a model holding it).
 pub fn precision_plan(
     root: &dyn Module,
@@ -475,6 +476,8 @@ pub fn precision_plan(
     use crate::quant::{CALIBRATION, PrecisionPlan, SMOOTH_ALPHA, calibrate, convert::smooth_factors, linears};
     let mut plan = PrecisionPlan::uniform(p);
     if p == crate::quant::Precision::Int8 {
+        plan.overrides =
+            crate::quant::INT8_KEEP_BF16.iter().map(|pat| (pat.to_string(), crate::quant::Precision::Bf16)).collect();
         let texts: Vec<&str> = CALIBRATION.lines().filter(|l| !l.trim().is_empty()).collect();
         let maxima = calibrate(root, || {
             for chunk in texts.chunks(BATCH_SIZE) {
