@@ -24,7 +24,7 @@
 //!
 //! Gained, with the portable 4 x 8 kernel: 17 to 21 GFLOP/s on every BERT shape, about twice
 //! rung 1 on the 3072-wide weights that do not fit in L2; it is then bound by the SSE2
-//! arithmetic of a default x86-64 build, not by memory (docs/02-matmul.md).
+//! arithmetic of a default x86-64 build, not by memory (docs/matmul.md).
 //!
 //! ## Block sizes: derived from the caches the CPU reports
 //!
