@@ -24,7 +24,7 @@
 //!
 //! Gained, with the portable 4 x 8 kernel: 17 to 21 GFLOP/s on every BERT shape, about twice
 //! rung 1 on the 3072-wide weights that do not fit in L2; it is then bound by the SSE2
-//! arithmetic of a default x86-64 build, not by memory (docs/02-matmul.md).
+//! arithmetic of a default x86-64 build, not by memory (docs/matmul.md).
 //!
 //! ## Block sizes: derived from the caches, then settled by measurement
 //!
@@ -32,7 +32,7 @@
 //! Sapphire Rapids: 48 KiB / 2 MiB), L3 shared. The sizes below are for the AVX-512 tile
 //! (MR = 14, NR = 32); the other kernels have smaller tiles, so the same sizes fit them too.
 //! They were chosen by timing BERT's shapes with every combination of KC in 128..512,
-//! MC in 28..192 and NC in 512..3072 (docs/02-matmul.md); differences within a few percent
+//! MC in 28..192 and NC in 512..3072 (docs/matmul.md); differences within a few percent
 //! of the best were within noise, the values below were never among the losers.
 
 use std::cell::RefCell;
