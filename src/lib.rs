@@ -49,6 +49,7 @@ pub mod bench;
 pub mod bert;
 pub mod error;
 pub mod finite;
+pub mod graph;
 pub mod io;
 pub mod nn;
 mod notebooks;
