@@ -51,6 +51,7 @@
 pub mod bert;
 pub mod error;
 pub mod finite;
+pub mod graph;
 pub mod io;
 pub mod nn;
 mod notebooks;

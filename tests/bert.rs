@@ -200,6 +200,36 @@ fn fill_mask_top5_matches_pytorch() {
     }
 }
 
+/// The real bert-base-uncased against transformers' fill-mask pipeline
+/// (`scripts/make_bert_base_fill_mask.py` writes the fixture from the checkpoint). Ignored: it
+/// needs the 440 MB checkpoint, which is not in the repository; run it with
+/// `NANOBERT_BERT_BASE=DIR cargo test --release --test bert -- --ignored`.
+#[test]
+#[ignore = "needs bert-base-uncased: NANOBERT_BERT_BASE=DIR and tests/fixtures/fill-mask/bert-base-uncased-fill-mask.json"]
+fn bert_base_uncased_fill_mask_matches_transformers() {
+    let dir = std::env::var("NANOBERT_BERT_BASE").expect("set NANOBERT_BERT_BASE to the bert-base-uncased directory");
+    let path = fixture("fill-mask/bert-base-uncased-fill-mask.json");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (write it with scripts/make_bert_base_fill_mask.py)", path.display()));
+    let j: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let fm =
+        nanobert::pipeline::FillMask::from_checkpoint(&Checkpoint::open(std::path::Path::new(&dir)).unwrap()).unwrap();
+    let k = j["top_k"].as_u64().unwrap() as usize;
+    for case in j["results"].as_array().unwrap() {
+        let text = case["text"].as_str().unwrap();
+        let ours = &fm.predict(&[text], k).unwrap()[0];
+        assert_eq!(ours.masks.len(), 1, "{text}: one [MASK]");
+        let theirs = case["top"].as_array().unwrap();
+        let ids: Vec<u64> = theirs.iter().map(|c| c["id"].as_u64().unwrap()).collect();
+        let our_ids: Vec<u64> = ours.masks[0].top.iter().map(|c| c.id as u64).collect();
+        assert_eq!(our_ids, ids, "{text}: top-{k} ids");
+        for (c, t) in ours.masks[0].top.iter().zip(theirs) {
+            let d = (c.score as f64 - t["score"].as_f64().unwrap()).abs();
+            assert!(d < 1e-4, "{text}: probability of {} differs by {d:.2e}", c.token);
+        }
+    }
+}
+
 #[test]
 fn fast_attention_equals_reference_attention_on_random_weights() {
     let cfg: BertConfig = serde_json::from_value(serde_json::json!({

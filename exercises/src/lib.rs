@@ -19,6 +19,16 @@
 //! | [`layer_norm`] | Layers | LayerNorm over rows, with a two-pass variance |
 //! | [`pooling`] | Fill-mask and sentence similarity | mean pooling that skips the padding |
 //! | [`im2col`] | Convolutions and RNNs | the patch-to-column copy behind every convolution |
+//! | [`flops`] | Where the time goes: profiling | the FLOPs of one BERT layer, as PyTorch counts them |
+//! | [`epilogue`] | Fusion | a GEMM whose epilogue adds the bias and applies GELU to each finished row |
+//! | [`bucketing`] | Batching instead of for loops | the length-bucketing plan: batches with the least padding |
+//! | [`split`] | Threads and other magic configs | the split of a GEMM's rows between threads |
+//! | [`quantize`] | Lower precision | the per-channel symmetric int8 quantizer of the weights |
+//! | [`stats`] | Honest benchmarks | median, min and max of repeated timings, and the ratio of two runs |
+//! | [`percentile`] | Deploying for latency | the nearest-rank percentile behind p50 and p99 |
+//!
+//! Calling the library's own op (`nanobert::ops::...`) inside an exercise makes its tests pass
+//! and teaches nothing: write the loops yourself.
 
 #![deny(missing_docs)]
 
@@ -46,6 +56,72 @@ impl Conv2d {
     }
 }
 
+/// The matmul FLOPs of one BERT layer, split as PyTorch's `FlopCounterMode` splits them (the
+/// [`flops`] exercise).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LayerFlops {
+    /// The six Linears (`aten.addmm`).
+    pub linears: u64,
+    /// The two attention matmuls of every head of every sequence (`aten.bmm`).
+    pub attention: u64,
+}
+
+/// Median, minimum and maximum of repeated timings (the [`stats`] exercise).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Summary {
+    /// The middle value; for an even count, the mean of the two middle values.
+    pub median: f64,
+    /// The fastest run: the one least disturbed by the neighbours.
+    pub min: f64,
+    /// The slowest run.
+    pub max: f64,
+}
+
+/// A row-major matrix that can be read only one row at a time, and counts how many rows were
+/// fetched: the matmul exercise's `B`. The count is the access pattern: a loop order that walks a
+/// column of B fetches a row per multiply-add; the reordered one fetches each row once per row
+/// of C. (Given, not part of the exercise.)
+#[derive(Debug)]
+pub struct Rows<'a> {
+    data: &'a [f32],
+    cols: usize,
+    fetched: std::cell::Cell<usize>,
+}
+
+impl<'a> Rows<'a> {
+    /// `data` as a `[rows, cols]` row-major matrix. Panics unless `data.len() == rows * cols`.
+    pub fn new(data: &'a [f32], rows: usize, cols: usize) -> Self {
+        assert_eq!(data.len(), rows * cols, "Rows::new: {} values for a [{rows}, {cols}] matrix", data.len());
+        Rows { data, cols, fetched: std::cell::Cell::new(0) }
+    }
+
+    /// Row `p` (`cols` contiguous values). Each call adds one to [`Rows::fetches`].
+    pub fn row(&self, p: usize) -> &'a [f32] {
+        self.fetched.set(self.fetched.get() + 1);
+        &self.data[p * self.cols..(p + 1) * self.cols]
+    }
+
+    /// Number of columns (the length of a row).
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
+    /// How many times [`Rows::row`] was called.
+    pub fn fetches(&self) -> usize {
+        self.fetched.get()
+    }
+}
+
+/// The error function `erf(x) = 2/√π ∫₀ˣ e^(-t²) dt`, which Rust's standard library lacks, to
+/// within 1.5e-7 (Abramowitz and Stegun's formula 7.1.26, computed in f64). Exact GELU is
+/// `0.5·x·(1 + erf(x/√2))`. (Given, not part of the exercise.)
+pub fn erf(x: f32) -> f32 {
+    let x = x as f64;
+    let t = 1.0 / (1.0 + 0.3275911 * x.abs());
+    let poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
+    ((1.0 - poly * (-x * x).exp()).copysign(x)) as f32
+}
+
 #[cfg_attr(feature = "solutions", path = "solutions/matmul.rs")]
 pub mod matmul;
 
@@ -61,16 +137,50 @@ pub mod pooling;
 #[cfg_attr(feature = "solutions", path = "solutions/im2col.rs")]
 pub mod im2col;
 
+#[cfg_attr(feature = "solutions", path = "solutions/flops.rs")]
+pub mod flops;
+
+#[cfg_attr(feature = "solutions", path = "solutions/epilogue.rs")]
+pub mod epilogue;
+
+#[cfg_attr(feature = "solutions", path = "solutions/bucketing.rs")]
+pub mod bucketing;
+
+#[cfg_attr(feature = "solutions", path = "solutions/split.rs")]
+pub mod split;
+
+#[cfg_attr(feature = "solutions", path = "solutions/quantize.rs")]
+pub mod quantize;
+
+#[cfg_attr(feature = "solutions", path = "solutions/stats.rs")]
+pub mod stats;
+
+#[cfg_attr(feature = "solutions", path = "solutions/percentile.rs")]
+pub mod percentile;
+
 /// The learner's stubs, compiled beside the solutions so that CI checks they still build and still
 /// start as `todo!()` (see `tests/stubs.rs`).
 #[cfg(feature = "solutions")]
 pub mod stubs {
     pub use super::{
-        stub_im2col as im2col, stub_layer_norm as layer_norm, stub_matmul as matmul, stub_pooling as pooling,
-        stub_softmax as softmax,
+        stub_bucketing as bucketing, stub_epilogue as epilogue, stub_flops as flops, stub_im2col as im2col,
+        stub_layer_norm as layer_norm, stub_matmul as matmul, stub_percentile as percentile, stub_pooling as pooling,
+        stub_quantize as quantize, stub_softmax as softmax, stub_split as split, stub_stats as stats,
     };
 }
 
+#[cfg(feature = "solutions")]
+#[doc(hidden)]
+#[path = "bucketing.rs"]
+pub mod stub_bucketing;
+#[cfg(feature = "solutions")]
+#[doc(hidden)]
+#[path = "epilogue.rs"]
+pub mod stub_epilogue;
+#[cfg(feature = "solutions")]
+#[doc(hidden)]
+#[path = "flops.rs"]
+pub mod stub_flops;
 #[cfg(feature = "solutions")]
 #[doc(hidden)]
 #[path = "im2col.rs"]
@@ -85,9 +195,25 @@ pub mod stub_layer_norm;
 pub mod stub_matmul;
 #[cfg(feature = "solutions")]
 #[doc(hidden)]
+#[path = "percentile.rs"]
+pub mod stub_percentile;
+#[cfg(feature = "solutions")]
+#[doc(hidden)]
 #[path = "pooling.rs"]
 pub mod stub_pooling;
 #[cfg(feature = "solutions")]
 #[doc(hidden)]
+#[path = "quantize.rs"]
+pub mod stub_quantize;
+#[cfg(feature = "solutions")]
+#[doc(hidden)]
 #[path = "softmax.rs"]
 pub mod stub_softmax;
+#[cfg(feature = "solutions")]
+#[doc(hidden)]
+#[path = "split.rs"]
+pub mod stub_split;
+#[cfg(feature = "solutions")]
+#[doc(hidden)]
+#[path = "stats.rs"]
+pub mod stub_stats;

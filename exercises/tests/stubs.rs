@@ -21,11 +21,34 @@ fn is_todo(f: impl FnOnce() + std::panic::UnwindSafe) -> bool {
 
 #[test]
 fn every_stub_is_still_a_todo() {
-    assert!(is_todo(|| stubs::matmul::sgemm_reordered(1, 1, 1, &[1.0], &[1.0], &mut [0.0])));
+    assert!(is_todo(|| stubs::matmul::sgemm_reordered(
+        1,
+        1,
+        1,
+        &[1.0],
+        &nanobert_exercises::Rows::new(&[1.0], 1, 1),
+        &mut [0.0]
+    )));
     assert!(is_todo(|| drop(stubs::softmax::softmax_naive(&[1.0]))));
     assert!(is_todo(|| drop(stubs::softmax::softmax(&[1.0]))));
     assert!(is_todo(|| drop(stubs::layer_norm::layer_norm(&[1.0], 1, &[1.0], &[0.0], 1e-5))));
     assert!(is_todo(|| drop(stubs::pooling::mean_pool(&[1.0], &[1], 1, 1, 1))));
+    assert!(is_todo(|| {
+        let _ = stubs::flops::bert_layer_flops(1, 1, 1, 1, 1);
+    }));
+    assert!(is_todo(|| stubs::epilogue::gemm_bias_gelu(1, 1, 1, &[1.0], &[1.0], &[0.0], &mut [0.0])));
+    assert!(is_todo(|| drop(stubs::bucketing::plan_batches(&[1], 1))));
+    assert!(is_todo(|| drop(stubs::split::split_rows(1, 1, 1))));
+    assert!(is_todo(|| drop(stubs::quantize::quantize_per_channel(&[1.0], 1, 1))));
+    assert!(is_todo(|| {
+        let _ = stubs::stats::summarize(&[1.0]);
+    }));
+    assert!(is_todo(|| {
+        let _ = stubs::stats::paired_speedup(&[1.0], &[1.0]);
+    }));
+    assert!(is_todo(|| {
+        let _ = stubs::percentile::percentile(&[1.0], 0.5);
+    }));
     let conv = Conv2d { kernel: [1, 1], stride: [1, 1], padding: [0, 0], dilation: [1, 1] };
     assert!(is_todo(move || drop(stubs::im2col::im2col(&[1.0], 1, 1, 1, &conv))));
 }

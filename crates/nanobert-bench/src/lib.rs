@@ -34,6 +34,7 @@ mod forward_plot;
 pub mod fusion;
 pub mod machine;
 pub mod matmul;
+pub mod matmul_lowp;
 mod matmul_report;
 pub mod models;
 mod notebooks;

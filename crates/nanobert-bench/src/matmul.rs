@@ -323,6 +323,9 @@ pub struct BenchReport {
     pub markdown: PathBuf,
     /// ... as an SVG plot of GFLOP/s up the ladder (`matmul.svg`).
     pub svg: PathBuf,
+    /// int8, bf16 and f16 GEMMs on the Linear shapes, each against its own peak
+    /// (`matmul_lowp.rs`; empty when custom shapes were given).
+    pub lower_precision: Vec<super::matmul_lowp::LowpMeasurement>,
 }
 
 impl BenchReport {
@@ -520,9 +523,18 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
             });
         }
     }
+    // Each lower precision against its own peak, on the Linear shapes (the same M values).
+    let (lower_precision, lowp_table) = if opts.shapes.is_none() {
+        let ms: &[usize] = if opts.quick { &[128] } else { &[128, 1024] };
+        say("lower precision: int8 / bf16 / f16 GEMMs, each against its own peak".into());
+        super::matmul_lowp::run_lowp(ms, &pools, opts.min_time)?
+    } else {
+        (Vec::new(), String::new())
+    };
     let load_after = load_average();
     std::fs::create_dir_all(&opts.out_dir).map_err(|e| Error::file(&opts.out_dir, e))?;
     let report = BenchReport {
+        lower_precision,
         peak,
         results,
         load_before,
@@ -537,7 +549,11 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
         markdown: opts.out_dir.join("matmul.md"),
         svg: opts.out_dir.join("matmul.svg"),
     };
-    let tables = report::tables(&report, &configs);
+    let mut tables = report::tables(&report, &configs);
+    if !lowp_table.is_empty() {
+        tables.push_str("\n## Lower precision, each against its own peak\n\n");
+        tables.push_str(&lowp_table);
+    }
     say(tables.clone());
     report::write_csv(&report)?;
     std::fs::write(&report.markdown, &tables).map_err(|e| Error::file(&report.markdown, e))?;

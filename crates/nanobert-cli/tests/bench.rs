@@ -39,6 +39,23 @@ fn bench_runner_smoke() {
     std::fs::remove_dir_all(out_dir).ok();
 }
 
+/// `bench matmul`'s lower-precision part on one-row products: every precision this CPU runs
+/// is measured on each Linear shape at each thread count, against a positive peak of its own.
+#[test]
+fn bench_lower_precision_smoke() {
+    use nanobert_bench::matmul_lowp::{LowpConfig, run_lowp};
+    let pools: Vec<(usize, rayon::ThreadPool)> =
+        [1, 2].iter().map(|&t| (t, rayon::ThreadPoolBuilder::new().num_threads(t).build().unwrap())).collect();
+    let (rows, table) = run_lowp(&[2], &pools, 0.0).unwrap();
+    let configs = LowpConfig::available();
+    assert_eq!(rows.len(), 3 * 2 * configs.len());
+    assert!(rows.iter().all(|r| r.gops > 0.0 && r.peak_gops > 0.0 && r.seconds.is_finite()), "{rows:?}");
+    assert_eq!(table.lines().count(), 2 + rows.len());
+    assert!(
+        configs.iter().any(|c| c.name().starts_with("int8")) && configs.iter().any(|c| c.name().starts_with("bf16"))
+    );
+}
+
 /// A tiny random BERT checkpoint in a temporary directory (2 layers, hidden 32).
 fn tiny_checkpoint() -> tempfile::TempDir {
     use nanobert_bench::models::{tiny_config, write_random_checkpoint};

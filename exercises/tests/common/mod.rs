@@ -45,3 +45,20 @@ pub fn assert_close(what: &str, got: &[f32], want: &[f32], tol: f32) {
         assert!(ok, "{what}: element {i} is {g}, expected {w} (tolerance {tol})");
     }
 }
+
+/// `tests/fixtures/exercises/cases.json` (written by `scripts/make_exercise_fixtures.py` with
+/// PyTorch and NumPy).
+pub fn exercise_cases() -> serde_json::Value {
+    let text = std::fs::read_to_string(fixture("exercises/cases.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+/// The f32 values of a `{"shape", "bits"}` tensor of the fixtures.
+pub fn f32s(v: &serde_json::Value) -> Vec<f32> {
+    tensor(v).data
+}
+
+/// A JSON array of numbers as f64.
+pub fn f64s(v: &serde_json::Value) -> Vec<f64> {
+    v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect()
+}

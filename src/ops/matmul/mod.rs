@@ -3,7 +3,7 @@
 //! Every matmul in nanobert (Linear layers, attention scores, attention-weighted values)
 //! goes through [`sgemm`]: `C = A·B` or `C = A·Bᵀ` on row-major f32 matrices. This module is
 //! a ladder, one file per rung, each rung kept in the code and measured by
-//! `cargo bench --bench matmul` (see docs/02-matmul.md for the numbers):
+//! `cargo bench --bench matmul` (see docs/matmul.md for the numbers):
 //!
 //! | rung | file              | adds                                             |
 //! |------|-------------------|--------------------------------------------------|
@@ -23,7 +23,7 @@
 //!
 //! What each rung gained on this project's 2-core AVX-512 machine, one core unless said
 //! (GFLOP/s on BERT's shapes; the FMA peak measured in the same run was 176 per core;
-//! tables and command in docs/02-matmul.md): naive 0.3-3.3, reordered 9-16, blocked 17-21,
+//! tables and command in docs/matmul.md): naive 0.3-3.3, reordered 9-16, blocked 17-21,
 //! AVX2 kernel 65-72, AVX-512 kernel 122-148, both cores 1.8-2.0x that.
 //!
 //! Every matrix is a view ([`MatRef`], [`MatMut`]): a slice, its rows and columns, and a
@@ -56,7 +56,7 @@ mod view;
 
 use crate::tensor::{Tensor, contiguous_strides, numel};
 use crate::{Error, Result};
-pub use blocked::{KC, MC, NC};
+pub use blocked::{BlockSizes, KC, MC, NC};
 pub use epilogue::Epilogue;
 pub use gemm::{Backend, Gemm};
 pub use kernels::Kernel;

@@ -11,7 +11,7 @@
 //!   the compiler may not reorder float additions to vectorize the sum.
 //!
 //! Measured on BERT's shapes it reaches 0.3 to 3.3 GFLOP/s, at most 2% of the machine's peak
-//! (docs/02-matmul.md has the numbers and the command that produced them).
+//! (docs/matmul.md has the numbers and the command that produced them).
 
 use super::view::{MatMut, MatRef, check_gemm};
 use crate::Result;

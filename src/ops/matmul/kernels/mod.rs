@@ -39,7 +39,7 @@
 //!
 //! Gained over rung 2: AVX2 65-72 GFLOP/s, AVX-512 122-148 GFLOP/s on BERT's Linear shapes,
 //! 70-88% of the measured FMA peak; the AVX-512 kernel alone, on panels in L1, runs at the
-//! peak (docs/02-matmul.md).
+//! peak (docs/matmul.md).
 
 pub mod portable;
 

@@ -1,0 +1,447 @@
+//! The exercise tests must fail on the plausible wrong answers. Each wrong implementation below
+//! is a mistake a learner could make (the naive loop order, eps left out, the padding averaged,
+//! the tanh GELU, a per-tensor scale, the mean for the median, ...); this file runs the very
+//! checks the exercise tests run (`checks/`) against it and fails if any of them passes.
+
+mod checks;
+mod common;
+
+use std::ops::Range;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Once;
+
+use nanobert_exercises::{Conv2d, LayerFlops, Rows, Summary, erf};
+
+/// Runs `check`, which must panic (the wrong answer is caught). Returns normally if it did.
+fn caught(what: &str, check: impl FnOnce()) {
+    static QUIET: Once = Once::new();
+    QUIET.call_once(|| std::panic::set_hook(Box::new(|_| {}))); // the expected panics stay quiet
+    assert!(catch_unwind(AssertUnwindSafe(check)).is_err(), "the tests accept a wrong answer: {what}");
+}
+
+// ---- matmul -------------------------------------------------------------------------------
+
+/// The naive order i, j, p: right C, one row of B fetched per multiply-add.
+fn matmul_naive_order(m: usize, k: usize, n: usize, a: &[f32], b: &Rows, c: &mut [f32]) {
+    for i in 0..m {
+        for j in 0..n {
+            c[i * n + j] = (0..k).map(|p| a[i * k + p] * b.row(p)[j]).sum();
+        }
+    }
+}
+
+/// The reordered loops, accumulating into whatever C held.
+fn matmul_no_zeroing(m: usize, k: usize, n: usize, a: &[f32], b: &Rows, c: &mut [f32]) {
+    for i in 0..m {
+        for p in 0..k {
+            let row = b.row(p);
+            for j in 0..n {
+                c[i * n + j] += a[i * k + p] * row[j];
+            }
+        }
+    }
+}
+
+#[test]
+fn matmul_wrong_answers_fail() {
+    caught("matmul: naive loop order i, j, p", || checks::matmul::all(matmul_naive_order));
+    caught("matmul: C not zeroed first", || checks::matmul::all(matmul_no_zeroing));
+}
+
+// ---- layer_norm ---------------------------------------------------------------------------
+
+fn layer_norm_with(
+    x: &[f32],
+    h: usize,
+    g: &[f32],
+    b: &[f32],
+    var_of: impl Fn(&[f32], f32) -> f32,
+    inv: impl Fn(f32) -> f32,
+) -> Vec<f32> {
+    let mut out = Vec::new();
+    for row in x.chunks(h) {
+        let mean = row.iter().sum::<f32>() / h as f32;
+        let i = inv(var_of(row, mean));
+        out.extend(row.iter().zip(g).zip(b).map(|((v, g), b)| (v - mean) * i * g + b));
+    }
+    out
+}
+fn two_pass(row: &[f32], mean: f32) -> f32 {
+    row.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / row.len() as f32
+}
+fn ln_no_eps(x: &[f32], h: usize, g: &[f32], b: &[f32], _eps: f32) -> Vec<f32> {
+    layer_norm_with(x, h, g, b, two_pass, |v| 1.0 / v.sqrt())
+}
+fn ln_eps_outside(x: &[f32], h: usize, g: &[f32], b: &[f32], eps: f32) -> Vec<f32> {
+    layer_norm_with(x, h, g, b, two_pass, |v| 1.0 / (v.sqrt() + eps))
+}
+fn ln_one_pass(x: &[f32], h: usize, g: &[f32], b: &[f32], eps: f32) -> Vec<f32> {
+    let one_pass = |row: &[f32], mean: f32| row.iter().map(|v| v * v).sum::<f32>() / row.len() as f32 - mean * mean;
+    layer_norm_with(x, h, g, b, one_pass, |v| 1.0 / (v + eps).sqrt())
+}
+fn ln_unbiased(x: &[f32], h: usize, g: &[f32], b: &[f32], eps: f32) -> Vec<f32> {
+    let unbiased = |row: &[f32], mean: f32| two_pass(row, mean) * row.len() as f32 / (row.len() - 1) as f32;
+    layer_norm_with(x, h, g, b, unbiased, |v| 1.0 / (v + eps).sqrt())
+}
+
+fn layer_norm_all(f: checks::layer_norm::LayerNorm) {
+    use checks::layer_norm::*;
+    matches_pytorch_with_weight_and_bias(f);
+    matches_pytorch_on_rows_with_a_large_offset(f);
+    four_consecutive_integers_near_ten_thousand(f);
+    a_constant_row_gives_beta(f);
+    eps_goes_inside_the_square_root(f);
+}
+
+#[test]
+fn layer_norm_wrong_answers_fail() {
+    caught("layer_norm: eps left out", || checks::layer_norm::a_constant_row_gives_beta(ln_no_eps));
+    caught("layer_norm: eps outside the square root", || layer_norm_all(ln_eps_outside));
+    caught("layer_norm: one-pass variance", || layer_norm_all(ln_one_pass));
+    caught("layer_norm: unbiased variance", || layer_norm_all(ln_unbiased));
+}
+
+// ---- pooling ------------------------------------------------------------------------------
+
+fn pool_with(
+    hidden: &[f32],
+    mask: &[u32],
+    batch: usize,
+    seq: usize,
+    dim: usize,
+    use_mask: bool,
+    by_seq: bool,
+) -> Vec<f32> {
+    let mut out = vec![0.0f32; batch * dim];
+    for b in 0..batch {
+        let real = mask[b * seq..(b + 1) * seq].iter().filter(|&&m| m == 1).count();
+        for t in 0..seq {
+            if use_mask && mask[b * seq + t] == 0 {
+                continue;
+            }
+            for d in 0..dim {
+                out[b * dim + d] += hidden[(b * seq + t) * dim + d];
+            }
+        }
+        let count = if by_seq { seq } else { real };
+        out[b * dim..(b + 1) * dim].iter_mut().for_each(|v| *v /= count as f32); // 0/0 = NaN when no real token
+    }
+    out
+}
+
+#[test]
+fn pooling_wrong_answers_fail() {
+    use checks::pooling::*;
+    caught("pooling: the padding averaged too", || {
+        does_not_average_the_padding(|h, m, b, s, d| pool_with(h, m, b, s, d, false, true))
+    });
+    caught("pooling: masked sum divided by the padded length", || {
+        matches_sentence_transformers_on_a_padded_batch(|h, m, b, s, d| pool_with(h, m, b, s, d, true, true))
+    });
+    caught("pooling: 0 / 0 for a sequence without real tokens", || {
+        a_sequence_without_real_tokens_gives_zeros(|h, m, b, s, d| pool_with(h, m, b, s, d, true, false))
+    });
+}
+
+// ---- softmax ------------------------------------------------------------------------------
+
+fn softmax_without_max(row: &[f32]) -> Vec<f32> {
+    let e: Vec<f32> = row.iter().map(|x| x.exp()).collect();
+    let s: f32 = e.iter().sum();
+    e.iter().map(|v| v / s).collect()
+}
+fn softmax_with_max(row: &[f32]) -> Vec<f32> {
+    let m = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let e: Vec<f32> = row.iter().map(|x| (x - m).exp()).collect();
+    let s: f32 = e.iter().sum();
+    e.iter().map(|v| v / s).collect()
+}
+
+#[test]
+fn softmax_wrong_answers_fail() {
+    caught("softmax: the stable one without the max subtraction", || {
+        checks::softmax::stable_softmax_matches_pytorch_on_huge_scores(softmax_without_max)
+    });
+    caught("softmax: the naive one subtracting the max", || checks::softmax::naive_softmax_overflows(softmax_with_max));
+}
+
+// ---- im2col -------------------------------------------------------------------------------
+
+fn im2col_with(image: &[f32], c: usize, h: usize, w: usize, conv: &Conv2d, dilate: bool, pad: bool) -> Vec<f32> {
+    let [kh, kw] = conv.kernel;
+    let (oh, ow) = (conv.out_len(h, 0), conv.out_len(w, 1));
+    let (dy, dx) = if dilate { (conv.dilation[0], conv.dilation[1]) } else { (1, 1) };
+    let (py, px) = if pad { (conv.padding[0] as isize, conv.padding[1] as isize) } else { (0, 0) };
+    let mut cols = vec![0.0f32; c * kh * kw * oh * ow];
+    for ci in 0..c {
+        for ky in 0..kh {
+            for kx in 0..kw {
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        let iy = (oy * conv.stride[0] + ky * dy) as isize - py;
+                        let ix = (ox * conv.stride[1] + kx * dx) as isize - px;
+                        if iy >= 0 && iy < h as isize && ix >= 0 && ix < w as isize {
+                            cols[(((ci * kh + ky) * kw + kx) * oh + oy) * ow + ox] =
+                                image[(ci * h + iy as usize) * w + ix as usize];
+                        }
+                    }
+                }
+            }
+        }
+    }
+    cols
+}
+
+#[test]
+fn im2col_wrong_answers_fail() {
+    caught("im2col: dilation ignored", || {
+        checks::im2col::matches_pytorch_unfold(|i, c, h, w, k| im2col_with(i, c, h, w, k, false, true))
+    });
+    caught("im2col: padding ignored", || {
+        checks::im2col::padding_reads_zeros(|i, c, h, w, k| im2col_with(i, c, h, w, k, true, false))
+    });
+}
+
+// ---- flops --------------------------------------------------------------------------------
+
+#[test]
+fn flops_wrong_answers_fail() {
+    use checks::flops::matches_pytorch_flop_counter as check;
+    caught("flops: multiply-adds, not FLOPs", || {
+        check(|b, s, h, _, i| LayerFlops { linears: b * s * (4 * h * h + 2 * h * i), attention: 2 * b * s * s * h })
+    });
+    caught("flops: the feed-forward as wide as the hidden size", || {
+        check(|b, s, h, _, _| LayerFlops { linears: 2 * b * s * 6 * h * h, attention: 4 * b * s * s * h })
+    });
+    caught("flops: one attention matmul only", || {
+        check(|b, s, h, _, i| LayerFlops { linears: 2 * b * s * (4 * h * h + 2 * h * i), attention: 2 * b * s * s * h })
+    });
+    caught("flops: every token attending to the whole batch", || {
+        check(|b, s, h, _, i| LayerFlops {
+            linears: 2 * b * s * (4 * h * h + 2 * h * i),
+            attention: 4 * (b * s) * (b * s) * h,
+        })
+    });
+}
+
+// ---- epilogue -----------------------------------------------------------------------------
+
+/// `C = ep(A·B)` element by element; `ep` gets the accumulated value and its row and column (the
+/// wrong answers use the bias through it).
+fn gemm_epilogue_with(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f32],
+    b: &[f32],
+    c: &mut [f32],
+    ep: impl Fn(f32, usize, usize) -> f32,
+) {
+    for i in 0..m {
+        for j in 0..n {
+            let acc: f32 = (0..k).map(|p| a[i * k + p] * b[p * n + j]).sum();
+            c[i * n + j] = ep(acc, i, j);
+        }
+    }
+}
+fn gelu_exact(x: f32) -> f32 {
+    0.5 * x * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2))
+}
+fn gelu_tanh(x: f32) -> f32 {
+    0.5 * x * (1.0 + ((2.0 / std::f32::consts::PI).sqrt() * (x + 0.044715 * x * x * x)).tanh())
+}
+
+#[test]
+fn epilogue_wrong_answers_fail() {
+    use checks::epilogue::*;
+    let all = |f: GemmBiasGelu| {
+        matches_pytorch_on_a_random_linear(f);
+        exact_gelu_of_every_input_from_minus_four_to_four(f);
+    };
+    caught("epilogue: the tanh approximation of GELU", || {
+        all(|m, k, n, a, b, bias, c| gemm_epilogue_with(m, k, n, a, b, c, |x, _, j| gelu_tanh(x + bias[j])))
+    });
+    caught("epilogue: GELU before the bias", || {
+        all(|m, k, n, a, b, bias, c| gemm_epilogue_with(m, k, n, a, b, c, |x, _, j| gelu_exact(x) + bias[j]))
+    });
+    caught("epilogue: the bias indexed by row", || {
+        all(|m, k, n, a, b, bias, c| gemm_epilogue_with(m, k, n, a, b, c, |x, i, _| gelu_exact(x + bias[i % n])))
+    });
+    caught("epilogue: no bias", || {
+        all(|m, k, n, a, b, _bias, c| gemm_epilogue_with(m, k, n, a, b, c, |x, _, _| gelu_exact(x)))
+    });
+}
+
+// ---- bucketing ----------------------------------------------------------------------------
+
+fn chunks_of(order: Vec<usize>, size: usize) -> Vec<Vec<usize>> {
+    order.chunks(size).map(|c| c.to_vec()).collect()
+}
+
+#[test]
+fn bucketing_wrong_answers_fail() {
+    use checks::bucketing::*;
+    let all = |f: Plan| {
+        mixed_lengths_are_bucketed(f);
+        the_partial_batch_takes_the_shortest_texts(f);
+        edge_cases(f);
+    };
+    caught("bucketing: batches in input order", || all(|l, s| chunks_of((0..l.len()).collect(), s)));
+    caught("bucketing: sorted shortest first", || {
+        all(|l, s| {
+            let mut o: Vec<usize> = (0..l.len()).collect();
+            o.sort_by_key(|&i| l[i]);
+            chunks_of(o, s)
+        })
+    });
+    caught("bucketing: the partial batch dropped", || {
+        all(|l, s| {
+            let mut o: Vec<usize> = (0..l.len()).collect();
+            o.sort_by_key(|&i| std::cmp::Reverse(l[i]));
+            o.chunks_exact(s).map(|c| c.to_vec()).collect()
+        })
+    });
+}
+
+// ---- split --------------------------------------------------------------------------------
+
+#[test]
+fn split_wrong_answers_fail() {
+    use checks::split::*;
+    let all = |f: Split| {
+        bert_shapes_split_evenly_on_block_boundaries(f);
+        small_products_and_edges(f);
+    };
+    caught("split: m / threads rows each, the remainder dropped", || {
+        all(|m, t, _| (0..t).map(|i| i * (m / t)..(i + 1) * (m / t)).filter(|r| !r.is_empty()).collect())
+    });
+    caught("split: even rows, not on block boundaries", || {
+        all(|m, t, _| {
+            let t = t.min(m);
+            (0..t).map(|i| i * m / t..(i + 1) * m / t).collect()
+        })
+    });
+    caught("split: the remainder all to the last thread", || {
+        all(|m, t, mr| {
+            let blocks = m.div_ceil(mr);
+            let t = t.min(blocks);
+            (0..t)
+                .map(|i| {
+                    let (s, e) = (i * (blocks / t), if i + 1 == t { blocks } else { (i + 1) * (blocks / t) });
+                    s * mr..(e * mr).min(m)
+                })
+                .collect::<Vec<Range<usize>>>()
+        })
+    });
+}
+
+// ---- quantize -----------------------------------------------------------------------------
+
+fn quantize_with(
+    w: &[f32],
+    rows: usize,
+    cols: usize,
+    per_tensor: bool,
+    levels: f32,
+    round: bool,
+) -> (Vec<i8>, Vec<f32>) {
+    let global = w.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    let mut codes = Vec::new();
+    let mut scales = Vec::new();
+    for row in w.chunks(cols).take(rows) {
+        let absmax = if per_tensor { global } else { row.iter().fold(0.0f32, |m, v| m.max(v.abs())) };
+        let s = absmax / levels; // 0 for a zero row
+        codes.extend(row.iter().map(|v| {
+            let x = v / s;
+            (if round { x.round() } else { x }).clamp(-127.0, 127.0) as i8
+        }));
+        scales.push(s);
+    }
+    (codes, scales)
+}
+
+#[test]
+fn quantize_wrong_answers_fail() {
+    use checks::quantize::*;
+    let all = |f: Quantize| {
+        scales_match_pytorch(f);
+        codes_match_pytorch(f);
+        dequantized_weights_are_within_half_a_step(f);
+    };
+    caught("quantize: one scale for the whole matrix", || all(|w, r, c| quantize_with(w, r, c, true, 127.0, true)));
+    caught("quantize: `as i8` truncation instead of rounding", || {
+        all(|w, r, c| quantize_with(w, r, c, false, 127.0, false))
+    });
+    caught("quantize: 128 levels", || all(|w, r, c| quantize_with(w, r, c, false, 128.0, true)));
+    caught("quantize: scale 0 for the zero row", || {
+        scales_match_pytorch(|w, r, c| quantize_with(w, r, c, false, 127.0, true))
+    });
+}
+
+// ---- stats --------------------------------------------------------------------------------
+
+fn min_max(v: &[f64]) -> (f64, f64) {
+    (sorted(v)[0], sorted(v)[v.len() - 1])
+}
+
+fn sorted(v: &[f64]) -> Vec<f64> {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    v
+}
+
+#[test]
+fn stats_wrong_answers_fail() {
+    use checks::stats::*;
+    caught("stats: the mean for the median", || {
+        summaries_match_numpy(|v| {
+            let (min, max) = min_max(v);
+            Summary { median: v.iter().sum::<f64>() / v.len() as f64, min, max }
+        })
+    });
+    caught("stats: the upper middle for an even count", || {
+        summaries_match_numpy(|v| {
+            let (min, max) = min_max(v);
+            Summary { median: sorted(v)[v.len() / 2], min, max }
+        })
+    });
+    caught("stats: the middle of the unsorted timings", || {
+        summaries_match_numpy(|v| {
+            let (min, max) = min_max(v);
+            Summary { median: v[v.len() / 2], min, max }
+        })
+    });
+    caught("stats: the ratio of the medians", || {
+        paired_speedup_is_the_median_of_per_round_ratios(|b, c| sorted(b)[b.len() / 2] / sorted(c)[c.len() / 2])
+    });
+}
+
+// ---- percentile ---------------------------------------------------------------------------
+
+#[test]
+fn percentile_wrong_answers_fail() {
+    use checks::percentile::matches_numpy_nearest_rank as check;
+    caught("percentile: rank round(q·n)", || {
+        check(|v, q| {
+            let s = sorted(v);
+            s[((q * s.len() as f64).round() as usize).clamp(1, s.len()) - 1]
+        })
+    });
+    caught("percentile: index floor(q·n), counted from 0", || {
+        check(|v, q| {
+            let s = sorted(v);
+            s[((q * s.len() as f64) as usize).min(s.len() - 1)]
+        })
+    });
+    caught("percentile: linear interpolation", || {
+        check(|v, q| {
+            let s = sorted(v);
+            let x = q * (s.len() - 1) as f64;
+            let (lo, hi) = (x.floor() as usize, x.ceil() as usize);
+            s[lo] + (s[hi] - s[lo]) * (x - lo as f64)
+        })
+    });
+    caught("percentile: unsorted latencies", || {
+        check(|v, q| v[((q * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1])
+    });
+}
