@@ -22,6 +22,11 @@
 //!
 //! ## The map
 //!
+//! This crate is the library alone (no CLI, HTTP, zip or plotting crate; `io::fetch` is the opt-in
+//! `fetch` feature). The workspace's other crates sit on top of its public API: `nanobert-cli`
+//! (the `nanobert` binary), `nanobert-bench` (benchmarks, machine limits, reports) and
+//! `nanobert-serve` (the HTTP server).
+//!
 //! The layers, bottom to top; each knows only the ones above it in this list
 //! (`docs/architecture.md`):
 //!
@@ -37,18 +42,16 @@
 //! | [`finite`] | NaN/inf checks of weights and results: the CLI never prints NaN as an answer | [`finite::check_weights`] |
 //! | [`stream`] | many texts in (file or stdin, lines or JSONL), JSON lines out as they go | [`stream::embed_jsonl`] |
 //! | [`profile`] | a scoped, per-thread profiler: spans in the modules and ops, free when off | [`profile::record`] |
-//! | [`mod@bench`] | the instruments on top: benchmarks, the machine's measured limits, reports | `nanobert bench --help` |
 //! | [`error`] | one error type; every input-facing function returns [`Result`] | [`Error`] |
 
 // Every public item says what it is for, with shapes, units and errors where they apply; CI turns
 // this warning into an error (clippy -D warnings, and cargo doc with RUSTDOCFLAGS=-D warnings).
 #![warn(missing_docs)]
 
-#[cfg(feature = "bench")]
-pub mod bench;
 pub mod bert;
 pub mod error;
 pub mod finite;
+pub mod graph;
 pub mod io;
 pub mod nn;
 mod notebooks;
@@ -56,8 +59,6 @@ pub mod ops;
 pub mod pipeline;
 pub mod profile;
 pub mod quant;
-#[cfg(feature = "serve")]
-pub mod serve;
 pub mod stream;
 pub mod tensor;
 pub mod text;

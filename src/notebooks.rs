@@ -1,12 +1,8 @@
-//! The course notebooks (`notebooks-md/*.md`), compiled and run as doctests.
+//! The course notebooks (`notebooks-md/*.md`) that use the library alone, compiled and run as doctests.
 //!
 //! Each notebook is markdown whose ```` ```rust ```` cells assert the output they show, so
 //! `cargo test --release --doc` checks every printed line of the course. Nothing here
 //! exists in a normal build.
-
-#[cfg(doctest)]
-#[doc = include_str!("../notebooks-md/matmul.md")]
-pub struct Notebook02Matmul;
 
 #[cfg(doctest)]
 #[doc = include_str!("../notebooks-md/tensors.md")]
@@ -45,25 +41,13 @@ pub struct NotebookLowerPrecision;
 pub struct NotebookProfiling;
 
 #[cfg(doctest)]
-#[doc = include_str!("../notebooks-md/fusion.md")]
-pub struct NotebookFusion;
-
-#[cfg(doctest)]
-#[doc = include_str!("../notebooks-md/honest-benchmarks.md")]
-pub struct NotebookHonestBenchmarks;
-
-#[cfg(all(doctest, feature = "serve"))]
-#[doc = include_str!("../notebooks-md/deploying.md")]
-pub struct NotebookDeploying;
-
-#[cfg(doctest)]
 #[doc = include_str!("../notebooks-md/checkpoints.md")]
 pub struct NotebookCheckpoints;
 
 #[cfg(doctest)]
-#[doc = include_str!("../notebooks-md/batching.md")]
-pub struct NotebookBatching;
-
-#[cfg(doctest)]
 #[doc = include_str!("../notebooks-md/threads.md")]
 pub struct NotebookThreads;
+
+// The notebooks that time things or serve (matmul, fusion, honest-benchmarks, batching,
+// deploying) are doctested by the crates they use: crates/nanobert-bench/src/notebooks.rs and
+// crates/nanobert-serve/src/notebooks.rs.

@@ -217,8 +217,16 @@ impl Embedder {
     /// longest), and the vectors put back in input order: a batch of similar lengths wastes
     /// almost nothing on padding.
     pub fn embed_with_prompt(&self, texts: &[&str], prompt_name: Option<&str>) -> Result<Vec<Vec<f32>>> {
-        check_texts(&self.tokenizer, texts)?;
         let prompt = self.prompt(prompt_name)?;
+        self.embed_prompt_text(texts, prompt, BATCH_SIZE)
+    }
+
+    /// [`Embedder::embed_with_prompt`] with the prompt given as text (`None` or `""`: no prompt,
+    /// not even the default one) and batches of at most `batch_size` texts (0 counts as 1), as
+    /// sentence-transformers' `encode(prompt=..., batch_size=...)`. The Python bindings call this.
+    pub fn embed_prompt_text(&self, texts: &[&str], prompt: Option<&str>, batch_size: usize) -> Result<Vec<Vec<f32>>> {
+        check_texts(&self.tokenizer, texts)?;
+        let prompt = prompt.filter(|p| !p.is_empty());
         let prompted: Vec<String> = texts.iter().map(|t| format!("{}{t}", prompt.unwrap_or(""))).collect();
         let prompted: Vec<&str> = prompted.iter().map(String::as_str).collect();
         let prompt_length = match prompt {
@@ -227,7 +235,7 @@ impl Embedder {
         };
         let all = self.tokenizer.encode_batch(&prompted)?;
         let mut out: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
-        for group in batch_plan(&all.lengths(), self.batching, BATCH_SIZE) {
+        for group in batch_plan(&all.lengths(), self.batching, batch_size) {
             let batch = sub_batch(&all, &group);
             for (&i, v) in group.iter().zip(self.embed_batch(&batch, prompt_length)?) {
                 out[i] = v;
@@ -249,7 +257,7 @@ impl Embedder {
     }
 
     /// The sentence vectors (after every sentence-transformers module) of one padded batch.
-    pub(crate) fn embed_batch(&self, batch: &Batch, prompt_length: Option<usize>) -> Result<Vec<Vec<f32>>> {
+    pub fn embed_batch(&self, batch: &Batch, prompt_length: Option<usize>) -> Result<Vec<Vec<f32>>> {
         let hidden = self.model.forward(&input(batch)?, false)?.last_hidden_state;
         let mut out = self.head.forward(&hidden, &batch.attention_mask, prompt_length)?;
         // `truncate_dim` (Matryoshka models): after every module, as sentence-transformers'
@@ -471,7 +479,8 @@ pub fn describe(ckpt: &Checkpoint) -> Result<(String, usize)> {
 
 /// The Linear precisions `--precision p` gives a model: every Linear in `p`; for int8 also
 /// SmoothQuant factors (α = [`crate::quant::SMOOTH_ALPHA`]) calibrated on the built-in
-/// calibration text ([`crate::quant::CALIBRATION`], run through `bert` with `tokenizer`).
+/// calibration text ([`crate::quant::CALIBRATION`], run through `bert` with `tokenizer`), and
+/// the value projections in bf16 ([`crate::quant::INT8_KEEP_BF16`]).
 /// `root` is the module that will be converted (`bert` itself, or a model holding it).
 pub fn precision_plan(
     root: &dyn Module,
@@ -482,6 +491,8 @@ pub fn precision_plan(
     use crate::quant::{CALIBRATION, PrecisionPlan, SMOOTH_ALPHA, calibrate, convert::smooth_factors, linears};
     let mut plan = PrecisionPlan::uniform(p);
     if p == crate::quant::Precision::Int8 {
+        plan.overrides =
+            crate::quant::INT8_KEEP_BF16.iter().map(|pat| (pat.to_string(), crate::quant::Precision::Bf16)).collect();
         let texts: Vec<&str> = CALIBRATION.lines().filter(|l| !l.trim().is_empty()).collect();
         let maxima = calibrate(root, || {
             for chunk in texts.chunks(BATCH_SIZE) {

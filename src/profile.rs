@@ -217,7 +217,7 @@ pub struct Row {
 }
 
 /// The machine's ceilings for the roofline columns: FP32 peak and memory bandwidth, as
-/// measured by `nanobert::bench::machine::Limits` for the thread count used.
+/// measured by `nanobert_bench::machine::Limits` for the thread count used.
 #[derive(Clone, Copy, Debug)]
 pub struct Roof {
     /// GFLOP/s.

@@ -230,44 +230,6 @@ fn wrong_architecture_is_refused_by_name() {
     assert!(err.contains("BertForSequenceClassification"), "{err}");
 }
 
-/// The four commands, run as a user would: `--json` lines carry the pipeline's answers.
-#[test]
-fn cli_classify_rerank_ner_qa_json() {
-    let run = |model: &str, args: &[&str]| -> Vec<Value> {
-        let o = std::process::Command::new(env!("CARGO_BIN_EXE_nanobert"))
-            .args(["--model", &format!("{DIR}/{model}")])
-            .args(args)
-            .output()
-            .unwrap();
-        let (out, err) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
-        assert!(o.status.success() && err.is_empty(), "{args:?}: {err}");
-        out.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
-    };
-    let exp = expected("head-seqcls");
-    let lines = run("head-seqcls", &["classify", "--json", "This movie was great!"]);
-    assert_eq!(lines[0]["labels"][0]["label"], exp["pipeline"][0][0]["label"]);
-    let lines = run("head-seqcls", &["classify", "--pairs", "--json", "who lives in paris?", "john lives in paris."]);
-    assert_eq!(lines[0]["pair"], "john lives in paris.");
-    assert_close("pair logits", &flat_f32(&lines[0]["logits"]), &flat_f32(&exp["pair_logits"][0]), 1e-4);
-
-    let exp = expected("head-rerank");
-    let mut args = vec!["rerank", "--json", exp["query"].as_str().unwrap()];
-    args.extend(strs(&exp["docs"]));
-    let lines = run("head-rerank", &args);
-    let order: Vec<u64> = lines.iter().map(|l| l["index"].as_u64().unwrap()).collect();
-    let want: Vec<u64> = exp["rank"].as_array().unwrap().iter().map(|r| r["corpus_id"].as_u64().unwrap()).collect();
-    assert_eq!(order, want);
-
-    let exp = expected("head-ner");
-    let lines = run("head-ner", &["ner", "--json", exp["texts"][0].as_str().unwrap()]);
-    assert_eq!(lines[0]["entities"].as_array().unwrap().len(), exp["pipeline_simple"][0].as_array().unwrap().len());
-
-    let exp = expected("head-qa");
-    let (q, c) = (exp["inputs"][0][0].as_str().unwrap(), exp["inputs"][0][1].as_str().unwrap());
-    let lines = run("head-qa", &["qa", "--json", q, c]);
-    assert_eq!(lines[0]["answer"]["answer"], exp["pipeline"][0]["answer"]);
-}
-
 /// The head checkpoint with its LayerNorm tensors renamed the old TensorFlow way (`gamma` /
 /// `beta`), as in the original bert-base-uncased files and the fine-tunes made from them:
 /// the same logits as PyTorch gave for the modern names (transformers renames them on load).

@@ -259,6 +259,66 @@ proptest! {
     }
 }
 
+/// `Gemm::with_blocks`: any block sizes (tiny ones crossing many blocks of every loop,
+/// MC and NC not multiples of the tile) give the naive loop's result, public and prepacked,
+/// on one thread and on a pool of 2 (bands of rows and bands of columns), every kernel here.
+fn check_blocks(p: &Problem, blocks: matmul::BlockSizes) -> Result<(), TestCaseError> {
+    let want = p.reference();
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+    for kernel in [Kernel::Portable, Kernel::Avx2, Kernel::Avx512].into_iter().filter(|k| k.is_supported()) {
+        let packed = PackedB::with_kernel(kernel, p.b_view()).unwrap();
+        for parallel in [false, true] {
+            let gemm = Gemm::default().with_kernel(kernel).unwrap().with_blocks(blocks).unwrap().parallel(parallel);
+            for prepacked in [false, true] {
+                let mut got = p.c();
+                pool.install(|| {
+                    if prepacked {
+                        gemm.sgemm_prepacked(p.a_view(), &packed, p.c_view(&mut got), Epilogue::None)
+                    } else {
+                        gemm.sgemm(p.a_view(), p.b_view(), p.c_view(&mut got), Epilogue::None)
+                    }
+                })
+                .unwrap();
+                let ok = p.compare(&got, &want);
+                prop_assert!(
+                    ok.is_ok(),
+                    "{} {blocks:?} parallel={parallel} prepacked={prepacked} on m={} k={} n={} transpose_b={}: {:?}",
+                    kernel.name(),
+                    p.m,
+                    p.k,
+                    p.n,
+                    p.transpose_b,
+                    ok.err()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    #[test]
+    fn any_block_sizes_match_naive(
+        m in 1usize..90, k in 1usize..120, n in 1usize..150, transpose_b: bool,
+        mc in 1usize..40, kc in 1usize..50, nc in 1usize..80, seed in 0u64..1000,
+    ) {
+        let p = Problem::new(m, k, n, [1, 2, 3], transpose_b, seed);
+        check_blocks(&p, matmul::BlockSizes { mc, kc, nc })?;
+    }
+}
+
+/// Products large enough for the 2-thread pool to split (by rows: m = 300; by columns:
+/// m = 20), with explicit odd block sizes.
+#[test]
+fn block_sizes_on_parallel_splits() {
+    for (m, k, n) in [(300, 200, 400), (20, 300, 1500)] {
+        let p = Problem::new(m, k, n, [1, 2, 3], true, 7);
+        check_blocks(&p, matmul::BlockSizes { mc: 20, kc: 50, nc: 70 }).unwrap();
+    }
+}
+
 /// Prepacked products large enough to be split over threads (by columns and by rows) and to
 /// cross NC = 1024 (a second slab of packed panels), in pools of 2 and 3 threads.
 #[test]

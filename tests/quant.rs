@@ -42,11 +42,22 @@ fn check_i8(kernel: I8Kernel, m: usize, k: usize, n: usize, seed: u64, smooth: b
     let w = values(n * k, seed + 1);
     let b = values(n, seed + 2);
     let s: Option<Vec<f32>> = smooth.then(|| values(k, seed + 3).iter().map(|v| v.abs() + 0.25).collect());
-    let bias = bias.then_some(b.as_slice());
-    let packed = PackedI8::with_kernel(kernel, &w, n, k, s.as_deref()).unwrap();
+    check_i8_on(kernel, (m, k, n), &x, &w, bias.then_some(b.as_slice()), s);
+}
+
+/// [`check_i8`] on given data.
+fn check_i8_on(
+    kernel: I8Kernel,
+    (m, k, n): (usize, usize, usize),
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    s: Option<Vec<f32>>,
+) {
+    let packed = PackedI8::with_kernel(kernel, w, n, k, s.as_deref()).unwrap();
     let mut y = vec![f32::NAN; m * n];
-    gemm_i8(m, &x, k, &packed, &mut y, n, bias.map_or(Epilogue::None, Epilogue::Bias)).unwrap();
-    let want = linear_i8_ref(&x, m, k, &w, n, bias, s.as_deref(), kernel.levels(), kernel.weight_max());
+    gemm_i8(m, x, k, &packed, &mut y, n, bias.map_or(Epilogue::None, Epilogue::Bias)).unwrap();
+    let want = linear_i8_ref(x, m, k, w, n, bias, s.as_deref(), kernel.levels(), kernel.weight_max());
     assert!(y.iter().all(|v| v.is_finite()), "{}: non-finite output", kernel.name());
     assert_eq!(y, want, "{} kernel vs reference, m {m} k {k} n {n}", kernel.name());
 }
@@ -75,6 +86,47 @@ fn int8_kernels_match_reference_on_edges() {
     }
 }
 
+/// The codes at their extremes, where `vpmaddubsw` would saturate i16 with plain u8 x i8
+/// operands: activation rows almost all at the top code (and, negated, at the bottom one),
+/// weights at ±127, both signs mixed; every kernel must still equal the exact reference. Also
+/// rows whose zero point is at either end (all-positive, all-negative) and an all-zero row.
+#[test]
+fn int8_extreme_codes_and_zero_points() {
+    let (m, k, n) = (6, 64, 40);
+    let mut x = vec![0.0f32; m * k];
+    for kk in 0..k {
+        x[kk] = if kk == 0 { -1.0 } else { 10.0 }; // codes 0 then 255 (254 on AVX2)
+        x[k + kk] = if kk == 0 { 1.0 } else { -10.0 }; // codes 255 then 0
+        x[2 * k + kk] = 1.0 + kk as f32; // all positive: zero point 0
+        x[3 * k + kk] = -1.0 - kk as f32; // all negative: zero point at the top
+        x[5 * k + kk] = if kk % 2 == 0 { 3.0 } else { -3.0 };
+    } // row 4 stays all zero
+    let w: Vec<f32> = (0..n * k).map(|i| if (i / k + i % 3) % 2 == 0 { 1.0 } else { -1.0 }).collect();
+    for kernel in i8_kernels() {
+        check_i8_on(kernel, (m, k, n), &x, &w, None, None);
+        let pos: Vec<f32> = w.iter().map(|v| v.abs()).collect();
+        check_i8_on(kernel, (m, k, n), &x, &pos, None, None);
+    }
+}
+
+/// Both thread splits of the one lower-precision driver — row bands (M large) and column
+/// bands (M small, e.g. one short sentence) — on two threads, against the references.
+#[test]
+fn threaded_splits_match_reference() {
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+    // 130 x 260 x 130 and 9 x 700 x 700: each over 2 x 2^21 multiply-adds, so two tasks.
+    pool.install(|| {
+        for &(m, k, n) in &[(130, 260, 130), (9, 700, 700)] {
+            for kernel in i8_kernels() {
+                check_i8(kernel, m, k, n, 11, true, true);
+            }
+            for kernel in half_kernels() {
+                check_half(kernel, m, k, n, 12);
+            }
+        }
+    });
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
     #[test]
@@ -93,7 +145,7 @@ proptest! {
 }
 
 /// The int8 GEMM is an approximation of the f32 one: on random data its error must be a
-/// small fraction of the output's size (7-bit weights: a larger error).
+/// small fraction of the output's size.
 #[test]
 fn int8_close_to_f32() {
     let (m, k, n) = (16, 256, 48);

@@ -5,11 +5,11 @@
 //! Unlike the other pictures this one is a measurement: its bars depend on the CPU, the
 //! thread count and the load, so the caption states all three.
 
-use nanobert::bench::machine::{Cpu, load_average};
-use nanobert::bench::profiling::FORWARD_SPAN;
 use nanobert::bert::BertInput;
 use nanobert::pipeline::Embedder;
 use nanobert::profile::{self, OUTSIDE_OPS};
+use nanobert_bench::machine::{Cpu, load_average};
+use nanobert_bench::profiling::FORWARD_SPAN;
 
 /// Forwards recorded (their op times are summed, so one slow call weighs less).
 const PASSES: usize = 5;

@@ -219,7 +219,7 @@ impl AttentionScratch {
 /// pool): `C (m x n, row stride ldc) = A (m x k, lda) · B`, B `k x n` (ldb) or, with `tb`,
 /// stored `n x k` and read transposed.
 #[allow(clippy::too_many_arguments)]
-fn gemm1(
+pub(crate) fn gemm1(
     m: usize,
     k: usize,
     n: usize,

@@ -128,15 +128,7 @@ impl Linear {
         fuse: bool,
     ) -> Result<()> {
         use crate::ops::simd::{Isa, add_bias_rows};
-        let (out_f, in_f) = (self.out_features(), self.in_features());
-        if x.len() < rows * in_f || y.len() < rows * out_f {
-            return Err(Error::invalid(
-                "Linear",
-                format!("buffers of {} and {} values for {rows} rows of {in_f} -> {out_f}", x.len(), y.len()),
-            ));
-        }
-        let (x, y) = (&x[..rows * in_f], &mut y[..rows * out_f]);
-        self.observe(x, in_f);
+        let out_f = self.out_features();
         let bias = self.bias.as_ref().and_then(|b| b.as_slice()).unwrap_or(&[]);
         // With the fusion on, the bias (and GELU) ride in the GEMM; a Linear without a bias
         // has nothing to fuse GELU with, and runs it as a pass.
@@ -146,6 +138,35 @@ impl Linear {
             (true, true) => Epilogue::BiasGelu(bias),
             (false, _) => Epilogue::None,
         };
+        self.gemm_into(gemm, x, rows, y, epilogue)?;
+        let y = &mut y[..rows * out_f];
+        let isa = Isa::best();
+        use crate::ops::par_rows as par;
+        if !in_gemm && !bias.is_empty() {
+            let _o = crate::profile::op("bias", 0, (8 * y.len()) as u64);
+            par(y, out_f, |_, y| add_bias_rows(isa, y, bias));
+        }
+        if gelu && !in_gemm {
+            let _o = crate::profile::op("gelu", 0, (8 * y.len()) as u64);
+            crate::ops::gelu_in_place(y);
+        }
+        Ok(())
+    }
+
+    /// `y = epilogue(x·Wᵀ)` on row-major slices (`x: [rows, in]`, `y: [rows, out]`), the
+    /// GEMM alone at the layer's precision: what [`Linear::forward_into`] runs before its bias
+    /// and GELU passes, and what the graph's `matmul` node runs (`crate::graph`). `epilogue`
+    /// carries the bias when it is fused. Errors if a slice is too short for its matrix.
+    pub fn gemm_into(&self, gemm: &Gemm, x: &[f32], rows: usize, y: &mut [f32], epilogue: Epilogue<'_>) -> Result<()> {
+        let (out_f, in_f) = (self.out_features(), self.in_features());
+        if x.len() < rows * in_f || y.len() < rows * out_f {
+            return Err(Error::invalid(
+                "Linear",
+                format!("buffers of {} and {} values for {rows} rows of {in_f} -> {out_f}", x.len(), y.len()),
+            ));
+        }
+        let (x, y) = (&x[..rows * in_f], &mut y[..rows * out_f]);
+        self.observe(x, in_f);
         let x_view = MatRef::new(x, rows, in_f);
         let w_t = MatRef::new(self.weight.as_slice().unwrap_or(&[]), out_f, in_f).t();
         let flops = 2 * rows * in_f * out_f;
@@ -180,17 +201,6 @@ impl Linear {
                 let _o = crate::profile::op("gemm", flops as u64, (io_bytes + q.bytes()) as u64);
                 crate::quant::int8::gemm_i8(rows, x, in_f, q, y, out_f, epilogue)?
             }
-        }
-        drop(storage);
-        let isa = Isa::best();
-        use crate::ops::par_rows as par;
-        if !in_gemm && !bias.is_empty() {
-            let _o = crate::profile::op("bias", 0, (8 * y.len()) as u64);
-            par(y, out_f, |_, y| add_bias_rows(isa, y, bias));
-        }
-        if gelu && !in_gemm {
-            let _o = crate::profile::op("gelu", 0, (8 * y.len()) as u64);
-            crate::ops::gelu_in_place(y);
         }
         Ok(())
     }

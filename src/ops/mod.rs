@@ -12,7 +12,8 @@
 //! - [`embedding`](mod@embedding): a lookup table, i.e. a matrix row per token id;
 //! - [`dropout`](mod@dropout): randomly zeroing activations while training;
 //! - [`matmul`](mod@matmul): the matrix product that does nearly all the work;
-//! - [`conv`](mod@conv) and [`rnn`](mod@rnn): convolutions and recurrent networks, rewritten as matmuls.
+//! - [`conv`](mod@conv) and [`rnn`](mod@rnn): convolutions and recurrent networks, rewritten as matmuls;
+//! - [`cpu`](mod@cpu): the cache sizes the CPU reports, from which the GEMMs size their blocks.
 //!
 //! Ops take `&Tensor` (any layout: views, transposes, broadcasts) and return a new
 //! contiguous tensor. Large contiguous inputs are split over threads with rayon; small ones
@@ -20,6 +21,7 @@
 
 pub mod activation;
 pub mod conv;
+pub mod cpu;
 pub mod dropout;
 pub mod elementwise;
 pub mod embedding;

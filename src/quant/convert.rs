@@ -48,7 +48,7 @@ pub struct PrecisionPlan {
     /// SmoothQuant factors `[in_features]` by Linear path (int8 layers only).
     pub smooth: HashMap<String, Vec<f32>>,
     /// Force an int8 kernel (default: the best this CPU has), e.g. to measure the AVX2
-    /// kernel's 7-bit activations on a VNNI machine.
+    /// kernel (centred 8-bit codes) on a VNNI machine.
     pub int8_kernel: Option<I8Kernel>,
     /// Force an f16/bf16 kernel (default: the best this CPU has for the precision).
     pub half_kernel: Option<HalfKernel>,

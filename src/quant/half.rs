@@ -19,20 +19,17 @@
 //!   pairs, 32 multiply-adds per instruction instead of 16; the activations are then rounded
 //!   to bf16 too (`vcvtne2ps2bf16`, once per call), which costs a little accuracy.
 //!
-//! Accumulation is always f32. The driver copies A once into a padded contiguous buffer
-//! (the native kernel: as bf16 pairs), splits C's columns over threads and walks row blocks,
-//! panels and `MR`-row tiles as `int8.rs` does; the epilogue adds the bias and applies GELU.
+//! Accumulation is always f32. `gemm_half` copies A once into a padded contiguous buffer
+//! (for the native kernel: as bf16 pairs) and hands it to the one lower-precision driver
+//! (`driver.rs`), which int8 shares; the epilogue adds the bias and applies GELU. The SIMD
+//! kernels are in `half_x86.rs`.
 
 use rayon::prelude::*;
 
 use super::Precision;
+use super::driver::{self, Finish, LowpTile, Problem};
 use crate::ops::matmul::Epilogue;
 use crate::{Error, Result};
-
-/// Bytes of A kept hot per row block.
-const MC_BYTES: usize = 192 * 1024;
-/// Least multiply-adds worth giving a thread.
-const PAR_MIN_MACS: usize = 1 << 21;
 
 /// Which f16/bf16 microkernel to use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -57,11 +54,11 @@ impl HalfKernel {
         match self {
             HalfKernel::Portable => true,
             #[cfg(target_arch = "x86_64")]
-            HalfKernel::Avx2 => x86::Avx2::new().is_some(),
+            HalfKernel::Avx2 => super::half_x86::Avx2::new(Precision::F16).is_some(),
             #[cfg(target_arch = "x86_64")]
-            HalfKernel::Avx512 => x86::Avx512::new().is_some(),
+            HalfKernel::Avx512 => super::half_x86::Avx512::new(Precision::F16).is_some(),
             #[cfg(target_arch = "x86_64")]
-            HalfKernel::Avx512Bf16 => x86::Avx512Bf16::new().is_some(),
+            HalfKernel::Avx512Bf16 => super::half_x86::Avx512Bf16::new().is_some(),
             #[cfg(not(target_arch = "x86_64"))]
             _ => false,
         }
@@ -195,8 +192,9 @@ impl PackedHalf {
 }
 
 /// `C = A·Wᵀ (+ bias) (then GELU)` with `W` f16 or bf16: `a: m x k` (row i at `i * lda`),
-/// `c: m x n` (row i at `i * ldc`, overwritten); the epilogue adds a bias `[n]` (then GELU). All threads of the current
-/// rayon pool. Errors if a slice is too short for its matrix.
+/// `c: m x n` (row i at `i * ldc`, overwritten); the epilogue adds a bias `[n]` (then GELU).
+/// All threads of the current rayon pool (the one lower-precision driver, `driver.rs`).
+/// Errors if a slice is too short for its matrix.
 #[allow(clippy::too_many_arguments)]
 pub fn gemm_half(
     m: usize,
@@ -220,24 +218,31 @@ pub fn gemm_half(
     if m == 0 || n == 0 {
         return Ok(());
     }
-    let mut c_rows: Vec<&mut [f32]> = c.chunks_mut(ldc.max(n)).take(m).map(|r| &mut r[..n]).collect();
-    let kp = w.kp;
+    let (kp, p) = (w.kp, w.precision);
+    let finish = AddBias { bias, gelu };
+    let panel_len = kp * w.nr;
     // A, prepared once: f32 rows for the widening kernels, bf16 pairs for `vdpbf16ps`.
-    let prepared: Box<dyn AnyA> = if w.kernel == HalfKernel::Avx512Bf16 {
-        Box::new(bf16_pairs_a(a, m, k, lda, kp))
-    } else {
-        Box::new(copy_a(a, m, k, lda, kp))
-    };
-    let job = HalfJob { m, kp, w, bias, gelu, a: prepared.as_ref() };
+    if w.kernel == HalfKernel::Avx512Bf16 {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let pairs = bf16_pairs_a(a, m, k, lda, kp);
+            let problem = Problem { m, n, kp, a: &pairs, lda: kp / 2, panels: &w.data, panel_len };
+            driver::gemm(super::half_x86::Avx512Bf16::new().ok_or_else(unsupported)?, &problem, &finish, c, ldc);
+            return Ok(());
+        }
+    }
+    let rows = copy_a(a, m, k, lda, kp);
+    let problem = Problem { m, n, kp, a: &rows, lda: kp, panels: &w.data, panel_len };
     match w.kernel {
-        HalfKernel::Portable => job.run(Portable, &mut c_rows),
+        HalfKernel::Portable => driver::gemm(Portable(p), &problem, &finish, c, ldc),
         #[cfg(target_arch = "x86_64")]
-        HalfKernel::Avx2 => job.run(x86::Avx2::new().ok_or_else(unsupported)?, &mut c_rows),
+        HalfKernel::Avx2 => {
+            driver::gemm(super::half_x86::Avx2::new(p).ok_or_else(unsupported)?, &problem, &finish, c, ldc)
+        }
         #[cfg(target_arch = "x86_64")]
-        HalfKernel::Avx512 => job.run(x86::Avx512::new().ok_or_else(unsupported)?, &mut c_rows),
-        #[cfg(target_arch = "x86_64")]
-        HalfKernel::Avx512Bf16 => job.run(x86::Avx512Bf16::new().ok_or_else(unsupported)?, &mut c_rows),
-        #[cfg(not(target_arch = "x86_64"))]
+        HalfKernel::Avx512 => {
+            driver::gemm(super::half_x86::Avx512::new(p).ok_or_else(unsupported)?, &problem, &finish, c, ldc)
+        }
         _ => return Err(unsupported()),
     }
     Ok(())
@@ -258,6 +263,7 @@ fn copy_a(a: &[f32], m: usize, k: usize, lda: usize, kp: usize) -> Vec<f32> {
 
 /// A's rows as bf16 pairs (k even in the low half, as `vdpbf16ps` reads them), `kp / 2`
 /// lanes per row, zero-padded; rounded to nearest even.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 fn bf16_pairs_a(a: &[f32], m: usize, k: usize, lda: usize, kp: usize) -> Vec<u32> {
     let lanes = kp / 2;
     let mut out = vec![0u32; m * lanes];
@@ -272,118 +278,45 @@ fn bf16_pairs_a(a: &[f32], m: usize, k: usize, lda: usize, kp: usize) -> Vec<u32
     out
 }
 
-/// The prepared A buffer, whatever its element type (so one job type serves all kernels).
-pub(crate) trait AnyA: Sync {
-    fn f32s(&self) -> &[f32] {
-        &[]
-    }
-    fn pairs(&self) -> &[u32] {
-        &[]
-    }
+/// The half-precision epilogue: the f32 tile plus the bias, then GELU.
+struct AddBias<'a> {
+    bias: Option<&'a [f32]>,
+    gelu: bool,
 }
-impl AnyA for Vec<f32> {
-    fn f32s(&self) -> &[f32] {
-        self
-    }
-}
-impl AnyA for Vec<u32> {
-    fn pairs(&self) -> &[u32] {
-        self
+
+impl Finish<f32> for AddBias<'_> {
+    fn row(&self, _i: usize, col: usize, acc: &[f32], out: &mut [f32]) {
+        out.copy_from_slice(acc);
+        if let Some(b) = self.bias {
+            let nr = out.len();
+            out.iter_mut().zip(&b[col..col + nr]).for_each(|(o, b)| *o += b);
+        }
+        if self.gelu {
+            crate::ops::gelu_in_place(out);
+        }
     }
 }
 
-/// The contract of a half-precision microkernel: for `i < h`, `j < NR`,
-/// `acc[i * NR + j] = Σ_k A[i][k] · W[k][j]` over `kp` values of k, A read from the prepared
-/// buffer (`ld` apart, in f32 or bf16-pair units), W from one packed panel.
-pub(crate) trait HalfTile: Copy + Send + Sync {
-    const MR: usize;
-    const NR: usize;
-    #[allow(clippy::too_many_arguments)]
-    fn tile(&self, p: Precision, kp: usize, h: usize, a: &dyn AnyA, a0: usize, b: &[u16], acc: &mut [f32]);
-}
-
-/// The portable kernel: widen, multiply, add.
+/// The portable kernel ([`LowpTile`] on f32 rows of A and 16-bit weights of precision `.0`):
+/// widen, multiply, add. `acc[i * NR + j] = Σ_k a[i * lda + k] · W[k][j]`.
 #[derive(Clone, Copy, Debug)]
-struct Portable;
+struct Portable(Precision);
 
-impl HalfTile for Portable {
+impl LowpTile for Portable {
+    type A = f32;
+    type B = u16;
+    type Acc = f32;
     const MR: usize = 4;
     const NR: usize = 16;
-    fn tile(&self, p: Precision, kp: usize, h: usize, a: &dyn AnyA, a0: usize, b: &[u16], acc: &mut [f32]) {
-        let pp = pair(p);
-        let a = a.f32s();
+    fn tile(&self, kp: usize, h: usize, a: &[f32], lda: usize, b: &[u16], acc: &mut [f32]) {
+        let (p, pp) = (self.0, pair(self.0));
         for i in 0..h {
-            let row = &a[a0 + i * kp..a0 + (i + 1) * kp];
+            let row = &a[i * lda..i * lda + kp];
             let out = &mut acc[i * Self::NR..(i + 1) * Self::NR];
             out.fill(0.0);
             for (kk, &x) in row.iter().enumerate() {
                 for (j, o) in out.iter_mut().enumerate() {
                     *o += x * from_bits(b[(kk / pp) * Self::NR * pp + j * pp + kk % pp], p);
-                }
-            }
-        }
-    }
-}
-
-struct HalfJob<'a> {
-    m: usize,
-    kp: usize,
-    w: &'a PackedHalf,
-    bias: Option<&'a [f32]>,
-    gelu: bool,
-    a: &'a dyn AnyA,
-}
-
-impl HalfJob<'_> {
-    fn run<K: HalfTile>(&self, kernel: K, c: &mut [&mut [f32]]) {
-        let (m, n) = (self.m, self.w.n);
-        let panels = n.div_ceil(K::NR);
-        let work = m.saturating_mul(n).saturating_mul(self.w.k);
-        let tasks = rayon::current_num_threads().min(panels).min((work / PAR_MIN_MACS).max(1));
-        if tasks < 2 {
-            return self.slab(kernel, 0, c);
-        }
-        let bounds: Vec<usize> = (0..=tasks).map(|t| (panels * t / tasks * K::NR).min(n)).collect();
-        let mut parts: Vec<Vec<&mut [f32]>> = (0..tasks).map(|_| Vec::with_capacity(m)).collect();
-        for row in c.iter_mut() {
-            let mut rest = &mut row[..n];
-            for (t, part) in parts.iter_mut().enumerate() {
-                let (piece, tail) = rest.split_at_mut(bounds[t + 1] - bounds[t]);
-                part.push(piece);
-                rest = tail;
-            }
-        }
-        parts.into_par_iter().enumerate().for_each(|(t, mut rows)| self.slab(kernel, bounds[t], &mut rows));
-    }
-
-    fn slab<K: HalfTile>(&self, kernel: K, j0: usize, c: &mut [&mut [f32]]) {
-        debug_assert_eq!(K::NR, self.w.nr, "panels packed for another kernel");
-        let width = c.first().map_or(0, |r| r.len());
-        let (kp, p) = (self.kp, self.w.precision);
-        let panel_len = kp * K::NR;
-        let mc = (MC_BYTES / (4 * kp).max(1)).max(K::MR) / K::MR * K::MR;
-        // Row stride of the prepared A in its own units (bf16 pairs: kp / 2 lanes).
-        let ld = if self.a.pairs().is_empty() { kp } else { kp / 2 };
-        let mut acc = vec![0.0f32; K::MR * K::NR];
-        for i0 in (0..self.m).step_by(mc) {
-            let i_end = (i0 + mc).min(self.m);
-            for jc in (0..width).step_by(K::NR) {
-                let col = j0 + jc;
-                let nr = K::NR.min(width - jc);
-                let panel = &self.w.data[col / K::NR * panel_len..][..panel_len];
-                for i in (i0..i_end).step_by(K::MR) {
-                    let h = K::MR.min(i_end - i);
-                    kernel.tile(p, kp, h, self.a, i * ld, panel, &mut acc);
-                    for r in 0..h {
-                        let out = &mut c[i + r][jc..jc + nr];
-                        out.copy_from_slice(&acc[r * K::NR..r * K::NR + nr]);
-                        if let Some(b) = self.bias {
-                            out.iter_mut().zip(&b[col..col + nr]).for_each(|(o, b)| *o += b);
-                        }
-                        if self.gelu {
-                            crate::ops::gelu_in_place(out);
-                        }
-                    }
                 }
             }
         }
@@ -417,263 +350,4 @@ pub fn linear_half_ref(
         }
     }
     y
-}
-
-#[cfg(target_arch = "x86_64")]
-mod x86 {
-    //! The SIMD half-precision kernels (see the parent module's docs).
-    use std::arch::x86_64::*;
-
-    use super::{AnyA, HalfTile, Precision};
-
-    macro_rules! by_height {
-        ($h:expr, $f:ident $args:tt, [$($n:literal)*]) => {
-            match $h {
-                $($n => $f::<$n> $args,)*
-                h => unreachable!("no half kernel for height {h}"),
-            }
-        };
-    }
-
-    /// The bounds every kernel checks before using raw pointers.
-    #[allow(clippy::too_many_arguments)]
-    fn check(mr: usize, nr: usize, kp: usize, h: usize, a_len: usize, a0: usize, ld: usize, b: &[u16], acc: &[f32]) {
-        assert!((1..=mr).contains(&h), "half tile: height {h} not in 1..={mr}");
-        assert!(a_len >= a0 + h * ld, "half tile: A shorter than {h} rows");
-        assert!(b.len() >= kp * nr, "half tile: panel shorter than kp = {kp}");
-        assert!(acc.len() >= h * nr, "half tile: accumulators for fewer than {h} rows");
-    }
-
-    /// Proof of AVX2 + FMA + F16C.
-    #[derive(Clone, Copy, Debug)]
-    pub(super) struct Avx2(());
-    impl Avx2 {
-        pub(super) fn new() -> Option<Self> {
-            (is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") && is_x86_feature_detected!("f16c"))
-                .then_some(Avx2(()))
-        }
-    }
-
-    impl HalfTile for Avx2 {
-        const MR: usize = 6;
-        const NR: usize = 16;
-        fn tile(&self, p: Precision, kp: usize, h: usize, a: &dyn AnyA, a0: usize, b: &[u16], acc: &mut [f32]) {
-            let a = a.f32s();
-            check(Self::MR, Self::NR, kp, h, a.len(), a0, kp, b, acc);
-            let (a, b, acc) = (a[a0..].as_ptr(), b.as_ptr(), acc.as_mut_ptr());
-            // SAFETY: `self` proves AVX2 + FMA + F16C; `check` verified A has h rows of kp
-            // floats, the panel kp x 16 values and acc 16 h floats.
-            unsafe {
-                if p == Precision::F16 {
-                    by_height!(h, f16_avx2(kp, a, b, acc), [1 2 3 4 5 6])
-                } else {
-                    by_height!(h, bf16_avx2(kp, a, b, acc), [1 2 3 4 5 6])
-                }
-            }
-        }
-    }
-
-    /// # Safety
-    /// AVX2 + FMA + F16C; `a`: H rows of kp floats (kp apart); `b`: kp x 16 f16; `acc`: 16 H.
-    #[target_feature(enable = "avx2,fma,f16c")]
-    unsafe fn f16_avx2<const H: usize>(kp: usize, a: *const f32, b: *const u16, acc: *mut f32) {
-        let mut lo = [_mm256_setzero_ps(); H];
-        let mut hi = [_mm256_setzero_ps(); H];
-        for kk in 0..kp {
-            // SAFETY: kk < kp: panel values 16kk..16kk+16 and A values i*kp+kk are in bounds.
-            unsafe {
-                let b0 = _mm256_cvtph_ps(_mm_loadu_si128(b.add(kk * 16) as *const __m128i));
-                let b1 = _mm256_cvtph_ps(_mm_loadu_si128(b.add(kk * 16 + 8) as *const __m128i));
-                for i in 0..H {
-                    let av = _mm256_broadcast_ss(&*a.add(i * kp + kk));
-                    lo[i] = _mm256_fmadd_ps(av, b0, lo[i]);
-                    hi[i] = _mm256_fmadd_ps(av, b1, hi[i]);
-                }
-            }
-        }
-        for i in 0..H {
-            // SAFETY: acc holds 16 H floats.
-            unsafe {
-                _mm256_storeu_ps(acc.add(i * 16), lo[i]);
-                _mm256_storeu_ps(acc.add(i * 16 + 8), hi[i]);
-            }
-        }
-    }
-
-    /// bf16 pairs: one 32-bit lane holds `[k even | k odd]` of one column; `lane << 16` and
-    /// `lane & 0xFFFF0000` are the two f32 values.
-    ///
-    /// # Safety
-    /// AVX2 + FMA; `a`: H rows of kp floats (kp even); `b`: kp x 16 bf16; `acc`: 16 H.
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn bf16_avx2<const H: usize>(kp: usize, a: *const f32, b: *const u16, acc: *mut f32) {
-        let high = _mm256_set1_epi32(0xFFFF_0000u32 as i32);
-        let mut lo = [_mm256_setzero_ps(); H];
-        let mut hi = [_mm256_setzero_ps(); H];
-        for q in 0..kp / 2 {
-            // SAFETY: q < kp/2: panel values 32q..32q+32 and A values i*kp+2q+{0,1} in bounds.
-            unsafe {
-                let v0 = _mm256_loadu_si256(b.add(q * 32) as *const __m256i);
-                let v1 = _mm256_loadu_si256(b.add(q * 32 + 16) as *const __m256i);
-                let (e0, o0) =
-                    (_mm256_castsi256_ps(_mm256_slli_epi32(v0, 16)), _mm256_castsi256_ps(_mm256_and_si256(v0, high)));
-                let (e1, o1) =
-                    (_mm256_castsi256_ps(_mm256_slli_epi32(v1, 16)), _mm256_castsi256_ps(_mm256_and_si256(v1, high)));
-                for i in 0..H {
-                    let ae = _mm256_broadcast_ss(&*a.add(i * kp + 2 * q));
-                    let ao = _mm256_broadcast_ss(&*a.add(i * kp + 2 * q + 1));
-                    lo[i] = _mm256_fmadd_ps(ao, o0, _mm256_fmadd_ps(ae, e0, lo[i]));
-                    hi[i] = _mm256_fmadd_ps(ao, o1, _mm256_fmadd_ps(ae, e1, hi[i]));
-                }
-            }
-        }
-        for i in 0..H {
-            // SAFETY: acc holds 16 H floats.
-            unsafe {
-                _mm256_storeu_ps(acc.add(i * 16), lo[i]);
-                _mm256_storeu_ps(acc.add(i * 16 + 8), hi[i]);
-            }
-        }
-    }
-
-    /// Proof of AVX-512F (F16C comes with it on every AVX-512 CPU, but is checked too).
-    #[derive(Clone, Copy, Debug)]
-    pub(super) struct Avx512(());
-    impl Avx512 {
-        pub(super) fn new() -> Option<Self> {
-            (is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("f16c")).then_some(Avx512(()))
-        }
-    }
-
-    impl HalfTile for Avx512 {
-        const MR: usize = 14;
-        const NR: usize = 32;
-        fn tile(&self, p: Precision, kp: usize, h: usize, a: &dyn AnyA, a0: usize, b: &[u16], acc: &mut [f32]) {
-            let a = a.f32s();
-            check(Self::MR, Self::NR, kp, h, a.len(), a0, kp, b, acc);
-            let (a, b, acc) = (a[a0..].as_ptr(), b.as_ptr(), acc.as_mut_ptr());
-            // SAFETY: `self` proves AVX-512F (+F16C); `check` verified A has h rows of kp
-            // floats, the panel kp x 32 values and acc 32 h floats.
-            unsafe {
-                if p == Precision::F16 {
-                    by_height!(h, f16_avx512(kp, a, b, acc), [1 2 3 4 5 6 7 8 9 10 11 12 13 14])
-                } else {
-                    by_height!(h, bf16_avx512(kp, a, b, acc), [1 2 3 4 5 6 7 8 9 10 11 12 13 14])
-                }
-            }
-        }
-    }
-
-    /// # Safety
-    /// AVX-512F; `a`: H rows of kp floats; `b`: kp x 32 f16; `acc`: 32 H.
-    #[target_feature(enable = "avx512f,f16c")]
-    unsafe fn f16_avx512<const H: usize>(kp: usize, a: *const f32, b: *const u16, acc: *mut f32) {
-        let mut lo = [_mm512_setzero_ps(); H];
-        let mut hi = [_mm512_setzero_ps(); H];
-        for kk in 0..kp {
-            // SAFETY: kk < kp: panel values 32kk..32kk+32 and A values i*kp+kk in bounds.
-            unsafe {
-                let b0 = _mm512_cvtph_ps(_mm256_loadu_si256(b.add(kk * 32) as *const __m256i));
-                let b1 = _mm512_cvtph_ps(_mm256_loadu_si256(b.add(kk * 32 + 16) as *const __m256i));
-                for i in 0..H {
-                    let av = _mm512_set1_ps(*a.add(i * kp + kk));
-                    lo[i] = _mm512_fmadd_ps(av, b0, lo[i]);
-                    hi[i] = _mm512_fmadd_ps(av, b1, hi[i]);
-                }
-            }
-        }
-        for i in 0..H {
-            // SAFETY: acc holds 32 H floats.
-            unsafe {
-                _mm512_storeu_ps(acc.add(i * 32), lo[i]);
-                _mm512_storeu_ps(acc.add(i * 32 + 16), hi[i]);
-            }
-        }
-    }
-
-    /// # Safety
-    /// AVX-512F; `a`: H rows of kp floats (kp even); `b`: kp x 32 bf16 (pairs); `acc`: 32 H.
-    #[target_feature(enable = "avx512f")]
-    unsafe fn bf16_avx512<const H: usize>(kp: usize, a: *const f32, b: *const u16, acc: *mut f32) {
-        let high = _mm512_set1_epi32(0xFFFF_0000u32 as i32);
-        let mut lo = [_mm512_setzero_ps(); H];
-        let mut hi = [_mm512_setzero_ps(); H];
-        for q in 0..kp / 2 {
-            // SAFETY: q < kp/2: panel values 64q..64q+64 and A values i*kp+2q+{0,1} in bounds.
-            unsafe {
-                let v0 = _mm512_loadu_si512(b.add(q * 64) as *const _);
-                let v1 = _mm512_loadu_si512(b.add(q * 64 + 32) as *const _);
-                let (e0, o0) =
-                    (_mm512_castsi512_ps(_mm512_slli_epi32(v0, 16)), _mm512_castsi512_ps(_mm512_and_si512(v0, high)));
-                let (e1, o1) =
-                    (_mm512_castsi512_ps(_mm512_slli_epi32(v1, 16)), _mm512_castsi512_ps(_mm512_and_si512(v1, high)));
-                for i in 0..H {
-                    let ae = _mm512_set1_ps(*a.add(i * kp + 2 * q));
-                    let ao = _mm512_set1_ps(*a.add(i * kp + 2 * q + 1));
-                    lo[i] = _mm512_fmadd_ps(ao, o0, _mm512_fmadd_ps(ae, e0, lo[i]));
-                    hi[i] = _mm512_fmadd_ps(ao, o1, _mm512_fmadd_ps(ae, e1, hi[i]));
-                }
-            }
-        }
-        for i in 0..H {
-            // SAFETY: acc holds 32 H floats.
-            unsafe {
-                _mm512_storeu_ps(acc.add(i * 32), lo[i]);
-                _mm512_storeu_ps(acc.add(i * 32 + 16), hi[i]);
-            }
-        }
-    }
-
-    /// Proof of AVX-512F + AVX512_BF16.
-    #[derive(Clone, Copy, Debug)]
-    pub(super) struct Avx512Bf16(());
-    impl Avx512Bf16 {
-        pub(super) fn new() -> Option<Self> {
-            (is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bf16")).then_some(Avx512Bf16(()))
-        }
-    }
-
-    impl HalfTile for Avx512Bf16 {
-        const MR: usize = 14;
-        const NR: usize = 32;
-        fn tile(&self, p: Precision, kp: usize, h: usize, a: &dyn AnyA, a0: usize, b: &[u16], acc: &mut [f32]) {
-            debug_assert_eq!(p, Precision::Bf16);
-            let a = a.pairs();
-            check(Self::MR, Self::NR, kp, h, a.len(), a0, kp / 2, b, acc);
-            let (a, b, acc) = (a[a0..].as_ptr(), b.as_ptr(), acc.as_mut_ptr());
-            // SAFETY: `self` proves AVX-512F + AVX512_BF16; `check` verified A has h rows of
-            // kp/2 pairs, the panel kp x 32 values and acc 32 h floats.
-            unsafe { by_height!(h, dpbf16(kp / 2, a, b, acc), [1 2 3 4 5 6 7 8 9 10 11 12 13 14]) }
-        }
-    }
-
-    /// `vdpbf16ps`: per f32 lane, `acc += a.lo * b.lo + a.hi * b.hi` on bf16 pairs.
-    ///
-    /// # Safety
-    /// AVX-512F + AVX512_BF16; `a`: H rows of `pairs` u32 (pairs apart); `b`: pairs x 64
-    /// bf16; `acc`: 32 H.
-    #[target_feature(enable = "avx512f,avx512bf16")]
-    unsafe fn dpbf16<const H: usize>(pairs: usize, a: *const u32, b: *const u16, acc: *mut f32) {
-        let mut lo = [_mm512_setzero_ps(); H];
-        let mut hi = [_mm512_setzero_ps(); H];
-        for q in 0..pairs {
-            // SAFETY: q < pairs: panel values 64q..64q+64 and A lanes i*pairs+q in bounds.
-            unsafe {
-                let b0: __m512bh = std::mem::transmute(_mm512_loadu_si512(b.add(q * 64) as *const _));
-                let b1: __m512bh = std::mem::transmute(_mm512_loadu_si512(b.add(q * 64 + 32) as *const _));
-                for i in 0..H {
-                    let av: __m512bh = std::mem::transmute(_mm512_set1_epi32(*a.add(i * pairs + q) as i32));
-                    lo[i] = _mm512_dpbf16_ps(lo[i], av, b0);
-                    hi[i] = _mm512_dpbf16_ps(hi[i], av, b1);
-                }
-            }
-        }
-        for i in 0..H {
-            // SAFETY: acc holds 32 H floats.
-            unsafe {
-                _mm512_storeu_ps(acc.add(i * 32), lo[i]);
-                _mm512_storeu_ps(acc.add(i * 32 + 16), hi[i]);
-            }
-        }
-    }
 }

@@ -38,45 +38,39 @@
 //! - AVX2 has no such instruction: `vpmaddubsw` multiplies u8 x i8 and adds *pairs* into
 //!   **saturating i16**, then `vpmaddwd` by ones adds pairs of i16 into i32. The trap:
 //!   255 x 127 x 2 = 64770 does not fit in i16 (max 32767), so with full-range codes on both
-//!   sides the pair sums silently clip to 32767. On this path the weights are quantized to
-//!   7 bits (`-63..=63`, as oneDNN does without VNNI): 255 x 63 x 2 = 32130 always fits and
-//!   the sums stay exact. Why the weights and not the activations: we measured both
-//!   (docs/lower-precision.md): 7-bit activations cost far more accuracy on short sentences,
-//!   because a per-token scale is shared by a few outlier features, while each weight row
-//!   has its own scale. (Splitting each product in two would keep 8 bits but halve the speed.)
+//!   sides the pair sums silently clip to 32767. The way out that keeps all 8 bits of the
+//!   weights: make *both* operands at most 127 in size. The activation codes are centred,
+//!   `a = q - 127` with `q` in `0..=254` (254 levels instead of 255: one code lost), so
+//!   `|a| <= 127`, and the kernel multiplies `|w|` (unsigned, `vpabsb`) by `a` carrying the
+//!   sign of `w` (`vpsignb`): the same products, and a pair sum is at most
+//!   `2 x 127 x 127 = 32258 < 32767`. Exact, for one `vpabsb` per weight vector and one
+//!   `vpsignb` per product vector. The quantizer writes the centred codes straight into the
+//!   buffer the kernel reads (as i8), so the kernel sums `(q - 127) w` and the epilogue
+//!   subtracts `(z - 127) colsum` ([`I8Kernel::activation_offset`]).
 //!
-//! ## The loops (`gemm_i8`)
+//! ## The loops
 //!
-//! 1. Quantize A (all rows, in parallel): `m x kp` bytes, `kp = k` rounded up to 4.
-//! 2. Split the columns of C into one slab per thread, at multiples of NR.
-//! 3. Per slab: for each block of `MC` rows of A (sized to stay in L2), for each NR-wide
-//!    weight panel (it stays in L1/L2 while the rows stream past), for each `MR`-row tile:
-//!    the microkernel fills an `MR x NR` i32 tile, the epilogue writes f32 into C.
-//!
-//! There is no k blocking: a whole panel row of the weight (`kp x NR` bytes, 12-96 KB for
-//! BERT's shapes) is a quarter of the f32 one's size.
+//! `gemm_i8` quantizes A (all rows, in parallel) straight into the buffer the kernel reads
+//! (`m x kp` bytes, `kp = k` rounded up to 4), then hands it, the panels and the dequantizing
+//! epilogue to the one lower-precision driver (`driver.rs`: threads, row blocks, panels,
+//! tiles), which f16/bf16 share.
 
 use rayon::prelude::*;
 
+use super::driver::{self, Finish, LowpTile, Problem};
 use crate::ops::matmul::Epilogue;
 use crate::{Error, Result};
 
 /// k values per 32-bit lane: one `vpdpbusd` lane sums 4 products.
 pub const GROUP: usize = 4;
 
-/// Bytes of quantized A kept hot per row block (`MC = MC_BYTES / kp` rows): half of a
-/// typical 512 KB-2 MB L2.
-const MC_BYTES: usize = 192 * 1024;
-
-/// Least multiply-adds worth giving a thread (as in `ops::matmul`): below it, one thread.
-const PAR_MIN_MACS: usize = 1 << 21;
-
 /// Which int8 microkernel to use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum I8Kernel {
     /// Plain Rust loops (any target; the fallback and the readable version).
     Portable,
-    /// AVX2 `vpmaddubsw` + `vpmaddwd` (weights in 7 bits, -63..=63: see the module docs).
+    /// AVX2 `vpmaddubsw` + `vpmaddwd` on sign-moved operands (8-bit weights, centred
+    /// activations: see the module docs).
     Avx2,
     /// AVX-VNNI `vpdpbusd` on 256-bit registers (Alder Lake and later, Zen 5).
     AvxVnni,
@@ -128,18 +122,27 @@ impl I8Kernel {
         }
     }
 
-    /// Largest activation code: 255 (all kernels use 8-bit unsigned activations).
+    /// Largest activation code: 255, or 254 for AVX2, whose codes are centred to
+    /// `-127..=127` so that `vpmaddubsw`'s pair sums never saturate i16 (see the module docs).
     pub fn levels(self) -> u8 {
-        255
+        match self {
+            I8Kernel::Avx2 => 254,
+            _ => 255,
+        }
     }
 
-    /// Largest |weight code|: 127, or 63 (7 bits) for AVX2, so that `vpmaddubsw`'s pair sums
-    /// `255 x 63 x 2 = 32130` never saturate i16 (the trap; see the module docs).
-    pub fn weight_max(self) -> i8 {
+    /// What is subtracted from each activation code before the kernel multiplies it: 127 for
+    /// AVX2 (centred codes, stored as i8), else 0. The epilogue's zero point moves by as much.
+    pub fn activation_offset(self) -> i32 {
         match self {
-            I8Kernel::Avx2 => 63,
-            _ => 127,
+            I8Kernel::Avx2 => 127,
+            _ => 0,
         }
+    }
+
+    /// Largest |weight code|: 127 (8 bits, symmetric) for every kernel.
+    pub fn weight_max(self) -> i8 {
+        127
     }
 }
 
@@ -152,8 +155,7 @@ pub struct RowQuant {
     pub zero_point: i32,
 }
 
-/// Quantizes one weight row (an output channel) symmetrically to `-qmax..=qmax` (127, or 63
-/// for the AVX2 kernel). Returns the scale `max|w| / qmax` (1.0 for an all-zero row).
+/// Quantizes one weight row (an output channel) symmetrically to `-qmax..=qmax` (127). Returns the scale `max|w| / qmax` (1.0 for an all-zero row).
 /// `out.len() == w.len()`.
 pub fn quantize_weight_row(w: &[f32], qmax: i8, out: &mut [i8]) -> f32 {
     let qmax = qmax as f32;
@@ -371,30 +373,39 @@ pub fn gemm_i8(
     if m == 0 || n == 0 {
         return Ok(());
     }
-    // 1. Quantize A, one row per token.
+    // 1. Quantize A, one row per token, into the buffer the kernel reads.
     let kp = w.groups * GROUP;
     let mut qa = vec![0u8; m * kp];
     let mut rows = vec![RowQuant { scale: 0.0, zero_point: 0 }; m];
-    let levels = w.kernel.levels();
+    let (levels, offset) = (w.kernel.levels(), w.kernel.activation_offset());
     let quantize = |(i, (q, r)): (usize, (&mut [u8], &mut RowQuant))| {
         *r = quantize_row(&a[i * lda..i * lda + k], w.act_mul.as_deref(), levels, q);
+        if offset != 0 {
+            q[..k].iter_mut().for_each(|q| *q = q.wrapping_sub(offset as u8));
+        }
     };
     if m * k >= 1 << 16 {
         qa.par_chunks_mut(kp.max(1)).zip(rows.par_iter_mut()).enumerate().for_each(quantize);
     } else {
         qa.chunks_mut(kp.max(1)).zip(rows.iter_mut()).enumerate().for_each(quantize);
     }
-    // 2.-3. The blocked product.
-    let mut c_rows: Vec<&mut [f32]> = c.chunks_mut(ldc.max(n)).take(m).map(|r| &mut r[..n]).collect();
-    let job = Job { m, kp, qa: &qa, rows: &rows, w, bias, gelu };
+    // 2. The blocked product, dequantized in the epilogue.
+    let problem = Problem { m, n, kp, a: &qa, lda: kp, panels: &w.panels, panel_len: kp * w.nr };
+    let finish = Dequantize { rows: &rows, w, bias, gelu, offset };
     match w.kernel {
-        I8Kernel::Portable => job.run(Portable, &mut c_rows),
+        I8Kernel::Portable => driver::gemm(Portable, &problem, &finish, c, ldc),
         #[cfg(target_arch = "x86_64")]
-        I8Kernel::Avx2 => job.run(super::int8_x86::Avx2::new().ok_or_else(unsupported)?, &mut c_rows),
+        I8Kernel::Avx2 => {
+            driver::gemm(super::int8_x86::Avx2::new().ok_or_else(unsupported)?, &problem, &finish, c, ldc)
+        }
         #[cfg(target_arch = "x86_64")]
-        I8Kernel::AvxVnni => job.run(super::int8_x86::AvxVnni::new().ok_or_else(unsupported)?, &mut c_rows),
+        I8Kernel::AvxVnni => {
+            driver::gemm(super::int8_x86::AvxVnni::new().ok_or_else(unsupported)?, &problem, &finish, c, ldc)
+        }
         #[cfg(target_arch = "x86_64")]
-        I8Kernel::Avx512Vnni => job.run(super::int8_x86::Avx512Vnni::new().ok_or_else(unsupported)?, &mut c_rows),
+        I8Kernel::Avx512Vnni => {
+            driver::gemm(super::int8_x86::Avx512Vnni::new().ok_or_else(unsupported)?, &problem, &finish, c, ldc)
+        }
         #[cfg(not(target_arch = "x86_64"))]
         _ => return Err(unsupported()),
     }
@@ -403,6 +414,41 @@ pub fn gemm_i8(
 
 fn unsupported() -> Error {
     Error::invalid("gemm_i8", "the weight was packed for a kernel this CPU does not support")
+}
+
+/// The int8 epilogue: zero-point correction, scales, bias, GELU, one row of a tile at a time.
+struct Dequantize<'a> {
+    rows: &'a [RowQuant],
+    w: &'a PackedI8,
+    bias: Option<&'a [f32]>,
+    gelu: bool,
+    /// The kernel's [`I8Kernel::activation_offset`].
+    offset: i32,
+}
+
+impl Finish<i32> for Dequantize<'_> {
+    fn row(&self, i: usize, col: usize, acc: &[i32], out: &mut [f32]) {
+        let nr = out.len();
+        let rq = self.rows[i];
+        let rq = RowQuant { zero_point: rq.zero_point - self.offset, ..rq };
+        let (cs, sw) = (&self.w.colsum[col..col + nr], &self.w.scales[col..col + nr]);
+        match self.bias {
+            Some(b) => {
+                let b = &b[col..col + nr];
+                for j in 0..nr {
+                    out[j] = dequantize(acc[j], rq, cs[j], sw[j], b[j]);
+                }
+            }
+            None => {
+                for j in 0..nr {
+                    out[j] = dequantize(acc[j], rq, cs[j], sw[j], 0.0);
+                }
+            }
+        }
+        if self.gelu {
+            crate::ops::gelu_in_place(out);
+        }
+    }
 }
 
 /// Errors unless `len` values hold a `rows x cols` matrix with leading dimension `ld`.
@@ -425,15 +471,10 @@ pub(crate) fn check_matrix(
     }
 }
 
-/// The contract of an int8 microkernel: for `i < h`, `j < NR`,
-/// `acc[i * NR + j] = Σ_g Σ_t a[i * lda + 4g + t] * b[g * 4 NR + 4j + t]` (u8 x i8 in i32).
-pub(crate) trait I8Tile: Copy + Send + Sync {
-    const MR: usize;
-    const NR: usize;
-    /// `a`: `h` rows of quantized activations, `lda` apart; `b`: one packed panel (`groups`
-    /// groups); `acc`: at least `h * NR` outputs. Panics if a slice is too short.
-    fn tile(&self, groups: usize, h: usize, a: &[u8], lda: usize, b: &[i8], acc: &mut [i32]);
-}
+// The contract of an int8 microkernel ([`LowpTile`] with `A = u8`, `B = i8`, `Acc = i32`):
+// for `i < h`, `j < NR`, `acc[i * NR + j] = Σ_g Σ_t a[i * lda + 4g + t] * b[g * 4 NR + 4j + t]`,
+// exact in i32, the bytes of `a` read as u8 codes (offset 0: VNNI, portable) or as i8
+// centred codes (offset 127: AVX2; see [`I8Kernel::activation_offset`]).
 
 /// The checks every kernel does before touching raw pointers.
 #[inline]
@@ -450,10 +491,14 @@ pub(crate) fn check_tile(mr: usize, nr: usize, groups: usize, h: usize, a: &[u8]
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Portable;
 
-impl I8Tile for Portable {
+impl LowpTile for Portable {
+    type A = u8;
+    type B = i8;
+    type Acc = i32;
     const MR: usize = 4;
     const NR: usize = 16;
-    fn tile(&self, groups: usize, h: usize, a: &[u8], lda: usize, b: &[i8], acc: &mut [i32]) {
+    fn tile(&self, kp: usize, h: usize, a: &[u8], lda: usize, b: &[i8], acc: &mut [i32]) {
+        let groups = kp / GROUP;
         check_tile(Self::MR, Self::NR, groups, h, a, lda, b, acc);
         for i in 0..h {
             let out = &mut acc[i * Self::NR..(i + 1) * Self::NR];
@@ -463,85 +508,6 @@ impl I8Tile for Portable {
                 let bg = &b[g * GROUP * Self::NR..(g + 1) * GROUP * Self::NR];
                 for (j, o) in out.iter_mut().enumerate() {
                     *o += (0..GROUP).map(|t| av[t] as i32 * bg[j * GROUP + t] as i32).sum::<i32>();
-                }
-            }
-        }
-    }
-}
-
-/// One call of [`gemm_i8`], after A was quantized.
-struct Job<'a> {
-    m: usize,
-    kp: usize,
-    qa: &'a [u8],
-    rows: &'a [RowQuant],
-    w: &'a PackedI8,
-    bias: Option<&'a [f32]>,
-    gelu: bool,
-}
-
-impl Job<'_> {
-    fn run<K: I8Tile>(&self, kernel: K, c: &mut [&mut [f32]]) {
-        debug_assert_eq!(K::NR, self.w.nr, "panels packed for another kernel");
-        let (m, n) = (self.m, self.w.n);
-        let panels = n.div_ceil(K::NR);
-        let work = m.saturating_mul(n).saturating_mul(self.w.k);
-        let tasks = rayon::current_num_threads().min(panels).min((work / PAR_MIN_MACS).max(1));
-        if tasks < 2 {
-            return self.slab(kernel, 0, c);
-        }
-        // Column slabs at panel boundaries; each task owns its pieces of every row of C.
-        let bounds: Vec<usize> = (0..=tasks).map(|t| (panels * t / tasks * K::NR).min(n)).collect();
-        let mut parts: Vec<Vec<&mut [f32]>> = (0..tasks).map(|_| Vec::with_capacity(m)).collect();
-        for row in c.iter_mut() {
-            let mut rest = &mut row[..n];
-            for (t, part) in parts.iter_mut().enumerate() {
-                let (piece, tail) = rest.split_at_mut(bounds[t + 1] - bounds[t]);
-                part.push(piece);
-                rest = tail;
-            }
-        }
-        parts.into_par_iter().enumerate().for_each(|(t, mut rows)| self.slab(kernel, bounds[t], &mut rows));
-    }
-
-    /// Columns `j0..j0 + c[0].len()` of C (`j0` a multiple of NR), all rows.
-    fn slab<K: I8Tile>(&self, kernel: K, j0: usize, c: &mut [&mut [f32]]) {
-        let width = c.first().map_or(0, |r| r.len());
-        let (groups, kp, w) = (self.w.groups, self.kp, self.w);
-        let panel_len = groups * GROUP * K::NR;
-        let mc = (MC_BYTES / kp.max(1)).max(K::MR) / K::MR * K::MR;
-        let mut acc = vec![0i32; K::MR * K::NR];
-        for i0 in (0..self.m).step_by(mc) {
-            let i_end = (i0 + mc).min(self.m);
-            for jc in (0..width).step_by(K::NR) {
-                let col = j0 + jc;
-                let nr = K::NR.min(width - jc);
-                let panel = &w.panels[col / K::NR * panel_len..][..panel_len];
-                for i in (i0..i_end).step_by(K::MR) {
-                    let h = K::MR.min(i_end - i);
-                    kernel.tile(groups, h, &self.qa[i * kp..], kp, panel, &mut acc);
-                    for r in 0..h {
-                        let out = &mut c[i + r][jc..jc + nr];
-                        let rq = self.rows[i + r];
-                        let acc_r = &acc[r * K::NR..r * K::NR + nr];
-                        let (cs, sw) = (&w.colsum[col..col + nr], &w.scales[col..col + nr]);
-                        match self.bias {
-                            Some(b) => {
-                                let b = &b[col..col + nr];
-                                for j in 0..nr {
-                                    out[j] = dequantize(acc_r[j], rq, cs[j], sw[j], b[j]);
-                                }
-                            }
-                            None => {
-                                for j in 0..nr {
-                                    out[j] = dequantize(acc_r[j], rq, cs[j], sw[j], 0.0);
-                                }
-                            }
-                        }
-                        if self.gelu {
-                            crate::ops::gelu_in_place(out);
-                        }
-                    }
                 }
             }
         }

@@ -7,21 +7,23 @@
 //! b_v = panel[g][v*lanes .. (v+1)*lanes]        NR/lanes vector loads (each lane: 4 i8)
 //! for i in 0..H:  a = broadcast(A[i][4g..4g+4])  one 32-bit broadcast (4 u8)
 //!                 acc[i][v] += dot4(a, b_v)      VNNI: one vpdpbusd per vector
-//!                                                AVX2: vpmaddubsw, vpmaddwd(·, 1), vpaddd
+//!                                                AVX2: vpsignb, vpmaddubsw,
+//!                                                      vpmaddwd(·, 1), vpaddd
 //! ```
 //!
 //! | kernel      | registers  | tile   | acc regs | MACs per instruction            |
 //! |-------------|------------|--------|----------|---------------------------------|
 //! | avx512-vnni | 32 x zmm   | 14x32  | 28       | 64 (`vpdpbusd zmm`)             |
 //! | avx-vnni    | 16 x ymm   | 6x16   | 12       | 32 (`vpdpbusd ymm`)             |
-//! | avx2        | 16 x ymm   | 4x16   | 8        | 32 per 3 instructions           |
+//! | avx2        | 16 x ymm   | 4x16   | 8        | 32 per 4 instructions (+ vpabsb) |
 //!
 //! A value of each kernel type exists only once `new()` has checked the CPU flags, which is
 //! what makes the `unsafe` calls below sound.
 
 use std::arch::x86_64::*;
 
-use super::int8::{GROUP, I8Tile, check_tile};
+use super::driver::LowpTile;
+use super::int8::{GROUP, check_tile};
 
 /// Calls `$f::<H>(args)` for the run-time height `$h`, one monomorphized copy per height.
 macro_rules! by_height {
@@ -43,10 +45,14 @@ impl Avx512Vnni {
     }
 }
 
-impl I8Tile for Avx512Vnni {
+impl LowpTile for Avx512Vnni {
+    type A = u8;
+    type B = i8;
+    type Acc = i32;
     const MR: usize = 14;
     const NR: usize = 32;
-    fn tile(&self, groups: usize, h: usize, a: &[u8], lda: usize, b: &[i8], acc: &mut [i32]) {
+    fn tile(&self, kp: usize, h: usize, a: &[u8], lda: usize, b: &[i8], acc: &mut [i32]) {
+        let groups = kp / GROUP;
         check_tile(Self::MR, Self::NR, groups, h, a, lda, b, acc);
         let (a, b, acc) = (a.as_ptr(), b.as_ptr(), acc.as_mut_ptr());
         // SAFETY: `self` proves AVX512F + AVX512_VNNI; `check_tile` verified that A holds `h`
@@ -95,10 +101,14 @@ impl AvxVnni {
     }
 }
 
-impl I8Tile for AvxVnni {
+impl LowpTile for AvxVnni {
+    type A = u8;
+    type B = i8;
+    type Acc = i32;
     const MR: usize = 6;
     const NR: usize = 16;
-    fn tile(&self, groups: usize, h: usize, a: &[u8], lda: usize, b: &[i8], acc: &mut [i32]) {
+    fn tile(&self, kp: usize, h: usize, a: &[u8], lda: usize, b: &[i8], acc: &mut [i32]) {
+        let groups = kp / GROUP;
         check_tile(Self::MR, Self::NR, groups, h, a, lda, b, acc);
         let (a, b, acc) = (a.as_ptr(), b.as_ptr(), acc.as_mut_ptr());
         // SAFETY: `self` proves AVX2 + AVX-VNNI; bounds as checked by `check_tile` (A: h rows
@@ -145,10 +155,14 @@ impl Avx2 {
     }
 }
 
-impl I8Tile for Avx2 {
+impl LowpTile for Avx2 {
+    type A = u8;
+    type B = i8;
+    type Acc = i32;
     const MR: usize = 4;
     const NR: usize = 16;
-    fn tile(&self, groups: usize, h: usize, a: &[u8], lda: usize, b: &[i8], acc: &mut [i32]) {
+    fn tile(&self, kp: usize, h: usize, a: &[u8], lda: usize, b: &[i8], acc: &mut [i32]) {
+        let groups = kp / GROUP;
         check_tile(Self::MR, Self::NR, groups, h, a, lda, b, acc);
         let (a, b, acc) = (a.as_ptr(), b.as_ptr(), acc.as_mut_ptr());
         // SAFETY: `self` proves AVX2; bounds as checked by `check_tile`.
@@ -156,9 +170,11 @@ impl I8Tile for Avx2 {
     }
 }
 
-/// `vpmaddubsw` (u8 x i8, adjacent pairs added into saturating i16) then `vpmaddwd` by ones
-/// (adjacent i16 pairs into i32): the same 4-product lane sums as `vpdpbusd`, exact as long
-/// as each pair sum fits in i16, i.e. weights are within -63..=63 (see `int8.rs`).
+/// The AVX2 kernel on centred activations `a` (i8, `-127..=127`) and 8-bit weights `w`
+/// (`-127..=127`): `vpmaddubsw(|w|, sign(a, w))` multiplies the unsigned `|w|` by `a` with
+/// the sign of `w` — the same product `a w` — and adds adjacent pairs into i16, at most
+/// `2 x 127 x 127 = 32258` in size, so the i16 never saturates; `vpmaddwd` by ones then adds
+/// pairs of those into i32: the 4-product lane sums of `vpdpbusd`, exactly.
 ///
 /// # Safety
 /// AVX2; `a`: H rows of `4 groups` bytes, `lda` apart; `b`: `64 groups` bytes; `acc`: `16 H`.
@@ -172,11 +188,12 @@ unsafe fn madd256<const H: usize>(groups: usize, a: *const u8, lda: usize, b: *c
         unsafe {
             let b0 = _mm256_loadu_si256(b.add(g * 64) as *const __m256i);
             let b1 = _mm256_loadu_si256(b.add(g * 64 + 32) as *const __m256i);
+            let (u0, u1) = (_mm256_abs_epi8(b0), _mm256_abs_epi8(b1));
             for i in 0..H {
                 let av = _mm256_set1_epi32((a.add(i * lda + g * GROUP) as *const i32).read_unaligned());
-                let p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(av, b0), ones);
-                let p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(av, b1), ones);
+                let p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(u0, _mm256_sign_epi8(av, b0)), ones);
                 lo[i] = _mm256_add_epi32(lo[i], p0);
+                let p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(u1, _mm256_sign_epi8(av, b1)), ones);
                 hi[i] = _mm256_add_epi32(hi[i], p1);
             }
         }
@@ -194,20 +211,27 @@ unsafe fn madd256<const H: usize>(groups: usize, a: *const u8, lda: usize, b: *c
 mod tests {
     use super::*;
 
-    /// The i16 saturation trap of `vpmaddubsw`, shown: with 8-bit codes on both sides a pair
-    /// sum 255 x 127 x 2 = 64770 clips to 32767; with 7-bit weights (63) it is exact.
+    /// The i16 saturation trap of `vpmaddubsw`, shown, and the way around it: u8 255 times
+    /// i8 127 in pairs clips to 32767; the centred, sign-moved operands of `madd256` sum the
+    /// extreme products exactly, with either sign.
     #[test]
-    fn avx2_saturation_trap() {
+    fn avx2_no_saturation() {
         let Some(k) = Avx2::new() else {
-            let _ = std::io::Write::write_all(&mut std::io::stderr(), b"avx2_saturation_trap: no AVX2, not run\n");
+            let _ = std::io::Write::write_all(&mut std::io::stderr(), b"avx2_no_saturation: no AVX2, not run\n");
             return;
         };
-        let a = [255u8; 4];
+        // SAFETY: AVX2 is present (`Avx2::new` checked it).
+        let clipped = unsafe {
+            let a = _mm256_set1_epi8(-1); // u8 255
+            let w = _mm256_set1_epi8(127);
+            _mm256_extract_epi16::<0>(_mm256_maddubs_epi16(a, w))
+        };
+        assert_eq!(clipped as i16, i16::MAX, "255 x 127 x 2 = 64770 clips to 32767");
         let mut acc = [0i32; 16];
-        k.tile(1, 1, &a, 4, &[127i8; 64], &mut acc);
-        assert_eq!(acc[0], 2 * 32767, "pairs saturate at 32767");
-        assert_ne!(acc[0], 4 * 255 * 127);
-        k.tile(1, 1, &a, 4, &[63i8; 64], &mut acc);
-        assert_eq!(acc[0], 4 * 255 * 63, "7-bit weights: exact");
+        for (a, w) in [(127i8, 127i8), (-127, 127), (127, -127), (-127, -127), (-1, -127), (0, -127)] {
+            let codes = [a as u8; 4];
+            k.tile(4, 1, &codes, 4, &[w; 64], &mut acc);
+            assert_eq!(acc, [4 * a as i32 * w as i32; 16], "a = {a}, w = {w}");
+        }
     }
 }

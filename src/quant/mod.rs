@@ -19,12 +19,17 @@
 //! in i32, and the epilogue turns it back into f32 with the row's and the column's scales,
 //! adds the bias and (optionally) applies GELU. See `int8.rs`.
 //!
-//! Files: `int8.rs` (quantization, the reference, the blocked driver), `int8_x86.rs` (the
-//! SIMD microkernels), `half.rs` (f16/bf16), `convert.rs` (turning a whole model to a
-//! precision), `report.rs` (`nanobert bench precision`: accuracy against f32).
+//! Files: `driver.rs` (the one blocked, threaded GEMM driver both formats share),
+//! `int8.rs` (quantization, the reference, the dequantizing epilogue) and `int8_x86.rs` (its
+//! SIMD microkernels), `half.rs` (f16/bf16) and `half_x86.rs` (its microkernels),
+//! `convert.rs` (turning a whole model to a precision), `report.rs` (`nanobert bench
+//! precision`: accuracy against f32).
 
 pub mod convert;
+mod driver;
 pub mod half;
+#[cfg(target_arch = "x86_64")]
+mod half_x86;
 pub mod int8;
 #[cfg(target_arch = "x86_64")]
 mod int8_x86;
@@ -42,6 +47,15 @@ pub const CALIBRATION: &str = include_str!("calibration.txt");
 /// SmoothQuant's migration strength α: how much of the activations' range moves into the
 /// weights (0: none, 1: all). 0.5 splits it evenly (docs/lower-precision.md).
 pub const SMOOTH_ALPHA: f32 = 0.5;
+
+/// The Linears `--precision int8` keeps in bf16, by path pattern: the attention's value
+/// projection. Measured on the accuracy set (`nanobert bench precision`,
+/// docs/lower-precision.md): int8 in the value projection alone costs more than in any other
+/// kind of Linear (min cosine 0.996 against 0.9998 for Q or K), because its output is
+/// averaged straight into every token's context without a softmax to flatten the error, and
+/// with it in bf16 the worst sentence goes from 0.993 to 0.997 (VNNI and AVX2 alike), for a
+/// twelfth of the multiply-adds in 16-bit instead of 8-bit.
+pub const INT8_KEEP_BF16: &[&str] = &["attention.self.value"];
 
 /// How a Linear layer stores its weight (see the module docs).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]

@@ -53,6 +53,16 @@ pub fn int8_chains() -> Option<DotChains> {
     None
 }
 
+/// The AVX2 int8 loop (`vpmaddubsw` + `vpmaddwd`) even where VNNI exists: the peak the AVX2
+/// kernel is measured against. `None` without AVX2.
+pub fn avx2_int8_chains() -> Option<DotChains> {
+    #[cfg(target_arch = "x86_64")]
+    if is_x86_feature_detected!("avx2") {
+        return Some(DotChains { name: "int8 GOP/s (avx2)", ops_per_iter: x86::AVX2_CHAINS * 64, run: x86::avx2 });
+    }
+    None
+}
+
 /// `vdpbf16ps` where AVX512_BF16 exists, else `None` (bf16 weights are then widened to f32
 /// while packing and run at the FP32 peak).
 pub fn bf16_chains() -> Option<DotChains> {
@@ -139,8 +149,12 @@ mod x86 {
         let ones = _mm256_set1_epi16(1);
         let mut acc = [_mm256_setzero_si256(); AVX2_CHAINS];
         for _ in 0..iters {
-            for c in acc.iter_mut() {
-                let pairs = _mm256_maddubs_epi16(a, b);
+            // `a` through black_box every iteration, and a different operand per chain:
+            // otherwise the products, the same in every chain and every iteration, are
+            // computed once outside the loop and only the adds are timed.
+            let a = std::hint::black_box(a);
+            for (i, c) in acc.iter_mut().enumerate() {
+                let pairs = _mm256_maddubs_epi16(_mm256_add_epi8(a, _mm256_set1_epi8(i as i8)), b);
                 *c = _mm256_add_epi32(*c, _mm256_madd_epi16(pairs, ones));
             }
         }

@@ -342,7 +342,7 @@ pub fn default_configs() -> Vec<Config> {
     }
     for k in kernels {
         let plan = PrecisionPlan { int8_kernel: Some(k), ..PrecisionPlan::uniform(Precision::Int8) };
-        let bits = if k.weight_max() == 63 { "7-bit w" } else { "8-bit w" };
+        let bits = format!("{} activation levels", k.levels() as u32 + 1);
         out.push(Config {
             label: format!("int8 {} ({bits}), plain", k.name()),
             plan: plan.clone(),
@@ -355,6 +355,22 @@ pub fn default_configs() -> Vec<Config> {
                 smooth_alpha: Some(alpha),
             });
         }
+        // What `--precision int8` runs: SmoothQuant α = 0.5 and the value projections in
+        // bf16 (on the AVX2 row widened to f32, as an AVX2-only CPU runs them).
+        let mut keep = plan.clone();
+        keep.overrides = super::INT8_KEEP_BF16.iter().map(|p| (p.to_string(), Precision::Bf16)).collect();
+        if k == I8Kernel::Avx2 {
+            keep.half_kernel = Some(HalfKernel::Avx2);
+        }
+        out.push(Config {
+            label: format!(
+                "**int8 {} ({bits}), SmoothQuant α={}, V in bf16** (`--precision int8`)",
+                k.name(),
+                super::SMOOTH_ALPHA
+            ),
+            plan: keep,
+            smooth_alpha: Some(super::SMOOTH_ALPHA),
+        });
     }
     out
 }

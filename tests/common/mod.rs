@@ -53,9 +53,16 @@ pub fn assert_slices_match(what: &str, ours: &[f32], theirs: &[f32], tol: f32) {
     assert!(d <= tol, "{what}: max abs difference {d:.3e} > {tol:.0e}");
 }
 
+/// The repository's root (the library's package): these helpers are shared by the tests of
+/// every crate in the workspace (crates/* include them by path).
+pub fn repo_root() -> PathBuf {
+    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    here.ancestors().find(|p| p.join("tests/fixtures").is_dir()).unwrap_or(&here).to_path_buf()
+}
+
 /// A fixture file or directory under tests/fixtures.
 pub fn fixture(path: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(path)
+    repo_root().join("tests/fixtures").join(path)
 }
 
 /// A reference file written by scripts/make_fixtures.py.

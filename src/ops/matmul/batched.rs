@@ -18,7 +18,7 @@ use std::cell::RefCell;
 use rayon::prelude::*;
 
 use super::backend;
-use super::blocked::{self, BSource};
+use super::blocked::{self, BSource, BlockSizes};
 use super::epilogue::Epilogue;
 use super::gemm::{Backend, Gemm};
 use super::kernels::{self, KernelFn, MicroKernel};
@@ -65,7 +65,14 @@ pub(crate) fn gemm_batch(
             let out = MatMut::new(&mut tmp[..m * n], m, n);
             match gemm.backend() {
                 Backend::Nanobert => {
-                    let run = Run { parallel, a: a_t, b: BSource::Matrix(b_t), c: out, epilogue: Epilogue::None };
+                    let run = Run {
+                        parallel,
+                        blocks: gemm.blocks(),
+                        a: a_t,
+                        b: BSource::Matrix(b_t),
+                        c: out,
+                        epilogue: Epilogue::None,
+                    };
                     kernels::with_kernel(gemm.kernel(), run);
                 }
                 Backend::MatrixMultiply => backend::sgemm_matrixmultiply(a_t, b_t, out, parallel),
@@ -86,6 +93,8 @@ pub(crate) fn gemm_batch(
 /// The single- or multi-threaded rung 3/4 on one product.
 pub(crate) struct Run<'a, 'b, 'c, 'e> {
     pub parallel: bool,
+    /// Block sizes chosen explicitly; `None`: derived from this CPU's caches for the kernel.
+    pub blocks: Option<BlockSizes>,
     pub a: MatRef<'a>,
     pub b: BSource<'b>,
     pub c: MatMut<'c>,
@@ -94,10 +103,14 @@ pub(crate) struct Run<'a, 'b, 'c, 'e> {
 
 impl KernelFn<()> for Run<'_, '_, '_, '_> {
     fn call<K: MicroKernel>(self, kernel: K) {
+        let mut blocks = self.blocks.unwrap_or_else(BlockSizes::for_kernel::<K>).fit_tile(K::NR);
+        if let BSource::Packed(p) = self.b {
+            blocks = blocks.with_kc(p.kc); // packed panels fix the depth
+        }
         if self.parallel {
-            parallel::gemm(kernel, self.a, self.b, self.c, self.epilogue);
+            parallel::gemm(kernel, blocks, self.a, self.b, self.c, self.epilogue);
         } else {
-            blocked::gemm(kernel, self.a, self.b, self.c, self.epilogue);
+            blocked::gemm(kernel, blocks, self.a, self.b, self.c, self.epilogue);
         }
     }
 }

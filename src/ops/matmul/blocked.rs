@@ -26,14 +26,23 @@
 //! rung 1 on the 3072-wide weights that do not fit in L2; it is then bound by the SSE2
 //! arithmetic of a default x86-64 build, not by memory (docs/matmul.md).
 //!
-//! ## Block sizes: derived from the caches, then settled by measurement
+//! ## Block sizes: derived from the caches the CPU reports
 //!
-//! The caches we target: L1d 32-48 KiB and L2 1-2 MiB per core (Zen 4: 32 KiB / 1 MiB;
-//! Sapphire Rapids: 48 KiB / 2 MiB), L3 shared. The sizes below are for the AVX-512 tile
-//! (MR = 14, NR = 32); the other kernels have smaller tiles, so the same sizes fit them too.
-//! They were chosen by timing BERT's shapes with every combination of KC in 128..512,
-//! MC in 28..192 and NC in 512..3072 (docs/matmul.md); differences within a few percent
-//! of the best were within noise, the values below were never among the losers.
+//! [`BlockSizes::for_tile`] computes KC, MC and NC from the [`CacheSizes`] the CPU reports
+//! (`ops/cpu.rs`) and the kernel's tile, by the rules below (the BLIS analytical model,
+//! Low et al. 2016, simplified); every product gets them through its [`super::Gemm`], which
+//! can also be given other sizes explicitly (the benchmark sweeps them). On Zen 4 (L1d
+//! 32 KiB, L2 1 MiB) with the AVX-512 tile (MR = 14, NR = 32) the rules give KC = 192,
+//! MC = 168, NC = 1024; with the AVX2 tile (6 x 16) KC = 384, MC = 84, NC = 512.
+//!
+//! - KC: the B~ panel (`KC x NR`) is read again by every A~ panel of loop 1, so it takes
+//!   3/4 of L1d; the rest holds the A~ panel streaming through and the C tile.
+//! - NC: the B~ block (`KC x NC`) stays in L2 while loop 3 walks all of A past it: 3/4 of L2.
+//! - MC: the A~ block (`MC x KC`) is read once per B~ panel; an eighth of L2 keeps it there
+//!   next to the B~ block, and a multiple of MR.
+//!
+//! The constants [`KC`], [`MC`] and [`NC`] are the sizes this code used before it read the
+//! caches (tuned by hand on Zen 4), kept as a reference point for the benchmark.
 
 use std::cell::RefCell;
 use std::thread::LocalKey;
@@ -43,8 +52,10 @@ use super::kernels::MicroKernel;
 use super::pack;
 use super::prepacked::PackedPanels;
 use super::view::{MatMut, MatRef};
+use crate::ops::cpu::CacheSizes;
 
-/// Depth of a block (loop 4). The B~ panel, `KC x NR` floats, is read again by every A~
+/// The hand-tuned depth of a block (loop 4) on Zen 4, before block sizes came from the
+/// caches ([`BlockSizes`]). The B~ panel, `KC x NR` floats, is read again by every A~
 /// panel of loop 1, so it must stay in L1 together with the A~ panel streaming through
 /// (`KC x MR`) and the C tile (1.8 KiB): at 192 that is 24 + 10.5 + 1.8 = 36 KiB, inside a
 /// 48 KiB L1 and leaving the B~ panel resident in a 32 KiB one. 256 (46 KiB, a full L1)
@@ -67,6 +78,46 @@ pub const NC: usize = 1024;
 /// and packing a row of B into 24 panels at once would evict its own writes.
 pub const PANEL_PAD: usize = 16;
 
+/// Block sizes of the loop nest for one microkernel (see the module docs): a plain value,
+/// derived once from the caches and passed down to the loops.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct BlockSizes {
+    /// Rows of an A~ block (loop 3), a multiple of the kernel's MR.
+    pub mc: usize,
+    /// Depth of a block (loop 4).
+    pub kc: usize,
+    /// Columns of a B~ block (loop 5), a multiple of the kernel's NR.
+    pub nc: usize,
+}
+
+impl BlockSizes {
+    /// The sizes for an `mr x nr` tile whose packed B holds `elem` bytes per value (4 for
+    /// f32; a lower-precision GEMM passes its own), by the rules of the module docs.
+    pub fn for_tile(caches: CacheSizes, mr: usize, nr: usize, elem: usize) -> BlockSizes {
+        let (mr, nr, elem) = (mr.max(1), nr.max(1), elem.max(1));
+        let kc = (caches.l1d * 3 / 4 / (nr * elem) / 16 * 16).clamp(16, 1024);
+        let nc = (caches.l2 * 3 / 4 / (kc * elem) / nr * nr).max(nr);
+        let mc = (caches.l2 / 8 / (kc * elem) / mr * mr).max(mr);
+        BlockSizes { mc, kc, nc }
+    }
+
+    /// The sizes for kernel `K` on this CPU ([`CacheSizes::detect`]).
+    pub(crate) fn for_kernel<K: MicroKernel>() -> BlockSizes {
+        BlockSizes::for_tile(CacheSizes::detect(), K::MR, K::NR, 4)
+    }
+
+    /// These sizes with NC rounded up to a multiple of `nr` (slabs of C then start on panel
+    /// boundaries, where pre-packed panels can be looked up).
+    pub(crate) fn fit_tile(self, nr: usize) -> BlockSizes {
+        BlockSizes { nc: self.nc.next_multiple_of(nr.max(1)), ..self }
+    }
+
+    /// These sizes with a given depth (a pre-packed B was cut at its own).
+    pub(crate) fn with_kc(self, kc: usize) -> BlockSizes {
+        BlockSizes { kc, ..self }
+    }
+}
+
 thread_local! {
     /// The A~ packing buffer, reused across calls on each thread: allocating and
     /// page-faulting it per call would cost more than the packing itself.
@@ -77,7 +128,15 @@ thread_local! {
 }
 
 /// C (`m x n`, a row-major view) = epilogue(A·B), A `m x k`, B `k x n`, on this thread.
-pub(crate) fn gemm<K: MicroKernel>(kernel: K, a: MatRef, b: BSource, mut c: MatMut, epilogue: Epilogue) {
+pub(crate) fn gemm<K: MicroKernel>(
+    kernel: K,
+    blocks: BlockSizes,
+    a: MatRef,
+    b: BSource,
+    mut c: MatMut,
+    epilogue: Epilogue,
+) {
+    let BlockSizes { kc: kc_max, nc: nc_max, .. } = blocks;
     let (m, n, k) = (c.rows, c.cols, a.cols);
     if m == 0 || n == 0 {
         return;
@@ -91,12 +150,12 @@ pub(crate) fn gemm<K: MicroKernel>(kernel: K, a: MatRef, b: BSource, mut c: MatM
     }
     with_buffer(&B_BUF, |b_buf| {
         // Loop 5: a slab of NC columns of B and C.
-        for jc in (0..n).step_by(NC) {
-            let nc = NC.min(n - jc);
+        for jc in (0..n).step_by(nc_max) {
+            let nc = nc_max.min(n - jc);
             // Loop 4: KC of the k dimension; pack B[pc.., jc..] into NR-wide panels (or look
             // the block up, if B was packed ahead of time: `prepacked.rs`).
-            for pc in (0..k).step_by(KC) {
-                let kc = KC.min(k - pc);
+            for pc in (0..k).step_by(kc_max) {
+                let kc = kc_max.min(k - pc);
                 let b_pack: &[f32] = match b {
                     BSource::Matrix(b) => {
                         let b_pack = aligned(b_buf, nc.div_ceil(K::NR) * (K::NR * kc + PANEL_PAD));
@@ -106,7 +165,7 @@ pub(crate) fn gemm<K: MicroKernel>(kernel: K, a: MatRef, b: BSource, mut c: MatM
                     BSource::Packed(panels) => panels.block(pc, kc, jc, nc),
                 };
                 let block = Block { pc, kc, jc, nc, last: pc + kc == k, prefetch: matches!(b, BSource::Packed(_)) };
-                macro_block(kernel, a, b_pack, block, c.rb(), epilogue);
+                macro_block(kernel, blocks.mc, a, b_pack, block, c.rb(), epilogue);
             }
         }
     });
@@ -129,6 +188,7 @@ pub(crate) struct Block {
 /// of `a`), columns `jc..jc + nc`.
 pub(crate) fn macro_block<K: MicroKernel>(
     kernel: K,
+    mc: usize,
     a: MatRef,
     b_pack: &[f32],
     blk: Block,
@@ -137,7 +197,10 @@ pub(crate) fn macro_block<K: MicroKernel>(
 ) {
     let (mr, nr, ldc) = (K::MR, K::NR, c.ld);
     let Block { pc, kc, jc, nc, .. } = blk;
-    let mc_max = (MC / mr * mr).max(mr);
+    // Blocks of about `mc` rows, all the same height (a last block of a few rows would
+    // reload every B~ panel for very little work).
+    let blocks = c.rows.div_ceil((mc / mr * mr).max(mr));
+    let mc_max = c.rows.div_ceil(blocks);
     let b_stride = nr * kc + PANEL_PAD; // panels are PANEL_PAD floats apart: see the constant
     let epilogue = if blk.last { epilogue } else { Epilogue::None };
     with_buffer(&A_BUF, |a_buf| {
@@ -246,4 +309,25 @@ pub(crate) fn aligned(buf: &mut Vec<f32>, len: usize) -> &mut [f32] {
     }
     let skip = buf.as_ptr().align_offset(64).min(PAD);
     &mut buf[skip..skip + len]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn block_sizes_follow_the_caches() {
+        let zen4 = CacheSizes { l1d: 32 << 10, l2: 1 << 20, l3: 32 << 20 };
+        assert_eq!(BlockSizes::for_tile(zen4, 14, 32, 4), BlockSizes { mc: 168, kc: 192, nc: 1024 });
+        assert_eq!(BlockSizes::for_tile(zen4, 6, 16, 4), BlockSizes { mc: 84, kc: 384, nc: 512 });
+        // Sapphire Rapids: 48 KiB L1d, 2 MiB L2.
+        let spr = CacheSizes { l1d: 48 << 10, l2: 2 << 20, l3: 105 << 20 };
+        let b = BlockSizes::for_tile(spr, 14, 32, 4);
+        assert_eq!(b, BlockSizes { mc: 224, kc: 288, nc: 1344 });
+        for (c, mr, nr) in [(zen4, 14, 32), (zen4, 6, 16), (spr, 14, 32), (spr, 6, 16)] {
+            let b = BlockSizes::for_tile(c, mr, nr, 4);
+            assert!(b.kc * nr * 4 <= c.l1d && b.kc * b.nc * 4 <= c.l2, "{b:?} does not fit {c:?}");
+            assert!(b.mc.is_multiple_of(mr) && b.nc.is_multiple_of(nr) && b.kc.is_multiple_of(16), "{b:?}");
+        }
+    }
 }

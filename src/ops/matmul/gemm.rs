@@ -11,7 +11,7 @@
 
 use super::backend;
 use super::batched::{self, Run};
-use super::blocked::BSource;
+use super::blocked::{BSource, BlockSizes};
 use super::epilogue::Epilogue;
 use super::kernels::{self, Kernel};
 use super::prepacked::PackedB;
@@ -43,12 +43,14 @@ pub struct Gemm {
     backend: Backend,
     kernel: Kernel,
     parallel: bool,
+    /// Block sizes chosen explicitly (`None`: from this CPU's caches, for the kernel).
+    blocks: Option<BlockSizes>,
 }
 
 impl Default for Gemm {
     /// nanobert's best kernel for this CPU, on all threads of the current rayon pool.
     fn default() -> Gemm {
-        Gemm { backend: Backend::Nanobert, kernel: Kernel::best(), parallel: true }
+        Gemm { backend: Backend::Nanobert, kernel: Kernel::best(), parallel: true, blocks: None }
     }
 }
 
@@ -69,6 +71,23 @@ impl Gemm {
     /// This choice on all threads of the current rayon pool (`true`) or on the calling thread.
     pub fn parallel(self, parallel: bool) -> Gemm {
         Gemm { parallel, ..self }
+    }
+
+    /// This choice with explicit block sizes (MC and NC are rounded up to the kernel's tile)
+    /// instead of those derived from the caches ([`BlockSizes::for_tile`]); for
+    /// measurements. A pre-packed B keeps the depth KC it was packed with.
+    ///
+    /// Errors if a size is 0.
+    pub fn with_blocks(self, blocks: BlockSizes) -> Result<Gemm> {
+        if blocks.mc == 0 || blocks.kc == 0 || blocks.nc == 0 {
+            return Err(Error::invalid("Gemm", format!("block sizes must be positive, got {blocks:?}")));
+        }
+        Ok(Gemm { blocks: Some(blocks), ..self })
+    }
+
+    /// The block sizes chosen with [`Gemm::with_blocks`], if any.
+    pub fn blocks(&self) -> Option<BlockSizes> {
+        self.blocks
     }
 
     /// The backend.
@@ -124,7 +143,7 @@ impl Gemm {
         if m == 0 || n == 0 {
             return Ok(());
         }
-        let run = Run { parallel: self.parallel, a, b: BSource::Packed(b.panels()), c, epilogue };
+        let run = Run { parallel: self.parallel, blocks: self.blocks, a, b: BSource::Packed(b.panels()), c, epilogue };
         kernels::with_kernel(b.kernel(), run)
             .ok_or_else(|| Error::invalid(OP, format!("this CPU does not support the {} kernel", b.kernel().name())))
     }
@@ -168,7 +187,7 @@ impl Gemm {
         }
         match self.backend {
             Backend::Nanobert => {
-                let run = Run { parallel: self.parallel, a, b: BSource::Matrix(b), c, epilogue };
+                let run = Run { parallel: self.parallel, blocks: self.blocks, a, b: BSource::Matrix(b), c, epilogue };
                 kernels::with_kernel(self.kernel, run).ok_or_else(|| {
                     Error::invalid("sgemm", format!("this CPU does not support the {} kernel", self.kernel.name()))
                 })

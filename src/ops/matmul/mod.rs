@@ -19,7 +19,7 @@
 //! C (bias, GELU) before they are stored; `view.rs` holds the matrix views every entry point
 //! takes; `gemm.rs` the [`Gemm`] value that chooses the implementation and threading;
 //! `backend.rs` runs the `matrixmultiply` crate for comparison. Benchmarks live outside the
-//! kernels, in `src/bench/`.
+//! kernels, in `crates/nanobert-bench/src/`.
 //!
 //! What each rung gained on this project's 2-core AVX-512 machine, one core unless said
 //! (GFLOP/s on BERT's shapes; the FMA peak measured in the same run was 176 per core;
@@ -56,9 +56,7 @@ mod view;
 
 use crate::tensor::{Tensor, contiguous_strides, numel};
 use crate::{Error, Result};
-// For the benchmarks (src/bench/), which time the batched driver with an explicit `Gemm`.
-pub(crate) use batched::gemm_batch;
-pub use blocked::{KC, MC, NC};
+pub use blocked::{BlockSizes, KC, MC, NC};
 pub use epilogue::Epilogue;
 pub use gemm::{Backend, Gemm};
 pub use kernels::Kernel;

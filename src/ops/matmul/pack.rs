@@ -23,25 +23,14 @@ use super::view::MatRef;
 
 /// Row panels of a block of `mc` rows for a kernel of height `mr_max`: `(first row, height)`.
 ///
-/// Full panels of `mr_max` rows, then the remainder. A tiny remainder (fewer than half a
-/// panel) runs slowly, because too few accumulators are in flight to hide FMA latency, so
-/// it is merged with the last full panel and the two are split evenly: 128 rows with
-/// 14-row panels become 8 x 14 + 8 + 8 rather than 9 x 14 + 2.
+/// As few panels as fit (`⌈mc / mr_max⌉`), their heights as even as possible: 128 rows with
+/// 14-row panels become 8 x 13 + 2 x 12 rather than 9 x 14 + 2. A short last panel would
+/// run slowly (too few accumulators in flight to hide the FMA latency, and a whole B~
+/// panel read for a sliver of work); heights one apart cost the same per flop.
 pub fn row_panels(mc: usize, mr_max: usize) -> impl Iterator<Item = (usize, usize)> + Clone {
-    let (full, rem) = (mc / mr_max, mc % mr_max);
-    // (number of full panels, the one or two shorter ones at the end; 0 = none)
-    let (full, tail) = if rem > 0 && rem < mr_max / 2 && full > 0 {
-        let both = mr_max + rem;
-        (full - 1, [both.div_ceil(2), both / 2])
-    } else {
-        (full, [rem, 0])
-    };
-    let heights = std::iter::repeat_n(mr_max, full).chain(tail.into_iter().filter(|&h| h > 0));
-    heights.scan(0, |start, h| {
-        let s = *start;
-        *start += h;
-        Some((s, h))
-    })
+    let panels = mc.div_ceil(mr_max.max(1));
+    let (base, taller) = (mc.checked_div(panels).unwrap_or(0), mc.checked_rem(panels).unwrap_or(0));
+    (0..panels).map(move |p| (p * base + p.min(taller), base + usize::from(p < taller)))
 }
 
 /// Packs rows of a row-major matrix into one k-major panel of height `h`:

@@ -11,7 +11,7 @@
 //! - a B packed ahead of time (`prepacked.rs`, Linear weights) needs no packing at all: each
 //!   thread runs the whole loop nest on its band of rows.
 //!
-//! Bands are cut at multiples of MR so no tile straddles two threads, and handed out as
+//! Bands are cut evenly (each band then cuts its rows into tiles of even heights), and handed out as
 //! disjoint `&mut` row ranges of C (`split_at_mut`): no locks, no `unsafe`. Rayon's `join`
 //! splits them recursively, so a call allocates nothing after the first (the packing buffers
 //! are per thread and reused, see `blocked.rs`).
@@ -32,7 +32,7 @@ use std::cell::RefCell;
 
 use rayon::prelude::*;
 
-use super::blocked::{self, B_BUF, BSource, Block, KC, NC, PANEL_PAD};
+use super::blocked::{self, B_BUF, BSource, Block, BlockSizes, PANEL_PAD};
 use super::epilogue::Epilogue;
 use super::kernels::MicroKernel;
 use super::view::{MatMut, MatRef};
@@ -47,45 +47,62 @@ thread_local! {
 }
 
 /// Same contract as [`blocked::gemm`], on all threads of the current rayon pool.
-pub(crate) fn gemm<K: MicroKernel>(kernel: K, a: MatRef, b: BSource, c: MatMut, epilogue: Epilogue) {
+pub(crate) fn gemm<K: MicroKernel>(
+    kernel: K,
+    blocks: BlockSizes,
+    a: MatRef,
+    b: BSource,
+    c: MatMut,
+    epilogue: Epilogue,
+) {
     let (m, n, k) = (c.rows, c.cols, a.cols);
     let work = m.saturating_mul(n).saturating_mul(k);
     let tasks = rayon::current_num_threads().min(work / PAR_MIN_MACS);
     if tasks < 2 {
-        return blocked::gemm(kernel, a, b, c, epilogue);
+        return blocked::gemm(kernel, blocks, a, b, c, epilogue);
     }
     if m >= tasks * 2 * K::MR {
         match b {
             // Pre-packed: nothing to share but the panels themselves.
             BSource::Packed(_) => {
-                bands(tasks, K::MR, a, c, &|a, c| blocked::gemm(kernel, a, b, c, epilogue));
+                bands(tasks, K::MR, a, c, &|a, c| blocked::gemm(kernel, blocks, a, b, c, epilogue));
             }
-            BSource::Matrix(b) => shared_b(kernel, tasks, a, b, c, epilogue),
+            BSource::Matrix(b) => shared_b(kernel, blocks, tasks, a, b, c, epilogue),
         }
     } else if n >= tasks * 4 * K::NR {
-        by_columns(kernel, tasks, a, b, c, epilogue);
+        by_columns(kernel, blocks, tasks, a, b, c, epilogue);
     } else {
-        blocked::gemm(kernel, a, b, c, epilogue);
+        blocked::gemm(kernel, blocks, a, b, c, epilogue);
     }
 }
 
 /// Loops 5 and 4 on this thread; each B~ block packed by all threads together, then loops
 /// 3 to 1 on every band of rows in parallel.
-fn shared_b<K: MicroKernel>(kernel: K, tasks: usize, a: MatRef, b: MatRef, mut c: MatMut, epilogue: Epilogue) {
+fn shared_b<K: MicroKernel>(
+    kernel: K,
+    blocks: BlockSizes,
+    tasks: usize,
+    a: MatRef,
+    b: MatRef,
+    mut c: MatMut,
+    epilogue: Epilogue,
+) {
     let (n, k, nr) = (c.cols, a.cols, K::NR);
+    let BlockSizes { mc, kc: kc_max, nc: nc_max } = blocks;
     blocked::with_buffer(&B_BUF, |b_buf| {
         // Loop 5: a slab of NC columns.
-        for jc in (0..n).step_by(NC) {
-            let nc = NC.min(n - jc);
+        for jc in (0..n).step_by(nc_max) {
+            let nc = nc_max.min(n - jc);
             // Loop 4: one KC-deep B~ block, packed once for all threads.
-            for pc in (0..k).step_by(KC) {
-                let kc = KC.min(k - pc);
+            for pc in (0..k).step_by(kc_max) {
+                let kc = kc_max.min(k - pc);
                 let stride = nr * kc + PANEL_PAD;
                 let b_pack = blocked::aligned(b_buf, nc.div_ceil(nr) * stride);
                 pack_shared(kernel, tasks, b, pc, kc, jc, nc, b_pack);
                 let b_pack: &[f32] = b_pack;
                 let blk = Block { pc, kc, jc, nc, last: pc + kc == k, prefetch: false };
-                bands(tasks, K::MR, a, c.rb(), &|a, c| blocked::macro_block(kernel, a, b_pack, blk, c, epilogue));
+                let run = |a: MatRef, c: MatMut| blocked::macro_block(kernel, mc, a, b_pack, blk, c, epilogue);
+                bands(tasks, K::MR, a, c.rb(), &run);
             }
         }
     });
@@ -124,7 +141,10 @@ fn bands(tasks: usize, mr: usize, a: MatRef, c: MatMut, f: &(dyn Fn(MatRef, MatM
     if tasks < 2 || m <= mr {
         return f(MatRef { rows: m, ..a }, c);
     }
-    let top = (m.div_ceil(mr) * (tasks / 2) / tasks * mr).clamp(mr, m - 1);
+    // Rows in proportion to the threads on each side: bands of equal height (each band's
+    // tiles are then evened out by `pack::row_panels`), not cut at multiples of MR, which
+    // at M = 128 and MR = 14 gave one thread 70 rows and the other 58.
+    let top = (m * (tasks / 2) / tasks).clamp(1, m - 1);
     let ld = c.ld;
     let (upper, lower) = c.data.split_at_mut(top * ld);
     let c_top = MatMut::strided(upper, top, c.cols, ld);
@@ -135,7 +155,15 @@ fn bands(tasks: usize, mr: usize, a: MatRef, c: MatMut, f: &(dyn Fn(MatRef, MatM
 
 /// Few rows, many columns: each of `tasks` threads computes a band of columns into its own
 /// buffer (reused across calls), copied into C after the join.
-fn by_columns<K: MicroKernel>(kernel: K, tasks: usize, a: MatRef, b: BSource, c: MatMut, epilogue: Epilogue) {
+fn by_columns<K: MicroKernel>(
+    kernel: K,
+    blocks: BlockSizes,
+    tasks: usize,
+    a: MatRef,
+    b: BSource,
+    c: MatMut,
+    epilogue: Epilogue,
+) {
     let (m, n) = (c.rows, c.cols);
     let bound = |t: usize| (n.div_ceil(K::NR) * t / tasks * K::NR).min(n);
     let mut bufs = COLUMN_BUFS.with(|cell| std::mem::take(&mut *cell.borrow_mut()));
@@ -146,7 +174,7 @@ fn by_columns<K: MicroKernel>(kernel: K, tasks: usize, a: MatRef, b: BSource, c:
         let (j0, width) = (bound(t), bound(t + 1) - bound(t));
         buf.resize(m * width, 0.0);
         let out = MatMut::new(&mut buf[..m * width], m, width);
-        blocked::gemm(kernel, a, b.columns_from(j0), out, epilogue.columns_from(j0));
+        blocked::gemm(kernel, blocks, a, b.columns_from(j0), out, epilogue.columns_from(j0));
     });
     for (t, buf) in bufs[..tasks].iter().enumerate() {
         let (j0, width) = (bound(t), bound(t + 1) - bound(t));

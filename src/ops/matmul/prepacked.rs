@@ -22,7 +22,8 @@
 //!
 //! The price: the packed copy is owned memory (the weight size, plus a fraction of a percent
 //! of padding) next to the original, and packing ties the copy to one microkernel (its NR)
-//! and to the block depth `KC`, both recorded in the [`PackedB`].
+//! and to the block depth KC (from the caches of the CPU that packed it), both recorded in
+//! the [`PackedB`].
 //!
 //! One detail made it pay: pre-packed panels come from L3 or memory, not from a buffer the
 //! core has just written, so loop 2 prefetches the next B~ panel into L2 while the kernel
@@ -35,7 +36,7 @@
 
 use rayon::prelude::*;
 
-use super::blocked::{self, KC, PANEL_PAD};
+use super::blocked::{self, BlockSizes, PANEL_PAD};
 use super::epilogue::Epilogue;
 use super::gemm::Gemm;
 use super::kernels::{self, Kernel, KernelFn, MicroKernel};
@@ -71,7 +72,7 @@ impl PackedB {
         b.check("PackedB::new", "B")?;
         let (k, n) = (b.rows, b.cols);
         kernels::with_kernel(kernel, Pack { k, n, b })
-            .map(|(nr, data, start)| PackedB { k, n, kernel, nr, kc: KC, data, start })
+            .map(|(nr, kc, data, start)| PackedB { k, n, kernel, nr, kc, data, start })
             .ok_or_else(|| {
                 Error::invalid("PackedB::new", format!("this CPU does not support the {} kernel", kernel.name()))
             })
@@ -103,31 +104,38 @@ impl PackedB {
     }
 
     pub(crate) fn panels(&self) -> PackedPanels<'_> {
-        PackedPanels { data: &self.data[self.start..], panels: self.n.div_ceil(self.nr), nr: self.nr, first: 0 }
+        PackedPanels {
+            data: &self.data[self.start..],
+            panels: self.n.div_ceil(self.nr),
+            nr: self.nr,
+            kc: self.kc,
+            first: 0,
+        }
     }
 }
 
-/// Packs every KC-deep block of B, all n columns, one block per rayon task.
+/// Packs every KC-deep block of B (KC from the kernel's [`BlockSizes`] on this CPU), all n
+/// columns, one block per rayon task: returns (NR, KC, the buffer, where the panels start).
 struct Pack<'b> {
     k: usize,
     n: usize,
     b: MatRef<'b>,
 }
 
-impl KernelFn<(usize, Vec<f32>, usize)> for Pack<'_> {
-    fn call<K: MicroKernel>(self, kernel: K) -> (usize, Vec<f32>, usize) {
-        let (k, n, nr) = (self.k, self.n, K::NR);
+impl KernelFn<(usize, usize, Vec<f32>, usize)> for Pack<'_> {
+    fn call<K: MicroKernel>(self, kernel: K) -> (usize, usize, Vec<f32>, usize) {
+        let (k, n, nr, kc_max) = (self.k, self.n, K::NR, BlockSizes::for_kernel::<K>().kc);
         let panels = n.div_ceil(nr);
         let block_len = |kc: usize| panels * (nr * kc + PANEL_PAD);
-        let len: usize = (0..k).step_by(KC).map(|pc| block_len(KC.min(k - pc))).sum();
+        let len: usize = (0..k).step_by(kc_max).map(|pc| block_len(kc_max.min(k - pc))).sum();
         let mut data = Vec::new();
         let start = {
             let packed = blocked::aligned(&mut data, len);
             // Cut the buffer into its k blocks (all KC deep but the last) and fill them in parallel.
             let mut blocks = Vec::new();
             let mut rest = packed;
-            for pc in (0..k).step_by(KC) {
-                let kc = KC.min(k - pc);
+            for pc in (0..k).step_by(kc_max) {
+                let kc = kc_max.min(k - pc);
                 let (block, tail) = rest.split_at_mut(block_len(kc));
                 blocks.push((pc, kc, block));
                 rest = tail;
@@ -136,7 +144,7 @@ impl KernelFn<(usize, Vec<f32>, usize)> for Pack<'_> {
             blocks.into_par_iter().for_each(|(pc, kc, block)| blocked::pack_b_panels(kernel, b, pc, kc, 0, n, block));
             packed_start(&data)
         };
-        (nr, data, start)
+        (nr, kc_max, data, start)
     }
 }
 
@@ -152,6 +160,8 @@ pub(crate) struct PackedPanels<'a> {
     /// Panels per k block (all n columns).
     panels: usize,
     nr: usize,
+    /// Depth of every block but the last.
+    pub(crate) kc: usize,
     first: usize,
 }
 
@@ -160,8 +170,8 @@ impl<'a> PackedPanels<'a> {
     /// `jc..jc + nc` (relative to this view; `jc` a multiple of NR): its panels, `nr * kc +
     /// PANEL_PAD` floats apart.
     pub(crate) fn block(&self, pc: usize, kc: usize, jc: usize, nc: usize) -> &'a [f32] {
-        assert!(pc.is_multiple_of(KC) && jc.is_multiple_of(self.nr), "packed block at ({pc}, {jc}) off the grid");
-        let base = pc / KC * self.panels * (self.nr * KC + PANEL_PAD);
+        assert!(pc.is_multiple_of(self.kc) && jc.is_multiple_of(self.nr), "packed block at ({pc}, {jc}) off the grid");
+        let base = pc / self.kc * self.panels * (self.nr * self.kc + PANEL_PAD);
         let stride = self.nr * kc + PANEL_PAD;
         let p0 = self.first + jc / self.nr;
         &self.data[base + p0 * stride..base + (p0 + nc.div_ceil(self.nr)) * stride]

@@ -350,12 +350,12 @@ unsafe fn store_first(dst: *mut f32, v: __m256, width: usize) {
 }
 
 /// Independent FMA chains on registers only: the FMA peak of this instruction set, measured.
-pub(crate) const PEAK_CHAINS: usize = 12;
+pub const PEAK_CHAINS: usize = 12;
 
 impl Avx2 {
     /// Runs `iters` rounds of [`PEAK_CHAINS`] independent 8-float FMAs, all in registers
     /// (`iters * PEAK_CHAINS * 8 * 2` flops).
-    pub(crate) fn fma_chains(&self, iters: usize) -> f32 {
+    pub fn fma_chains(&self, iters: usize) -> f32 {
         // SAFETY: `self` proves the CPU has AVX2 and FMA.
         unsafe { fma_chains(iters) }
     }

@@ -226,13 +226,13 @@ unsafe fn tile_h<const H: usize>(
 }
 
 /// Independent FMA chains on registers only: the FMA peak of this instruction set, measured.
-pub(crate) const PEAK_CHAINS: usize = 16;
+pub const PEAK_CHAINS: usize = 16;
 
 impl Avx512 {
     /// Runs `iters` rounds of [`PEAK_CHAINS`] independent 16-float FMAs, all in registers
     /// (`iters * PEAK_CHAINS * 16 * 2` flops). Returns a value depending on every FMA so the
     /// compiler cannot remove them.
-    pub(crate) fn fma_chains(&self, iters: usize) -> f32 {
+    pub fn fma_chains(&self, iters: usize) -> f32 {
         // SAFETY: `self` proves the CPU has AVX-512F.
         unsafe { fma_chains(iters) }
     }

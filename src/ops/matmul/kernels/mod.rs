@@ -250,7 +250,7 @@ impl Kernel {
 ///
 /// `f` is generic over the kernel type, so the whole loop nest gets compiled once per kernel
 /// with the tile calls inlined: this is how one `blocked.rs` serves every kernel.
-pub(crate) fn with_kernel<R>(kernel: Kernel, f: impl KernelFn<R>) -> Option<R> {
+pub fn with_kernel<R>(kernel: Kernel, f: impl KernelFn<R>) -> Option<R> {
     match kernel {
         Kernel::Portable => Some(f.call(portable::Portable)),
         #[cfg(target_arch = "x86_64")]
@@ -263,6 +263,7 @@ pub(crate) fn with_kernel<R>(kernel: Kernel, f: impl KernelFn<R>) -> Option<R> {
 }
 
 /// A computation generic over the microkernel (a closure cannot be generic, a trait can).
-pub(crate) trait KernelFn<R> {
+pub trait KernelFn<R> {
+    /// Runs the computation with `kernel`, monomorphized for its type.
     fn call<K: MicroKernel>(self, kernel: K) -> R;
 }

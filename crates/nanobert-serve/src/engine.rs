@@ -1,0 +1,293 @@
+//! # The model side of the server: one encoder, the heads, and what runs on the compute thread
+//!
+//! The [`batcher`](super::batcher) hands the compute thread a batch of jobs; [`Engine::run`]
+//! sorts all their texts by length, cuts them into model calls of at most `max_batch_tokens`
+//! padded tokens ([`buckets`]), runs the encoder once per call and then, per row, what the
+//! row's job asked for:
+//!
+//! | [`Task`] | after the encoder | needs |
+//! |---|---|---|
+//! | `Embed` | the checkpoint's sentence-transformers modules (or mean pooling) | any encoder |
+//! | `FillMask` | the MLM head at each `[MASK]`, softmax, top k | [`Encoder::Mlm`] |
+//! | `Classify` | the pooler, then the classifier: logits `[num_labels]` | [`Encoder::Classifier`] |
+//!
+//! Logits leave the compute thread raw; the handlers turn them into scores (softmax, sigmoid)
+//! on the I/O threads.
+
+use std::time::{Duration, Instant};
+
+use super::batcher::{Job, Output, Queue, Task};
+use super::metrics::Metrics;
+use nanobert::bert::heads::BertForSequenceClassification;
+use nanobert::bert::mlm::BertOnlyMLMHead;
+use nanobert::bert::pooling::normalize;
+use nanobert::bert::sentence::SentenceHead;
+use nanobert::bert::{BertInput, BertModel};
+use nanobert::pipeline::{MaskPrediction, top_candidates};
+use nanobert::text::Tokenizer;
+use nanobert::{Error, Result, Tensor};
+
+/// The encoder the server runs (one instance).
+pub enum Encoder {
+    /// A bare encoder (e.g. a sentence-transformers model).
+    Bare(Box<BertModel>),
+    /// An encoder with its masked-language-model head (fill-mask works too).
+    Mlm(Box<nanobert::bert::BertForMaskedLM>),
+    /// A `BertForSequenceClassification` (a classifier, or a cross-encoder reranker with one
+    /// label): `/predict` and `/rerank`.
+    Classifier(Box<BertForSequenceClassification>),
+}
+
+impl Encoder {
+    fn bert(&self) -> &BertModel {
+        match self {
+            Encoder::Bare(m) => m,
+            Encoder::Mlm(m) => &m.bert,
+            Encoder::Classifier(m) => &m.bert,
+        }
+    }
+
+    fn mlm_head(&self) -> Option<&BertOnlyMLMHead> {
+        match self {
+            Encoder::Mlm(m) => Some(&m.cls),
+            _ => None,
+        }
+    }
+}
+
+/// Everything the compute thread needs: the model, how to pool, the pad id.
+pub struct Engine {
+    /// The model.
+    pub encoder: Encoder,
+    /// What runs after BERT for sentence embeddings: the checkpoint's sentence-transformers
+    /// modules (Pooling, Dense, Normalize), or mean pooling for a plain BERT.
+    pub head: SentenceHead,
+    /// Pad id used to fill short rows.
+    pub pad_id: u32,
+    /// Decodes fill-mask candidates.
+    pub tokenizer: Tokenizer,
+}
+
+/// Where one text of one job sits: `(job, text index in the job)`.
+type Slot = (usize, usize);
+
+impl Engine {
+    /// Whether fill-mask can run (the checkpoint has an MLM head).
+    pub fn has_mlm_head(&self) -> bool {
+        self.encoder.mlm_head().is_some()
+    }
+
+    /// Runs a batch of jobs and answers each one. Errors (and panics) of the model become a
+    /// 500 for the jobs of this batch; the compute thread keeps serving.
+    pub fn run(&self, jobs: Vec<Job>, max_tokens: usize, metrics: &Metrics) {
+        let started = Instant::now();
+        for j in &jobs {
+            metrics.queue_seconds.observe(started.duration_since(j.enqueued).as_secs_f64());
+        }
+        let result =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.compute(&jobs, max_tokens, metrics)));
+        let outputs = match result {
+            Ok(Ok(o)) => o.into_iter().map(Ok).collect(),
+            Ok(Err(e)) => vec![Err(format!("model error: {e}")); jobs.len()],
+            Err(_) => vec![Err("internal error: the model panicked on this batch".to_string()); jobs.len()],
+        };
+        metrics.add_compute(started.elapsed());
+        for (job, out) in jobs.into_iter().zip(outputs) {
+            metrics.request_seconds.observe(job.enqueued.elapsed().as_secs_f64());
+            let _ = job.reply.send(out); // the client may have gone; nothing to do then
+        }
+    }
+
+    fn compute(&self, jobs: &[Job], max_tokens: usize, metrics: &Metrics) -> Result<Vec<Output>> {
+        let mut outputs: Vec<Output> = jobs
+            .iter()
+            .map(|j| match j.task {
+                Task::Embed { .. } => Output::Embeddings(vec![Vec::new(); j.seqs.len()]),
+                Task::FillMask { .. } => Output::FillMask(vec![Vec::new(); j.seqs.len()]),
+                Task::Classify => Output::Logits(vec![Vec::new(); j.seqs.len()]),
+            })
+            .collect();
+        // Length bucketing: all texts of the batch, shortest first, cut into model calls.
+        let mut slots: Vec<Slot> =
+            jobs.iter().enumerate().flat_map(|(j, job)| (0..job.seqs.len()).map(move |i| (j, i))).collect();
+        let len = |&(j, i): &Slot| jobs[j].seqs[i].ids.len();
+        slots.sort_by_key(len);
+        for call in buckets(&slots.iter().map(len).collect::<Vec<_>>(), max_tokens) {
+            self.run_call(jobs, &slots[call], &mut outputs, metrics)?;
+        }
+        Ok(outputs)
+    }
+
+    /// One model call on `slots` (sorted by length).
+    fn run_call(&self, jobs: &[Job], slots: &[Slot], outputs: &mut [Output], metrics: &Metrics) -> Result<()> {
+        let seq = slots.iter().map(|&(j, i)| jobs[j].seqs[i].ids.len()).max().unwrap_or(0);
+        let b = slots.len();
+        let mut ids = vec![self.pad_id; b * seq];
+        let mut mask = vec![0u32; b * seq];
+        let mut types = vec![0u32; b * seq];
+        let mut real = 0;
+        for (r, &(j, i)) in slots.iter().enumerate() {
+            let s = &jobs[j].seqs[i];
+            ids[r * seq..r * seq + s.ids.len()].copy_from_slice(&s.ids);
+            types[r * seq..r * seq + s.type_ids.len()].copy_from_slice(&s.type_ids);
+            mask[r * seq..r * seq + s.ids.len()].fill(1);
+            real += s.ids.len();
+        }
+        metrics.batch_texts.observe(b as f64);
+        metrics.batch_tokens.observe((b * seq) as f64);
+        metrics.tokens.fetch_add(real as u64, std::sync::atomic::Ordering::Relaxed);
+        metrics.padded_tokens.fetch_add((b * seq) as u64, std::sync::atomic::Ordering::Relaxed);
+
+        let input = BertInput::new(&ids, Some(&mask), Some(&types), b, seq)?;
+        let out = self.encoder.bert().forward(&input, false)?;
+        let hidden = out.last_hidden_state;
+        let rows =
+            |want: fn(&Task) -> bool| -> Vec<usize> { (0..b).filter(|&r| want(&jobs[slots[r].0].task)).collect() };
+        // Pooling once per distinct prompt length among the embedding rows (usually one).
+        let mut prompts: Vec<Option<usize>> = slots
+            .iter()
+            .filter_map(|&(j, _)| match jobs[j].task {
+                Task::Embed { prompt_tokens, .. } => Some(prompt_tokens),
+                _ => None,
+            })
+            .collect();
+        prompts.sort();
+        prompts.dedup();
+        for prompt in prompts {
+            let pooled = self.head.forward(&hidden, &mask, prompt)?;
+            for (mut v, &(j, i)) in pooled.into_iter().zip(slots) {
+                if let (Task::Embed { normalize: n, prompt_tokens }, Output::Embeddings(out)) =
+                    (jobs[j].task, &mut outputs[j])
+                    && prompt_tokens == prompt
+                {
+                    if n {
+                        normalize(&mut v);
+                    }
+                    out[i] = v;
+                }
+            }
+        }
+        let fill = rows(|t| matches!(t, Task::FillMask { .. }));
+        if !fill.is_empty() {
+            self.fill_mask(jobs, slots, &fill, &hidden, seq, outputs)?;
+        }
+        let classify = rows(|t| matches!(t, Task::Classify));
+        if !classify.is_empty() {
+            self.classify(slots, &classify, out.pooler_output.as_ref(), outputs)?;
+        }
+        Ok(())
+    }
+
+    /// Logits of the rows `rows` of a call: the classifier on their pooled `[CLS]` vectors
+    /// (`pooled`: `[call rows, hidden]`), exactly `BertForSequenceClassification::forward`.
+    fn classify(&self, slots: &[Slot], rows: &[usize], pooled: Option<&Tensor>, outputs: &mut [Output]) -> Result<()> {
+        let Encoder::Classifier(model) = &self.encoder else {
+            return Err(Error::Input("this model has no sequence-classification head".into()));
+        };
+        let pooled = pooled
+            .ok_or_else(|| Error::invalid("BertForSequenceClassification", "the encoder returned no pooler output"))?
+            .contiguous();
+        let h = pooled.shape()[1];
+        let data = pooled.as_slice().unwrap_or(&[]);
+        let mut gathered = Vec::with_capacity(rows.len() * h);
+        for &r in rows {
+            gathered.extend_from_slice(&data[r * h..(r + 1) * h]);
+        }
+        // Dropout is the identity at inference.
+        let logits = model.classifier.forward(&Tensor::from_vec(gathered, &[rows.len(), h])?)?.contiguous();
+        let n = model.head.num_labels();
+        let logits = logits.as_slice().unwrap_or(&[]);
+        for (k, &r) in rows.iter().enumerate() {
+            let (j, i) = slots[r];
+            if let Output::Logits(out) = &mut outputs[j] {
+                out[i] = logits[k * n..(k + 1) * n].to_vec();
+            }
+        }
+        Ok(())
+    }
+
+    fn fill_mask(
+        &self,
+        jobs: &[Job],
+        slots: &[Slot],
+        rows: &[usize],
+        hidden: &Tensor,
+        seq: usize,
+        outputs: &mut [Output],
+    ) -> Result<()> {
+        let head = self.encoder.mlm_head().ok_or_else(|| Error::Input("this model has no MLM head".into()))?;
+        let h = hidden.shape()[2];
+        let hidden = hidden.contiguous();
+        let data = hidden.as_slice().unwrap_or(&[]);
+        let mut positions = Vec::new(); // (row, position)
+        let mut gathered = Vec::new();
+        for &r in rows {
+            let (j, i) = slots[r];
+            let Task::FillMask { mask_id, .. } = jobs[j].task else { continue };
+            for (p, &id) in jobs[j].seqs[i].ids.iter().enumerate() {
+                if id == mask_id {
+                    positions.push((r, p));
+                    gathered.extend_from_slice(&data[(r * seq + p) * h..(r * seq + p + 1) * h]);
+                }
+            }
+        }
+        if positions.is_empty() {
+            return Ok(());
+        }
+        let logits = head.predictions.forward(&Tensor::from_vec(gathered, &[positions.len(), h])?)?;
+        let probs = nanobert::ops::softmax(&logits, None)?;
+        let probs = probs.as_slice().unwrap_or(&[]);
+        let vocab = logits.shape()[1];
+        for (row, &(r, p)) in positions.iter().enumerate() {
+            let (j, i) = slots[r];
+            let (Task::FillMask { top_k, .. }, Output::FillMask(out)) = (jobs[j].task, &mut outputs[j]) else {
+                continue;
+            };
+            let top = top_candidates(&self.tokenizer, &probs[row * vocab..(row + 1) * vocab], top_k);
+            out[i].push(MaskPrediction { position: p, top });
+        }
+        Ok(())
+    }
+}
+
+/// Cuts texts sorted by length (`lens`, ascending) into consecutive model calls of at most
+/// `max_tokens` padded tokens each (rows x the longest row of the call); a text longer than
+/// the budget gets a call of its own.
+pub fn buckets(lens: &[usize], max_tokens: usize) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for (k, &len) in lens.iter().enumerate() {
+        let rows = k + 1 - start;
+        if rows > 1 && rows * len > max_tokens {
+            out.push(start..k);
+            start = k;
+        }
+    }
+    if start < lens.len() {
+        out.push(start..lens.len());
+    }
+    out
+}
+
+/// The compute thread's loop: batches until the queue is closed and drained.
+pub fn compute_loop(engine: &Engine, queue: &Queue, max_tokens: usize, max_wait: Duration, metrics: &Metrics) {
+    while let Some(jobs) = queue.next_batch(max_tokens, max_wait) {
+        engine.run(jobs, max_tokens, metrics);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_respect_the_token_budget_and_cover_everything() {
+        let lens = [3, 3, 4, 10, 10, 30, 100];
+        let b = buckets(&lens, 32);
+        assert_eq!(b, vec![0..3, 3..5, 5..6, 6..7]);
+        for r in &b {
+            assert!(r.len() == 1 || r.len() * lens[r.end - 1] <= 32, "{r:?}");
+        }
+        assert!(buckets(&[], 32).is_empty());
+    }
+}

@@ -1,0 +1,497 @@
+//! `nanobert serve` end to end on the tiny fixture model: answers agree with the library,
+//! every kind of malformed request gets a clean 4xx naming the problem (never a panic or a
+//! dropped connection), a full queue answers 429 at once, a disconnected client frees its
+//! place, and shutdown finishes the requests in flight. Servers bind 127.0.0.1 on a free port
+//! and are stopped by each test.
+
+#[path = "../../../tests/pytorch/mod.rs"]
+mod pytorch;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use nanobert::io::Checkpoint;
+use nanobert::pipeline::{Embedder, FillMask};
+use nanobert_serve::{ServeOptions, Server};
+use pytorch::fixture;
+
+fn options() -> ServeOptions {
+    ServeOptions::new(fixture("tiny-bert"), 0)
+}
+
+/// Sends raw bytes, returns (status, body). `Connection: close` is added by [`request`].
+fn raw(addr: SocketAddr, bytes: &[u8]) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s.write_all(bytes).unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let status = text.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    (status, body)
+}
+
+fn request(addr: SocketAddr, method: &str, path: &str, body: &[u8]) -> (u16, String) {
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    req.extend_from_slice(body);
+    raw(addr, &req)
+}
+
+fn post(addr: SocketAddr, path: &str, body: &str) -> (u16, String) {
+    request(addr, "POST", path, body.as_bytes())
+}
+
+fn json(body: &str) -> serde_json::Value {
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
+}
+
+fn vectors(v: &serde_json::Value) -> Vec<Vec<f32>> {
+    serde_json::from_value(v.clone()).unwrap()
+}
+
+fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| if x.is_nan() || y.is_nan() { f32::INFINITY } else { (x - y).abs() })
+        .fold(0.0, f32::max)
+}
+
+#[test]
+fn embeddings_match_the_library_in_both_shapes() {
+    let server = Server::start(&options()).unwrap();
+    let addr = server.addr();
+    assert!(addr.ip().is_loopback());
+    assert_eq!(request(addr, "GET", "/health", b"").0, 200);
+
+    let emb = Embedder::from_checkpoint(&Checkpoint::open(&fixture("tiny-bert")).unwrap()).unwrap();
+    let texts = ["hello world", "a much longer sentence about the weather in paris today", "short"];
+    let expected = emb.embed(&texts).unwrap();
+
+    // TEI shape, several texts of different lengths in one request (padded together).
+    let (st, body) = post(addr, "/embed", &serde_json::json!({ "inputs": texts, "normalize": false }).to_string());
+    assert_eq!(st, 200, "{body}");
+    let got = vectors(&json(&body));
+    assert_eq!(got.len(), 3);
+    for (g, e) in got.iter().zip(&expected) {
+        assert!(max_diff(g, e) < 1e-5, "server and library differ by {}", max_diff(g, e));
+    }
+    // One string; normalize defaults to true.
+    let (st, body) = post(addr, "/embed", r#"{"inputs": "hello world"}"#);
+    assert_eq!(st, 200, "{body}");
+    let one = &vectors(&json(&body))[0];
+    let norm: f32 = expected[0].iter().map(|x| x * x).sum::<f32>().sqrt();
+    let unit: Vec<f32> = expected[0].iter().map(|x| x / norm).collect();
+    assert!(max_diff(one, &unit) < 1e-5);
+
+    // OpenAI shape, float and base64.
+    let (st, body) = post(addr, "/v1/embeddings", r#"{"input": ["hello world", "short"], "model": "m"}"#);
+    assert_eq!(st, 200, "{body}");
+    let v = json(&body);
+    assert_eq!(v["object"], "list");
+    assert_eq!(v["model"], "m");
+    assert_eq!(v["data"][1]["index"], 1);
+    let tokens = v["usage"]["prompt_tokens"].as_u64().unwrap();
+    assert!(tokens >= 6, "[CLS] hello world [SEP] + [CLS] short [SEP]: {tokens}");
+    assert_eq!(v["usage"]["total_tokens"].as_u64(), Some(tokens));
+    let f: Vec<f32> = serde_json::from_value(v["data"][0]["embedding"].clone()).unwrap();
+    assert!(max_diff(&f, &unit) < 1e-5);
+    let (st, body) = post(addr, "/v1/embeddings", r#"{"input": "hello world", "encoding_format": "base64"}"#);
+    assert_eq!(st, 200, "{body}");
+    let b64 = json(&body)["data"][0]["embedding"].as_str().unwrap().to_string();
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD.decode(b64).unwrap();
+    let decoded: Vec<f32> = bytes.chunks(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+    assert_eq!(decoded, f);
+
+    // /info and /metrics.
+    let (st, body) = request(addr, "GET", "/info", b"");
+    assert_eq!(st, 200);
+    let info = json(&body);
+    assert_eq!(info["dimensions"], 32);
+    assert_eq!(info["max_input_length"], 64);
+    assert_eq!(info["model_id"], "tiny-bert");
+    let (st, body) = request(addr, "GET", "/metrics", b"");
+    assert_eq!(st, 200);
+    assert!(body.contains("nanobert_requests_total{endpoint=\"/embed\",status=\"2xx\"} 2"), "{body}");
+    assert!(body.contains("nanobert_batch_texts_count"), "{body}");
+    server.shutdown().unwrap();
+}
+
+#[test]
+fn fill_mask_matches_the_library() {
+    let server = Server::start(&options()).unwrap();
+    let addr = server.addr();
+    let fm = FillMask::from_checkpoint(&Checkpoint::open(&fixture("tiny-bert")).unwrap()).unwrap();
+    let texts = ["the capital of france is [MASK].", "i [MASK] a cup of [MASK] ."];
+    let expected = fm.predict(&texts, 3).unwrap();
+    let (st, body) = post(addr, "/fill-mask", &serde_json::json!({ "inputs": texts, "top_k": 3 }).to_string());
+    assert_eq!(st, 200, "{body}");
+    let got = json(&body);
+    for (t, e) in expected.iter().enumerate() {
+        assert_eq!(got[t].as_array().unwrap().len(), e.masks.len());
+        for (m, em) in e.masks.iter().enumerate() {
+            assert_eq!(got[t][m]["position"], em.position);
+            for (c, ec) in em.top.iter().enumerate() {
+                assert_eq!(got[t][m]["top"][c]["id"], ec.id);
+                assert_eq!(got[t][m]["top"][c]["token"], ec.token.as_str());
+                let s = got[t][m]["top"][c]["score"].as_f64().unwrap() as f32;
+                assert!((s - ec.score).abs() < 1e-5);
+            }
+        }
+    }
+    server.shutdown().unwrap();
+}
+
+#[test]
+fn every_malformed_request_gets_a_clean_4xx() {
+    let mut o = options();
+    o.limits.max_texts = 4;
+    o.limits.max_text_chars = 200;
+    o.limits.max_body_bytes = 4096;
+    let server = Server::start(&o).unwrap();
+    let addr = server.addr();
+    let long_words = "a ".repeat(99); // under 200 chars but more than 64 tokens
+    let deep = format!("{}{}", "[".repeat(1000), "]".repeat(1000));
+    let cases: Vec<(&str, &str, String, u16, &str)> = vec![
+        ("POST", "/embed", "{\"inputs\": ".into(), 400, "malformed JSON"),
+        ("POST", "/embed", "not json at all".into(), 400, "malformed JSON"),
+        ("POST", "/embed", "".into(), 400, "empty body"),
+        ("POST", "/embed", "{\"inputs\": 42}".into(), 400, "unexpected JSON content"),
+        ("POST", "/embed", "{\"texts\": [\"a\"]}".into(), 400, "unknown field"),
+        ("POST", "/embed", "{\"inputs\": []}".into(), 400, "empty list"),
+        ("POST", "/embed", "{\"inputs\": [\"a\", \"\"]}".into(), 400, "`inputs`[1] is empty"),
+        ("POST", "/embed", "{\"inputs\": [\"a\",\"b\",\"c\",\"d\",\"e\"]}".into(), 413, "limit is 4 texts"),
+        ("POST", "/embed", format!("{{\"inputs\": \"{}\"}}", "x".repeat(201)), 413, "limit is 200 characters"),
+        ("POST", "/embed", format!("{{\"inputs\": \"{}\"}}", "x ".repeat(3000)), 413, "limit of 4096 bytes"),
+        ("POST", "/embed", format!("{{\"inputs\": \"{long_words}\"}}"), 413, "at most 64"),
+        ("POST", "/embed", deep, 400, "malformed JSON"),
+        ("POST", "/embed", "{\"inputs\": \"a\", \"prompt_name\": \"q\"}".into(), 400, "has no prompts"),
+        ("POST", "/embed", "{\"inputs\": \"a\", \"truncation_direction\": \"Left\"}".into(), 400, "Right"),
+        ("POST", "/v1/embeddings", "{\"input\": [1, 2, 3]}".into(), 400, "token-id"),
+        ("POST", "/v1/embeddings", "{\"input\": \"a\", \"encoding_format\": \"hex\"}".into(), 400, "encoding_format"),
+        ("POST", "/v1/embeddings", "{\"input\": \"a\", \"dimensions\": 7}".into(), 400, "32 dimensions"),
+        ("POST", "/v1/embeddings", "{\"model\": \"m\"}".into(), 400, "missing field `input`"),
+        ("POST", "/fill-mask", "{\"inputs\": \"no mask here\"}".into(), 400, "no [MASK]"),
+        ("POST", "/fill-mask", "{\"inputs\": \"a [MASK]\", \"top_k\": 0}".into(), 400, "top_k"),
+        ("POST", "/nope", "{}".into(), 404, "no endpoint /nope"),
+        ("GET", "/embed", "".into(), 405, ""),
+    ];
+    for (method, path, body, status, needle) in &cases {
+        let (st, got) = request(addr, method, path, body.as_bytes());
+        assert_eq!(st, *status, "{method} {path} {:.60}: {got}", body);
+        assert!(got.contains(needle), "{method} {path} {:.60}: answer should mention {needle:?}: {got}", body);
+        if *status != 405 {
+            let v = json(&got);
+            let msg = if path.starts_with("/v1/") { &v["error"]["message"] } else { &v["error"] };
+            assert!(msg.is_string(), "error shape for {path}: {got}");
+        }
+    }
+    // The OpenAI endpoint answers in OpenAI's error shape.
+    let (_, got) = post(addr, "/v1/embeddings", "{");
+    assert_eq!(json(&got)["error"]["type"], "invalid_request_error");
+    // Invalid UTF-8 inside the JSON string, and bytes that are not HTTP at all.
+    let (st, _) = request(addr, "POST", "/embed", b"{\"inputs\": \"\xff\xfe\"}");
+    assert_eq!(st, 400);
+    let (st, _) = raw(addr, b"\x00\x01garbage\r\n\r\n");
+    assert!(st == 400 || st == 0, "garbage gets a 400 or a closed connection, got {st}");
+    // A long text is cut when asked to.
+    let (st, body) = post(addr, "/embed", &format!("{{\"inputs\": \"{long_words}\", \"truncate\": true}}"));
+    assert_eq!(st, 200, "{body}");
+    // Still healthy, and the refusals were counted.
+    assert_eq!(request(addr, "GET", "/health", b"").0, 200);
+    assert!(server.metrics.requests("/embed", "413") >= 3);
+    assert!(server.metrics.requests("/embed", "4xx") >= 8);
+    server.shutdown().unwrap();
+}
+
+/// Waits until `cond` holds (polling), failing after 10 s.
+fn wait_until(what: &str, cond: impl Fn() -> bool) {
+    let t0 = Instant::now();
+    while !cond() {
+        assert!(t0.elapsed() < Duration::from_secs(10), "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn a_full_queue_says_429_and_shutdown_finishes_what_is_in_flight() {
+    let mut o = options();
+    o.max_queue_texts = 1;
+    // The batcher holds a lone request for up to 3 s hoping for company: the queue stays full.
+    o.max_wait = Duration::from_secs(3);
+    let server = Server::start(&o).unwrap();
+    let addr = server.addr();
+    let first = std::thread::spawn(move || post(addr, "/embed", r#"{"inputs": "in flight"}"#));
+    wait_until("the first request to be queued", || server.metrics.queue_texts.load(Ordering::Relaxed) == 1);
+    let (st, body) = post(addr, "/embed", r#"{"inputs": "one too many"}"#);
+    assert_eq!(st, 429, "{body}");
+    assert!(body.contains("queue is full"), "{body}");
+    let (st, body) = post(addr, "/v1/embeddings", r#"{"input": "one too many"}"#);
+    assert_eq!(st, 429, "{body}");
+    // Shut down while the first is still queued: it is answered, not dropped.
+    let t0 = Instant::now();
+    server.shutdown().unwrap();
+    let (st, body) = first.join().unwrap();
+    assert_eq!(st, 200, "the in-flight request must finish: {body}");
+    assert_eq!(vectors(&json(&body)).len(), 1);
+    assert!(t0.elapsed() < Duration::from_secs(10));
+    assert!(TcpStream::connect(addr).is_err(), "nothing listens after shutdown");
+}
+
+#[test]
+fn a_client_that_disconnects_frees_its_place() {
+    let mut o = options();
+    o.max_queue_texts = 1;
+    o.max_wait = Duration::from_secs(3);
+    let server = Server::start(&o).unwrap();
+    let addr = server.addr();
+    let body = r#"{"inputs": "going away"}"#;
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(s, "POST /embed HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}", body.len()).unwrap();
+    wait_until("the request to be queued", || server.metrics.queue_texts.load(Ordering::Relaxed) == 1);
+    drop(s);
+    wait_until("the queue to free the place", || server.metrics.queue_texts.load(Ordering::Relaxed) == 0);
+    assert_eq!(server.metrics.cancelled.load(Ordering::Relaxed), 1);
+    // The place is free: the next request is accepted (and answered at shutdown).
+    let next = std::thread::spawn(move || post(addr, "/embed", r#"{"inputs": "next"}"#));
+    wait_until("the next request to be queued", || server.metrics.queue_texts.load(Ordering::Relaxed) == 1);
+    server.shutdown().unwrap();
+    let (st, body) = next.join().unwrap();
+    assert_eq!(st, 200, "{body}");
+}
+
+// ---- Classification checkpoints: /rerank and /predict --------------------------------------
+
+fn head(name: &str) -> std::path::PathBuf {
+    fixture(&format!("checkpoints/{name}"))
+}
+
+fn expected(name: &str) -> serde_json::Value {
+    json(&std::fs::read_to_string(fixture(&format!("checkpoints/{name}.expected.json"))).unwrap())
+}
+
+fn f32s(v: &serde_json::Value) -> f32 {
+    v.as_f64().unwrap_or_else(|| panic!("not a number: {v}")) as f32
+}
+
+#[test]
+fn rerank_matches_the_cross_encoder_pipeline_and_pytorch() {
+    use nanobert::pipeline::Reranker;
+    let server = Server::start(&ServeOptions::new(head("head-rerank"), 0)).unwrap();
+    let addr = server.addr();
+    let exp = expected("head-rerank");
+    let query = exp["query"].as_str().unwrap();
+    let docs: Vec<&str> = exp["docs"].as_array().unwrap().iter().map(|d| d.as_str().unwrap()).collect();
+    let want =
+        Reranker::from_checkpoint(&Checkpoint::open(&head("head-rerank")).unwrap()).unwrap().rerank(query, &docs);
+    let want = want.unwrap();
+
+    let body = serde_json::json!({ "query": query, "texts": docs, "return_text": true }).to_string();
+    let (st, got) = post(addr, "/rerank", &body);
+    assert_eq!(st, 200, "{got}");
+    let got = json(&got);
+    assert_eq!(got.as_array().unwrap().len(), docs.len());
+    for (g, w) in got.as_array().unwrap().iter().zip(&want) {
+        assert_eq!(g["index"], w.index, "order: {got}");
+        assert_eq!(g["text"], w.document.as_str());
+        assert!((f32s(&g["score"]) - w.score).abs() < 1e-5, "server {} vs pipeline {}", g["score"], w.score);
+        // And against sentence-transformers' CrossEncoder (PyTorch) directly.
+        let torch = f32s(&exp["scores"][w.index]);
+        assert!((f32s(&g["score"]) - torch).abs() < 1e-4, "server {} vs PyTorch {torch}", g["score"]);
+    }
+    assert_eq!(got[0]["index"], exp["rank"][0]["corpus_id"], "best document as PyTorch ranks it");
+    // raw_scores: the logits; without return_text no text.
+    let body = serde_json::json!({ "query": query, "texts": docs, "raw_scores": true }).to_string();
+    let (st, raw) = post(addr, "/rerank", &body);
+    assert_eq!(st, 200, "{raw}");
+    for (g, w) in json(&raw).as_array().unwrap().iter().zip(&want) {
+        assert!((f32s(&g["score"]) - w.logit).abs() < 1e-5);
+        assert!(g.get("text").is_none(), "{raw}");
+    }
+    // /predict on a cross-encoder: a pair is `["query", "doc"]`, as in TEI.
+    let (st, p) = post(addr, "/predict", &serde_json::json!({ "inputs": [query, docs[0]] }).to_string());
+    assert_eq!(st, 200, "{p}");
+    let p = json(&p);
+    assert_eq!(p[0]["label"], "LABEL_0");
+    let w0 = want.iter().find(|r| r.index == 0).unwrap();
+    assert!((f32s(&p[0]["score"]) - w0.score).abs() < 1e-5);
+
+    let info = json(&request(addr, "GET", "/info", b"").1);
+    assert_eq!(info["model_type"], "reranker");
+    assert_eq!(info["architecture"], "BertForSequenceClassification");
+    let endpoints: Vec<&str> = info["endpoints"].as_array().unwrap().iter().map(|e| e.as_str().unwrap()).collect();
+    assert!(endpoints.contains(&"/rerank") && endpoints.contains(&"/predict"), "{endpoints:?}");
+    assert!(!endpoints.contains(&"/embed") && !endpoints.contains(&"/fill-mask"), "{endpoints:?}");
+    // Endpoints the model lacks: a 400 naming what the model is.
+    for path in ["/embed", "/v1/embeddings", "/fill-mask"] {
+        let (st, body) = post(addr, path, r#"{"inputs": "a [MASK]", "input": "a"}"#);
+        assert_eq!(st, 400, "{path}: {body}");
+        assert!(body.contains("BertForSequenceClassification") && body.contains("POST /rerank"), "{path}: {body}");
+    }
+    server.shutdown().unwrap();
+}
+
+#[test]
+fn predict_matches_the_classifier_pipeline_and_pytorch() {
+    use nanobert::pipeline::Classifier;
+    let server = Server::start(&ServeOptions::new(head("head-seqcls"), 0)).unwrap();
+    let addr = server.addr();
+    let exp = expected("head-seqcls");
+    let c = Classifier::from_checkpoint(&Checkpoint::open(&head("head-seqcls")).unwrap()).unwrap();
+    let texts: Vec<&str> = exp["texts"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
+    let want = c.predict(&texts).unwrap();
+    let same = |got: &serde_json::Value, w: &nanobert::pipeline::Classification| {
+        let got = got.as_array().unwrap_or_else(|| panic!("not a list: {got}"));
+        assert_eq!(got.len(), w.labels.len());
+        for (g, l) in got.iter().zip(&w.labels) {
+            assert_eq!(g["label"], l.label.as_str(), "label order");
+            assert!((f32s(&g["score"]) - l.score).abs() < 1e-5, "server {} vs pipeline {}", g["score"], l.score);
+        }
+    };
+    // A batch of single texts: one list per input, each against the pipeline and PyTorch.
+    let batch: Vec<Vec<&str>> = texts.iter().map(|&t| vec![t]).collect();
+    let (st, got) = post(addr, "/predict", &serde_json::json!({ "inputs": batch }).to_string());
+    assert_eq!(st, 200, "{got}");
+    let got = json(&got);
+    for (i, w) in want.iter().enumerate() {
+        same(&got[i], w);
+        for (g, t) in got[i].as_array().unwrap().iter().zip(exp["pipeline"][i].as_array().unwrap()) {
+            assert_eq!(g["label"], t["label"], "transformers' pipeline order");
+            assert!((f32s(&g["score"]) - f32s(&t["score"])).abs() < 1e-4, "server {} vs PyTorch {}", g, t);
+        }
+    }
+    // One text: a flat list.
+    let (st, one) = post(addr, "/predict", &serde_json::json!({ "inputs": texts[1] }).to_string());
+    assert_eq!(st, 200, "{one}");
+    same(&json(&one), &want[1]);
+    // A pair, then a mixed batch; raw scores are the logits.
+    let pairs: Vec<(&str, &str)> =
+        exp["pairs"].as_array().unwrap().iter().map(|p| (p[0].as_str().unwrap(), p[1].as_str().unwrap())).collect();
+    let want_pairs = c.predict_pairs(&pairs).unwrap();
+    let (st, p) = post(addr, "/predict", &serde_json::json!({ "inputs": [pairs[0].0, pairs[0].1] }).to_string());
+    assert_eq!(st, 200, "{p}");
+    same(&json(&p), &want_pairs[0]);
+    let mixed = serde_json::json!({ "inputs": [[texts[0]], [pairs[1].0, pairs[1].1]], "raw_scores": true });
+    let (st, m) = post(addr, "/predict", &mixed.to_string());
+    assert_eq!(st, 200, "{m}");
+    let m = json(&m);
+    for (row, w) in [(0, &want[0]), (1, &want_pairs[1])] {
+        for g in m[row].as_array().unwrap() {
+            let id = c.model.head.id2label.iter().position(|l| g["label"] == l.as_str()).unwrap();
+            assert!((f32s(&g["score"]) - w.logits[id]).abs() < 1e-5, "raw score of {} is its logit", g["label"]);
+        }
+    }
+    let info = json(&request(addr, "GET", "/info", b"").1);
+    assert_eq!(info["model_type"], "classifier");
+    assert_eq!(info["labels"], serde_json::json!(["negative", "neutral", "positive"]));
+    let (st, body) = post(addr, "/rerank", r#"{"query": "q", "texts": ["a"]}"#);
+    assert_eq!(st, 400, "{body}");
+    assert!(body.contains("cross-encoder") && body.contains("classifier model"), "{body}");
+    server.shutdown().unwrap();
+}
+
+#[test]
+fn malformed_rerank_and_predict_requests_get_a_clean_4xx() {
+    let mut o = ServeOptions::new(head("head-rerank"), 0);
+    o.limits.max_texts = 3;
+    o.limits.max_text_chars = 200;
+    let server = Server::start(&o).unwrap();
+    let addr = server.addr();
+    let long = "the cat sat on the mat. ".repeat(4); // ~28 tokens: a pair of two is over 40
+    let cases: Vec<(&str, String, u16, &str)> = vec![
+        ("/rerank", "{\"query\": ".into(), 400, "malformed JSON"),
+        ("/rerank", "{\"query\": \"q\"}".into(), 400, "missing field `texts`"),
+        ("/rerank", "{\"query\": \" \", \"texts\": [\"a\"]}".into(), 400, "`query` is empty"),
+        ("/rerank", "{\"query\": \"q\", \"texts\": []}".into(), 400, "empty list"),
+        ("/rerank", "{\"query\": \"q\", \"texts\": [1]}".into(), 400, "unexpected JSON content"),
+        ("/rerank", "{\"query\": \"q\", \"texts\": [\"a\"], \"top_n\": 1}".into(), 400, "unknown field"),
+        ("/rerank", "{\"query\": \"q\", \"texts\": [\"a\",\"b\",\"c\",\"d\"]}".into(), 413, "limit is 3 texts"),
+        ("/rerank", format!("{{\"query\": \"{long}\", \"texts\": [\"{long}\"]}}"), 413, "(the pair together)"),
+        ("/rerank", "{\"query\": \"q\", \"texts\": [\"a\"], \"truncation_direction\": \"Left\"}".into(), 400, "Right"),
+        ("/predict", "".into(), 400, "empty body"),
+        ("/predict", "{\"inputs\": 5}".into(), 400, "not a number"),
+        ("/predict", "{\"inputs\": []}".into(), 400, "empty list"),
+        ("/predict", "{\"inputs\": [\"a\", \"b\", \"c\"]}".into(), 400, "one input"),
+        ("/predict", "{\"inputs\": [[\"a\", \"b\", \"c\"]]}".into(), 400, "has 3 strings"),
+        ("/predict", "{\"inputs\": [[\"a\"], [\"b\"], [\"c\"], [\"d\"]]}".into(), 413, "limit is 3"),
+        ("/predict", format!("{{\"inputs\": \"{}\"}}", "x".repeat(201)), 413, "limit is 200 characters"),
+        ("/predict", format!("{{\"inputs\": [\"{long}\", \"{long}\"]}}"), 413, "at most 40"),
+    ];
+    for (path, body, status, needle) in &cases {
+        let (st, got) = post(addr, path, body);
+        assert_eq!(st, *status, "{path} {:.60}: {got}", body);
+        assert!(got.contains(needle), "{path} {:.60}: answer should mention {needle:?}: {got}", body);
+        assert!(json(&got)["error"].is_string(), "TEI error shape: {got}");
+    }
+    // Truncated when asked, longest first: the same score as the pipeline (which truncates).
+    let (st, got) =
+        post(addr, "/rerank", &format!("{{\"query\": \"{long}\", \"texts\": [\"{long}\"], \"truncate\": true}}"));
+    assert_eq!(st, 200, "{got}");
+    let r = nanobert::pipeline::Reranker::from_checkpoint(&Checkpoint::open(&head("head-rerank")).unwrap()).unwrap();
+    let want = r.rerank(&long, &[long.as_str()]).unwrap();
+    assert!((f32s(&json(&got)[0]["score"]) - want[0].score).abs() < 1e-5, "{got} vs {}", want[0].score);
+    assert_eq!(request(addr, "GET", "/health", b"").0, 200);
+    assert_eq!(server.metrics.requests("/rerank", "4xx"), 7, "400s (413s are counted apart)");
+    assert_eq!(server.metrics.requests("/rerank", "413"), 2);
+    assert!(server.metrics.requests("/predict", "4xx") >= 5);
+    server.shutdown().unwrap();
+}
+
+#[test]
+fn token_classification_and_qa_checkpoints_are_refused_naming_the_command() {
+    for (name, command) in [("head-ner", "nanobert ner"), ("head-qa", "nanobert qa")] {
+        let err = Server::start(&ServeOptions::new(head(name), 0)).err().expect("refused");
+        assert!(err.to_string().contains(command), "{name}: {err}");
+    }
+}
+
+#[test]
+fn a_sentence_transformers_model_that_lowercases_is_served_as_the_library_embeds() {
+    let dir = head("st-lowercase");
+    let server = Server::start(&ServeOptions::new(dir.clone(), 0)).unwrap();
+    let texts = ["Hello World", "PARIS"];
+    let want = Embedder::from_checkpoint(&Checkpoint::open(&dir).unwrap()).unwrap().embed(&texts).unwrap();
+    let (st, body) =
+        post(server.addr(), "/embed", &serde_json::json!({ "inputs": texts, "normalize": false }).to_string());
+    assert_eq!(st, 200, "{body}");
+    for (g, w) in vectors(&json(&body)).iter().zip(&want) {
+        assert!(max_diff(g, w) < 1e-5, "server and library differ by {}", max_diff(g, w));
+    }
+    server.shutdown().unwrap();
+}
+
+#[test]
+fn prompts_are_applied_as_sentence_transformers_does() {
+    // st-prompt: default prompt "query: ", pooled over every token; st-prompt-cls: no default,
+    // the pooling leaves the prompt's tokens out (include_prompt: false).
+    for (name, prompt) in [("st-prompt", None), ("st-prompt", Some("passage")), ("st-prompt-cls", Some("query"))] {
+        let dir = head(name);
+        let server = Server::start(&ServeOptions::new(dir.clone(), 0)).unwrap();
+        let texts = ["hello world", "paris is nice"];
+        let emb = Embedder::from_checkpoint(&Checkpoint::open(&dir).unwrap()).unwrap();
+        let want = emb.embed_with_prompt(&texts, prompt).unwrap();
+        let no_prompt = emb.embed_with_prompt(&texts, Some("document")).unwrap(); // "" = none
+        let mut req = serde_json::json!({ "inputs": texts, "normalize": false });
+        if let Some(p) = prompt {
+            req["prompt_name"] = p.into();
+        }
+        let (st, body) = post(server.addr(), "/embed", &req.to_string());
+        assert_eq!(st, 200, "{name} {prompt:?}: {body}");
+        for (g, (w, n)) in vectors(&json(&body)).iter().zip(want.iter().zip(&no_prompt)) {
+            assert!(max_diff(g, w) < 1e-5, "{name} {prompt:?}: server and library differ by {}", max_diff(g, w));
+            assert!(max_diff(g, n) > 1e-4, "{name} {prompt:?}: the prompt changed nothing: the test cannot fail");
+        }
+        let (st, body) = post(server.addr(), "/embed", r#"{"inputs": "a", "prompt_name": "nope"}"#);
+        assert_eq!(st, 400, "{body}");
+        assert!(body.contains("`nope`") && body.contains("known"), "{body}");
+        server.shutdown().unwrap();
+    }
+}

@@ -1,0 +1,204 @@
+//! `compile`: trace, lint, run the chosen passes (reporting each), plan memory.
+
+use super::memory::{Layout, plan};
+use super::trace::Want;
+use super::{Graph, Op, Weight, attention, passes, trace};
+use crate::bert::{BertModel, Fusion};
+use crate::nn::Linear;
+use crate::ops::matmul::{Epilogue, Gemm};
+use crate::{Error, Result};
+use std::sync::OnceLock;
+use std::time::Instant;
+
+/// A pass: rewrites the graph, returns how many rewrites it made.
+type PassFn = fn(&mut Graph, &BertModel) -> usize;
+
+/// `fold` and `memory` act on the compiled graph (constants, buffers), not on its nodes.
+fn no_rewrite(_: &mut Graph, _: &BertModel) -> usize {
+    0
+}
+
+/// Every pass, in the order `all` runs them: name, what it does, the function.
+pub const PASSES: [(&str, &str, PassFn); 10] = [
+    ("dce", "remove nodes no output needs (the pooler when only hidden states are wanted)", passes::dce),
+    ("qkv", "Q, K, V as one GEMM over the concatenated weight", passes::qkv),
+    ("epilogue", "bias and bias+GELU in the GEMM epilogue", passes::epilogue),
+    ("add-norm", "residual add + LayerNorm in one pass", passes::add_norm),
+    ("softmax", "scale + mask + softmax in one pass", passes::softmax),
+    ("heads", "heads written straight to their place in the output", passes::heads),
+    ("attention", "attention per block of queries, no [S, S] scores in memory", attention::attention),
+    ("flash", "online-softmax attention for long sequences", attention::flash),
+    ("fold", "parameter-only expressions (stacked QKV weight, packed panels) computed at compile time", no_rewrite),
+    ("memory", "one arena, buffers reused from liveness, ops in place", no_rewrite),
+];
+
+/// A list of passes to run, in order (names from [`PASSES`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Passes(pub Vec<&'static str>);
+
+impl Passes {
+    /// Every pass, in the canonical order: the graph that computes what the fused eager
+    /// forward computed, bit for bit.
+    pub fn all() -> Passes {
+        Passes(PASSES.iter().map(|p| p.0).collect())
+    }
+
+    /// No pass: the traced, unfused graph, every value in a buffer of its own.
+    pub fn none() -> Passes {
+        Passes(Vec::new())
+    }
+
+    /// `all`, `none`, or a comma list of names (run in the order given). Errors on an
+    /// unknown name, listing the known ones.
+    pub fn parse(list: &str) -> Result<Passes> {
+        match list.trim() {
+            "all" => return Ok(Passes::all()),
+            "none" | "" => return Ok(Passes::none()),
+            _ => {}
+        }
+        list.split(',').map(|n| Passes::name(n.trim())).collect::<Result<Vec<_>>>().map(Passes)
+    }
+
+    fn name(n: &str) -> Result<&'static str> {
+        PASSES.iter().map(|p| p.0).find(|p| *p == n).ok_or_else(|| {
+            let names: Vec<&str> = PASSES.iter().map(|p| p.0).collect();
+            Error::Input(format!("unknown pass `{n}`: expected one of {}, or all, none", names.join(", ")))
+        })
+    }
+
+    /// These passes without `name` (what `--no-fuse NAME` means). Errors on an unknown name.
+    pub fn without(mut self, name: &str) -> Result<Passes> {
+        let n = Passes::name(name)?;
+        self.0.retain(|p| *p != n);
+        Ok(self)
+    }
+
+    /// The passes that compute what `fusion` picks: every pass but the fusions it turns off.
+    pub fn from_fusion(fusion: &Fusion) -> Passes {
+        let off = fusion.off();
+        Passes(Passes::all().0.into_iter().filter(|p| !off.contains(p)).collect())
+    }
+
+    /// Whether `name` is in the list.
+    pub fn has(&self, name: &str) -> bool {
+        self.0.contains(&name)
+    }
+}
+
+/// What one pass did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PassReport {
+    /// The pass.
+    pub name: &'static str,
+    /// Rewrites it made (nodes removed for `dce`, weights prepared for `fold`, values written
+    /// in place of their argument for `memory`).
+    pub rewrites: usize,
+    /// Nodes before and after.
+    pub nodes: (usize, usize),
+    /// Time the pass took, in seconds.
+    pub seconds: f64,
+}
+
+/// A graph ready to run: the rewritten nodes, where each value lives, the folded constants.
+pub struct Compiled {
+    /// The graph after the passes.
+    pub graph: Graph,
+    /// Views, in-place groups, lifetimes.
+    pub layout: Layout,
+    /// The passes that ran, in order.
+    pub passes: Passes,
+    /// One line per pass.
+    pub reports: Vec<PassReport>,
+    /// Seconds spent tracing.
+    pub trace_seconds: f64,
+    /// The stacked Q, K, V Linear of each layer, built at compile time by `fold`, else on first use.
+    pub(crate) qkv: Vec<OnceLock<Linear>>,
+}
+
+/// Traces `model` (outputs: `want`), runs `passes` in order, lints after each, plans memory.
+///
+/// Errors: a pass that leaves an ill-formed graph (a bug, named by the lint).
+pub fn compile(model: &BertModel, passes: &Passes, want: Want) -> Result<Compiled> {
+    let t0 = Instant::now();
+    let mut graph = trace(model, want);
+    graph.lint()?;
+    let trace_seconds = t0.elapsed().as_secs_f64();
+    let mut reports = Vec::new();
+    let qkv: Vec<OnceLock<Linear>> = (0..model.encoder.layer.0.len()).map(|_| OnceLock::new()).collect();
+    let mut compiled = Compiled {
+        graph: Graph { nodes: vec![], outputs: vec![] },
+        layout: plan(&graph, false),
+        passes: passes.clone(),
+        reports: vec![],
+        trace_seconds,
+        qkv,
+    };
+    for &name in &passes.0 {
+        let t = Instant::now();
+        let before = graph.nodes.len();
+        let f = PASSES.iter().find(|p| p.0 == name).map(|p| p.2).ok_or_else(|| Passes::name(name).unwrap_err())?;
+        let rewrites = match name {
+            "fold" => {
+                compiled.graph = graph.clone();
+                compiled.fold(model)?
+            }
+            "memory" => plan(&graph, true).in_place.iter().filter(|x| **x).count(),
+            _ => f(&mut graph, model),
+        };
+        graph.lint().map_err(|e| Error::invalid("graph", format!("after pass {name}: {e}")))?;
+        reports.push(PassReport {
+            name,
+            rewrites,
+            nodes: (before, graph.nodes.len()),
+            seconds: t.elapsed().as_secs_f64(),
+        });
+    }
+    compiled.layout = plan(&graph, passes.has("memory"));
+    compiled.graph = graph;
+    compiled.reports = reports;
+    Ok(compiled)
+}
+
+impl Compiled {
+    /// `fold`: builds every stacked QKV weight the graph reads and packs every f32 weight into
+    /// GEMM panels now, instead of on the first call. Returns how many weights it prepared.
+    fn fold(&self, model: &BertModel) -> Result<usize> {
+        let mut seen: Vec<Weight> = Vec::new();
+        for n in &self.graph.nodes {
+            if let Op::MatMul(w) | Op::Linear(w, _) = n.op
+                && !seen.contains(&w)
+            {
+                seen.push(w);
+                // A zero-row GEMM packs the panels (Linear packs on first use) and multiplies nothing.
+                self.linear(model, w)?.gemm_into(&Gemm::default(), &[], 0, &mut [], Epilogue::None)?;
+            }
+        }
+        Ok(seen.len())
+    }
+
+    /// `dce: 5 rewrites, 412 → 407 nodes` for every pass, then the arena for `batch × seq`.
+    pub fn summary(&self, batch: usize, seq: usize) -> String {
+        let mut s = format!(
+            "trace: {} nodes in {:.2} ms\n",
+            self.reports.first().map_or(self.graph.nodes.len(), |r| r.nodes.0),
+            1e3 * self.trace_seconds
+        );
+        for r in &self.reports {
+            s += &format!(
+                "{:>9}: {:>3} rewrites, {} -> {} nodes ({:.2} ms)\n",
+                r.name,
+                r.rewrites,
+                r.nodes.0,
+                r.nodes.1,
+                1e3 * r.seconds
+            );
+        }
+        let mb = self.layout.arena_bytes(&self.graph, batch, seq) as f64 / 1e6;
+        s += &format!(
+            "{} nodes ({} computing), arena {mb:.1} MB at batch {batch} x seq {seq}\n",
+            self.graph.nodes.len(),
+            self.graph.compute_nodes()
+        );
+        s
+    }
+}

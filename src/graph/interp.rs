@@ -1,0 +1,315 @@
+//! The interpreter: runs the nodes in order on one arena, each node calling the kernel the
+//! eager code calls for the same step (so the numbers are the eager numbers, bit for bit).
+
+use super::compile::Compiled;
+use super::{AttentionOp, Norm, Op, Proj, Weight, numel};
+use crate::bert::attention::{AttentionScratch, AttentionShape, QUERY_BLOCK, attention_into, gemm1, scratch_floats};
+use crate::bert::fusion::FLASH_MIN_SEQ;
+use crate::bert::{BertInput, BertModel, Fusion};
+use crate::nn::{Activation, LayerNorm, Linear};
+use crate::ops::matmul::{Epilogue, Gemm};
+use crate::ops::norm::add_layer_norm_rows;
+use crate::ops::par_rows;
+use crate::ops::simd::{Isa, add_assign, add_bias_rows};
+use crate::ops::softmax::softmax_rows_fused;
+use crate::{Error, Result};
+use rayon::prelude::*;
+use std::ops::Range;
+
+/// The memory one caller's runs reuse: the arena, the offsets for the last shape, attention's
+/// per-thread scratch. After a first run at a shape at least this large, a run allocates nothing.
+#[derive(Default)]
+pub struct RunState {
+    shape: Option<(usize, usize)>,
+    offsets: Vec<usize>,
+    live: Vec<(usize, usize, usize)>,
+    arena: Vec<f32>,
+    scratch: AttentionScratch,
+}
+
+impl RunState {
+    /// An empty state; the first run sizes it.
+    pub fn new() -> RunState {
+        RunState::default()
+    }
+
+    /// Bytes of the arena.
+    pub fn arena_bytes(&self) -> usize {
+        4 * self.arena.capacity()
+    }
+
+    /// `[batch, seq]` of the last run.
+    pub fn shape(&self) -> Option<(usize, usize)> {
+        self.shape
+    }
+}
+
+/// `arena[out]` writable and `arena[ins[k]]` readable at once; errors if an input overlaps
+/// the output (a planning bug).
+fn split<'a>(arena: &'a mut [f32], out: Range<usize>, ins: &[Range<usize>]) -> Result<(&'a mut [f32], [&'a [f32]; 4])> {
+    let (left, rest) = arena.split_at_mut(out.start);
+    let (o, right) = rest.split_at_mut(out.len());
+    let (left, right): (&'a [f32], &'a [f32]) = (left, right);
+    let mut r: [&'a [f32]; 4] = [&[]; 4];
+    for (k, i) in ins.iter().enumerate() {
+        r[k] = if i.end <= out.start {
+            &left[i.clone()]
+        } else if i.start >= out.end {
+            &right[i.start - out.end..i.end - out.end]
+        } else {
+            return Err(Error::invalid("graph", "an input buffer overlaps its output (memory plan)"));
+        };
+    }
+    Ok((o, r))
+}
+
+impl Compiled {
+    pub(crate) fn linear<'m>(&'m self, m: &'m BertModel, w: Weight) -> Result<&'m Linear> {
+        let layer = |l: usize| m.encoder.layer.0.get(l).ok_or_else(|| Error::invalid("graph", format!("no layer {l}")));
+        Ok(match w {
+            Weight::Layer(l, p) => {
+                let x = layer(l)?;
+                match p {
+                    Proj::Query => &x.attention.self_.query,
+                    Proj::Key => &x.attention.self_.key,
+                    Proj::Value => &x.attention.self_.value,
+                    Proj::AttnOut => &x.attention.output.dense,
+                    Proj::Inter => &x.intermediate.dense,
+                    Proj::Out => &x.output.dense,
+                }
+            }
+            Weight::Qkv(l) => {
+                let cell = self.qkv.get(l).ok_or_else(|| Error::invalid("graph", format!("no layer {l}")))?;
+                match cell.get() {
+                    Some(w) => w,
+                    None => {
+                        let sa = &layer(l)?.attention.self_;
+                        let w = Linear::concat(&[&sa.query, &sa.key, &sa.value])?;
+                        cell.get_or_init(|| w)
+                    }
+                }
+            }
+            Weight::Pooler => {
+                &m.pooler.as_ref().ok_or_else(|| Error::invalid("graph", "the model has no pooler"))?.dense
+            }
+        })
+    }
+
+    fn norm(m: &BertModel, n: Norm) -> Result<&LayerNorm> {
+        let (Norm::Attn(l) | Norm::Out(l)) = n;
+        let x = m.encoder.layer.0.get(l).ok_or_else(|| Error::invalid("graph", format!("no layer {l}")))?;
+        Ok(match n {
+            Norm::Attn(_) => &x.attention.output.LayerNorm,
+            Norm::Out(_) => &x.output.LayerNorm,
+        })
+    }
+
+    /// Runs the graph on `input` with `model`'s parameters (the model it was compiled from),
+    /// in `state`; read the results with [`Compiled::output`].
+    ///
+    /// Errors: a batch the model cannot take (ids out of range, a sequence longer than the
+    /// position table), named.
+    pub fn run(&self, model: &BertModel, input: &BertInput, state: &mut RunState) -> Result<()> {
+        let _s = crate::profile::span("BertModel");
+        let (b, s) = (input.batch, input.seq_len);
+        let g = &self.graph;
+        if state.shape != Some((b, s)) {
+            let floats = self.layout.offsets(g, b, s, &mut state.offsets, &mut state.live);
+            if state.arena.len() < floats {
+                state.arena.resize(floats, 0.0);
+            }
+            state.shape = Some((b, s));
+        }
+        let cfg = &model.config;
+        let d = cfg.hidden_size / cfg.num_attention_heads.max(1);
+        let flash = g.nodes.iter().any(|n| matches!(n.op, Op::Attention(a) if a.flash_min_seq.is_some_and(|m| s >= m)));
+        state.scratch.prepare(scratch_floats(s, d, flash));
+        for i in 0..g.nodes.len() {
+            self.step(model, input, state, i)?;
+        }
+        Ok(())
+    }
+
+    /// The output called `name` (`last_hidden_state`, `pooler_output`, `hidden_states.{i}`) of
+    /// the last run in `state`, row-major.
+    pub fn output<'s>(&self, state: &'s RunState, name: &str) -> Option<&'s [f32]> {
+        let (b, s) = state.shape?;
+        let &(_, i) = self.graph.outputs.iter().find(|(k, _)| k == name)?;
+        let at = state.offsets[i];
+        Some(&state.arena[at..at + numel(&self.graph.nodes[i].shape, b, s)])
+    }
+
+    /// Node `i`.
+    fn step(&self, m: &BertModel, input: &BertInput, state: &mut RunState, i: usize) -> Result<()> {
+        let (g, l) = (&self.graph, &self.layout);
+        let node = &g.nodes[i];
+        let (b, s) = (input.batch, input.seq_len);
+        let RunState { offsets, arena, scratch, .. } = state;
+        if matches!(node.op, Op::Placeholder(_) | Op::Slice(..)) {
+            return Ok(());
+        }
+        // An argument reads from its offset to the end of its root's buffer (a view's rows).
+        let region = |a: usize| {
+            let r = l.root[a];
+            if matches!(g.nodes[r].op, Op::Placeholder(_)) {
+                return 0..0; // ids are read from the batch
+            }
+            offsets[a]..offsets[r] + numel(&g.nodes[r].shape, b, s)
+        };
+        let out = offsets[i]..offsets[i] + numel(&node.shape, b, s);
+        let mut ins: Vec<Range<usize>> = node.args.iter().map(|&a| region(a)).collect();
+        let elementwise = super::memory::elementwise(&node.op);
+        if elementwise && !l.in_place[i] {
+            let src = ins[0].start..ins[0].start + out.len();
+            arena.copy_within(src, out.start);
+        }
+        if elementwise {
+            ins[0] = 0..0; // the first argument is now the output itself
+        }
+        let (y, x) = split(arena, out, &ins)?;
+        let width = |a: usize| l.ld[a];
+        let isa = Isa::best();
+        match node.op {
+            Op::Placeholder(_) | Op::Slice(..) => {}
+            Op::Embeddings => m.embeddings.forward_into(input, y)?,
+            Op::AdditiveMask => match input.attention_mask {
+                Some(mask) => y.iter_mut().zip(mask).for_each(|(o, &v)| *o = if v == 0 { f32::MIN } else { 0.0 }),
+                None => y.fill(0.0),
+            },
+            Op::MatMul(w) => {
+                let lin = self.linear(m, w)?;
+                lin.gemm_into(&Gemm::default(), x[0], y.len() / lin.out_features(), y, Epilogue::None)?
+            }
+            Op::AddBias(w) => {
+                let lin = self.linear(m, w)?;
+                let bias = lin.bias.as_ref().and_then(|t| t.as_slice()).unwrap_or(&[]);
+                par_rows(y, lin.out_features(), |_, y| add_bias_rows(isa, y, bias));
+            }
+            Op::Linear(w, gelu) => {
+                let lin = self.linear(m, w)?;
+                lin.forward_into(&Gemm::default(), x[0], y.len() / lin.out_features(), y, gelu, true)?
+            }
+            Op::Act(a) => match a {
+                Activation::Gelu => crate::ops::gelu_in_place(y),
+                Activation::GeluTanh => crate::ops::gelu_tanh_in_place(y),
+                Activation::Relu => crate::ops::relu_in_place(y),
+                Activation::Tanh => crate::ops::tanh_in_place(y),
+            },
+            Op::Add => {
+                let (h, r) = (width(i), x[1]);
+                par_rows(y, h, |r0, y| add_assign(isa, y, &r[r0 * h..r0 * h + y.len()]));
+            }
+            Op::LayerNorm(n) | Op::AddLayerNorm(n) => {
+                let ln = Self::norm(m, n)?;
+                let (w, bias) = (ln.weight.as_slice().unwrap_or(&[]), ln.bias.as_slice().unwrap_or(&[]));
+                let (h, eps) = (width(i), ln.eps as f32);
+                let r = if matches!(node.op, Op::AddLayerNorm(_)) { x[1] } else { &[] };
+                let res = |r0: usize, n: usize| if r.is_empty() { r } else { &r[r0 * h..r0 * h + n] };
+                par_rows(y, h, |r0, y| add_layer_norm_rows(isa, y, res(r0, y.len()), h, w, bias, eps));
+            }
+            Op::Scale(c) => y.iter_mut().for_each(|v| *v *= c),
+            Op::AddMask => {
+                let mask = x[1];
+                let rows_per_seq = y.len() / b.max(1) / s.max(1);
+                for (r, row) in y.chunks_exact_mut(s).enumerate() {
+                    let bi = r / rows_per_seq;
+                    row.iter_mut().zip(&mask[bi * s..(bi + 1) * s]).for_each(|(v, m)| *v += m);
+                }
+            }
+            Op::Softmax => y.par_chunks_mut(s * s).for_each(|c| softmax_rows_fused(isa, c, s, 1.0, &[])),
+            Op::ScaledMaskedSoftmax(c) => {
+                let (mask, heads) = (x[1], y.len() / (b * s * s).max(1));
+                y.par_chunks_mut(s * s).enumerate().for_each(|(bh, blk)| {
+                    let bi = bh / heads;
+                    softmax_rows_fused(isa, blk, s, c, &mask[bi * s..(bi + 1) * s]);
+                });
+            }
+            Op::Scores(heads) => {
+                let (q, k, ld) = (x[0], x[1], width(node.args[0]));
+                let dh = g.nodes[node.args[0]].shape.last().map_or(0, |d| d.eval(b, s)) / heads;
+                y.par_chunks_mut(s * s).enumerate().try_for_each(|(bh, blk)| {
+                    let (kv0, c) = (bh / heads * s, bh % heads * dh);
+                    for q0 in (0..s).step_by(QUERY_BLOCK) {
+                        let rows = QUERY_BLOCK.min(s - q0);
+                        let a = &q[(kv0 + q0) * ld + c..];
+                        gemm1(rows, dh, s, a, ld, &k[kv0 * ld + c..], ld, &mut blk[q0 * s..(q0 + rows) * s], s, true)?;
+                    }
+                    Ok::<(), Error>(())
+                })?;
+            }
+            Op::Context(heads) | Op::ContextMerged(heads) => {
+                let (p, v, ld) = (x[0], x[1], width(node.args[1]));
+                let dh = g.nodes[node.args[1]].shape.last().map_or(0, |d| d.eval(b, s)) / heads;
+                if let Op::Context(_) = node.op {
+                    y.par_chunks_mut(s * dh).enumerate().try_for_each(|(bh, blk)| {
+                        let (kv0, c) = (bh / heads * s, bh % heads * dh);
+                        for q0 in (0..s).step_by(QUERY_BLOCK) {
+                            let rows = QUERY_BLOCK.min(s - q0);
+                            let pb = &p[(bh * s + q0) * s..];
+                            gemm1(
+                                rows,
+                                s,
+                                dh,
+                                pb,
+                                s,
+                                &v[kv0 * ld + c..],
+                                ld,
+                                &mut blk[q0 * dh..(q0 + rows) * dh],
+                                dh,
+                                false,
+                            )?;
+                        }
+                        Ok::<(), Error>(())
+                    })?;
+                } else {
+                    let h = heads * dh;
+                    y.par_chunks_mut(s * h).enumerate().try_for_each(|(bi, seq)| {
+                        seq.par_chunks_mut(QUERY_BLOCK * h).enumerate().try_for_each(|(qi, blk)| {
+                            let (q0, rows) = (qi * QUERY_BLOCK, blk.len() / h);
+                            for hi in 0..heads {
+                                let (pb, c) = (&p[((bi * heads + hi) * s + q0) * s..], hi * dh);
+                                gemm1(rows, s, dh, pb, s, &v[bi * s * ld + c..], ld, &mut blk[c..], h, false)?;
+                            }
+                            Ok::<(), Error>(())
+                        })
+                    })?;
+                }
+            }
+            Op::MergeHeads => {
+                let (heads, dh) = match node.shape.last() {
+                    Some(_) => {
+                        let sh = &g.nodes[node.args[0]].shape;
+                        (sh[1].eval(b, s), sh[3].eval(b, s))
+                    }
+                    None => (1, 1),
+                };
+                let (src, h) = (x[0], heads * dh);
+                for (r, row) in y.chunks_exact_mut(h).enumerate() {
+                    let (bi, t) = (r / s, r % s);
+                    for hi in 0..heads {
+                        let from = ((bi * heads + hi) * s + t) * dh;
+                        row[hi * dh..(hi + 1) * dh].copy_from_slice(&src[from..from + dh]);
+                    }
+                }
+            }
+            Op::Attention(AttentionOp { heads, softmax, heads_in_place, flash_min_seq }) => {
+                let ld = width(node.args[0]);
+                let head_dim = g.nodes[node.args[0]].shape.last().map_or(0, |d| d.eval(b, s)) / heads.max(1);
+                let fusion = Fusion {
+                    softmax,
+                    heads: heads_in_place,
+                    flash: flash_min_seq.is_some(),
+                    flash_min_seq: flash_min_seq.unwrap_or(FLASH_MIN_SEQ),
+                    ..Fusion::none()
+                };
+                let shape = AttentionShape { batch: b, seq: s, heads, head_dim };
+                attention_into(shape, x[0], x[1], x[2], ld, x[3], y, scratch, &fusion)?;
+            }
+            Op::SelectFirst => {
+                let h = width(i);
+                y.chunks_exact_mut(h).enumerate().for_each(|(bi, row)| row.copy_from_slice(&x[0][bi * s * h..][..h]));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,158 @@
+//! # One GEMM driver for every lower precision
+//!
+//! int8 and f16/bf16 differ in three places only: what one element of the prepared A is
+//! (u8 codes, f32 values or bf16 pairs), what one element of a weight panel is (i8 or a
+//! 16-bit float), and how a finished tile becomes f32 (dequantize, or copy). Everything else —
+//! the thread split, the row blocks, the walk over panels and tiles — is this file, written
+//! once. Each precision supplies a microkernel ([`LowpTile`], beside it in `int8_x86.rs` and
+//! `half_x86.rs`) and an epilogue ([`Finish`]).
+//!
+//! The loops, as in the f32 GEMM with a pre-packed B (`ops::matmul::parallel`):
+//!
+//! 1. **Threads.** Below [`PAR_MIN_MACS`] multiply-adds per thread, one thread. Otherwise, when
+//!    C has rows for at least two tiles per thread, each thread takes a band of rows (cut at
+//!    multiples of MR) and walks every weight panel; with fewer rows (batch 1, short
+//!    sentences) each thread takes a band of columns (cut at multiples of NR), so the weights
+//!    are read once in total and not once per thread.
+//! 2. **Row blocks** of `MC` rows of A, sized so the block stays in L2 ([`MC_BYTES`]).
+//! 3. **Panels**: for each NR-wide weight panel (packed once, read in the order the kernel
+//!    reads it) ...
+//! 4. **Tiles**: ... each MR-row tile of the block: the microkernel fills an `MR x NR`
+//!    accumulator tile over the whole depth, then the epilogue turns its rows into f32 while
+//!    they are hot (dequantize, bias, GELU) and stores them into C, once.
+//!
+//! There is no k blocking: a panel row of the weight (`kp x NR` values) is 12-96 KB of int8 or
+//! 24-192 KB of bf16 for BERT's shapes, which L2 holds, and A's tile rows stream through L1.
+
+use rayon::prelude::*;
+
+pub use crate::ops::matmul::PAR_MIN_MACS;
+
+/// Bytes of prepared A kept hot per row block (`MC = MC_BYTES / row bytes`): about half of a
+/// 512 KB-2 MB L2, leaving the rest for the weight panel.
+pub const MC_BYTES: usize = 192 * 1024;
+
+/// The contract of a lower-precision microkernel: for `i < h`, `j < NR`,
+/// `acc[i * NR + j] = Σ_k A[i][k] · W[k][j]` over the padded depth `kp` (in k values), where
+/// A's row `i` starts at `a[i * lda]` (in elements of [`LowpTile::A`]) and W is one panel in
+/// the kernel's packed layout. What `A[i][k]` means (a code minus an offset, a float, a
+/// rounded float) is each kernel's to document.
+pub(crate) trait LowpTile: Copy + Send + Sync {
+    /// One element of the prepared A.
+    type A: Copy + Sync;
+    /// One element of a weight panel.
+    type B: Copy + Sync;
+    /// The accumulator (i32 for int8, f32 for half precision).
+    type Acc: Copy + Default + Send;
+    /// Rows of the tile.
+    const MR: usize;
+    /// Columns of the tile (the panel width).
+    const NR: usize;
+    /// Fills `acc[..h * NR]`. Panics if a slice is too short or `h` is not in `1..=MR`.
+    fn tile(&self, kp: usize, h: usize, a: &[Self::A], lda: usize, b: &[Self::B], acc: &mut [Self::Acc]);
+}
+
+/// The epilogue: turns one row of a finished tile into f32.
+pub(crate) trait Finish<Acc>: Sync {
+    /// Row `i` of C, columns `col..col + out.len()`: `out[j] = f(acc[j])`.
+    fn row(&self, i: usize, col: usize, acc: &[Acc], out: &mut [f32]);
+}
+
+/// One product: `m x n` outputs over depth `kp`, A prepared, the weight packed.
+pub(crate) struct Problem<'a, A, B> {
+    /// Rows of A and C.
+    pub m: usize,
+    /// Columns of C (output features).
+    pub n: usize,
+    /// Depth in k values, padded as the panels are.
+    pub kp: usize,
+    /// The prepared A: row `i` at `a[i * lda..]`.
+    pub a: &'a [A],
+    /// Elements of `a` per row.
+    pub lda: usize,
+    /// The packed weight: panel `p` (columns `p NR..p NR + NR`) at `panels[p * panel_len..]`.
+    pub panels: &'a [B],
+    /// Elements per panel.
+    pub panel_len: usize,
+}
+
+/// `C = epilogue(A·W)` on all threads of the current rayon pool. `c: m x n`, row `i` at
+/// `i * ldc` (`ldc >= n`, checked by the caller along with every other length).
+pub(crate) fn gemm<K: LowpTile, F: Finish<K::Acc>>(
+    kernel: K,
+    p: &Problem<K::A, K::B>,
+    finish: &F,
+    c: &mut [f32],
+    ldc: usize,
+) {
+    let (m, n) = (p.m, p.n);
+    if m == 0 || n == 0 {
+        return;
+    }
+    let mut rows: Vec<&mut [f32]> = c.chunks_mut(ldc.max(n)).take(m).map(|r| &mut r[..n]).collect();
+    let panels = n.div_ceil(K::NR);
+    let work = m.saturating_mul(n).saturating_mul(p.kp);
+    let tasks = rayon::current_num_threads().min(work / PAR_MIN_MACS);
+    if tasks < 2 {
+        return slab(kernel, p, finish, 0, 0, &mut rows);
+    }
+    if m >= tasks * 2 * K::MR {
+        // Row bands, cut at multiples of MR; every band reads every panel.
+        let tiles = m.div_ceil(K::MR);
+        let bounds: Vec<usize> = (0..=tasks).map(|t| (tiles * t / tasks * K::MR).min(m)).collect();
+        let mut bands: Vec<(usize, &mut [&mut [f32]])> = Vec::with_capacity(tasks);
+        let mut rest = &mut rows[..];
+        for t in 0..tasks {
+            let (band, tail) = rest.split_at_mut(bounds[t + 1] - bounds[t]);
+            bands.push((bounds[t], band));
+            rest = tail;
+        }
+        bands.into_par_iter().for_each(|(i0, band)| slab(kernel, p, finish, i0, 0, band));
+    } else {
+        // Column bands, cut at panel boundaries; each owns its piece of every row of C.
+        let tasks = tasks.min(panels);
+        let bounds: Vec<usize> = (0..=tasks).map(|t| (panels * t / tasks * K::NR).min(n)).collect();
+        let mut parts: Vec<Vec<&mut [f32]>> = (0..tasks).map(|_| Vec::with_capacity(m)).collect();
+        for row in rows {
+            let mut rest = row;
+            for (t, part) in parts.iter_mut().enumerate() {
+                let (piece, tail) = rest.split_at_mut(bounds[t + 1] - bounds[t]);
+                part.push(piece);
+                rest = tail;
+            }
+        }
+        parts.into_par_iter().enumerate().for_each(|(t, mut band)| slab(kernel, p, finish, 0, bounds[t], &mut band));
+    }
+}
+
+/// Rows `i0..i0 + c.len()` and columns `j0..j0 + c[0].len()` of C (`i0` a multiple of MR or
+/// 0, `j0` a multiple of NR): loops 2 to 4 of the module docs.
+fn slab<K: LowpTile, F: Finish<K::Acc>>(
+    kernel: K,
+    p: &Problem<K::A, K::B>,
+    finish: &F,
+    i0: usize,
+    j0: usize,
+    c: &mut [&mut [f32]],
+) {
+    let (height, width) = (c.len(), c.first().map_or(0, |r| r.len()));
+    let row_bytes = (p.lda * std::mem::size_of::<K::A>()).max(1);
+    let mc = (MC_BYTES / row_bytes).max(K::MR) / K::MR * K::MR;
+    let mut acc = vec![K::Acc::default(); K::MR * K::NR];
+    for b0 in (0..height).step_by(mc) {
+        let b_end = (b0 + mc).min(height);
+        for jc in (0..width).step_by(K::NR) {
+            let col = j0 + jc;
+            let nr = K::NR.min(width - jc);
+            let panel = &p.panels[col / K::NR * p.panel_len..][..p.panel_len];
+            for r0 in (b0..b_end).step_by(K::MR) {
+                let h = K::MR.min(b_end - r0);
+                let i = i0 + r0;
+                kernel.tile(p.kp, h, &p.a[i * p.lda..], p.lda, panel, &mut acc);
+                for r in 0..h {
+                    finish.row(i + r, col, &acc[r * K::NR..r * K::NR + nr], &mut c[r0 + r][jc..jc + nr]);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,189 @@
+//! The compiled graph against the eager forward, exactly: no passes = the unfused eager
+//! forward bit for bit, all passes = the fused eager forward bit for bit, each pass alone and
+//! random subsets in random orders within 1e-5, every pass idempotent.
+
+mod common;
+
+use common::fixture;
+use nanobert::bert::{BertConfig, BertInput, BertModel, Fusion, Init};
+use nanobert::graph::{PASSES, Passes, RunState, Want, compile, trace};
+use nanobert::io::Checkpoint;
+use proptest::prelude::*;
+
+fn model(layers: usize, heads: usize, hidden: usize, inter: usize, act: &str, seed: u64) -> BertModel {
+    let cfg: BertConfig = serde_json::from_value(serde_json::json!({
+        "vocab_size": 97, "hidden_size": hidden, "num_hidden_layers": layers, "num_attention_heads": heads,
+        "intermediate_size": inter, "max_position_embeddings": 64, "hidden_act": act
+    }))
+    .unwrap();
+    BertModel::load(&Init { std: 0.3, seed }, "bert.", &cfg, true).unwrap()
+}
+
+/// A padded batch: sequence `i` has `seq - 3 i` real tokens (at least 1).
+fn batch(b: usize, s: usize, vocab: usize) -> (Vec<u32>, Vec<u32>, Vec<u32>) {
+    let ids = (0..b * s).map(|i| ((i * 31 + 7) % vocab) as u32).collect();
+    let mask = (0..b * s).map(|i| u32::from(i % s < s.saturating_sub(3 * (i / s)).max(1))).collect();
+    let types = (0..b * s).map(|i| u32::from(i % s >= s / 2)).collect();
+    (ids, mask, types)
+}
+
+/// `(last_hidden_state, pooler_output, hidden_states)` of the eager forward with `fusion`.
+fn eager(m: &mut BertModel, input: &BertInput, fusion: Fusion) -> Vec<Vec<f32>> {
+    m.fusion = fusion;
+    let out = m.forward(input, true).unwrap();
+    let mut v = vec![out.last_hidden_state.to_vec()];
+    v.extend(out.pooler_output.map(|p| p.to_vec()));
+    v.extend(out.hidden_states.iter().map(|t| t.to_vec()));
+    v
+}
+
+/// The same values from the graph compiled with `passes`.
+fn graph(m: &BertModel, input: &BertInput, passes: &Passes) -> Vec<Vec<f32>> {
+    let c = compile(m, passes, Want { pooler_output: true, hidden_states: true }).unwrap();
+    let mut st = RunState::new();
+    c.run(m, input, &mut st).unwrap();
+    let mut v = vec![c.output(&st, "last_hidden_state").unwrap().to_vec()];
+    v.extend(c.output(&st, "pooler_output").map(|p| p.to_vec()));
+    for i in 0..=m.config.num_hidden_layers {
+        v.push(c.output(&st, &format!("hidden_states.{i}")).unwrap().to_vec());
+    }
+    v
+}
+
+fn max_diff(a: &[Vec<f32>], b: &[Vec<f32>]) -> f32 {
+    assert_eq!(a.len(), b.len(), "number of outputs");
+    let mut d = 0.0f32;
+    for (x, y) in a.iter().zip(b) {
+        assert_eq!(x.len(), y.len());
+        for (p, q) in x.iter().zip(y) {
+            d = d.max(if p.is_nan() || q.is_nan() { f32::INFINITY } else { (p - q).abs() });
+        }
+    }
+    d
+}
+
+fn bits(a: &[Vec<f32>]) -> Vec<Vec<u32>> {
+    a.iter().map(|v| v.iter().map(|x| x.to_bits()).collect()).collect()
+}
+
+/// No passes = unfused eager, all passes = fused eager, and every `--no-fuse NAME` setting =
+/// the eager forward with that fusion off: bit for bit, on `m` at `b × s`.
+fn check_exact(name: &str, m: &mut BertModel, b: usize, s: usize) {
+    let (ids, mask, types) = batch(b, s, m.config.vocab_size);
+    let input = BertInput::new(&ids, Some(&mask), Some(&types), b, s).unwrap();
+    let none = eager(m, &input, Fusion::none());
+    assert_eq!(bits(&graph(m, &input, &Passes::none())), bits(&none), "{name}: no passes vs unfused eager");
+    assert_eq!(bits(&graph(m, &input, &Passes::from_fusion(&Fusion::none()))), bits(&none), "{name}: fusions off");
+    let all = eager(m, &input, Fusion::all());
+    assert_eq!(bits(&graph(m, &input, &Passes::all())), bits(&all), "{name}: all passes vs fused eager");
+    for (f, _) in Fusion::NAMES {
+        let fusion = Fusion::all().without(f).unwrap();
+        let want = eager(m, &input, fusion);
+        assert_eq!(bits(&graph(m, &input, &Passes::from_fusion(&fusion))), bits(&want), "{name}: --no-fuse {f}");
+    }
+    assert!(max_diff(&all, &none) < 1e-4, "{name}: fused vs unfused eager");
+}
+
+#[test]
+fn no_passes_and_all_passes_equal_the_eager_forwards_bit_for_bit() {
+    check_exact("tiny random", &mut model(2, 3, 48, 96, "gelu", 11), 3, 37);
+    check_exact("one token", &mut model(1, 2, 16, 24, "gelu", 5), 1, 1);
+}
+
+#[test]
+fn fixtures_compile_to_the_eager_numbers_bit_for_bit() {
+    let mut dirs = vec![fixture("tiny-bert"), fixture("tiny-bert-legacy")];
+    let ck = fixture("checkpoints");
+    let mut names: Vec<_> =
+        std::fs::read_dir(&ck).unwrap().flatten().filter(|e| e.path().is_dir()).map(|e| e.path()).collect();
+    names.sort();
+    dirs.extend(names);
+    let mut checked = 0;
+    for d in &dirs {
+        let ckpt = Checkpoint::open(d).unwrap_or_else(|e| panic!("{}: {e}", d.display()));
+        let cfg = BertConfig::from_json(&ckpt.config_json).unwrap();
+        let mut m = BertModel::load(&ckpt.weights, "bert.", &cfg, true).unwrap();
+        check_exact(&d.display().to_string(), &mut m, 2, 9);
+        checked += 1;
+    }
+    assert!(checked >= 20, "only {checked} checkpoints");
+}
+
+#[test]
+fn each_pass_alone_is_close_and_idempotent() {
+    let m = model(2, 3, 48, 96, "gelu", 3);
+    let (ids, mask, types) = batch(2, 19, 97);
+    let input = BertInput::new(&ids, Some(&mask), Some(&types), 2, 19).unwrap();
+    let none = graph(&m, &input, &Passes::none());
+    let want = Want { pooler_output: true, hidden_states: true };
+    for (name, _, _) in PASSES {
+        let one = graph(&m, &input, &Passes(vec![name]));
+        let d = max_diff(&none, &one);
+        assert!(d < 1e-5, "{name} alone: {d}");
+        let once = compile(&m, &Passes(vec![name]), want).unwrap();
+        let twice = compile(&m, &Passes(vec![name, name]), want).unwrap();
+        assert_eq!(once.graph, twice.graph, "{name} twice changed the graph again");
+        assert_eq!(twice.reports[1].rewrites * usize::from(!matches!(name, "fold" | "memory")), 0, "{name}");
+    }
+}
+
+#[test]
+fn passes_shrink_the_graph_and_dce_drops_the_unwanted_pooler() {
+    let m = model(2, 3, 48, 96, "gelu", 3);
+    let traced = trace(&m, Want::default());
+    traced.lint().unwrap();
+    let printed = traced.to_string();
+    assert!(
+        printed.contains("%l0_query : [B, S, 48] = matmul(%embeddings, encoder.layer.0.attention.self.query.weight)"),
+        "{printed}"
+    );
+    assert!(printed.contains("pooler"), "the pooler is traced");
+    let c = compile(&m, &Passes::all(), Want::default()).unwrap();
+    let fused = c.graph.to_string();
+    assert!(
+        !fused.contains("pooler") && fused.contains("attention(") && fused.contains("linear_bias_gelu("),
+        "{fused}"
+    );
+    let dce = &c.reports[0];
+    assert_eq!((dce.name, dce.rewrites), ("dce", 4), "select, matmul, bias, tanh of the pooler");
+    assert!(c.graph.nodes.len() * 2 < traced.nodes.len(), "{} -> {}", traced.nodes.len(), c.graph.nodes.len());
+    let planned = c.layout.arena_bytes(&c.graph, 4, 32);
+    let unplanned = compile(&m, &Passes::all().without("memory").unwrap(), Want::default()).unwrap();
+    assert!(planned * 3 < unplanned.layout.arena_bytes(&unplanned.graph, 4, 32));
+    assert!(c.graph.to_dot().starts_with("digraph"));
+}
+
+#[test]
+fn lint_finds_a_use_before_definition_and_a_wrong_shape() {
+    let m = model(1, 2, 16, 24, "gelu", 1);
+    let mut g = trace(&m, Want::default());
+    let q = g.find("l0_query").unwrap();
+    g.nodes[q].args = vec![q + 1];
+    assert!(g.lint().unwrap_err().to_string().contains("not defined before"));
+    let mut g = trace(&m, Want::default());
+    let s = g.find("l0_scores").unwrap();
+    g.nodes[s].shape.pop();
+    assert!(g.lint().unwrap_err().to_string().contains("%l0_scores"));
+}
+
+proptest! {
+    #![proptest_config(common::config(12))]
+    #[test]
+    fn random_configs_and_random_pass_orders_agree(
+        layers in 1usize..=3, heads in 1usize..=4, head_dim in 1usize..=9, inter in 1usize..=40,
+        act in prop::sample::select(vec!["gelu", "relu", "gelu_new"]),
+        b in 1usize..=3, s in 1usize..=40, seed in 0u64..1000,
+        order in Just((0..PASSES.len()).collect::<Vec<_>>()).prop_shuffle(), keep in prop::collection::vec(any::<bool>(), PASSES.len()),
+    ) {
+        let mut m = model(layers, heads, heads * head_dim, inter, act, seed);
+        let (ids, mask, types) = batch(b, s, 97);
+        let input = BertInput::new(&ids, Some(&mask), Some(&types), b, s).unwrap();
+        let passes = Passes(order.iter().filter(|&&i| keep[i]).map(|&i| PASSES[i].0).collect());
+        let none = eager(&mut m, &input, Fusion::none());
+        let got = graph(&m, &input, &passes);
+        let d = max_diff(&none, &got);
+        prop_assert!(d < 1e-5, "{:?}: {d}", passes.0);
+        prop_assert_eq!(bits(&graph(&m, &input, &Passes::none())), bits(&none));
+        prop_assert_eq!(bits(&graph(&m, &input, &Passes::all())), bits(&eager(&mut m, &input, Fusion::all())));
+    }
+}
