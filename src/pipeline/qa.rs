@@ -157,10 +157,10 @@ impl QuestionAnswerer {
             pe[0] = 0.0;
             // Every (start, end) of the grid, ranked by score (stable: ties keep row-major order).
             let mut grid: Vec<(f32, usize, usize)> = Vec::with_capacity(n * n);
-            for i in 0..n {
-                for j in 0..n {
+            for (i, &p_start) in ps.iter().enumerate() {
+                for (j, &p_end) in pe.iter().enumerate() {
                     let ok = j >= i && j < i + opts.max_answer_len;
-                    grid.push((if ok { ps[i] * pe[j] } else { 0.0 }, i, j));
+                    grid.push((if ok { p_start * p_end } else { 0.0 }, i, j));
                 }
             }
             grid.sort_by(|a, b| b.0.total_cmp(&a.0));
