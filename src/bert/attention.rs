@@ -36,17 +36,33 @@ use crate::{Result, Tensor, ops};
 
 /// `(batch, seq, hidden)` of `x`, checked: `[batch, seq, hidden]` with the module's `hidden`
 /// size, and an additive `mask` of `batch · seq` values (none checked when `mask` is `None`).
-pub(crate) fn check_hidden(module: &'static str, x: &Tensor, hidden: usize, mask: &[f32]) -> Result<(usize, usize, usize)> {
+pub(crate) fn check_hidden(
+    module: &'static str,
+    x: &Tensor,
+    hidden: usize,
+    mask: &[f32],
+) -> Result<(usize, usize, usize)> {
     let &[b, s, h] = x.shape() else {
-        return Err(crate::Error::invalid(module, format!("input of shape {:?}, expected [batch, seq, {hidden}]", x.shape())));
+        return Err(crate::Error::invalid(
+            module,
+            format!("input of shape {:?}, expected [batch, seq, {hidden}]", x.shape()),
+        ));
     };
     if h != hidden {
-        return Err(crate::Error::invalid(module, format!("input of shape {:?}, expected [batch, seq, {hidden}]", x.shape())));
+        return Err(crate::Error::invalid(
+            module,
+            format!("input of shape {:?}, expected [batch, seq, {hidden}]", x.shape()),
+        ));
     }
     if mask.len() != b * s {
         return Err(crate::Error::invalid(
             module,
-            format!("mask of {} values for an input of shape {:?} (expected batch x seq = {})", mask.len(), x.shape(), b * s),
+            format!(
+                "mask of {} values for an input of shape {:?} (expected batch x seq = {})",
+                mask.len(),
+                x.shape(),
+                b * s
+            ),
         ));
     }
     Ok((b, s, h))

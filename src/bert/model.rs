@@ -143,7 +143,8 @@ impl BertModel {
         self.workspaces.with(|ws| {
             c.run(self, input, &mut ws.state)?;
             let take = |name: &str, shape: &[usize]| -> Result<Tensor> {
-                let v = c.output(&ws.state, name).ok_or_else(|| Error::invalid("graph", format!("no output {name}")))?;
+                let v =
+                    c.output(&ws.state, name).ok_or_else(|| Error::invalid("graph", format!("no output {name}")))?;
                 Tensor::from_vec(v.to_vec(), shape)
             };
             let hidden_states = match output_hidden_states {
@@ -181,7 +182,8 @@ impl BertModel {
     ///
     /// Errors: as [`BertModel::forward`].
     pub fn forward_ref(&self, input: &BertInput, output_hidden_states: bool) -> Result<BertModelOutput> {
-        let input = BertInput::new(input.input_ids, input.attention_mask, input.token_type_ids, input.batch, input.seq_len)?;
+        let input =
+            BertInput::new(input.input_ids, input.attention_mask, input.token_type_ids, input.batch, input.seq_len)?;
         let mask = input.additive_mask();
         let mut x = self.embeddings.forward(&input)?;
         let mut hidden_states = Vec::new();
