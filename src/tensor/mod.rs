@@ -89,7 +89,12 @@ impl Tensor {
     /// A contiguous tensor owning `data`, whose length the caller made `numel(shape)`.
     fn owned(data: Vec<f32>, shape: &[usize]) -> Tensor {
         debug_assert_eq!(data.len(), numel(shape));
-        Tensor { storage: Arc::new(Storage::owned(data)), shape: shape.to_vec(), strides: contiguous_strides(shape), offset: 0 }
+        Tensor {
+            storage: Arc::new(Storage::owned(data)),
+            shape: shape.to_vec(),
+            strides: contiguous_strides(shape),
+            offset: 0,
+        }
     }
 
     /// A tensor filled with `value`.
