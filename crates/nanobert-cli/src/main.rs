@@ -25,6 +25,7 @@ macro_rules! outln {
     }};
 }
 
+mod graph_command;
 mod task_commands;
 
 #[derive(Parser)]
@@ -211,6 +212,10 @@ enum Command {
     /// Example: curl -s 127.0.0.1:8080/embed -H 'Content-Type: application/json' -d '{"inputs": "hi"}'
     #[command(verbatim_doc_comment)]
     Serve(ServeArgs),
+    /// The forward pass as a graph: traced, rewritten by the passes, memory planned; prints
+    /// the graph (like torch.fx's print(gm.graph)), a line per pass and the arena's size
+    /// (crates/nanobert-cli/src/graph_command.rs, docs/ml-compilers.md).
+    Graph(graph_command::GraphArgs),
     /// The README demo: semantic search with MiniLM (and fill-mask with --mlm DIR).
     Demo {
         /// A masked-language-model checkpoint (e.g. bert-base-uncased) for the fill-mask part.
@@ -490,6 +495,7 @@ fn fusion(cli: &Cli) -> Result<Fusion> {
         || matches!(
             &cli.command,
             Command::Serve(_)
+                | Command::Graph(_)
                 | Command::Bench {
                     what: Some(
                         BenchCommand::Forward { .. } | BenchCommand::Threads { .. } | BenchCommand::Batching { .. }
@@ -505,7 +511,7 @@ fn fusion(cli: &Cli) -> Result<Fusion> {
     if !cli.no_fuse.is_empty() && !applies {
         return Err(Error::Input(
             "--no-fuse applies to the commands that run the model (embed, similarity, fill-mask, forward, demo, \
-             classify, rerank, ner, qa, serve, bench forward, bench threads, bench batching, bench --compare); \
+             classify, rerank, ner, qa, serve, graph, bench forward, bench threads, bench batching, bench --compare); \
              `bench fusion` switches each fusion itself"
                 .into(),
         ));
@@ -543,7 +549,7 @@ fn runs_model(command: &Command) -> bool {
         | Command::Similarity { .. }
         | Command::Forward { .. }
         | Command::Demo { .. } => true,
-        Command::Fetch | Command::Print | Command::Bench { .. } | Command::Serve(_) => false,
+        Command::Fetch | Command::Print | Command::Graph(_) | Command::Bench { .. } | Command::Serve(_) => false,
     }
 }
 
@@ -582,6 +588,16 @@ fn dispatch(cli: &Cli, start: std::time::Instant) -> Result<()> {
             }
             let name = cli.model.as_ref().map_or("all-MiniLM-L6-v2".into(), |m| m.display().to_string());
             outln!("{name} is in {} (verified: config, weights and tokenizer load)", dir.display());
+        }
+        Command::Graph(args) => {
+            let ckpt = open(cli)?;
+            let model = graph_command::load(&ckpt)?;
+            if cli.precision != Precision::F32 {
+                let tok = nanobert::text::Tokenizer::from_checkpoint(&ckpt, 512)?;
+                set_precision(&model, &model, &tok, cli.precision)?;
+            }
+            let passes = graph_command::passes(args, &fusion(cli)?)?;
+            outln!("{}", graph_command::report(&model, args, &passes)?.trim_end());
         }
         Command::Print => {
             let ckpt = open(cli)?;
