@@ -166,6 +166,13 @@ impl Server {
                 })
                 .map_err(|e| Error::Input(format!("serve: cannot start the compute thread: {e}")))?,
         );
+        let _ = server.metrics.build.set(super::metrics::BuildInfo {
+            version: info.version,
+            model_id: info.model_id.clone(),
+            precision: info.precision.clone(),
+            threads: info.threads,
+            load_seconds: info.load_seconds,
+        });
         server.info = info;
         front.install(routes::router(state, opts.limits.max_body_bytes));
         Ok(server)

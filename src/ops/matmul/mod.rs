@@ -58,7 +58,7 @@ mod view;
 
 use crate::tensor::{Tensor, contiguous_strides, numel};
 use crate::{Error, Result};
-pub use blocked::{BlockSizes, KC, MC, NC};
+pub use blocked::BlockSizes;
 pub use epilogue::Epilogue;
 pub use gemm::{Backend, Gemm};
 pub use kernels::Kernel;
