@@ -495,3 +495,99 @@ fn prompts_are_applied_as_sentence_transformers_does() {
         server.shutdown().unwrap();
     }
 }
+
+// ---- Operations: API key, limits, precision, metrics -----------------------------------------
+
+fn with_headers(addr: SocketAddr, method: &str, path: &str, headers: &str, body: &str) -> (u16, String) {
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s.write_all(req.as_bytes()).unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let text = String::from_utf8_lossy(&out).into_owned();
+    (text.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0), text)
+}
+
+#[test]
+fn the_api_key_guards_every_endpoint_but_the_probes() {
+    let mut o = options();
+    o.api_key = Some("sk-test".into());
+    let server = Server::start(&o).unwrap();
+    let addr = server.addr();
+    let good = "Authorization: Bearer sk-test\r\n";
+    for (method, path, body) in
+        [("POST", "/embed", r#"{"inputs": "a"}"#), ("GET", "/info", ""), ("GET", "/metrics", "")]
+    {
+        for bad in ["", "Authorization: Bearer sk-tesT\r\n", "Authorization: sk-test\r\n", "Authorization: Bearer \r\n"]
+        {
+            let (st, text) = with_headers(addr, method, path, bad, body);
+            assert_eq!(st, 401, "{method} {path} with {bad:?}: {text}");
+            assert!(text.to_ascii_lowercase().contains("www-authenticate: bearer"), "{text}");
+        }
+        let (st, text) = with_headers(addr, method, path, good, body);
+        assert_eq!(st, 200, "{method} {path}: {text}");
+    }
+    let (st, text) = with_headers(addr, "POST", "/v1/embeddings", "", r#"{"input": "a"}"#);
+    assert_eq!(st, 401);
+    assert!(text.contains("\"invalid_request_error\""), "OpenAI error shape: {text}");
+    for probe in ["/health", "/ready"] {
+        assert_eq!(request(addr, "GET", probe, b"").0, 200, "{probe} is open");
+    }
+    server.shutdown().unwrap();
+}
+
+#[test]
+fn too_many_requests_in_flight_get_429_before_their_body_is_read() {
+    let mut o = options();
+    o.max_concurrent_requests = 1;
+    o.max_wait = Duration::from_secs(3); // the first request waits in the batcher
+    let server = Server::start(&o).unwrap();
+    let addr = server.addr();
+    let first = std::thread::spawn(move || post(addr, "/embed", r#"{"inputs": "in flight"}"#));
+    wait_until("the first request to be queued", || server.metrics.queue_texts.load(Ordering::Relaxed) == 1);
+    let t0 = Instant::now();
+    let (st, body) = post(addr, "/embed", r#"{"inputs": "one too many"}"#);
+    assert_eq!(st, 429, "{body}");
+    assert!(body.contains("--max-concurrent-requests"), "{body}");
+    assert!(t0.elapsed() < Duration::from_secs(1), "refused at once");
+    assert_eq!(request(addr, "GET", "/info", b"").0, 200, "GETs are not counted");
+    server.shutdown().unwrap();
+    assert_eq!(first.join().unwrap().0, 200);
+}
+
+#[test]
+fn precision_is_honoured_reported_and_metrics_say_what_runs() {
+    use nanobert::quant::{Precision, to_precision};
+    let mut o = options();
+    o.precision = Precision::Bf16;
+    let server = Server::start(&o).unwrap();
+    let addr = server.addr();
+    let (_, info) = request(addr, "GET", "/info", b"");
+    assert_eq!(json(&info)["precision"], "bf16");
+    // The library at the same precision, through its public API, gives the same vectors.
+    let ckpt = Checkpoint::open(&fixture("tiny-bert")).unwrap();
+    let emb = Embedder::from_checkpoint(&ckpt).unwrap();
+    let f32_vec = emb.embed(&["hello world"]).unwrap().remove(0);
+    let plan = nanobert::pipeline::precision_plan(&emb.model, &emb.model, &emb.tokenizer, Precision::Bf16).unwrap();
+    to_precision(&emb.model, &plan).unwrap();
+    let bf16_vec = emb.embed(&["hello world"]).unwrap().remove(0);
+    let (st, body) = post(addr, "/embed", r#"{"inputs": "hello world", "normalize": false}"#);
+    assert_eq!(st, 200, "{body}");
+    let got = &vectors(&json(&body))[0];
+    assert!(max_diff(got, &bf16_vec) < 1e-5, "server vs library in bf16: {}", max_diff(got, &bf16_vec));
+    assert!(max_diff(got, &f32_vec) > 1e-6, "bf16 weights must change the result at all");
+    let (_, m) = request(addr, "GET", "/metrics", b"");
+    assert!(m.contains("nanobert_build_info{version=\"") && m.contains("precision=\"bf16\""), "{m}");
+    assert!(m.contains("model_id=\"tiny-bert\""), "{m}");
+    let load: f64 = m
+        .lines()
+        .find_map(|l| l.strip_prefix("nanobert_model_load_seconds "))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(-1.0);
+    assert!(load > 0.0 && load < 60.0, "load time: {load}");
+    server.shutdown().unwrap();
+}
