@@ -279,6 +279,19 @@ enum BenchCommand {
         #[arg(long, default_value = "target/nanobert-bench")]
         out: PathBuf,
     },
+    /// The compiled forward against the graph without memory plan, without passes, and the
+    /// eager modules, interleaved; trace and pass times (docs/ml-compilers.md).
+    Graph {
+        /// MiniLM at batch 1 x 128 only, 3 rounds.
+        #[arg(long)]
+        quick: bool,
+        /// Interleaved rounds (default 5, 3 with --quick).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1000))]
+        rounds: Option<u64>,
+        /// Where graph.md and the bert-base checkpoint go.
+        #[arg(long, default_value = "target/nanobert-bench")]
+        out: PathBuf,
+    },
     /// One sentence at a time vs batches of 32 in input order vs length-bucketed batches of 32
     /// on the 1,000-sentence mixed-length corpus: padding and sentences/s, end to end and model
     /// only; all-MiniLM-L6-v2 unless --model (batching.{md,csv} in --out).
@@ -739,6 +752,10 @@ fn dispatch(cli: &Cli, start: std::time::Instant) -> Result<()> {
         Command::Bench { what: Some(BenchCommand::Fusion { quick, rounds, out }), .. } => {
             let rounds = rounds.map(|r| r as usize);
             nanobert_bench::commands::fusion(model_arg(cli)?.as_deref(), out, *quick, rounds)?;
+        }
+        Command::Bench { what: Some(BenchCommand::Graph { quick, rounds, out }), .. } => {
+            let rounds = rounds.map(|r| r as usize);
+            nanobert_bench::commands::graph(model_arg(cli)?.as_deref(), out, *quick, rounds)?;
         }
         Command::Bench { what: Some(BenchCommand::Batching { quick, bert_base, out }), .. } => {
             nanobert_bench::commands::batching(model_arg(cli)?.as_deref(), out, *quick, *bert_base, fusion(cli)?)?;
