@@ -177,7 +177,7 @@ fn every_malformed_request_gets_a_clean_4xx() {
         ("POST", "/embed", "{\"inputs\": \"a\", \"truncation_direction\": \"Left\"}".into(), 400, "Right"),
         ("POST", "/v1/embeddings", "{\"input\": [1, 2, 3]}".into(), 400, "token-id"),
         ("POST", "/v1/embeddings", "{\"input\": \"a\", \"encoding_format\": \"hex\"}".into(), 400, "encoding_format"),
-        ("POST", "/v1/embeddings", "{\"input\": \"a\", \"dimensions\": 7}".into(), 400, "32 dimensions"),
+        ("POST", "/v1/embeddings", "{\"input\": \"a\", \"dimensions\": 33}".into(), 400, "ask for 1 to 32"),
         ("POST", "/v1/embeddings", "{\"model\": \"m\"}".into(), 400, "missing field `input`"),
         ("POST", "/fill-mask", "{\"inputs\": \"no mask here\"}".into(), 400, "no [MASK]"),
         ("POST", "/fill-mask", "{\"inputs\": \"a [MASK]\", \"top_k\": 0}".into(), 400, "top_k"),
@@ -589,5 +589,148 @@ fn precision_is_honoured_reported_and_metrics_say_what_runs() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(-1.0);
     assert!(load > 0.0 && load < 60.0, "load time: {load}");
+    server.shutdown().unwrap();
+}
+
+// ---- Tokens and Matryoshka ------------------------------------------------------------------
+
+fn st_expected(name: &str) -> (Vec<String>, Vec<Vec<u32>>, Vec<Vec<f32>>) {
+    let e = expected(name);
+    let run = &e["runs"][0];
+    let texts = serde_json::from_value(run["texts"].clone()).unwrap();
+    let ids = serde_json::from_value(run["input_ids"].clone()).unwrap();
+    let emb = serde_json::from_value(run["embeddings"].clone()).unwrap();
+    (texts, ids, emb)
+}
+
+#[test]
+fn tokenize_decode_and_embed_all_agree_with_transformers_and_sentence_transformers() {
+    let server = Server::start(&ServeOptions::new(head("st-mean"), 0)).unwrap();
+    let addr = server.addr();
+    let (texts, want_ids, want_emb) = st_expected("st-mean");
+    // /tokenize: transformers' ids, offsets pointing back into the text.
+    let (st, body) = post(addr, "/tokenize", &serde_json::json!({ "inputs": texts }).to_string());
+    assert_eq!(st, 200, "{body}");
+    let toks = json(&body);
+    for (t, (text, ids)) in texts.iter().zip(&want_ids).enumerate() {
+        let got: Vec<u32> = toks[t].as_array().unwrap().iter().map(|x| x["id"].as_u64().unwrap() as u32).collect();
+        assert_eq!(&got, ids, "{text}");
+        let chars: Vec<char> = text.chars().collect();
+        for tok in toks[t].as_array().unwrap() {
+            if tok["special"] == true {
+                assert!(tok["start"].is_null());
+                continue;
+            }
+            let (a, b) = (tok["start"].as_u64().unwrap() as usize, tok["stop"].as_u64().unwrap() as usize);
+            assert_eq!(tok["text"].as_str().unwrap(), chars[a..b].iter().collect::<String>());
+        }
+    }
+    let (_, body) = post(addr, "/tokenize", r#"{"inputs": "dog", "add_special_tokens": false}"#);
+    let plain = json(&body);
+    assert_eq!(plain[0].as_array().unwrap().len(), want_ids[3].len() - 2, "no [CLS]/[SEP]: {body}");
+    // /decode: the ids back to the text (this vocabulary lowercases), one list or several.
+    let (st, body) = post(addr, "/decode", &serde_json::json!({ "ids": want_ids[0] }).to_string());
+    assert_eq!(st, 200, "{body}");
+    assert_eq!(json(&body).as_str().unwrap(), texts[0].to_lowercase());
+    let (_, body) =
+        post(addr, "/decode", &serde_json::json!({ "ids": want_ids, "skip_special_tokens": false }).to_string());
+    let all = json(&body);
+    assert_eq!(all.as_array().unwrap().len(), texts.len());
+    assert!(all[0].as_str().unwrap().starts_with('['), "special tokens kept: {body}");
+    // /embed_all: the mean of the token vectors is sentence-transformers' mean pooling.
+    let (st, body) = post(addr, "/embed_all", &serde_json::json!({ "inputs": texts }).to_string());
+    assert_eq!(st, 200, "{body}");
+    let tokens: Vec<Vec<Vec<f32>>> = serde_json::from_value(json(&body)).unwrap();
+    for (t, want) in tokens.iter().zip(&want_emb) {
+        let n = t.len() as f32;
+        let mean: Vec<f32> = (0..want.len()).map(|k| t.iter().map(|v| v[k]).sum::<f32>() / n).collect();
+        assert!(max_diff(&mean, want) < 1e-5, "{}", max_diff(&mean, want));
+    }
+    assert_eq!(tokens[3].len(), want_ids[3].len(), "one vector per token, [CLS]/[SEP] included");
+    for (body, needle) in [
+        (r#"{"ids": [99999]}"#, "not in the vocabulary"),
+        (r#"{"ids": "x"}"#, "must be a list"),
+        (r#"{"inputs": "a", "add_special": true}"#, "unknown field"),
+    ] {
+        let path = if body.contains("ids") { "/decode" } else { "/tokenize" };
+        let (st, got) = post(addr, path, body);
+        assert_eq!(st, 400, "{path} {body}: {got}");
+        assert!(got.contains(needle), "{got}");
+    }
+    server.shutdown().unwrap();
+}
+
+fn unit(v: &[f32]) -> Vec<f32> {
+    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    v.iter().map(|x| x / n).collect()
+}
+
+#[test]
+fn matryoshka_cuts_after_the_modules_then_normalizes_and_normalize_false_is_honoured() {
+    // all from sentence-transformers: `full` (after Normalize, 6 values) and `cut`
+    // (truncate_dim 4 from config_sentence_transformers.json).
+    let st = json(&std::fs::read_to_string(fixture("pipelines/st.json")).unwrap());
+    let st = &st["st-truncate-dim"];
+    let texts: Vec<String> = serde_json::from_value(st["texts"].clone()).unwrap();
+    let cut = vectors(&st["embeddings"]);
+    let full = vectors(&st["full_embeddings"]);
+    let server = Server::start(&ServeOptions::new(fixture("pipelines/st-truncate-dim"), 0)).unwrap();
+    let addr = server.addr();
+    let (_, info) = request(addr, "GET", "/info", b"");
+    let info = json(&info);
+    assert_eq!((info["dimensions"].as_u64(), info["full_dimensions"].as_u64()), (Some(4), Some(6)));
+    let embed = |extra: &str| {
+        let (st, body) = post(addr, "/embed", &format!("{{\"inputs\": {}{extra}}}", serde_json::json!(texts)));
+        assert_eq!(st, 200, "{extra}: {body}");
+        vectors(&json(&body))
+    };
+    let close = |got: &[Vec<f32>], want: &[Vec<f32>], what: &str| {
+        for (g, w) in got.iter().zip(want) {
+            assert!(max_diff(g, w) < 1e-5, "{what}: {g:?} vs {w:?}");
+        }
+    };
+    // Default: the checkpoint's truncate_dim, then normalize (TEI's default normalize: true) =
+    // sentence-transformers' encode(normalize_embeddings=True).
+    let want: Vec<Vec<f32>> = cut.iter().map(|v| unit(v)).collect();
+    close(&embed(""), &want, "default");
+    close(&embed(r#", "truncate_dim": 6"#), &full, "truncate_dim 6 = no cut");
+    let want2: Vec<Vec<f32>> = full.iter().map(|v| unit(&v[..2])).collect();
+    close(&embed(r#", "truncate_dim": 2"#), &want2, "truncate_dim 2");
+    // normalize: false skips the final Normalize module (as text-embeddings-inference): the
+    // direction is sentence-transformers', the length is not 1.
+    let raw = embed(r#", "normalize": false, "truncate_dim": 6"#);
+    for (r, f) in raw.iter().zip(&full) {
+        assert!(max_diff(&unit(r), f) < 1e-5);
+        let n: f32 = r.iter().map(|x| x * x).sum::<f32>().sqrt();
+        assert!((n - 1.0).abs() > 1e-3, "normalize: false must not be ignored (norm {n})");
+    }
+    // OpenAI `dimensions`: cut and renormalized.
+    let (st, body) =
+        post(addr, "/v1/embeddings", &serde_json::json!({ "input": texts[0], "dimensions": 3 }).to_string());
+    assert_eq!(st, 200, "{body}");
+    let v: Vec<f32> = serde_json::from_value(json(&body)["data"][0]["embedding"].clone()).unwrap();
+    assert!(max_diff(&v, &unit(&full[0][..3])) < 1e-5);
+    for (path, body) in [
+        ("/embed", r#"{"inputs": "a", "truncate_dim": 7}"#),
+        ("/embed", r#"{"inputs": "a", "truncate_dim": 0}"#),
+        ("/v1/embeddings", r#"{"input": "a", "dimensions": 7}"#),
+    ] {
+        let (st, got) = post(addr, path, body);
+        assert_eq!(st, 400, "{body}: {got}");
+        assert!(got.contains("ask for 1 to 6"), "{got}");
+    }
+    // The API described, every endpoint served.
+    let (st, doc) = request(addr, "GET", "/openapi.json", b"");
+    assert_eq!(st, 200);
+    let doc = json(&doc);
+    for e in info["endpoints"].as_array().unwrap() {
+        assert!(doc["paths"][e.as_str().unwrap()].is_object(), "{e} is not described");
+    }
+    let embed_fields =
+        doc["paths"]["/embed"]["post"]["requestBody"]["content"]["application/json"]["schema"]["properties"]
+            .as_object()
+            .unwrap()
+            .clone();
+    assert!(embed_fields.contains_key("truncate_dim") && embed_fields.contains_key("normalize"));
     server.shutdown().unwrap();
 }
