@@ -253,6 +253,13 @@ enum BenchCommand {
         /// Where serve.md, serve.csv and serve.svg go.
         #[arg(long, default_value = "target/nanobert-bench")]
         out: PathBuf,
+        /// Instead of the sweep: a soak of mixed endpoints at 50% of the saturating rate
+        /// (zero 5xx, RSS growth, p99 per minute); soak.md in --out.
+        #[arg(long)]
+        soak: bool,
+        /// Length of the soak, seconds.
+        #[arg(long, default_value_t = 600.0, requires = "soak")]
+        soak_seconds: f64,
     },
     /// The forward pass as users run it: latency (batch 1, 8-384 tokens), the batch-size sweep
     /// (1-256 at 128 tokens, plotted), a 1,000-sentence corpus end to end, cold start, peak RSS;
@@ -779,7 +786,17 @@ fn dispatch(cli: &Cli, start: std::time::Instant) -> Result<()> {
         }
         Command::Bench {
             what:
-                Some(BenchCommand::Serve { serve, fractions, step_seconds, python, no_baseline, baseline_script, out }),
+                Some(BenchCommand::Serve {
+                    serve,
+                    fractions,
+                    step_seconds,
+                    python,
+                    no_baseline,
+                    baseline_script,
+                    out,
+                    soak,
+                    soak_seconds,
+                }),
             ..
         } => {
             use nanobert_serve::loadtest::{LoadTestOptions, run};
@@ -790,8 +807,14 @@ fn dispatch(cli: &Cli, start: std::time::Instant) -> Result<()> {
                     "bench serve: --fractions and --step-seconds must be positive numbers".into(),
                 ));
             }
-            run(&LoadTestOptions {
-                serve: serve.options(serve_model_dir(cli, serve)?)?,
+            if *soak && !(soak_seconds.is_finite() && *soak_seconds >= 2.0) {
+                return Err(Error::Input("bench serve: --soak-seconds must be at least 2".into()));
+            }
+            let mut serve_opts = serve.options(serve_model_dir(cli, serve)?)?;
+            serve_opts.fusion = fusion(cli)?;
+            serve_opts.precision = serve.precision(cli.precision)?;
+            let load = LoadTestOptions {
+                serve: serve_opts,
                 fractions: fractions.clone(),
                 step_seconds: *step_seconds,
                 max_requests_per_step: 20_000,
@@ -800,7 +823,12 @@ fn dispatch(cli: &Cli, start: std::time::Instant) -> Result<()> {
                 baseline_script: baseline_script.clone(),
                 out_dir: out.clone(),
                 threads: rayon::current_num_threads(),
-            })?;
+            };
+            if *soak {
+                nanobert_serve::soak::run(&load, *soak_seconds, 0.5)?;
+            } else {
+                run(&load)?;
+            }
         }
         Command::Serve(args) => {
             let mut opts = args.options(serve_model_dir(cli, args)?)?;

@@ -150,16 +150,16 @@ pub fn cpu_name() -> String {
         .unwrap_or_else(|| "unknown CPU".into())
 }
 
-type HttpClient = Client<HttpConnector, Full<Bytes>>;
+pub(crate) type HttpClient = Client<HttpConnector, Full<Bytes>>;
 
-fn client() -> HttpClient {
+pub(crate) fn client() -> HttpClient {
     let mut c = HttpConnector::new();
     c.set_nodelay(true);
     Client::builder(TokioExecutor::new()).pool_max_idle_per_host(1024).build(c)
 }
 
 /// Outcome of one request: status (0 = connection error or timeout) and seconds.
-async fn send(client: &HttpClient, url: &str, body: Bytes, timeout: Duration) -> (u16, f64) {
+pub(crate) async fn send(client: &HttpClient, url: &str, body: Bytes, timeout: Duration) -> (u16, f64) {
     let t0 = Instant::now();
     let req = match hyper::Request::post(url).header("content-type", "application/json").body(Full::new(body)) {
         Ok(r) => r,
@@ -182,7 +182,7 @@ fn body_for(text: &str) -> Bytes {
 }
 
 /// Closed-loop burst: `clients` concurrent senders for `seconds`; successful texts per second.
-async fn saturate(client: &HttpClient, url: &str, texts: &[String], clients: usize, seconds: f64) -> f64 {
+pub(crate) async fn saturate(client: &HttpClient, url: &str, texts: &[String], clients: usize, seconds: f64) -> f64 {
     let deadline = Instant::now() + Duration::from_secs_f64(seconds);
     let t0 = Instant::now();
     let mut tasks = Vec::new();
