@@ -1,4 +1,4 @@
-//! A warm forward pass allocates nothing (issue 9.3).
+//! A warm forward pass allocates nothing.
 //!
 //! "Forward" here is [`BertModel::forward_with`]: token ids and mask in, the last hidden state
 //! written into the caller's [`Workspace`] — embeddings, every layer (QKV, attention, output
