@@ -32,6 +32,7 @@ pub mod compare;
 pub mod forward;
 mod forward_plot;
 pub mod fusion;
+pub mod graph;
 pub mod machine;
 pub mod matmul;
 pub mod matmul_lowp;
