@@ -234,7 +234,7 @@ enum BenchCommand {
     /// p50/p90/p99 and throughput per load step; table on stdout, serve.md/csv/svg in --out.
     Serve {
         #[command(flatten)]
-        serve: ServeArgs,
+        serve: Box<ServeArgs>,
         /// Offered load per step, as fractions of the measured saturating throughput.
         #[arg(long, value_delimiter = ',', default_value = "0.1,0.3,0.5,0.7,0.9,1.2,1.5")]
         fractions: Vec<f64>,
