@@ -183,6 +183,16 @@ enum Command {
         /// With --compare: also torch.compile (compiles every shape first: minutes).
         #[arg(long)]
         torch_compile: bool,
+        /// With --compare: only these forward cases, `BATCHxSEQ` (e.g. `1x128,32x128`); no corpus case.
+        #[arg(long, value_delimiter = ',')]
+        cases: Vec<String>,
+        /// With --compare: only these other runtimes (e.g. `onnxruntime,onnxruntime_int8`;
+        /// names as scripts/bench_compare.py takes them).
+        #[arg(long, value_delimiter = ',')]
+        runtimes: Vec<String>,
+        /// With --compare: interleaved rounds (default 5, 3 with --quick).
+        #[arg(long)]
+        rounds: Option<usize>,
         /// Where the tables, plots and benchmark checkpoints go.
         #[arg(long, default_value = "target/nanobert-bench")]
         out: PathBuf,
@@ -724,8 +734,13 @@ fn dispatch(cli: &Cli, start: std::time::Instant) -> Result<()> {
             f.save(out)?;
             outln!("wrote {} (batch {}, seq {})", out.display(), f.batch.batch, f.batch.seq_len);
         }
-        Command::Bench { compare: true, quick, torch_compile, out, what: None } => {
+        Command::Bench { compare: true, quick, torch_compile, out, what: None, cases, runtimes, rounds } => {
             let threads = cli.threads.unwrap_or_else(rayon::current_num_threads);
+            let choice = nanobert_bench::commands::CompareChoice {
+                cases: cases.iter().map(|c| nanobert_bench::commands::parse_case(c)).collect::<Result<_>>()?,
+                runtimes: runtimes.clone(),
+                rounds: *rounds,
+            };
             nanobert_bench::commands::compare(
                 model_arg(cli)?.as_deref(),
                 out,
@@ -734,6 +749,7 @@ fn dispatch(cli: &Cli, start: std::time::Instant) -> Result<()> {
                 threads,
                 cli.precision,
                 fusion(cli)?,
+                &choice,
             )?;
         }
         Command::Bench { what: None, .. } => {
