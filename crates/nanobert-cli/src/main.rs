@@ -934,7 +934,7 @@ fn bench_precision(cli: &Cli, texts: Option<&Path>, mlm: &Path, per_layer: bool)
 mod tests {
     use clap::CommandFactory;
 
-    /// Every argument of every (sub)command has help text (issue 11.9).
+    /// Every argument of every (sub)command has help text.
     #[test]
     fn every_argument_has_help_text() {
         fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {

@@ -135,6 +135,7 @@ impl Server {
             sentence_transformers,
             excludes_prompt,
             info,
+            embedding,
         } = load(opts)?;
         let tokenizer_pool = rayon::ThreadPoolBuilder::new()
             .num_threads(opts.io_threads)
@@ -148,6 +149,7 @@ impl Server {
             classifier,
             sentence_transformers,
             excludes_prompt,
+            embedding,
             tokenizer_pool,
             max_len,
             mask_id,
