@@ -36,6 +36,7 @@ pub mod dot_peaks;
 pub mod forward;
 mod forward_plot;
 pub mod fusion;
+pub mod graph;
 pub mod machine;
 pub mod matmul;
 pub mod matmul_lowp;

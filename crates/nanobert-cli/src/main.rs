@@ -25,6 +25,7 @@ macro_rules! outln {
     }};
 }
 
+mod graph_command;
 mod task_commands;
 
 #[derive(Parser)]
@@ -188,7 +189,7 @@ enum Command {
         #[command(subcommand)]
         what: Option<BenchCommand>,
     },
-    /// Serve the model over HTTP on 127.0.0.1, with dynamic batching.
+    /// Serve the model over HTTP (127.0.0.1 unless --host), with dynamic batching.
     ///
     /// What a checkpoint serves depends on what it is (GET /info lists it):
     ///
@@ -196,13 +197,25 @@ enum Command {
     ///   with an MLM head: also POST /fill-mask
     ///   classifier:       POST /predict (TEI shape: "text", ["text", "pair"] or [["a"], ["b", "c"]])
     ///   cross-encoder:    POST /rerank {"query": "...", "texts": [...]}, and POST /predict
-    ///   always:           GET /health, GET /info, GET /metrics (Prometheus text)
+    ///   always:           GET /health, GET /ready, GET /info, GET /metrics (Prometheus text)
     ///
     /// A full queue answers 429 at once; a request over a limit gets a 413 naming the option.
+    /// /ready answers 503 while the model loads and once SIGTERM starts the drain.
+    ///
+    /// Every option can come from the environment instead ([env: ...] below): text-embeddings-
+    /// inference's names where it has the option (PORT, HOSTNAME, MODEL_ID, DTYPE, API_KEY,
+    /// MAX_BATCH_TOKENS, MAX_CONCURRENT_REQUESTS, MAX_CLIENT_BATCH_SIZE, PAYLOAD_LIMIT,
+    /// JSON_OUTPUT), NANOBERT_* for the others; a flag wins over its variable. Compute threads:
+    /// --threads or RAYON_NUM_THREADS, by default the physical cores capped by the container's
+    /// CPU quota (cgroup cpu.max).
     ///
     /// Example: curl -s 127.0.0.1:8080/embed -H 'Content-Type: application/json' -d '{"inputs": "hi"}'
     #[command(verbatim_doc_comment)]
     Serve(ServeArgs),
+    /// The forward pass as a graph: traced, rewritten by the passes, memory planned; prints
+    /// the graph (like torch.fx's print(gm.graph)), a line per pass and the arena's size
+    /// (crates/nanobert-cli/src/graph_command.rs, docs/ml-compilers.md).
+    Graph(graph_command::GraphArgs),
     /// The README demo: semantic search with MiniLM (and fill-mask with --mlm DIR).
     Demo {
         /// A masked-language-model checkpoint (e.g. bert-base-uncased) for the fill-mask part.
@@ -211,53 +224,9 @@ enum Command {
     },
 }
 
-/// `nanobert serve` options (see crates/nanobert-serve/src/lib.rs and docs/deploying.md).
-#[derive(clap::Args, Clone, Debug)]
-struct ServeArgs {
-    /// Port on 127.0.0.1 (0 picks a free one).
-    #[arg(long, default_value_t = 8080)]
-    port: u16,
-    /// Most tokens per batch (and padded tokens per model call).
-    #[arg(long, default_value_t = 4096)]
-    max_batch_tokens: usize,
-    /// How long the oldest queued request may wait for a batch to fill, in milliseconds.
-    #[arg(long, default_value_t = 0.0)]
-    max_wait_ms: f64,
-    /// Most texts waiting in the queue; beyond, 429 at once.
-    #[arg(long, default_value_t = 256)]
-    max_queue: usize,
-    /// Most texts per request.
-    #[arg(long, default_value_t = 64)]
-    max_client_batch: usize,
-    /// Longest text, in characters.
-    #[arg(long, default_value_t = 20_000)]
-    max_text_chars: usize,
-    /// Largest request body, in bytes.
-    #[arg(long, default_value_t = 2 << 20)]
-    max_body_bytes: usize,
-    /// Threads for HTTP I/O and (separately) for tokenization; --threads sets the compute pool.
-    #[arg(long, default_value_t = 1)]
-    io_threads: usize,
-}
-
-impl ServeArgs {
-    fn options(&self, model_dir: PathBuf) -> Result<nanobert_serve::ServeOptions> {
-        if !(self.max_wait_ms.is_finite() && self.max_wait_ms >= 0.0) {
-            return Err(Error::Input(format!("--max-wait-ms {}: must be a number >= 0", self.max_wait_ms)));
-        }
-        let mut o = nanobert_serve::ServeOptions::new(model_dir, self.port);
-        o.max_batch_tokens = self.max_batch_tokens;
-        o.max_wait = std::time::Duration::from_secs_f64(self.max_wait_ms / 1e3);
-        o.max_queue_texts = self.max_queue;
-        o.limits = nanobert_serve::Limits {
-            max_body_bytes: self.max_body_bytes,
-            max_texts: self.max_client_batch,
-            max_text_chars: self.max_text_chars,
-        };
-        o.io_threads = self.io_threads;
-        Ok(o)
-    }
-}
+// `nanobert serve` options, each also read from an environment variable (see
+// crates/nanobert-serve/src/args.rs and docs/deploying.md).
+use nanobert_serve::args::ServeArgs;
 
 #[derive(Subcommand)]
 enum BenchCommand {
@@ -307,6 +276,19 @@ enum BenchCommand {
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1000))]
         rounds: Option<u64>,
         /// Where fusion.{md,csv} and the bert-base checkpoint go.
+        #[arg(long, default_value = "target/nanobert-bench")]
+        out: PathBuf,
+    },
+    /// The compiled forward against the graph without memory plan, without passes, and the
+    /// eager modules, interleaved; trace and pass times (docs/ml-compilers.md).
+    Graph {
+        /// MiniLM at batch 1 x 128 only, 3 rounds.
+        #[arg(long)]
+        quick: bool,
+        /// Interleaved rounds (default 5, 3 with --quick).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1000))]
+        rounds: Option<u64>,
+        /// Where graph.md and the bert-base checkpoint go.
         #[arg(long, default_value = "target/nanobert-bench")]
         out: PathBuf,
     },
@@ -425,6 +407,17 @@ fn model_dir(cli: &Cli) -> Result<PathBuf> {
     }
 }
 
+/// The checkpoint `serve` runs: --model, else --model-id / MODEL_ID (a path or a Hub id, as
+/// --model), else MiniLM.
+fn serve_model_dir(cli: &Cli, args: &ServeArgs) -> Result<PathBuf> {
+    match args.model(cli.model.as_ref())? {
+        Some(m) if cli.model.is_none() => {
+            nanobert::io::hub::resolve_model(&m, cli.revision.as_deref(), &HubOptions::from_env(true))
+        }
+        _ => model_dir(cli),
+    }
+}
+
 /// Opens the checkpoint (checking its weights are finite unless `--allow-non-finite`). A cached
 /// default model that fails to load says how to repair the cache.
 fn open(cli: &Cli) -> Result<Checkpoint> {
@@ -515,6 +508,7 @@ fn fusion(cli: &Cli) -> Result<Fusion> {
         || matches!(
             &cli.command,
             Command::Serve(_)
+                | Command::Graph(_)
                 | Command::Bench {
                     what: Some(
                         BenchCommand::Forward { .. } | BenchCommand::Threads { .. } | BenchCommand::Batching { .. }
@@ -530,7 +524,7 @@ fn fusion(cli: &Cli) -> Result<Fusion> {
     if !cli.no_fuse.is_empty() && !applies {
         return Err(Error::Input(
             "--no-fuse applies to the commands that run the model (embed, similarity, fill-mask, forward, demo, \
-             classify, rerank, ner, qa, serve, bench forward, bench threads, bench batching, bench --compare); \
+             classify, rerank, ner, qa, serve, graph, bench forward, bench threads, bench batching, bench --compare); \
              `bench fusion` switches each fusion itself"
                 .into(),
         ));
@@ -568,7 +562,7 @@ fn runs_model(command: &Command) -> bool {
         | Command::Similarity { .. }
         | Command::Forward { .. }
         | Command::Demo { .. } => true,
-        Command::Fetch | Command::Print | Command::Bench { .. } | Command::Serve(_) => false,
+        Command::Fetch | Command::Print | Command::Graph(_) | Command::Bench { .. } | Command::Serve(_) => false,
     }
 }
 
@@ -607,6 +601,16 @@ fn dispatch(cli: &Cli, start: std::time::Instant) -> Result<()> {
             }
             let name = cli.model.as_ref().map_or("all-MiniLM-L6-v2".into(), |m| m.display().to_string());
             outln!("{name} is in {} (verified: config, weights and tokenizer load)", dir.display());
+        }
+        Command::Graph(args) => {
+            let ckpt = open(cli)?;
+            let model = graph_command::load(&ckpt)?;
+            if cli.precision != Precision::F32 {
+                let tok = nanobert::text::Tokenizer::from_checkpoint(&ckpt, 512)?;
+                set_precision(&model, &model, &tok, cli.precision)?;
+            }
+            let passes = graph_command::passes(args, &fusion(cli)?)?;
+            outln!("{}", graph_command::report(&model, args, &passes)?.trim_end());
         }
         Command::Print => {
             let ckpt = open(cli)?;
@@ -749,6 +753,10 @@ fn dispatch(cli: &Cli, start: std::time::Instant) -> Result<()> {
             let rounds = rounds.map(|r| r as usize);
             nanobert_bench::commands::fusion(model_arg(cli)?.as_deref(), out, *quick, rounds)?;
         }
+        Command::Bench { what: Some(BenchCommand::Graph { quick, rounds, out }), .. } => {
+            let rounds = rounds.map(|r| r as usize);
+            nanobert_bench::commands::graph(model_arg(cli)?.as_deref(), out, *quick, rounds)?;
+        }
         Command::Bench { what: Some(BenchCommand::Batching { quick, bert_base, out }), .. } => {
             nanobert_bench::commands::batching(model_arg(cli)?.as_deref(), out, *quick, *bert_base, fusion(cli)?)?;
         }
@@ -783,7 +791,7 @@ fn dispatch(cli: &Cli, start: std::time::Instant) -> Result<()> {
                 ));
             }
             run(&LoadTestOptions {
-                serve: serve.options(model_dir(cli)?)?,
+                serve: serve.options(serve_model_dir(cli, serve)?)?,
                 fractions: fractions.clone(),
                 step_seconds: *step_seconds,
                 max_requests_per_step: 20_000,
@@ -795,8 +803,9 @@ fn dispatch(cli: &Cli, start: std::time::Instant) -> Result<()> {
             })?;
         }
         Command::Serve(args) => {
-            let mut opts = args.options(model_dir(cli)?)?;
+            let mut opts = args.options(serve_model_dir(cli, args)?)?;
             opts.fusion = fusion(cli)?;
+            opts.precision = args.precision(cli.precision)?;
             nanobert_serve::run(&opts)?
         }
         Command::Bench { what: Some(BenchCommand::Precision { texts, mlm, no_per_layer }), .. } => {
@@ -909,7 +918,7 @@ fn bench_precision(cli: &Cli, texts: Option<&Path>, mlm: &Path, per_layer: bool)
 mod tests {
     use clap::CommandFactory;
 
-    /// Every argument of every (sub)command has help text (issue 11.9).
+    /// Every argument of every (sub)command has help text.
     #[test]
     fn every_argument_has_help_text() {
         fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {

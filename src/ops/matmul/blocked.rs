@@ -22,9 +22,9 @@
 //! This file is generic over the microkernel: rung 2 runs it with the portable kernel, rung 3
 //! with the AVX2 or AVX-512 kernels (`kernels/`), rung 4 runs it on each core (`parallel.rs`).
 //!
-//! Gained, with the portable 4 x 8 kernel: 17 to 21 GFLOP/s on every BERT shape, about twice
-//! rung 1 on the 3072-wide weights that do not fit in L2; it is then bound by the SSE2
-//! arithmetic of a default x86-64 build, not by memory (docs/matmul.md).
+//! Gained, with the portable 4 x 8 kernel: 26 to 31 GFLOP/s on every BERT shape (Zen 4),
+//! 1.2-1.7 times rung 1; it is then bound by the SSE2 arithmetic of a default x86-64 build,
+//! not by memory (docs/matmul.md).
 //!
 //! ## Block sizes: derived from the caches the CPU reports
 //!
@@ -40,9 +40,6 @@
 //! - NC: the B~ block (`KC x NC`) stays in L2 while loop 3 walks all of A past it: 3/4 of L2.
 //! - MC: the A~ block (`MC x KC`) is read once per B~ panel; an eighth of L2 keeps it there
 //!   next to the B~ block, and a multiple of MR.
-//!
-//! The constants [`KC`], [`MC`] and [`NC`] are the sizes this code used before it read the
-//! caches (tuned by hand on Zen 4), kept as a reference point for the benchmark.
 
 use std::cell::RefCell;
 use std::thread::LocalKey;
@@ -53,25 +50,6 @@ use super::pack;
 use super::prepacked::PackedPanels;
 use super::view::{MatMut, MatRef};
 use crate::ops::cpu::CacheSizes;
-
-/// The hand-tuned depth of a block (loop 4) on Zen 4, before block sizes came from the
-/// caches ([`BlockSizes`]). The B~ panel, `KC x NR` floats, is read again by every A~
-/// panel of loop 1, so it must stay in L1 together with the A~ panel streaming through
-/// (`KC x MR`) and the C tile (1.8 KiB): at 192 that is 24 + 10.5 + 1.8 = 36 KiB, inside a
-/// 48 KiB L1 and leaving the B~ panel resident in a 32 KiB one. 256 (46 KiB, a full L1)
-/// measured 2-4% slower; smaller values pay more passes over C (one per KC of k).
-pub const KC: usize = 192;
-
-/// Rows of an A~ block (loop 3), rounded down to a multiple of MR. The A~ block is reused by
-/// every B~ panel of loop 2; at 56 x 192 floats (42 KiB) it stays close to the core (L1/L2)
-/// while the B~ panels stream through. Larger blocks (168 rows and more) measured a few
-/// percent slower, smaller ones the same.
-pub const MC: usize = 56;
-
-/// Columns of a B~ block (loop 5). `KC x NC` floats (768 KiB at 1024) must stay in L2 while
-/// loop 3 walks all of A past it, with room to spare for the A~ block and C: 1024 fits a
-/// 1 MiB L2 and measured as fast as 3072 on a 2 MiB one.
-pub const NC: usize = 1024;
 
 /// Gap (in floats, one cache line) between consecutive B~ panels. Without it, panels
 /// `KC x NR x 4` bytes apart (24 KiB, a multiple of 4 KiB) all map to the same L1 cache set,
@@ -133,10 +111,25 @@ pub(crate) fn gemm<K: MicroKernel>(
     blocks: BlockSizes,
     a: MatRef,
     b: BSource,
+    c: MatMut,
+    epilogue: Epilogue,
+) {
+    gemm_with_a(kernel, blocks, a, None, b, c, epilogue);
+}
+
+/// [`gemm`], with A already packed (all of k, every row of `c`: `columns.rs`) when
+/// `a_packed` is given: loop 3 then packs nothing (the small-M split of `columns.rs`, where
+/// every thread reads the same A~).
+pub(crate) fn gemm_with_a<K: MicroKernel>(
+    kernel: K,
+    blocks: BlockSizes,
+    a: MatRef,
+    a_packed: Option<&[f32]>,
+    b: BSource,
     mut c: MatMut,
     epilogue: Epilogue,
 ) {
-    let BlockSizes { kc: kc_max, nc: nc_max, .. } = blocks;
+    let BlockSizes { kc: kc_max, .. } = blocks;
     let (m, n, k) = (c.rows, c.cols, a.cols);
     if m == 0 || n == 0 {
         return;
@@ -149,7 +142,9 @@ pub(crate) fn gemm<K: MicroKernel>(
         return;
     }
     with_buffer(&B_BUF, |b_buf| {
-        // Loop 5: a slab of NC columns of B and C.
+        // Loop 5: a slab of at most NC columns of B and C, all slabs the same width (in
+        // panels): 1536 columns become 768 + 768, not 1024 + 512.
+        let nc_max = slab_width(n, blocks.nc, K::NR);
         for jc in (0..n).step_by(nc_max) {
             let nc = nc_max.min(n - jc);
             // Loop 4: KC of the k dimension; pack B[pc.., jc..] into NR-wide panels (or look
@@ -165,7 +160,8 @@ pub(crate) fn gemm<K: MicroKernel>(
                     BSource::Packed(panels) => panels.block(pc, kc, jc, nc),
                 };
                 let block = Block { pc, kc, jc, nc, last: pc + kc == k, prefetch: matches!(b, BSource::Packed(_)) };
-                macro_block(kernel, blocks.mc, a, b_pack, block, c.rb(), epilogue);
+                let a_block = a_packed.map(|p| &p[m * pc..m * (pc + kc)]);
+                macro_block(kernel, blocks.mc, a, a_block, b_pack, block, c.rb(), epilogue);
             }
         }
     });
@@ -185,11 +181,14 @@ pub(crate) struct Block {
 }
 
 /// Loops 3 to 1 for one packed B~ block (`b_pack`): every row of `c` (row i of C is row i
-/// of `a`), columns `jc..jc + nc`.
+/// of `a`), columns `jc..jc + nc`. `a_packed`: the A~ of this block of k, already packed
+/// for every row of `c` by [`pack_a_block`] (else loop 3 packs it).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn macro_block<K: MicroKernel>(
     kernel: K,
     mc: usize,
     a: MatRef,
+    a_packed: Option<&[f32]>,
     b_pack: &[f32],
     blk: Block,
     c: MatMut,
@@ -197,20 +196,23 @@ pub(crate) fn macro_block<K: MicroKernel>(
 ) {
     let (mr, nr, ldc) = (K::MR, K::NR, c.ld);
     let Block { pc, kc, jc, nc, .. } = blk;
-    // Blocks of about `mc` rows, all the same height (a last block of a few rows would
-    // reload every B~ panel for very little work).
-    let blocks = c.rows.div_ceil((mc / mr * mr).max(mr));
-    let mc_max = c.rows.div_ceil(blocks);
+    let mc_max = row_block_height(c.rows, mc, mr);
     let b_stride = nr * kc + PANEL_PAD; // panels are PANEL_PAD floats apart: see the constant
     let epilogue = if blk.last { epilogue } else { Epilogue::None };
     with_buffer(&A_BUF, |a_buf| {
         // Loop 3: MC rows of A and C; pack A[ic.., pc..] into MR-tall panels.
         for ic in (0..c.rows).step_by(mc_max) {
             let mc = mc_max.min(c.rows - ic);
-            let a_pack = aligned(a_buf, mc * kc);
-            for (ir, h) in pack::row_panels(mc, mr) {
-                pack_a(kernel, a, ic + ir, h, pc, kc, &mut a_pack[ir * kc..(ir + h) * kc]);
-            }
+            let a_pack: &[f32] = match a_packed {
+                Some(packed) => &packed[ic * kc..(ic + mc) * kc],
+                None => {
+                    let a_pack = aligned(a_buf, mc * kc);
+                    for (ir, h) in pack::row_panels(mc, mr) {
+                        pack_a(kernel, a, ic + ir, h, pc, kc, &mut a_pack[ir * kc..(ir + h) * kc]);
+                    }
+                    a_pack
+                }
+            };
             // Pre-packed panels come from memory: on the first pass over them (ic = 0), fetch
             // the next one into L2 while the kernel works on this one, a share before each tile.
             let prefetch = ic == 0 && blk.prefetch;
@@ -232,6 +234,34 @@ pub(crate) fn macro_block<K: MicroKernel>(
             }
         }
     });
+}
+
+/// Rows of each A~ block of loop 3 for `m` rows: about `mc`, all blocks the same height (a
+/// last block of a few rows would reload every B~ panel for very little work).
+pub(crate) fn row_block_height(m: usize, mc: usize, mr: usize) -> usize {
+    let blocks = m.div_ceil((mc / mr * mr).max(mr)).max(1);
+    m.div_ceil(blocks).max(1)
+}
+
+/// Columns of each slab of loop 5 for `n` columns: at most `nc` (rounded up to `nr`), all
+/// slabs the same number of `nr`-wide panels but the last.
+pub(crate) fn slab_width(n: usize, nc: usize, nr: usize) -> usize {
+    let slabs = n.div_ceil(nc.max(1)).max(1);
+    n.div_ceil(slabs).next_multiple_of(nr.max(1))
+}
+
+/// Packs the A~ of the block of k at `pc` (`kc` deep) for rows `0..m` into `dst` (`m * kc`
+/// floats), exactly as loop 3 of [`macro_block`] would: A~ block `ic` at `ic * kc`, its row
+/// panels after one another.
+pub(crate) fn pack_a_block<K: MicroKernel>(kernel: K, mc: usize, a: MatRef, pc: usize, kc: usize, dst: &mut [f32]) {
+    let (m, mr) = (a.rows, K::MR);
+    let mc_max = row_block_height(m, mc, mr);
+    for ic in (0..m).step_by(mc_max) {
+        for (ir, h) in pack::row_panels(mc_max.min(m - ic), mr) {
+            let r0 = ic + ir;
+            pack_a(kernel, a, r0, h, pc, kc, &mut dst[r0 * kc..(r0 + h) * kc]);
+        }
+    }
 }
 
 /// Where loop 4 gets its B~ blocks from.
