@@ -252,10 +252,8 @@ impl Limits {
         counts.dedup();
         let kernel = Kernel::best();
         let (mut fp32, mut bw) = (Vec::new(), Vec::new());
-        let dots: Vec<_> = [crate::dot_peaks::int8_chains(), crate::dot_peaks::bf16_chains()]
-            .into_iter()
-            .flatten()
-            .collect();
+        let dots: Vec<_> =
+            [crate::dot_peaks::int8_chains(), crate::dot_peaks::bf16_chains()].into_iter().flatten().collect();
         let mut extra: Vec<(String, Vec<(usize, f64)>)> =
             dots.iter().map(|d| (d.name.to_string(), Vec::new())).collect();
         for &t in &counts {

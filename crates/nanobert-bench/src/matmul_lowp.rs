@@ -23,12 +23,12 @@ use std::time::Instant;
 use rayon::ThreadPool;
 
 use super::peak::{dot_peak, fma_peak};
+use crate::dot_peaks::{self, DotChains};
 use nanobert::Result;
 use nanobert::ops::matmul::{Epilogue, Kernel};
 use nanobert::quant::Precision;
 use nanobert::quant::half::{HalfKernel, PackedHalf, gemm_half};
 use nanobert::quant::int8::{I8Kernel, PackedI8, gemm_i8};
-use crate::dot_peaks::{self, DotChains};
 
 /// One lower-precision configuration: a weight format and the kernel that runs it.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -16,13 +16,13 @@
 //! An instrument: it runs pipelines through the library's public API; the metrics are plain
 //! functions.
 
-use nanobert::quant::convert::{PrecisionPlan, to_precision};
-use nanobert::quant::half::HalfKernel;
-use nanobert::quant::{I8Kernel, Precision};
 use nanobert::bert::pooling::cosine;
 use nanobert::bert::{BertConfig, BertForMaskedLM};
 use nanobert::io::Checkpoint;
 use nanobert::pipeline::Embedder;
+use nanobert::quant::convert::{PrecisionPlan, to_precision};
+use nanobert::quant::half::HalfKernel;
+use nanobert::quant::{I8Kernel, Precision};
 use nanobert::text::Tokenizer;
 use nanobert::{Error, Result};
 
