@@ -912,7 +912,7 @@ fn set_precision(
 
 /// `nanobert bench precision`: the accuracy report of docs/lower-precision.md.
 fn bench_precision(cli: &Cli, texts: Option<&Path>, mlm: &Path, per_layer: bool) -> Result<()> {
-    use nanobert::quant::report::{self, Options};
+    use nanobert_bench::precision::{self as report, Options};
     let texts = match texts {
         Some(p) => std::fs::read_to_string(p).map_err(|e| Error::Input(format!("reading {}: {e}", p.display())))?,
         None => report::SENTENCES.to_string(),
