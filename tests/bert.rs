@@ -276,7 +276,7 @@ impl nanobert::bert::ParamSource for Poisoned<'_> {
     }
 }
 
-/// NaN is never laundered (issue 11.2), through the whole model: a NaN query weight makes every
+/// NaN is never laundered, through the whole model: a NaN query weight makes every
 /// attention score NaN. The old softmax took such a row for "fully masked" and returned zeros,
 /// so the model printed a finite, plausible output. Every attention path (including any fused
 /// or bucketed one) must let the NaN through, as PyTorch does.

@@ -1,4 +1,4 @@
-//! The edges of every `unsafe` block in `src/ops/matmul` (issue 11, item 3): each SIMD
+//! The edges of every `unsafe` block in `src/ops/matmul`: each SIMD
 //! kernel's tile (kc, mr, nr of 0 or 1, a tile edge MR/NR ± 1, KC ± 1, rows of C further
 //! apart than the tile is wide, a bias), the AVX 8 x 8 transposing pack, and the
 //! `matrixmultiply` call. Every slice handed over is *exactly* as long as the contract says,

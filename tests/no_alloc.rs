@@ -1,4 +1,4 @@
-//! A warm forward pass allocates nothing (issue 9.3).
+//! A warm forward pass allocates nothing.
 //!
 //! "Forward" here is [`BertModel::forward_with`]: token ids and mask in, the compiled graph run
 //! on the caller's [`Workspace`] (its planned arena), the last hidden state read from it —

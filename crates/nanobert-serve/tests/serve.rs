@@ -734,3 +734,172 @@ fn matryoshka_cuts_after_the_modules_then_normalizes_and_normalize_false_is_hono
     assert!(embed_fields.contains_key("truncate_dim") && embed_fields.contains_key("normalize"));
     server.shutdown().unwrap();
 }
+
+// ---- Faults: slow clients, clients that go away, malformed requests of every kind ------------
+
+#[test]
+fn a_slow_client_gets_408_and_holds_nobody_else_up() {
+    let mut o = options();
+    o.read_timeout = Duration::from_millis(800);
+    let server = Server::start(&o).unwrap();
+    let addr = server.addr();
+    let slow = std::thread::spawn(move || {
+        let body = br#"{"inputs": "sent one byte at a time"}"#;
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        write!(s, "POST /embed HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n", body.len()).unwrap();
+        let t0 = Instant::now();
+        for b in body.iter() {
+            if s.write_all(&[*b]).is_err() {
+                break; // the server closed the connection: it gave up on us
+            }
+            std::thread::sleep(Duration::from_millis(150));
+        }
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out);
+        (String::from_utf8_lossy(&out).into_owned(), t0.elapsed())
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    // Meanwhile, everyone else is served at once.
+    for _ in 0..5 {
+        let t0 = Instant::now();
+        let (st, body) = post(addr, "/embed", r#"{"inputs": "a normal client"}"#);
+        assert_eq!(st, 200, "{body}");
+        assert!(t0.elapsed() < Duration::from_millis(500), "held up by the slow client: {:?}", t0.elapsed());
+    }
+    let (answer, took) = slow.join().unwrap();
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("--read-timeout"), "{answer}");
+    assert!(took < Duration::from_secs(3), "the timeout applies: {took:?}");
+    assert_eq!(request(addr, "GET", "/health", b"").0, 200);
+    server.shutdown().unwrap();
+}
+
+#[test]
+fn a_client_that_disconnects_mid_body_or_mid_compute_frees_its_slot() {
+    let mut o = options();
+    o.max_concurrent_requests = 1;
+    o.max_wait = Duration::from_millis(300);
+    let server = Server::start(&o).unwrap();
+    let addr = server.addr();
+    // Half a body, then gone.
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(s, "POST /embed HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{{\"inputs\": ").unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    drop(s);
+    // A whole request, gone while it waits for the batch (and then while it computes).
+    for wait in [50, 350] {
+        let mut s = TcpStream::connect(addr).unwrap();
+        let body = r#"{"inputs": ["going", "away", "now"]}"#;
+        write!(s, "POST /embed HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}", body.len()).unwrap();
+        std::thread::sleep(Duration::from_millis(wait));
+        drop(s);
+    }
+    // Every slot is free again (one slot: the next request would be a 429 otherwise).
+    let t0 = Instant::now();
+    loop {
+        let (st, body) = post(addr, "/embed", r#"{"inputs": "next"}"#);
+        if st == 200 {
+            break;
+        }
+        assert_eq!(st, 429, "{body}");
+        assert!(t0.elapsed() < Duration::from_secs(5), "the slot was never freed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(request(addr, "GET", "/health", b"").0, 200, "no panic: the compute thread lives");
+    assert_eq!(server.metrics.requests("/embed", "5xx"), 0);
+    server.shutdown().unwrap();
+}
+
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn json_value() -> impl Strategy<Value = serde_json::Value> {
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::Bool),
+            any::<i64>().prop_map(|n| serde_json::json!(n)),
+            (-1e6f64..1e6).prop_map(|f| serde_json::json!(f)),
+            "\\PC{0,12}".prop_map(serde_json::Value::String),
+            Just(serde_json::json!("[MASK] is here")),
+            Just(serde_json::json!(101)),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::Array),
+                prop::collection::btree_map("[a-z_]{1,8}", inner, 0..3)
+                    .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    const FIELDS: [&str; 16] = [
+        "inputs",
+        "input",
+        "normalize",
+        "truncate",
+        "truncate_dim",
+        "dimensions",
+        "prompt_name",
+        "top_k",
+        "ids",
+        "skip_special_tokens",
+        "add_special_tokens",
+        "encoding_format",
+        "query",
+        "texts",
+        "raw_scores",
+        "truncation_direction",
+    ];
+
+    /// A request body: a JSON object over the endpoints' own field names with random values,
+    /// or random JSON, or random bytes.
+    fn body() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            4 => prop::collection::vec((0..FIELDS.len(), json_value()), 0..4).prop_map(|kv| {
+                let m: serde_json::Map<String, serde_json::Value> =
+                    kv.into_iter().map(|(k, v)| (FIELDS[k].to_string(), v)).collect();
+                serde_json::Value::Object(m).to_string().into_bytes()
+            }),
+            1 => json_value().prop_map(|v| v.to_string().into_bytes()),
+            1 => prop::collection::vec(any::<u8>(), 0..64),
+        ]
+    }
+
+    #[test]
+    fn random_requests_to_every_endpoint_get_an_answer_never_a_5xx() {
+        let servers =
+            [Server::start(&options()).unwrap(), Server::start(&ServeOptions::new(head("head-rerank"), 0)).unwrap()];
+        let paths = [
+            "/embed",
+            "/v1/embeddings",
+            "/embed_all",
+            "/fill-mask",
+            "/rerank",
+            "/predict",
+            "/tokenize",
+            "/decode",
+            "/info",
+            "/metrics",
+            "/openapi.json",
+            "/health",
+            "/ready",
+            "/nope",
+        ];
+        let cfg = ProptestConfig { cases: 300, failure_persistence: None, ..ProptestConfig::default() };
+        proptest!(cfg, |(server in 0..2usize, path in 0..paths.len(), post_it in any::<bool>(), body in body())| {
+            let addr = servers[server].addr();
+            let method = if post_it { "POST" } else { "GET" };
+            let (st, answer) = request(addr, method, paths[path], &body);
+            prop_assert!((200..500).contains(&st), "{method} {} {:?}: {st} {answer}", paths[path], String::from_utf8_lossy(&body));
+            if st >= 400 && st != 405 {
+                prop_assert!(answer.contains("error"), "an error names itself: {answer}");
+            }
+        });
+        for s in servers {
+            assert_eq!(s.metrics.requests("/embed", "5xx") + s.metrics.requests("/rerank", "5xx"), 0);
+            s.shutdown().unwrap();
+        }
+    }
+}
