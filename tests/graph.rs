@@ -210,3 +210,29 @@ proptest! {
         prop_assert_eq!(bits(&graph(&m, &input, &Passes::all())), bits(&forward(&mut m, &input, Fusion::all())));
     }
 }
+
+#[test]
+fn module_forwards_refuse_bad_shapes_by_name() {
+    use nanobert::Tensor;
+    let m = model(1, 2, 16, 24, "gelu", 1);
+    let layer = &m.encoder.layer.0[0];
+    let x = Tensor::zeros(&[2, 5, 16]);
+    assert!(layer.forward(&x, &[0.0; 10]).is_ok() && layer.forward_ref(&x, &[0.0; 10]).is_ok());
+    for (x, mask, want) in [
+        (Tensor::zeros(&[10, 16]), 10, "expected [batch, seq, 16]"),
+        (Tensor::zeros(&[2, 5, 12]), 10, "expected [batch, seq, 16]"),
+        (Tensor::zeros(&[2, 5, 16]), 9, "mask of 9 values for batch 2 x seq 5"),
+    ] {
+        for err in [layer.forward(&x, &vec![0.0; mask]), layer.forward_ref(&x, &vec![0.0; mask])] {
+            let err = err.err().expect("a bad shape must be an error").to_string();
+            assert!(err.contains("BertLayer") && err.contains(want), "{err}");
+        }
+        let err = layer.attention.self_.forward(&x, &vec![0.0; mask]).err().unwrap().to_string();
+        assert!(err.contains("BertSelfAttention") && err.contains(want), "{err}");
+    }
+    // A batch built field by field, with too few ids: an error from the compiled forward.
+    let ids = [1u32; 5];
+    let input = BertInput { input_ids: &ids, attention_mask: None, token_type_ids: None, batch: 2, seq_len: 5 };
+    let err = m.forward(&input, false).err().unwrap().to_string();
+    assert!(err.contains("input_ids has 5 entries"), "{err}");
+}

@@ -36,36 +36,13 @@ use crate::{Result, Tensor, ops};
 
 /// `(batch, seq, hidden)` of `x`, checked: `[batch, seq, hidden]` with the module's `hidden`
 /// size, and an additive `mask` of `batch · seq` values (none checked when `mask` is `None`).
-pub(crate) fn check_hidden(
-    module: &'static str,
-    x: &Tensor,
-    hidden: usize,
-    mask: &[f32],
-) -> Result<(usize, usize, usize)> {
-    let &[b, s, h] = x.shape() else {
-        return Err(crate::Error::invalid(
-            module,
-            format!("input of shape {:?}, expected [batch, seq, {hidden}]", x.shape()),
-        ));
-    };
-    if h != hidden {
-        return Err(crate::Error::invalid(
-            module,
-            format!("input of shape {:?}, expected [batch, seq, {hidden}]", x.shape()),
-        ));
+pub(crate) fn check_hidden(module: &'static str, x: &Tensor, hidden: usize, mask: &[f32]) -> Result<[usize; 3]> {
+    let bad = |what: String| Err(crate::Error::invalid(module, what));
+    match *x.shape() {
+        [b, s, h] if h == hidden && mask.len() == b * s => Ok([b, s, h]),
+        [b, s, h] if h == hidden => bad(format!("mask of {} values for batch {b} x seq {s}", mask.len())),
+        _ => bad(format!("input of shape {:?}, expected [batch, seq, {hidden}]", x.shape())),
     }
-    if mask.len() != b * s {
-        return Err(crate::Error::invalid(
-            module,
-            format!(
-                "mask of {} values for an input of shape {:?} (expected batch x seq = {})",
-                mask.len(),
-                x.shape(),
-                b * s
-            ),
-        ));
-    }
-    Ok((b, s, h))
 }
 
 /// `BertSelfAttention`: `softmax(Q·Kᵀ/√d + mask)·V` for every head, with Q, K, V three Linears of
@@ -130,7 +107,7 @@ impl BertSelfAttention {
     /// `heads`, `flash` of `fusion`): the three projections, then [`attention_into`].
     pub fn forward_with(&self, x: &Tensor, mask: &[f32], fusion: &Fusion) -> Result<Tensor> {
         let _s = crate::profile::span("BertSelfAttention");
-        let (b, s, hidden) = check_hidden("BertSelfAttention", x, self.query.in_features(), mask)?;
+        let [b, s, hidden] = check_hidden("BertSelfAttention", x, self.query.in_features(), mask)?;
         let project = |l: &Linear| l.forward(x).map(|t| t.contiguous());
         let (q, k, v) = (project(&self.query)?, project(&self.key)?, project(&self.value)?);
         let (q, k, v) = (q.as_slice().unwrap_or(&[]), k.as_slice().unwrap_or(&[]), v.as_slice().unwrap_or(&[]));
@@ -143,7 +120,7 @@ impl BertSelfAttention {
     /// The attention probabilities `[batch, heads, seq, seq]`, computed with tensor ops the
     /// obvious way (reshape into heads, permute, matmul, softmax). Used as the reference.
     pub fn probs_ref(&self, x: &Tensor, mask: &[f32]) -> Result<Tensor> {
-        let (b, s, hidden) = check_hidden("BertSelfAttention", x, self.query.in_features(), mask)?;
+        let [b, s, hidden] = check_hidden("BertSelfAttention", x, self.query.in_features(), mask)?;
         let (nh, d) = (self.num_heads, hidden / self.num_heads);
         let heads = |t: Tensor| t.reshape(&[b, s, nh, d])?.permute(&[0, 2, 1, 3]); // [b, nh, s, d]
         let q = heads(self.query.forward_ref(x)?)?;
@@ -155,7 +132,7 @@ impl BertSelfAttention {
 
     /// Reference context `[batch, seq, hidden]` from `probs_ref`.
     pub fn forward_ref(&self, x: &Tensor, mask: &[f32]) -> Result<Tensor> {
-        let (b, s, hidden) = check_hidden("BertSelfAttention", x, self.query.in_features(), mask)?;
+        let [b, s, hidden] = check_hidden("BertSelfAttention", x, self.query.in_features(), mask)?;
         let (nh, d) = (self.num_heads, hidden / self.num_heads);
         let probs = self.probs_ref(x, mask)?;
         let v = self.value.forward_ref(x)?.reshape(&[b, s, nh, d])?.permute(&[0, 2, 1, 3])?;

@@ -47,8 +47,8 @@ impl Module for BertPooler {
     }
 }
 
-/// A compiled forward and what it was compiled for: the fusions, the outputs, a signature of
-/// the Q/K/V projections' precisions.
+/// A compiled forward and what it was compiled for: the fusions, the outputs, the signature of
+/// the model's layers (`BertModel::graph_signature`).
 type CompiledFor = (Fusion, Want, u64, Arc<Compiled>);
 
 /// What a forward pass returns.
@@ -79,8 +79,8 @@ pub struct BertModel {
     pub fusion: Fusion,
     /// Workspaces reused by [`BertModel::forward`] across calls.
     workspaces: WorkspacePool,
-    /// The compiled forwards, one per (fusion, outputs wanted, precision of the Q/K/V
-    /// projections), each built on first use ([`BertModel::compiled`]).
+    /// The compiled forwards, one per (fusion, outputs wanted, model signature), each built
+    /// on first use ([`BertModel::compiled`]).
     compiled: Mutex<Vec<CompiledFor>>,
 }
 
@@ -109,16 +109,12 @@ impl BertModel {
 
     /// The forward graph compiled with the passes `fusion` picks ([`Passes::from_fusion`]) and
     /// the outputs `want` asks for: traced, rewritten and planned on the first call, then kept
-    /// (one graph serves every batch size and sequence length; a layer's precision changed since
-    /// makes a new one, as the `qkv` pass depends on it).
+    /// (one graph serves every batch size and sequence length; a layer changed since — its
+    /// activation, its precision — makes a new one).
     ///
     /// Errors: a pass that leaves an ill-formed graph (a bug, named by the lint).
     pub fn compiled(&self, fusion: &Fusion, want: Want) -> Result<Arc<Compiled>> {
-        let precisions = self.encoder.layer.0.iter().flat_map(|l| {
-            let sa = &l.attention.self_;
-            [&sa.query, &sa.key, &sa.value]
-        });
-        let sig = precisions.fold(0u64, |h, l| h.wrapping_mul(31).wrapping_add(l.precision() as u64 + 1));
+        let sig = self.graph_signature();
         let mut cache = self.compiled.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((.., c)) = cache.iter().find(|(f, w, p, _)| f == fusion && *w == want && *p == sig) {
             return Ok(c.clone());
@@ -128,6 +124,23 @@ impl BertModel {
         let c = Arc::new(c);
         cache.push((*fusion, want, sig, c.clone()));
         Ok(c)
+    }
+
+    /// A hash of what the traced graph and the passes read from the model and a caller may
+    /// change after loading (the pub fields): the layers, their activation, heads and sizes,
+    /// the Q/K/V precisions (the `qkv` pass depends on them), the pooler. A change compiles a
+    /// new graph instead of running a stale one. Allocates nothing.
+    fn graph_signature(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::hash::DefaultHasher::new();
+        (self.encoder.layer.0.len(), self.pooler.is_some(), self.config.hidden_size).hash(&mut h);
+        for l in &self.encoder.layer.0 {
+            let sa = &l.attention.self_;
+            (sa.num_heads, sa.query.out_features(), l.intermediate.dense.out_features()).hash(&mut h);
+            [sa.query.precision(), sa.key.precision(), sa.value.precision()].hash(&mut h);
+            (l.intermediate.intermediate_act_fn as u8).hash(&mut h);
+        }
+        h.finish()
     }
 
     /// Runs the model: the graph compiled with `self.fusion` ([`BertModel::compiled`]) on a
