@@ -352,3 +352,52 @@ fn cafe_naive_keeps_accents_when_strip_accents_false() {
     let tok = Tokenizer::from_dir(tmp.path(), 512).unwrap();
     assert_eq!(tok.encode_batch(&["Café naïve"]).unwrap().tokens[0], ["[CLS]", "cafe", "naive", "[SEP]"]);
 }
+
+/// Every token the sentence-transformers fixtures' tokenizers can produce has a row in the
+/// embedding table: the largest id in `tokenizer.json` is below `config.json`'s `vocab_size`.
+/// (A token listed twice in a vocab.txt leaves a hole in the ids, and the last word's id then
+/// falls off the end of a table sized by the number of distinct tokens.)
+#[test]
+fn fixture_token_ids_fit_the_embedding_table() {
+    let mut checked = 0;
+    for entry in std::fs::read_dir(DIR).unwrap() {
+        let dir = entry.unwrap().path();
+        let (tok, cfg) = (dir.join("tokenizer.json"), dir.join("config.json"));
+        let st = dir.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("st-"));
+        if !st || !tok.is_file() || !cfg.is_file() {
+            continue;
+        }
+        let tok: Value = serde_json::from_str(&std::fs::read_to_string(&tok).unwrap()).unwrap();
+        let cfg: Value = serde_json::from_str(&std::fs::read_to_string(&cfg).unwrap()).unwrap();
+        let vocab = tok["model"]["vocab"].as_object().unwrap();
+        let added = tok["added_tokens"].as_array().unwrap().iter().map(|t| &t["id"]);
+        let max_id = vocab.values().chain(added).map(|v| v.as_u64().unwrap()).max().unwrap();
+        let rows = cfg["vocab_size"].as_u64().unwrap();
+        assert!(max_id < rows, "{}: token id {max_id} but the embedding table has {rows} rows", dir.display());
+        checked += 1;
+    }
+    assert!(checked >= 10, "only {checked} fixture directories with a tokenizer.json");
+}
+
+/// `--precision int8` on a tiny checkpoint: SmoothQuant calibration runs the built-in
+/// calibration text (every word of which must have an id in the table) through the model,
+/// then the embeddings stay close to f32's.
+#[test]
+fn int8_conversion_of_a_tiny_checkpoint() {
+    use nanobert::quant::{Precision, to_precision};
+    let ckpt = Checkpoint::open(&fixture("st-mean")).unwrap();
+    let f32 = Embedder::from_checkpoint(&ckpt).unwrap();
+    let e = Embedder::from_checkpoint(&ckpt).unwrap();
+    let plan = nanobert::pipeline::precision_plan(&e.model, &e.model, &e.tokenizer, Precision::Int8)
+        .unwrap_or_else(|err| panic!("int8 plan for st-mean: {err}"));
+    assert!(!plan.smooth.is_empty(), "calibration produced no SmoothQuant factors");
+    to_precision(&e.model, &plan).unwrap();
+    let texts = ["Hello world", "rain at night", "The lazy dog sat on the mat."];
+    let (want, got) = (f32.embed(&texts).unwrap(), e.embed(&texts).unwrap());
+    for ((t, w), g) in texts.iter().zip(&want).zip(&got) {
+        let dot: f32 = w.iter().zip(g).map(|(a, b)| a * b).sum();
+        let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        let cos = dot / (norm(w) * norm(g));
+        assert!(cos > 0.98, "{t:?}: int8 against f32 cosine {cos}");
+    }
+}

@@ -34,8 +34,39 @@ use crate::ops::simd::Isa;
 use crate::ops::softmax::{online_softmax_block, softmax_rows_fused};
 use crate::{Result, Tensor, ops};
 
-/// `(q, k, v, ld)`: Q, K and V of every token, row `r` of each at `r * ld`.
-pub(crate) type QkvViews<'a> = (&'a [f32], &'a [f32], &'a [f32], usize);
+/// `(batch, seq, hidden)` of `x`, checked: `[batch, seq, hidden]` with the module's `hidden`
+/// size, and an additive `mask` of `batch · seq` values (none checked when `mask` is `None`).
+pub(crate) fn check_hidden(
+    module: &'static str,
+    x: &Tensor,
+    hidden: usize,
+    mask: &[f32],
+) -> Result<(usize, usize, usize)> {
+    let &[b, s, h] = x.shape() else {
+        return Err(crate::Error::invalid(
+            module,
+            format!("input of shape {:?}, expected [batch, seq, {hidden}]", x.shape()),
+        ));
+    };
+    if h != hidden {
+        return Err(crate::Error::invalid(
+            module,
+            format!("input of shape {:?}, expected [batch, seq, {hidden}]", x.shape()),
+        ));
+    }
+    if mask.len() != b * s {
+        return Err(crate::Error::invalid(
+            module,
+            format!(
+                "mask of {} values for an input of shape {:?} (expected batch x seq = {})",
+                mask.len(),
+                x.shape(),
+                b * s
+            ),
+        ));
+    }
+    Ok((b, s, h))
+}
 
 /// `BertSelfAttention`: `softmax(Q·Kᵀ/√d + mask)·V` for every head, with Q, K, V three Linears of
 /// `[hidden] → [hidden]`; `[batch, seq, hidden]` in and out. Field names are the checkpoint's
@@ -73,67 +104,46 @@ impl BertSelfAttention {
         })
     }
 
-    /// Q, K and V of `x: [rows, hidden]` into `qkv` (`3 rows hidden` values), returned as
-    /// `(q, k, v, ld)` views: row `r` of Q is `q[r * ld..][..hidden]`. Fused (`fusion.qkv`):
-    /// one GEMM over the stacked weight, the three side by side in `[rows, 3 hidden]`
-    /// (`ld = 3 hidden`); unfused: three GEMMs into three `[rows, hidden]` blocks (`ld = hidden`).
-    pub(crate) fn project_qkv<'a>(
-        &self,
-        x: &[f32],
-        rows: usize,
-        qkv: &'a mut [f32],
-        fusion: &Fusion,
-    ) -> Result<QkvViews<'a>> {
-        let h = self.query.out_features();
-        let qkv = &mut qkv[..3 * rows * h];
-        // The fused weight is built from the f32 originals: a model converted to a lower
-        // precision (`quant`) runs its three projections at their own precision instead.
-        let lowered =
-            [&self.query, &self.key, &self.value].iter().any(|l| l.precision() != crate::quant::Precision::F32);
-        if fusion.qkv && !lowered {
-            let fused = match self.qkv.get() {
-                Some(l) => l,
-                None => {
-                    let l = Linear::concat(&[&self.query, &self.key, &self.value])?;
-                    self.qkv.get_or_init(|| l)
-                }
-            };
-            fused.forward_into(&Gemm::default(), x, rows, qkv, false, fusion.epilogue)?;
-            let qkv: &'a [f32] = qkv;
-            Ok((qkv, &qkv[h..], &qkv[2 * h..], 3 * h))
-        } else {
-            let (q, kv) = qkv.split_at_mut(rows * h);
-            let (k, v) = kv.split_at_mut(rows * h);
-            self.query.forward_into(&Gemm::default(), x, rows, q, false, fusion.epilogue)?;
-            self.key.forward_into(&Gemm::default(), x, rows, k, false, fusion.epilogue)?;
-            self.value.forward_into(&Gemm::default(), x, rows, v, false, fusion.epilogue)?;
-            Ok((q, k, v, h))
+    /// `query`, `key` and `value` stacked into one `[3 hidden, hidden]` Linear, built on first
+    /// use and kept: the parameter-only expression the graph's `qkv` pass multiplies by (its
+    /// `fold` pass builds and packs it at compile time).
+    pub(crate) fn stacked_qkv(&self) -> Result<&Linear> {
+        match self.qkv.get() {
+            Some(l) => Ok(l),
+            None => {
+                let l = Linear::concat(&[&self.query, &self.key, &self.value])?;
+                Ok(self.qkv.get_or_init(|| l))
+            }
         }
     }
 
     /// `x: [batch, seq, hidden]`, `mask: [batch, seq]` additive (0 or a large negative)
     /// `-> context [batch, seq, hidden]`, with every fusion on ([`attention_into`]).
+    ///
+    /// Errors: `x` not `[batch, seq, hidden]` with this layer's hidden size, or a mask of
+    /// another length, named.
     pub fn forward(&self, x: &Tensor, mask: &[f32]) -> Result<Tensor> {
         self.forward_with(x, mask, &Fusion::default())
     }
 
-    /// [`BertSelfAttention::forward`] with the given fusions.
+    /// [`BertSelfAttention::forward`] with the given attention kernel settings (`softmax`,
+    /// `heads`, `flash` of `fusion`): the three projections, then [`attention_into`].
     pub fn forward_with(&self, x: &Tensor, mask: &[f32], fusion: &Fusion) -> Result<Tensor> {
         let _s = crate::profile::span("BertSelfAttention");
-        let (b, s, hidden) = (x.shape()[0], x.shape()[1], x.shape()[2]);
-        let x = x.contiguous();
-        let mut qkv = vec![0.0f32; 3 * b * s * hidden];
-        let (q, k, v, ld) = self.project_qkv(x.as_slice().unwrap_or(&[]), b * s, &mut qkv, fusion)?;
+        let (b, s, hidden) = check_hidden("BertSelfAttention", x, self.query.in_features(), mask)?;
+        let project = |l: &Linear| l.forward(x).map(|t| t.contiguous());
+        let (q, k, v) = (project(&self.query)?, project(&self.key)?, project(&self.value)?);
+        let (q, k, v) = (q.as_slice().unwrap_or(&[]), k.as_slice().unwrap_or(&[]), v.as_slice().unwrap_or(&[]));
         let mut out = vec![0.0f32; b * s * hidden];
         let shape = AttentionShape { batch: b, seq: s, heads: self.num_heads, head_dim: hidden / self.num_heads };
-        attention_into(shape, q, k, v, ld, mask, &mut out, &AttentionScratch::default(), fusion)?;
+        attention_into(shape, q, k, v, hidden, mask, &mut out, &AttentionScratch::default(), fusion)?;
         Tensor::from_vec(out, &[b, s, hidden])
     }
 
     /// The attention probabilities `[batch, heads, seq, seq]`, computed with tensor ops the
     /// obvious way (reshape into heads, permute, matmul, softmax). Used as the reference.
     pub fn probs_ref(&self, x: &Tensor, mask: &[f32]) -> Result<Tensor> {
-        let (b, s, hidden) = (x.shape()[0], x.shape()[1], x.shape()[2]);
+        let (b, s, hidden) = check_hidden("BertSelfAttention", x, self.query.in_features(), mask)?;
         let (nh, d) = (self.num_heads, hidden / self.num_heads);
         let heads = |t: Tensor| t.reshape(&[b, s, nh, d])?.permute(&[0, 2, 1, 3]); // [b, nh, s, d]
         let q = heads(self.query.forward_ref(x)?)?;
@@ -145,7 +155,7 @@ impl BertSelfAttention {
 
     /// Reference context `[batch, seq, hidden]` from `probs_ref`.
     pub fn forward_ref(&self, x: &Tensor, mask: &[f32]) -> Result<Tensor> {
-        let (b, s, hidden) = (x.shape()[0], x.shape()[1], x.shape()[2]);
+        let (b, s, hidden) = check_hidden("BertSelfAttention", x, self.query.in_features(), mask)?;
         let (nh, d) = (self.num_heads, hidden / self.num_heads);
         let probs = self.probs_ref(x, mask)?;
         let v = self.value.forward_ref(x)?.reshape(&[b, s, nh, d])?.permute(&[0, 2, 1, 3])?;
@@ -431,6 +441,11 @@ impl BertSelfOutput {
         let _s = crate::profile::span("BertSelfOutput");
         self.LayerNorm.forward(&ops::add(&self.dense.forward(ctx)?, residual)?)
     }
+
+    /// [`BertSelfOutput::forward`] with the naive matmul ([`Linear::forward_ref`]).
+    pub fn forward_ref(&self, ctx: &Tensor, residual: &Tensor) -> Result<Tensor> {
+        self.LayerNorm.forward(&ops::add(&self.dense.forward_ref(ctx)?, residual)?)
+    }
 }
 
 impl Module for BertSelfOutput {
@@ -468,6 +483,12 @@ impl BertAttention {
     pub fn forward(&self, x: &Tensor, mask: &[f32]) -> Result<Tensor> {
         let _s = crate::profile::span("BertAttention");
         self.output.forward(&self.self_.forward(x, mask)?, x)
+    }
+
+    /// The same from the reference parts ([`BertSelfAttention::forward_ref`],
+    /// [`BertSelfOutput::forward_ref`]).
+    pub fn forward_ref(&self, x: &Tensor, mask: &[f32]) -> Result<Tensor> {
+        self.output.forward_ref(&self.self_.forward_ref(x, mask)?, x)
     }
 }
 

@@ -20,8 +20,10 @@
 //! | `heads`     | each head's context in a buffer, then copied      | each head's P·V written straight into its columns |
 //! | `flash`     | attention holds a block of `rows x seq` scores    | online softmax over key blocks (long sequences)   |
 //!
-//! There is no global switch: a [`Fusion`] is a plain value handed to the forward pass
-//! (`BertModel::fusion`, or `forward_with`'s argument).
+//! Each fusion is a pass of the compiled forward graph ([`crate::graph`]): the forward runs
+//! the graph compiled with every pass but the fusions turned off
+//! (`graph::Passes::from_fusion`). There is no global switch: a [`Fusion`] is a plain value
+//! handed to the forward pass (`BertModel::fusion`, or `forward_with`'s argument).
 
 use crate::{Error, Result};
 

@@ -11,34 +11,11 @@
 //! <https://github.com/huggingface/transformers/blob/main/src/transformers/models/bert/modeling_bert.py>.
 
 use super::ParamSource;
-use super::attention::{AttentionShape, BertAttention, attention_into};
+use super::attention::{BertAttention, check_hidden};
 use super::config::BertConfig;
-use super::fusion::Fusion;
-use super::workspace::Workspace;
 use super::{load_layer_norm, load_linear};
 use crate::nn::{Activation, Dropout, LayerNorm, Linear, Module, ModuleList};
-use crate::ops::matmul::Gemm;
-use crate::ops::norm::add_layer_norm_rows;
-use crate::ops::par_rows;
-use crate::ops::simd::{Isa, add_assign};
 use crate::{Result, Tensor, ops};
-
-/// `x = LayerNorm(x + residual)` on `[rows, hidden]` slices: in one pass with the
-/// `add-norm` fusion, else the add written out first and LayerNorm after.
-pub(crate) fn add_norm(x: &mut [f32], residual: &[f32], ln: &LayerNorm, fusion: &Fusion) {
-    let _o = crate::profile::op("add + layer_norm", 0, (4 * 3 * x.len()) as u64);
-    let isa = Isa::best();
-    let (w, b) = (ln.weight.as_slice().unwrap_or(&[]), ln.bias.as_slice().unwrap_or(&[]));
-    let h = w.len();
-    let eps = ln.eps as f32;
-    let res = |r0: usize, n: usize| &residual[r0 * h..r0 * h + n];
-    if fusion.add_norm {
-        par_rows(x, h, |r0, x| add_layer_norm_rows(isa, x, res(r0, x.len()), h, w, b, eps));
-    } else {
-        par_rows(x, h, |r0, x| add_assign(isa, x, res(r0, x.len())));
-        par_rows(x, h, |_, x| add_layer_norm_rows(isa, x, &[], h, w, b, eps));
-    }
-}
 
 /// `BertIntermediate`: the first half of the feed-forward block, `act(dense(x))`,
 /// `[..., hidden] → [..., intermediate]`.
@@ -54,6 +31,11 @@ impl BertIntermediate {
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let _s = crate::profile::span("BertIntermediate");
         Ok(self.intermediate_act_fn.forward(&self.dense.forward(x)?))
+    }
+
+    /// [`BertIntermediate::forward`] with the naive matmul ([`Linear::forward_ref`]).
+    pub fn forward_ref(&self, x: &Tensor) -> Result<Tensor> {
+        Ok(self.intermediate_act_fn.forward(&self.dense.forward_ref(x)?))
     }
 }
 
@@ -83,6 +65,11 @@ impl BertOutput {
     pub fn forward(&self, h: &Tensor, residual: &Tensor) -> Result<Tensor> {
         let _s = crate::profile::span("BertOutput");
         self.LayerNorm.forward(&ops::add(&self.dense.forward(h)?, residual)?)
+    }
+
+    /// [`BertOutput::forward`] with the naive matmul ([`Linear::forward_ref`]).
+    pub fn forward_ref(&self, h: &Tensor, residual: &Tensor) -> Result<Tensor> {
+        self.LayerNorm.forward(&ops::add(&self.dense.forward_ref(h)?, residual)?)
     }
 }
 
@@ -127,74 +114,33 @@ impl BertLayer {
         })
     }
 
-    /// `x: [batch, seq, hidden]`, additive `mask: [batch, seq]` `-> [batch, seq, hidden]`
-    /// (the workspace forward [`BertLayer::forward_ws`] on a fresh workspace, every fusion on).
-    pub fn forward(&self, x: &Tensor, mask: &[f32]) -> Result<Tensor> {
-        let (b, s, h) = (x.shape()[0], x.shape()[1], x.shape()[2]);
-        let mut ws = Workspace::new();
-        let d = h / self.attention.self_.num_heads.max(1);
-        ws.prepare(b, s, h, self.intermediate.dense.out_features(), super::attention::scratch_floats(s, d, false));
-        ws.hidden[..b * s * h].copy_from_slice(x.contiguous().as_slice().unwrap_or(&[]));
-        ws.mask[..b * s].copy_from_slice(&mask[..b * s]);
-        self.forward_ws(&mut ws, b, s, &Fusion::default())?;
-        Tensor::from_vec(ws.last_hidden_state().to_vec(), &[b, s, h])
-    }
-
-    /// One layer on the workspace: reads `ws.hidden` `[batch·seq, hidden]` and `ws.mask`,
-    /// writes the output back into `ws.hidden`; allocates nothing once the workspace and the
-    /// threads' scratch are warm.
+    /// `x: [batch, seq, hidden]`, additive `mask: [batch · seq]` (0 or `f32::MIN`)
+    /// `-> [batch, seq, hidden]`: the composition of its parts, as in `modeling_bert.py`.
     ///
     /// ```text
-    /// qkv   = x·[Wq;Wk;Wv]ᵀ + b                    (1 GEMM, or 3 without `qkv`)
-    /// ctx   = attention(qkv, mask)                  (per block of 32 queries, all heads)
-    /// attn  = LayerNorm(ctx·Woᵀ + bo + x)           (`add-norm`: one pass)
-    /// inter = GELU(attn·W1ᵀ + b1)                   (`epilogue`: bias + GELU with the GEMM)
-    /// x     = LayerNorm(inter·W2ᵀ + b2 + attn)
+    /// a = attention(x, mask)        = LayerNorm(x + dense(self-attention(x)))
+    /// i = intermediate(a)           = GELU(a·W1ᵀ + b1)
+    /// y = output(i, a)              = LayerNorm(a + i·W2ᵀ + b2)
     /// ```
-    pub fn forward_ws(&self, ws: &mut Workspace, batch: usize, seq: usize, fusion: &Fusion) -> Result<()> {
+    ///
+    /// This is the readable forward the graph's tracer mirrors; the model runs the compiled
+    /// graph instead ([`super::BertModel::forward`]), whose passes fuse these steps.
+    ///
+    /// Errors: `x` not `[batch, seq, hidden]` with this layer's hidden size, or a mask of
+    /// another length, named.
+    pub fn forward(&self, x: &Tensor, mask: &[f32]) -> Result<Tensor> {
         let _s = crate::profile::span("BertLayer");
-        let sa = &self.attention.self_;
-        let h = sa.query.out_features();
-        let rows = batch * seq;
-        let Workspace { hidden, qkv, ctx, attn, inter, mask, scratch, .. } = ws;
-        let (x, ctx, attn) = (&mut hidden[..rows * h], &mut ctx[..rows * h], &mut attn[..rows * h]);
-        let attention_span = crate::profile::span("BertAttention");
-        {
-            let _a = crate::profile::span("BertSelfAttention");
-            let (q, k, v, ld) = sa.project_qkv(x, rows, qkv, fusion)?;
-            let shape = AttentionShape { batch, seq, heads: sa.num_heads, head_dim: h / sa.num_heads };
-            attention_into(shape, q, k, v, ld, &mask[..rows], ctx, scratch, fusion)?;
-        }
-        let so = &self.attention.output;
-        {
-            let _o = crate::profile::span("BertSelfOutput");
-            so.dense.forward_into(&Gemm::default(), ctx, rows, attn, false, fusion.epilogue)?;
-            add_norm(attn, x, &so.LayerNorm, fusion);
-        }
-        drop(attention_span);
-        let _i = crate::profile::span("BertIntermediate");
-        let inter_f = self.intermediate.dense.out_features();
-        let inter = &mut inter[..rows * inter_f];
-        let act = self.intermediate.intermediate_act_fn;
-        self.intermediate.dense.forward_into(
-            &Gemm::default(),
-            attn,
-            rows,
-            inter,
-            act == Activation::Gelu,
-            fusion.epilogue,
-        )?;
-        match act {
-            Activation::Gelu => {}
-            Activation::GeluTanh => ops::gelu_tanh_in_place(inter),
-            Activation::Relu => ops::relu_in_place(inter),
-            Activation::Tanh => ops::tanh_in_place(inter),
-        }
-        drop(_i);
-        let _o = crate::profile::span("BertOutput");
-        self.output.dense.forward_into(&Gemm::default(), inter, rows, x, false, fusion.epilogue)?;
-        add_norm(x, attn, &self.output.LayerNorm, fusion);
-        Ok(())
+        check_hidden("BertLayer", x, self.attention.self_.query.in_features(), mask)?;
+        let a = self.attention.forward(x, mask)?;
+        self.output.forward(&self.intermediate.forward(&a)?, &a)
+    }
+
+    /// [`BertLayer::forward`] from the reference parts (naive matmuls, attention with tensor
+    /// views and ops): the slow, obvious forward the fast paths are tested against.
+    pub fn forward_ref(&self, x: &Tensor, mask: &[f32]) -> Result<Tensor> {
+        check_hidden("BertLayer", x, self.attention.self_.query.in_features(), mask)?;
+        let a = self.attention.forward_ref(x, mask)?;
+        self.output.forward_ref(&self.intermediate.forward_ref(&a)?, &a)
     }
 }
 

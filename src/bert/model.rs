@@ -3,16 +3,18 @@
 //! Hugging Face: `BertPooler`, `BertModel` in
 //! <https://github.com/huggingface/transformers/blob/main/src/transformers/models/bert/modeling_bert.py>.
 
+use std::sync::{Arc, Mutex};
+
 use super::ParamSource;
-use super::attention::scratch_floats;
 use super::config::BertConfig;
 use super::embeddings::BertEmbeddings;
 use super::fusion::Fusion;
 use super::layer::BertEncoder;
 use super::workspace::{Workspace, WorkspacePool};
 use super::{BertInput, load_linear};
+use crate::graph::{Compiled, Passes, Want, compile};
 use crate::nn::{Activation, Linear, Module};
-use crate::{Result, Tensor};
+use crate::{Error, Result, Tensor};
 
 /// `tanh(dense(hidden[:, 0]))`: the `[CLS]` token's vector, squashed (used by NSP heads).
 pub struct BertPooler {
@@ -29,6 +31,11 @@ impl BertPooler {
         let cls = hidden.select(1, 0)?; // [batch, hidden], the first token of each sequence
         Ok(self.activation.forward(&self.dense.forward(&cls)?))
     }
+
+    /// [`BertPooler::forward`] with the naive matmul.
+    pub fn forward_ref(&self, hidden: &Tensor) -> Result<Tensor> {
+        Ok(self.activation.forward(&self.dense.forward_ref(&hidden.select(1, 0)?.contiguous())?))
+    }
 }
 
 impl Module for BertPooler {
@@ -39,6 +46,10 @@ impl Module for BertPooler {
         vec![("dense".into(), &self.dense), ("activation".into(), &self.activation)]
     }
 }
+
+/// A compiled forward and what it was compiled for: the fusions, the outputs, a signature of
+/// the Q/K/V projections' precisions.
+type CompiledFor = (Fusion, Want, u64, Arc<Compiled>);
 
 /// What a forward pass returns.
 pub struct BertModelOutput {
@@ -62,10 +73,15 @@ pub struct BertModel {
     pub encoder: BertEncoder,
     /// Present when loaded `with_pooler` and the checkpoint has `pooler.dense.*`.
     pub pooler: Option<BertPooler>,
-    /// The fusions [`BertModel::forward`] uses (all on by default; a plain value, no global).
+    /// The fusions [`BertModel::forward`] uses (all on by default; a plain value, no global):
+    /// each is a pass of the compiled graph, and a fusion off is that pass not run
+    /// ([`Passes::from_fusion`]).
     pub fusion: Fusion,
     /// Workspaces reused by [`BertModel::forward`] across calls.
     workspaces: WorkspacePool,
+    /// The compiled forwards, one per (fusion, outputs wanted, precision of the Q/K/V
+    /// projections), each built on first use ([`BertModel::compiled`]).
+    compiled: Mutex<Vec<CompiledFor>>,
 }
 
 impl BertModel {
@@ -87,66 +103,104 @@ impl BertModel {
             pooler,
             fusion: Fusion::default(),
             workspaces: WorkspacePool::default(),
+            compiled: Mutex::new(Vec::new()),
         })
     }
 
-    /// Runs the model with `self.fusion`. Padding positions (mask 0) are computed too, but
-    /// no real token attends to them. Reuses a workspace kept by the model across calls; the
-    /// outputs are fresh tensors.
+    /// The forward graph compiled with the passes `fusion` picks ([`Passes::from_fusion`]) and
+    /// the outputs `want` asks for: traced, rewritten and planned on the first call, then kept
+    /// (one graph serves every batch size and sequence length; a layer's precision changed since
+    /// makes a new one, as the `qkv` pass depends on it).
+    ///
+    /// Errors: a pass that leaves an ill-formed graph (a bug, named by the lint).
+    pub fn compiled(&self, fusion: &Fusion, want: Want) -> Result<Arc<Compiled>> {
+        let precisions = self.encoder.layer.0.iter().flat_map(|l| {
+            let sa = &l.attention.self_;
+            [&sa.query, &sa.key, &sa.value]
+        });
+        let sig = precisions.fold(0u64, |h, l| h.wrapping_mul(31).wrapping_add(l.precision() as u64 + 1));
+        let mut cache = self.compiled.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((.., c)) = cache.iter().find(|(f, w, p, _)| f == fusion && *w == want && *p == sig) {
+            return Ok(c.clone());
+        }
+        let mut c = compile(self, &Passes::from_fusion(fusion), want)?;
+        c.set_flash_min_seq(fusion.flash_min_seq);
+        let c = Arc::new(c);
+        cache.push((*fusion, want, sig, c.clone()));
+        Ok(c)
+    }
+
+    /// Runs the model: the graph compiled with `self.fusion` ([`BertModel::compiled`]) on a
+    /// workspace kept by the model across calls; the outputs are fresh tensors. Padding
+    /// positions (mask 0) are computed too, but no real token attends to them.
+    ///
+    /// Errors: a batch the model cannot take (slices of the wrong length, ids out of the
+    /// vocabulary, a sequence longer than the position table), named.
     pub fn forward(&self, input: &BertInput, output_hidden_states: bool) -> Result<BertModelOutput> {
-        let _s = crate::profile::span("BertModel");
+        let want = Want { pooler_output: self.pooler.is_some(), hidden_states: output_hidden_states };
+        let c = self.compiled(&self.fusion, want)?;
         let (b, s, h) = (input.batch, input.seq_len, self.config.hidden_size);
         self.workspaces.with(|ws| {
-            let mut hidden_states = Vec::new();
-            let fusion = self.fusion;
-            self.forward_layers(input, ws, &fusion, |x| {
-                if output_hidden_states {
-                    hidden_states.push(Tensor::from_vec(x.to_vec(), &[b, s, h])?);
-                }
-                Ok(())
-            })?;
-            let x = Tensor::from_vec(ws.last_hidden_state().to_vec(), &[b, s, h])?;
-            let pooler_output = match &self.pooler {
-                Some(p) => Some(p.forward(&x)?),
-                None => None,
+            c.run(self, input, &mut ws.state)?;
+            let take = |name: &str, shape: &[usize]| -> Result<Tensor> {
+                let v =
+                    c.output(&ws.state, name).ok_or_else(|| Error::invalid("graph", format!("no output {name}")))?;
+                Tensor::from_vec(v.to_vec(), shape)
             };
-            Ok(BertModelOutput { last_hidden_state: x, pooler_output, hidden_states })
+            let hidden_states = match output_hidden_states {
+                true => (0..=self.config.num_hidden_layers)
+                    .map(|i| take(&format!("hidden_states.{i}"), &[b, s, h]))
+                    .collect::<Result<Vec<_>>>()?,
+                false => Vec::new(),
+            };
+            Ok(BertModelOutput {
+                last_hidden_state: take("last_hidden_state", &[b, s, h])?,
+                pooler_output: match self.pooler {
+                    Some(_) => Some(take("pooler_output", &[b, h])?),
+                    None => None,
+                },
+                hidden_states,
+            })
         })
     }
 
-    /// The encoder on a caller-owned workspace: embeddings, then every layer, in place in
-    /// `ws`; the result is `ws.last_hidden_state()` (`[batch, seq, hidden]`). The pooler is
-    /// not run. Once `ws` has served a batch × seq at least this large, this allocates
-    /// nothing (tests/no_alloc.rs).
+    /// The encoder on a caller-owned workspace, with the passes `fusion` picks: the result is
+    /// `ws.last_hidden_state()` (`[batch, seq, hidden]`). The pooler is not run. Once `ws` has
+    /// served a batch × seq at least this large, this allocates nothing (tests/no_alloc.rs).
+    ///
+    /// Errors: as [`BertModel::forward`].
     pub fn forward_with(&self, input: &BertInput, ws: &mut Workspace, fusion: &Fusion) -> Result<()> {
-        let _s = crate::profile::span("BertModel");
-        self.forward_layers(input, ws, fusion, |_| Ok(()))
+        let c = self.compiled(fusion, Want::default())?;
+        c.run(self, input, &mut ws.state)?;
+        ws.compiled = Some(c);
+        Ok(())
     }
 
-    /// Embeddings and layers, calling `each` with the embedding output and every layer's output.
-    fn forward_layers(
-        &self,
-        input: &BertInput,
-        ws: &mut Workspace,
-        fusion: &Fusion,
-        mut each: impl FnMut(&[f32]) -> Result<()>,
-    ) -> Result<()> {
-        let (b, s) = (input.batch, input.seq_len);
-        let cfg = &self.config;
-        let d = cfg.hidden_size / cfg.num_attention_heads.max(1);
-        ws.prepare(b, s, cfg.hidden_size, cfg.intermediate_size, scratch_floats(s, d, fusion.use_flash(s)));
-        let rows = b * s;
-        match input.attention_mask {
-            Some(m) => ws.mask[..rows].iter_mut().zip(m).for_each(|(o, &v)| *o = if v == 0 { f32::MIN } else { 0.0 }),
-            None => ws.mask[..rows].fill(0.0),
-        }
-        self.embeddings.forward_into(input, &mut ws.hidden)?;
-        each(ws.last_hidden_state())?;
+    /// The reference forward: embeddings, every layer's [`super::layer::BertLayer::forward_ref`]
+    /// (naive matmuls, attention with tensor ops), the pooler; no graph, no fused kernel, one
+    /// tensor per step. Slow and obvious: what the compiled forward is tested against.
+    ///
+    /// Errors: as [`BertModel::forward`].
+    pub fn forward_ref(&self, input: &BertInput, output_hidden_states: bool) -> Result<BertModelOutput> {
+        let input =
+            BertInput::new(input.input_ids, input.attention_mask, input.token_type_ids, input.batch, input.seq_len)?;
+        let mask = input.additive_mask();
+        let mut x = self.embeddings.forward(&input)?;
+        let mut hidden_states = Vec::new();
         for layer in &self.encoder.layer.0 {
-            layer.forward_ws(ws, b, s, fusion)?;
-            each(ws.last_hidden_state())?;
+            if output_hidden_states {
+                hidden_states.push(x.clone());
+            }
+            x = layer.forward_ref(&x, &mask)?;
         }
-        Ok(())
+        if output_hidden_states {
+            hidden_states.push(x.clone());
+        }
+        let pooler_output = match &self.pooler {
+            Some(p) => Some(p.forward_ref(&x)?),
+            None => None,
+        };
+        Ok(BertModelOutput { last_hidden_state: x, pooler_output, hidden_states })
     }
 }
 

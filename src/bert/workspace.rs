@@ -3,51 +3,32 @@
 //! A forward pass through BERT produces, per layer, Q/K/V, the attention context, the
 //! attention output, the MLP's wide hidden layer and the layer output. Allocating a fresh
 //! tensor for each costs more than it looks: the allocator hands out large buffers as new
-//! pages, and the first touch of every page is a page fault and a zeroing by the kernel (the
-//! profile of the old forward put ~3% of the time there).
+//! pages, and the first touch of every page is a page fault and a zeroing by the kernel.
 //!
-//! llm.c's answer is the one used here: one set of flat buffers, sized for the largest batch
-//! seen, reused by every layer and every later call. A layer reads its input from `hidden`
-//! and writes its output back into it; the other buffers are scratch that each layer
-//! overwrites. Once warm (a first call with the same or a larger batch × sequence), a forward
+//! llm.c's answer is one block of activation memory, allocated once and reused by every later
+//! call, with the offset of every activation written by hand. nanobert derives the offsets
+//! instead: the forward is a compiled graph ([`crate::graph`]) and its `memory` pass gives
+//! every intermediate a place in one arena from the values' lifetimes (a buffer is reused once
+//! nobody reads it any more). A [`Workspace`] holds that arena (with attention's per-thread
+//! scratch); once warm (a first call with the same or a larger batch × sequence), a forward
 //! pass allocates nothing (tests/no_alloc.rs checks it with a counting allocator).
 //!
-//! | buffer   | shape                         | holds                                   |
-//! |----------|-------------------------------|-----------------------------------------|
-//! | `hidden` | `[batch·seq, hidden]`         | the layer input, then its output         |
-//! | `qkv`    | `[batch·seq, 3 hidden]`       | Q, K, V                                  |
-//! | `ctx`    | `[batch·seq, hidden]`         | attention context (all heads)            |
-//! | `attn`   | `[batch·seq, hidden]`         | attention output after add + LayerNorm   |
-//! | `inter`  | `[batch·seq, intermediate]`   | GELU(x·W1ᵀ + b1)                          |
-//! | `mask`   | `[batch·seq]`                 | the additive attention mask              |
-//!
-//! For bert-base at batch 32 × 128 tokens that is 4096 × (768 · 6 + 3072) floats = 113 MB,
-//! against about 12 × 113 MB allocated (and faulted in) by a forward that allocates per op.
-//! Attention's score buffers are here too, one per thread of the pool (`AttentionScratch`),
-//! each sized for a block of 32 queries; the GEMM keeps its packing buffers per thread.
+//! For MiniLM at batch 32 × 128 tokens the planned arena is 37.8 MB, where the hand-written
+//! layout it replaced (one buffer per role: hidden, Q/K/V, context, attention output, MLP)
+//! held 62.9 MB: liveness finds that the MLP's wide buffer and Q/K/V are never alive at once.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
-/// Reusable activation memory for [`crate::bert::BertModel::forward_with`].
+use crate::graph::{Compiled, RunState};
+
+/// Reusable activation memory for [`crate::bert::BertModel::forward_with`]: the arena of the
+/// compiled graph that last ran in it.
 #[derive(Default)]
 pub struct Workspace {
-    pub(crate) hidden: Vec<f32>,
-    pub(crate) qkv: Vec<f32>,
-    pub(crate) ctx: Vec<f32>,
-    pub(crate) attn: Vec<f32>,
-    pub(crate) inter: Vec<f32>,
-    pub(crate) mask: Vec<f32>,
-    /// Attention's per-thread score buffers.
-    pub(crate) scratch: super::attention::AttentionScratch,
-    /// `[batch, seq, hidden]` of the last forward.
-    shape: [usize; 3],
-}
-
-/// Grows `v` to at least `n` values (allocating only when it is too small).
-fn grow(v: &mut Vec<f32>, n: usize) {
-    if v.len() < n {
-        v.resize(n, 0.0);
-    }
+    /// The arena, the offsets for the last shape, attention's scratch.
+    pub(crate) state: RunState,
+    /// The graph that last ran here (its outputs are read from `state`).
+    pub(crate) compiled: Option<Arc<Compiled>>,
 }
 
 impl Workspace {
@@ -56,38 +37,31 @@ impl Workspace {
         Workspace::default()
     }
 
-    /// Makes every buffer large enough for `batch × seq` tokens of a model with `hidden` and
-    /// `intermediate` sizes, and records the shape.
-    pub(crate) fn prepare(&mut self, batch: usize, seq: usize, hidden: usize, intermediate: usize, scratch: usize) {
-        let rows = batch * seq;
-        grow(&mut self.hidden, rows * hidden);
-        grow(&mut self.qkv, 3 * rows * hidden);
-        grow(&mut self.ctx, rows * hidden);
-        grow(&mut self.attn, rows * hidden);
-        grow(&mut self.inter, rows * intermediate);
-        grow(&mut self.mask, rows);
-        self.scratch.prepare(scratch);
-        self.shape = [batch, seq, hidden];
-    }
-
-    /// `[batch, seq, hidden]` of the last forward.
+    /// `[batch, seq, hidden]` of the last forward (zeros before the first).
     pub fn shape(&self) -> [usize; 3] {
-        self.shape
+        let (b, s) = self.state.shape().unwrap_or((0, 0));
+        let h = match (&self.compiled, b * s) {
+            (Some(c), n) if n > 0 => c.output(&self.state, "last_hidden_state").map_or(0, |x| x.len() / n),
+            _ => 0,
+        };
+        [b, s, h]
     }
 
-    /// The last forward's last hidden state, `[batch, seq, hidden]` row-major.
+    /// The last forward's last hidden state, `[batch, seq, hidden]` row-major (empty before
+    /// the first).
     pub fn last_hidden_state(&self) -> &[f32] {
-        let [b, s, h] = self.shape;
-        &self.hidden[..b * s * h]
+        self.output("last_hidden_state").unwrap_or(&[])
     }
 
-    /// Bytes held by the buffers.
+    /// The output called `name` of the last forward (`last_hidden_state`, `pooler_output`,
+    /// `hidden_states.{i}`, as the graph that ran produced them).
+    pub fn output(&self, name: &str) -> Option<&[f32]> {
+        self.compiled.as_ref()?.output(&self.state, name)
+    }
+
+    /// Bytes held by the arena.
     pub fn bytes(&self) -> usize {
-        let floats: usize = [&self.hidden, &self.qkv, &self.ctx, &self.attn, &self.inter, &self.mask]
-            .iter()
-            .map(|v| v.capacity())
-            .sum();
-        floats * std::mem::size_of::<f32>()
+        self.state.arena_bytes()
     }
 }
 

@@ -4,10 +4,9 @@ use super::memory::{Layout, plan};
 use super::trace::Want;
 use super::{Graph, Op, Weight, attention, passes, trace};
 use crate::bert::{BertModel, Fusion};
-use crate::nn::Linear;
 use crate::ops::matmul::{Epilogue, Gemm};
 use crate::{Error, Result};
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 /// A pass: rewrites the graph, returns how many rewrites it made.
@@ -111,9 +110,13 @@ pub struct Compiled {
     pub reports: Vec<PassReport>,
     /// Seconds spent tracing.
     pub trace_seconds: f64,
-    /// The stacked Q, K, V Linear of each layer, built at compile time by `fold`, else on first use.
-    pub(crate) qkv: Vec<OnceLock<Linear>>,
+    /// Unique among the graphs of this process: a [`super::RunState`] planned for one graph
+    /// is re-planned before it serves another.
+    pub(crate) id: usize,
 }
+
+/// The next [`Compiled::id`].
+static NEXT_ID: AtomicUsize = AtomicUsize::new(1);
 
 /// Traces `model` (outputs: `want`), runs `passes` in order, lints after each, plans memory.
 ///
@@ -124,14 +127,13 @@ pub fn compile(model: &BertModel, passes: &Passes, want: Want) -> Result<Compile
     graph.lint()?;
     let trace_seconds = t0.elapsed().as_secs_f64();
     let mut reports = Vec::new();
-    let qkv: Vec<OnceLock<Linear>> = (0..model.encoder.layer.0.len()).map(|_| OnceLock::new()).collect();
     let mut compiled = Compiled {
         graph: Graph { nodes: vec![], outputs: vec![] },
         layout: plan(&graph, false),
         passes: passes.clone(),
         reports: vec![],
         trace_seconds,
-        qkv,
+        id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
     };
     for &name in &passes.0 {
         let t = Instant::now();
@@ -160,6 +162,19 @@ pub fn compile(model: &BertModel, passes: &Passes, want: Want) -> Result<Compile
 }
 
 impl Compiled {
+    /// Every fused attention node that may take the online softmax takes it from `seq`
+    /// tokens on (the `flash` pass sets [`crate::bert::fusion::FLASH_MIN_SEQ`]; a
+    /// [`Fusion`] may ask for another threshold).
+    pub fn set_flash_min_seq(&mut self, seq: usize) {
+        for n in &mut self.graph.nodes {
+            if let Op::Attention(a) = &mut n.op
+                && a.flash_min_seq.is_some()
+            {
+                a.flash_min_seq = Some(seq);
+            }
+        }
+    }
+
     /// `fold`: builds every stacked QKV weight the graph reads and packs every f32 weight into
     /// GEMM panels now, instead of on the first call. Returns how many weights it prepared.
     fn fold(&self, model: &BertModel) -> Result<usize> {

@@ -20,7 +20,8 @@ use std::ops::Range;
 /// per-thread scratch. After a first run at a shape at least this large, a run allocates nothing.
 #[derive(Default)]
 pub struct RunState {
-    shape: Option<(usize, usize)>,
+    /// The graph ([`Compiled::id`]) and `[batch, seq]` the offsets were computed for.
+    planned: Option<(usize, usize, usize)>,
     offsets: Vec<usize>,
     live: Vec<(usize, usize, usize)>,
     arena: Vec<f32>,
@@ -40,7 +41,7 @@ impl RunState {
 
     /// `[batch, seq]` of the last run.
     pub fn shape(&self) -> Option<(usize, usize)> {
-        self.shape
+        self.planned.map(|(_, b, s)| (b, s))
     }
 }
 
@@ -78,17 +79,7 @@ impl Compiled {
                     Proj::Out => &x.output.dense,
                 }
             }
-            Weight::Qkv(l) => {
-                let cell = self.qkv.get(l).ok_or_else(|| Error::invalid("graph", format!("no layer {l}")))?;
-                match cell.get() {
-                    Some(w) => w,
-                    None => {
-                        let sa = &layer(l)?.attention.self_;
-                        let w = Linear::concat(&[&sa.query, &sa.key, &sa.value])?;
-                        cell.get_or_init(|| w)
-                    }
-                }
-            }
+            Weight::Qkv(l) => layer(l)?.attention.self_.stacked_qkv()?,
             Weight::Pooler => {
                 &m.pooler.as_ref().ok_or_else(|| Error::invalid("graph", "the model has no pooler"))?.dense
             }
@@ -112,13 +103,15 @@ impl Compiled {
     pub fn run(&self, model: &BertModel, input: &BertInput, state: &mut RunState) -> Result<()> {
         let _s = crate::profile::span("BertModel");
         let (b, s) = (input.batch, input.seq_len);
+        // A `BertInput` built field by field is checked here as `BertInput::new` checks it.
+        BertInput::new(input.input_ids, input.attention_mask, input.token_type_ids, b, s)?;
         let g = &self.graph;
-        if state.shape != Some((b, s)) {
+        if state.planned != Some((self.id, b, s)) {
             let floats = self.layout.offsets(g, b, s, &mut state.offsets, &mut state.live);
             if state.arena.len() < floats {
                 state.arena.resize(floats, 0.0);
             }
-            state.shape = Some((b, s));
+            state.planned = Some((self.id, b, s));
         }
         let cfg = &model.config;
         let d = cfg.hidden_size / cfg.num_attention_heads.max(1);
@@ -132,8 +125,9 @@ impl Compiled {
 
     /// The output called `name` (`last_hidden_state`, `pooler_output`, `hidden_states.{i}`) of
     /// the last run in `state`, row-major.
+    /// `None` if `state` last ran another graph, or the graph has no such output.
     pub fn output<'s>(&self, state: &'s RunState, name: &str) -> Option<&'s [f32]> {
-        let (b, s) = state.shape?;
+        let (_, b, s) = state.planned.filter(|p| p.0 == self.id)?;
         let &(_, i) = self.graph.outputs.iter().find(|(k, _)| k == name)?;
         let at = state.offsets[i];
         Some(&state.arena[at..at + numel(&self.graph.nodes[i].shape, b, s)])
@@ -157,7 +151,10 @@ impl Compiled {
             offsets[a]..offsets[r] + numel(&g.nodes[r].shape, b, s)
         };
         let out = offsets[i]..offsets[i] + numel(&node.shape, b, s);
-        let mut ins: Vec<Range<usize>> = node.args.iter().map(|&a| region(a)).collect();
+        // At most four arguments (attention's q, k, v, mask): a fixed array, no allocation.
+        let mut ins: [Range<usize>; 4] = [0..0, 0..0, 0..0, 0..0];
+        let nargs = node.args.len().min(4);
+        node.args.iter().zip(&mut ins).for_each(|(&a, r)| *r = region(a));
         let elementwise = super::memory::elementwise(&node.op);
         if elementwise && !l.in_place[i] {
             let src = ins[0].start..ins[0].start + out.len();
@@ -166,7 +163,7 @@ impl Compiled {
         if elementwise {
             ins[0] = 0..0; // the first argument is now the output itself
         }
-        let (y, x) = split(arena, out, &ins)?;
+        let (y, x) = split(arena, out, &ins[..nargs])?;
         let width = |a: usize| l.ld[a];
         let isa = Isa::best();
         match node.op {

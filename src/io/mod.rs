@@ -11,10 +11,15 @@
 //! - [`tokenizer_config`]: `tokenizer_config.json`, as transformers' `AutoTokenizer` reads it.
 //! - [`sentence_transformers`]: `modules.json` and the files of each module.
 //! - [`fetch`]: finding or downloading all-MiniLM-L6-v2 without the Hugging Face Hub.
+//! - [`hub_cache`]: models by Hub id (`org/name`) in the Hugging Face cache, read offline;
+//!   `hub` downloads them into it (the `fetch` feature).
 
 pub mod checkpoint;
 #[cfg(feature = "fetch")]
 pub mod fetch;
+#[cfg(feature = "fetch")]
+pub mod hub;
+pub mod hub_cache;
 pub mod names;
 pub mod safetensors;
 mod sentence_bert_config;

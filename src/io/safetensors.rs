@@ -13,7 +13,7 @@
 //! So instead of reading the file, we *map* it (`mmap`): the operating system makes the file
 //! appear as one long `&[u8]` and loads pages lazily on first touch. An f32 tensor whose
 //! bytes start on a 4-byte boundary is then handed out as a [`Tensor`] whose storage *is*
-//! that slice of the mapping ([`Storage::Mapped`]): opening a 90 MB model costs one system
+//! that slice of the mapping ([`Storage::from_mmap`]): opening a 90 MB model costs one system
 //! call and zero copies. Anything else (misaligned f32, f16, bf16, f64) is converted into
 //! an owned `Vec<f32>`.
 //!
@@ -115,7 +115,7 @@ impl Weights {
 
     /// Load a tensor as f32.
     ///
-    /// - F32 starting on a 4-byte boundary: borrows the mapping (no copy, [`Storage::Mapped`]).
+    /// - F32 starting on a 4-byte boundary: borrows the mapping (no copy, [`Storage::from_mmap`]).
     /// - F32 misaligned, F16, BF16, F64: converted into an owned buffer.
     /// - Anything else (I64, U8, BOOL...): an error naming the tensor and its dtype.
     pub fn get(&self, name: &str) -> Result<Tensor> {
@@ -124,7 +124,7 @@ impl Weights {
         let data: Vec<f32> = match info.dtype {
             Dtype::F32 => {
                 if let Some(storage) = Storage::from_mmap(self.map.clone(), start, numel(shape)) {
-                    return Ok(Tensor::from_storage(Arc::new(storage), shape));
+                    return Tensor::from_storage(Arc::new(storage), shape);
                 }
                 bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
             }

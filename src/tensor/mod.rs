@@ -70,21 +70,36 @@ impl Tensor {
                 format!("{} values cannot fill shape {:?} ({} elements)", data.len(), shape, numel(shape)),
             ));
         }
-        Ok(Self::from_storage(Arc::new(Storage::Owned(data)), shape))
+        Ok(Self::owned(data, shape))
     }
 
     /// A contiguous tensor over existing storage (used by checkpoint loading).
     ///
-    /// # Panics
-    /// If the storage holds fewer than `numel(shape)` values (an internal invariant).
-    pub fn from_storage(storage: Arc<Storage>, shape: &[usize]) -> Tensor {
-        assert!(storage.len() >= numel(shape), "storage too small for shape {shape:?}");
-        Tensor { storage, shape: shape.to_vec(), strides: contiguous_strides(shape), offset: 0 }
+    /// An error when the storage holds fewer than `numel(shape)` values.
+    pub fn from_storage(storage: Arc<Storage>, shape: &[usize]) -> Result<Tensor> {
+        if storage.len() < numel(shape) {
+            return Err(Error::invalid(
+                "from_storage",
+                format!("{} values cannot fill shape {:?} ({} elements)", storage.len(), shape, numel(shape)),
+            ));
+        }
+        Ok(Tensor { storage, shape: shape.to_vec(), strides: contiguous_strides(shape), offset: 0 })
+    }
+
+    /// A contiguous tensor owning `data`, whose length the caller made `numel(shape)`.
+    fn owned(data: Vec<f32>, shape: &[usize]) -> Tensor {
+        debug_assert_eq!(data.len(), numel(shape));
+        Tensor {
+            storage: Arc::new(Storage::owned(data)),
+            shape: shape.to_vec(),
+            strides: contiguous_strides(shape),
+            offset: 0,
+        }
     }
 
     /// A tensor filled with `value`.
     pub fn full(shape: &[usize], value: f32) -> Tensor {
-        Self::from_storage(Arc::new(Storage::Owned(vec![value; numel(shape)])), shape)
+        Self::owned(vec![value; numel(shape)], shape)
     }
 
     /// A tensor of zeros.
@@ -104,21 +119,21 @@ impl Tensor {
 
     /// `[0, 1, ..., n-1]` as a 1-D tensor, like `torch.arange(n)` (as floats).
     pub fn arange(n: usize) -> Tensor {
-        Self::from_storage(Arc::new(Storage::Owned((0..n).map(|i| i as f32).collect())), &[n])
+        Self::owned((0..n).map(|i| i as f32).collect(), &[n])
     }
 
     /// Samples from N(0, 1), reproducible from `seed`.
     pub fn randn(shape: &[usize], seed: u64) -> Tensor {
         let mut rng = Rng::new(seed);
         let data = (0..numel(shape)).map(|_| rng.normal()).collect();
-        Self::from_storage(Arc::new(Storage::Owned(data)), shape)
+        Self::owned(data, shape)
     }
 
     /// Samples uniform in [0, 1), reproducible from `seed`.
     pub fn rand(shape: &[usize], seed: u64) -> Tensor {
         let mut rng = Rng::new(seed);
         let data = (0..numel(shape)).map(|_| rng.uniform()).collect();
-        Self::from_storage(Arc::new(Storage::Owned(data)), shape)
+        Self::owned(data, shape)
     }
 }
 
@@ -453,7 +468,7 @@ impl Tensor {
             return self.clone();
         }
         let _o = crate::profile::op("copy", 0, 8 * self.numel() as u64);
-        Self::from_storage(Arc::new(Storage::Owned(self.to_vec())), &self.shape)
+        Self::owned(self.to_vec(), &self.shape)
     }
 }
 

