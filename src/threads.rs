@@ -37,12 +37,57 @@ pub fn physical_cores() -> usize {
     if cores.is_empty() { logical } else { cores.len().min(logical) }
 }
 
+/// The CPUs this process's cgroup may use, as a whole number of threads: the CPU quota
+/// (`cpu.max` of cgroup v2, else `cpu.cfs_quota_us` / `cpu.cfs_period_us` of cgroup v1) rounded
+/// up, `None` without a quota (or outside Linux). A container limited to `cpu: 2` sees 2 here
+/// however many cores the host has; running more threads than that only gets them throttled.
+pub fn cgroup_cpu_limit() -> Option<usize> {
+    let read = |p: &str| std::fs::read_to_string(p).ok();
+    if let Some(max) = read("/sys/fs/cgroup/cpu.max") {
+        return parse_cpu_max(&max);
+    }
+    for dir in ["/sys/fs/cgroup/cpu", "/sys/fs/cgroup/cpu,cpuacct"] {
+        if let (Some(q), Some(p)) =
+            (read(&format!("{dir}/cpu.cfs_quota_us")), read(&format!("{dir}/cpu.cfs_period_us")))
+        {
+            return parse_cfs(&q, &p);
+        }
+    }
+    None
+}
+
+/// Threads from cgroup v2's `cpu.max` (`"$MAX $PERIOD"`, `MAX` being `max` without a quota).
+pub fn parse_cpu_max(contents: &str) -> Option<usize> {
+    let mut it = contents.split_whitespace();
+    let (quota, period) = (it.next()?, it.next().unwrap_or("100000"));
+    quota_threads(quota.parse().ok()?, period.parse().ok()?)
+}
+
+/// Threads from cgroup v1's `cpu.cfs_quota_us` (-1 without a quota) and `cpu.cfs_period_us`.
+pub fn parse_cfs(quota: &str, period: &str) -> Option<usize> {
+    quota_threads(quota.trim().parse().ok()?, period.trim().parse().ok()?)
+}
+
+fn quota_threads(quota: i64, period: i64) -> Option<usize> {
+    if quota <= 0 || period <= 0 {
+        return None;
+    }
+    Some(((quota + period - 1) / period).max(1) as usize)
+}
+
+/// The default pool size: [`physical_cores`], capped by the cgroup's CPU quota
+/// ([`cgroup_cpu_limit`]) when there is one.
+pub fn default_threads() -> usize {
+    let cores = physical_cores();
+    cgroup_cpu_limit().map_or(cores, |q| q.min(cores)).max(1)
+}
+
 /// Sizes rayon's global pool: `threads`, else `RAYON_NUM_THREADS` when set, else
-/// [`physical_cores`]. Call once, before any parallel work (errors if the pool was already
-/// built).
+/// [`default_threads`] (physical cores, capped by a container's CPU quota). Call once, before
+/// any parallel work (errors if the pool was already built).
 pub fn init_pool(threads: Option<usize>) -> Result<usize> {
     let env = std::env::var("RAYON_NUM_THREADS").ok().and_then(|v| v.parse::<usize>().ok()).filter(|&n| n > 0);
-    let n = threads.or(env).unwrap_or_else(physical_cores).max(1);
+    let n = threads.or(env).unwrap_or_else(default_threads).max(1);
     rayon::ThreadPoolBuilder::new()
         .num_threads(n)
         .build_global()
@@ -58,5 +103,24 @@ mod tests {
         let logical = std::thread::available_parallelism().map_or(1, |n| n.get());
         println!("physical cores: {n}, logical CPUs: {logical}");
         assert!(n >= 1 && n <= logical);
+        let d = super::default_threads();
+        println!("default threads: {d} (cgroup CPU limit: {:?})", super::cgroup_cpu_limit());
+        assert!(d >= 1 && d <= n);
+    }
+
+    #[test]
+    fn cgroup_quotas_round_up_to_whole_threads() {
+        use super::{parse_cfs, parse_cpu_max};
+        // cgroup v2 cpu.max as Kubernetes writes it for `cpu: 2`, `cpu: 1500m`, `cpu: 250m`.
+        assert_eq!(parse_cpu_max("200000 100000\n"), Some(2));
+        assert_eq!(parse_cpu_max("150000 100000\n"), Some(2));
+        assert_eq!(parse_cpu_max("25000 100000\n"), Some(1));
+        assert_eq!(parse_cpu_max("max 100000\n"), None, "no limit");
+        assert_eq!(parse_cpu_max(""), None);
+        assert_eq!(parse_cpu_max("garbage"), None);
+        // cgroup v1: quota -1 means no limit.
+        assert_eq!(parse_cfs("400000\n", "100000\n"), Some(4));
+        assert_eq!(parse_cfs("-1\n", "100000\n"), None);
+        assert_eq!(parse_cfs("50000", "0"), None);
     }
 }

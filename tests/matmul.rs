@@ -696,3 +696,27 @@ fn epilogue_gelu_is_the_activation_gelu() {
     let differ = ours.iter().zip(&theirs).filter(|(a, b)| a.to_bits() != b.to_bits()).count();
     assert_eq!(differ, 0, "{differ} of {} values differ", x.len());
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(12))]
+
+    /// The small-M split (threads take bands of columns and share one packed A): sizes big
+    /// enough to be split (m below one A~ block per thread, C a few panels wide per thread),
+    /// odd n (an edge panel in the last band), k crossing KC, both layouts of A and B, padded
+    /// leading dimensions, plain and pre-packed B with a bias epilogue, 2 and 3 threads,
+    /// against the naive loop.
+    #[test]
+    fn small_m_column_split_matches_naive(
+        m in 30usize..200, k in 150usize..420, n in 400usize..900,
+        pad in prop::array::uniform3(0usize..4), transpose_a: bool, transpose_b: bool, seed in 0u64..1000,
+    ) {
+        let p = Problem::with_layout(m, k, n, pad, transpose_a, transpose_b, seed);
+        let bias = values(n, seed + 3);
+        for threads in [2, 3] {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            pool.install(|| check_rung(&p, Rung::best()))?;
+            pool.install(|| check_prepacked(&p, Kernel::best()))?;
+            pool.install(|| check_epilogue(&p, &bias, seed % 2 == 0))?;
+        }
+    }
+}

@@ -188,7 +188,7 @@ enum Command {
         #[command(subcommand)]
         what: Option<BenchCommand>,
     },
-    /// Serve the model over HTTP on 127.0.0.1, with dynamic batching.
+    /// Serve the model over HTTP (127.0.0.1 unless --host), with dynamic batching.
     ///
     /// What a checkpoint serves depends on what it is (GET /info lists it):
     ///
@@ -196,9 +196,17 @@ enum Command {
     ///   with an MLM head: also POST /fill-mask
     ///   classifier:       POST /predict (TEI shape: "text", ["text", "pair"] or [["a"], ["b", "c"]])
     ///   cross-encoder:    POST /rerank {"query": "...", "texts": [...]}, and POST /predict
-    ///   always:           GET /health, GET /info, GET /metrics (Prometheus text)
+    ///   always:           GET /health, GET /ready, GET /info, GET /metrics (Prometheus text)
     ///
     /// A full queue answers 429 at once; a request over a limit gets a 413 naming the option.
+    /// /ready answers 503 while the model loads and once SIGTERM starts the drain.
+    ///
+    /// Every option can come from the environment instead ([env: ...] below): text-embeddings-
+    /// inference's names where it has the option (PORT, HOSTNAME, MODEL_ID, DTYPE, API_KEY,
+    /// MAX_BATCH_TOKENS, MAX_CONCURRENT_REQUESTS, MAX_CLIENT_BATCH_SIZE, PAYLOAD_LIMIT,
+    /// JSON_OUTPUT), NANOBERT_* for the others; a flag wins over its variable. Compute threads:
+    /// --threads or RAYON_NUM_THREADS, by default the physical cores capped by the container's
+    /// CPU quota (cgroup cpu.max).
     ///
     /// Example: curl -s 127.0.0.1:8080/embed -H 'Content-Type: application/json' -d '{"inputs": "hi"}'
     #[command(verbatim_doc_comment)]
@@ -211,53 +219,9 @@ enum Command {
     },
 }
 
-/// `nanobert serve` options (see crates/nanobert-serve/src/lib.rs and docs/deploying.md).
-#[derive(clap::Args, Clone, Debug)]
-struct ServeArgs {
-    /// Port on 127.0.0.1 (0 picks a free one).
-    #[arg(long, default_value_t = 8080)]
-    port: u16,
-    /// Most tokens per batch (and padded tokens per model call).
-    #[arg(long, default_value_t = 4096)]
-    max_batch_tokens: usize,
-    /// How long the oldest queued request may wait for a batch to fill, in milliseconds.
-    #[arg(long, default_value_t = 0.0)]
-    max_wait_ms: f64,
-    /// Most texts waiting in the queue; beyond, 429 at once.
-    #[arg(long, default_value_t = 256)]
-    max_queue: usize,
-    /// Most texts per request.
-    #[arg(long, default_value_t = 64)]
-    max_client_batch: usize,
-    /// Longest text, in characters.
-    #[arg(long, default_value_t = 20_000)]
-    max_text_chars: usize,
-    /// Largest request body, in bytes.
-    #[arg(long, default_value_t = 2 << 20)]
-    max_body_bytes: usize,
-    /// Threads for HTTP I/O and (separately) for tokenization; --threads sets the compute pool.
-    #[arg(long, default_value_t = 1)]
-    io_threads: usize,
-}
-
-impl ServeArgs {
-    fn options(&self, model_dir: PathBuf) -> Result<nanobert_serve::ServeOptions> {
-        if !(self.max_wait_ms.is_finite() && self.max_wait_ms >= 0.0) {
-            return Err(Error::Input(format!("--max-wait-ms {}: must be a number >= 0", self.max_wait_ms)));
-        }
-        let mut o = nanobert_serve::ServeOptions::new(model_dir, self.port);
-        o.max_batch_tokens = self.max_batch_tokens;
-        o.max_wait = std::time::Duration::from_secs_f64(self.max_wait_ms / 1e3);
-        o.max_queue_texts = self.max_queue;
-        o.limits = nanobert_serve::Limits {
-            max_body_bytes: self.max_body_bytes,
-            max_texts: self.max_client_batch,
-            max_text_chars: self.max_text_chars,
-        };
-        o.io_threads = self.io_threads;
-        Ok(o)
-    }
-}
+// `nanobert serve` options, each also read from an environment variable (see
+// crates/nanobert-serve/src/args.rs and docs/deploying.md).
+use nanobert_serve::args::ServeArgs;
 
 #[derive(Subcommand)]
 enum BenchCommand {
@@ -422,6 +386,17 @@ fn model_dir(cli: &Cli) -> Result<PathBuf> {
     match model_arg(cli)? {
         Some(dir) => Ok(dir),
         None => fetch::ensure_minilm(true),
+    }
+}
+
+/// The checkpoint `serve` runs: --model, else --model-id / MODEL_ID (a path or a Hub id, as
+/// --model), else MiniLM.
+fn serve_model_dir(cli: &Cli, args: &ServeArgs) -> Result<PathBuf> {
+    match args.model(cli.model.as_ref())? {
+        Some(m) if cli.model.is_none() => {
+            nanobert::io::hub::resolve_model(&m, cli.revision.as_deref(), &HubOptions::from_env(true))
+        }
+        _ => model_dir(cli),
     }
 }
 
@@ -777,7 +752,7 @@ fn dispatch(cli: &Cli, start: std::time::Instant) -> Result<()> {
                 ));
             }
             run(&LoadTestOptions {
-                serve: serve.options(model_dir(cli)?)?,
+                serve: serve.options(serve_model_dir(cli, serve)?)?,
                 fractions: fractions.clone(),
                 step_seconds: *step_seconds,
                 max_requests_per_step: 20_000,
@@ -789,14 +764,9 @@ fn dispatch(cli: &Cli, start: std::time::Instant) -> Result<()> {
             })?;
         }
         Command::Serve(args) => {
-            if cli.precision != Precision::F32 {
-                return Err(Error::Input(format!(
-                    "--precision {}: `serve` runs f32 only for now (its options take no precision)",
-                    cli.precision
-                )));
-            }
-            let mut opts = args.options(model_dir(cli)?)?;
+            let mut opts = args.options(serve_model_dir(cli, args)?)?;
             opts.fusion = fusion(cli)?;
+            opts.precision = args.precision(cli.precision)?;
             nanobert_serve::run(&opts)?
         }
         Command::Bench { what: Some(BenchCommand::Precision { texts, mlm, no_per_layer }), .. } => {

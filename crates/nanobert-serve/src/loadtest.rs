@@ -380,6 +380,7 @@ pub fn run(opts: &LoadTestOptions) -> Result<()> {
 
     let mut serve_opts = opts.serve.clone();
     serve_opts.port = 0;
+    serve_opts.host = "127.0.0.1".into();
     let cold = Instant::now();
     let server = Server::start(&serve_opts)?;
     let cold = cold.elapsed().as_secs_f64();

@@ -69,8 +69,21 @@ impl Histogram {
 }
 
 /// The endpoints the server counts separately.
-pub const ENDPOINTS: [&str; 8] =
-    ["/embed", "/v1/embeddings", "/fill-mask", "/rerank", "/predict", "/health", "/info", "/metrics"];
+pub const ENDPOINTS: [&str; 13] = [
+    "/embed",
+    "/v1/embeddings",
+    "/embed_all",
+    "/fill-mask",
+    "/rerank",
+    "/predict",
+    "/tokenize",
+    "/decode",
+    "/health",
+    "/ready",
+    "/info",
+    "/metrics",
+    "/openapi.json",
+];
 
 /// Status classes counted per endpoint: 2xx, 4xx (client errors other than 413/429), 413,
 /// 429/503 (refused for load), 5xx.

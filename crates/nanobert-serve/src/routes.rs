@@ -7,7 +7,8 @@
 //! | `POST /fill-mask` | `{"inputs", "top_k", "truncate"}` (MLM checkpoints) | `[[{"position", "top": [...]}]]` |
 //! | `POST /rerank` | TEI `{"query", "texts", "raw_scores", "return_text"}` (one-label classifiers) | `[{"index", "score", "text"?}]` best first |
 //! | `POST /predict` | TEI `{"inputs", "raw_scores"}` (sequence classifiers) | `[{"score", "label"}]` best first (a list per input for a batch) |
-//! | `GET /health` | | 200 `ok`, 503 when the compute thread stopped |
+//! | `GET /health` | | 200 `ok`, 503 when the compute thread stopped (answered by [`front`](super::front)) |
+//! | `GET /ready` | | 200 `ok`; 503 while loading, draining, or when the compute thread stopped |
 //! | `GET /info` | | model, dimensions, max length, precision, threads, limits |
 //! | `GET /metrics` | | Prometheus text |
 //!
@@ -22,7 +23,6 @@
 //! channel, and the batcher skips the job.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use axum::Router;
@@ -52,7 +52,6 @@ pub fn router(state: Arc<AppState>, max_body_bytes: usize) -> Router {
         .route("/fill-mask", post(fill_mask))
         .route("/rerank", post(classify::rerank))
         .route("/predict", post(classify::predict))
-        .route("/health", get(health))
         .route("/info", get(info))
         .route("/metrics", get(metrics))
         .fallback(not_found)
@@ -179,16 +178,6 @@ async fn fill_mask_inner(s: &Arc<AppState>, body: Body) -> Result<Response, ApiE
     }
 }
 
-async fn health(State(s): St) -> Response {
-    let r = if s.compute_alive.load(Ordering::Relaxed) {
-        (StatusCode::OK, "ok").into_response()
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "the compute thread has stopped").into_response()
-    };
-    s.metrics.count("/health", r.status().as_u16());
-    r
-}
-
 async fn info(State(s): St) -> Response {
     s.metrics.count("/info", 200);
     axum::Json(&s.info).into_response()
@@ -221,7 +210,9 @@ impl AppState {
             .info
             .endpoints
             .iter()
-            .map(|p| format!("{} {p}", if ["/health", "/info", "/metrics"].contains(p) { "GET" } else { "POST" }))
+            .map(|p| {
+                format!("{} {p}", if ["/health", "/ready", "/info", "/metrics"].contains(p) { "GET" } else { "POST" })
+            })
             .collect();
         e.join(", ")
     }

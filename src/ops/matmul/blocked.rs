@@ -133,10 +133,25 @@ pub(crate) fn gemm<K: MicroKernel>(
     blocks: BlockSizes,
     a: MatRef,
     b: BSource,
+    c: MatMut,
+    epilogue: Epilogue,
+) {
+    gemm_with_a(kernel, blocks, a, None, b, c, epilogue);
+}
+
+/// [`gemm`], with A already packed (all of k, every row of `c`: `columns.rs`) when
+/// `a_packed` is given: loop 3 then packs nothing (the small-M split of `columns.rs`, where
+/// every thread reads the same A~).
+pub(crate) fn gemm_with_a<K: MicroKernel>(
+    kernel: K,
+    blocks: BlockSizes,
+    a: MatRef,
+    a_packed: Option<&[f32]>,
+    b: BSource,
     mut c: MatMut,
     epilogue: Epilogue,
 ) {
-    let BlockSizes { kc: kc_max, nc: nc_max, .. } = blocks;
+    let BlockSizes { kc: kc_max, .. } = blocks;
     let (m, n, k) = (c.rows, c.cols, a.cols);
     if m == 0 || n == 0 {
         return;
@@ -149,7 +164,9 @@ pub(crate) fn gemm<K: MicroKernel>(
         return;
     }
     with_buffer(&B_BUF, |b_buf| {
-        // Loop 5: a slab of NC columns of B and C.
+        // Loop 5: a slab of at most NC columns of B and C, all slabs the same width (in
+        // panels): 1536 columns become 768 + 768, not 1024 + 512.
+        let nc_max = slab_width(n, blocks.nc, K::NR);
         for jc in (0..n).step_by(nc_max) {
             let nc = nc_max.min(n - jc);
             // Loop 4: KC of the k dimension; pack B[pc.., jc..] into NR-wide panels (or look
@@ -165,7 +182,8 @@ pub(crate) fn gemm<K: MicroKernel>(
                     BSource::Packed(panels) => panels.block(pc, kc, jc, nc),
                 };
                 let block = Block { pc, kc, jc, nc, last: pc + kc == k, prefetch: matches!(b, BSource::Packed(_)) };
-                macro_block(kernel, blocks.mc, a, b_pack, block, c.rb(), epilogue);
+                let a_block = a_packed.map(|p| &p[m * pc..m * (pc + kc)]);
+                macro_block(kernel, blocks.mc, a, a_block, b_pack, block, c.rb(), epilogue);
             }
         }
     });
@@ -185,11 +203,14 @@ pub(crate) struct Block {
 }
 
 /// Loops 3 to 1 for one packed B~ block (`b_pack`): every row of `c` (row i of C is row i
-/// of `a`), columns `jc..jc + nc`.
+/// of `a`), columns `jc..jc + nc`. `a_packed`: the A~ of this block of k, already packed
+/// for every row of `c` by [`pack_a_block`] (else loop 3 packs it).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn macro_block<K: MicroKernel>(
     kernel: K,
     mc: usize,
     a: MatRef,
+    a_packed: Option<&[f32]>,
     b_pack: &[f32],
     blk: Block,
     c: MatMut,
@@ -197,20 +218,23 @@ pub(crate) fn macro_block<K: MicroKernel>(
 ) {
     let (mr, nr, ldc) = (K::MR, K::NR, c.ld);
     let Block { pc, kc, jc, nc, .. } = blk;
-    // Blocks of about `mc` rows, all the same height (a last block of a few rows would
-    // reload every B~ panel for very little work).
-    let blocks = c.rows.div_ceil((mc / mr * mr).max(mr));
-    let mc_max = c.rows.div_ceil(blocks);
+    let mc_max = row_block_height(c.rows, mc, mr);
     let b_stride = nr * kc + PANEL_PAD; // panels are PANEL_PAD floats apart: see the constant
     let epilogue = if blk.last { epilogue } else { Epilogue::None };
     with_buffer(&A_BUF, |a_buf| {
         // Loop 3: MC rows of A and C; pack A[ic.., pc..] into MR-tall panels.
         for ic in (0..c.rows).step_by(mc_max) {
             let mc = mc_max.min(c.rows - ic);
-            let a_pack = aligned(a_buf, mc * kc);
-            for (ir, h) in pack::row_panels(mc, mr) {
-                pack_a(kernel, a, ic + ir, h, pc, kc, &mut a_pack[ir * kc..(ir + h) * kc]);
-            }
+            let a_pack: &[f32] = match a_packed {
+                Some(packed) => &packed[ic * kc..(ic + mc) * kc],
+                None => {
+                    let a_pack = aligned(a_buf, mc * kc);
+                    for (ir, h) in pack::row_panels(mc, mr) {
+                        pack_a(kernel, a, ic + ir, h, pc, kc, &mut a_pack[ir * kc..(ir + h) * kc]);
+                    }
+                    a_pack
+                }
+            };
             // Pre-packed panels come from memory: on the first pass over them (ic = 0), fetch
             // the next one into L2 while the kernel works on this one, a share before each tile.
             let prefetch = ic == 0 && blk.prefetch;
@@ -232,6 +256,34 @@ pub(crate) fn macro_block<K: MicroKernel>(
             }
         }
     });
+}
+
+/// Rows of each A~ block of loop 3 for `m` rows: about `mc`, all blocks the same height (a
+/// last block of a few rows would reload every B~ panel for very little work).
+pub(crate) fn row_block_height(m: usize, mc: usize, mr: usize) -> usize {
+    let blocks = m.div_ceil((mc / mr * mr).max(mr)).max(1);
+    m.div_ceil(blocks).max(1)
+}
+
+/// Columns of each slab of loop 5 for `n` columns: at most `nc` (rounded up to `nr`), all
+/// slabs the same number of `nr`-wide panels but the last.
+pub(crate) fn slab_width(n: usize, nc: usize, nr: usize) -> usize {
+    let slabs = n.div_ceil(nc.max(1)).max(1);
+    n.div_ceil(slabs).next_multiple_of(nr.max(1))
+}
+
+/// Packs the A~ of the block of k at `pc` (`kc` deep) for rows `0..m` into `dst` (`m * kc`
+/// floats), exactly as loop 3 of [`macro_block`] would: A~ block `ic` at `ic * kc`, its row
+/// panels after one another.
+pub(crate) fn pack_a_block<K: MicroKernel>(kernel: K, mc: usize, a: MatRef, pc: usize, kc: usize, dst: &mut [f32]) {
+    let (m, mr) = (a.rows, K::MR);
+    let mc_max = row_block_height(m, mc, mr);
+    for ic in (0..m).step_by(mc_max) {
+        for (ir, h) in pack::row_panels(mc_max.min(m - ic), mr) {
+            let r0 = ic + ir;
+            pack_a(kernel, a, r0, h, pc, kc, &mut dst[r0 * kc..(r0 + h) * kc]);
+        }
+    }
 }
 
 /// Where loop 4 gets its B~ blocks from.

@@ -13,6 +13,7 @@
 //! | 3    | `kernels/*.rs`    | register-tiled SIMD microkernels (AVX2, AVX-512) |
 //! | 4    | `parallel.rs`     | all cores, via rayon                             |
 //!
+//! `columns.rs` is rung 4 at small M (threads split the columns and share one packed A);
 //! `pack.rs` holds the packing routines rungs 2-4 share; `prepacked.rs` packs a constant B
 //! (a Linear weight) once, for [`sgemm_prepacked`] to skip packing it on every call;
 //! `batched.rs` runs many products (attention heads) at once; `epilogue.rs` finishes tiles of
@@ -44,6 +45,7 @@
 mod backend;
 mod batched;
 mod blocked;
+mod columns;
 mod epilogue;
 mod gemm;
 pub mod kernels;

@@ -16,10 +16,9 @@
 //! splits them recursively, so a call allocates nothing after the first (the packing buffers
 //! are per thread and reused, see `blocked.rs`).
 //!
-//! When C has too few rows to give every thread a few tiles (e.g. one sentence of a few
-//! tokens times a 30522-word decoder), threads take bands of *columns* instead; their tiles
-//! would share rows of C, so each thread writes its columns to its own buffer, copied into C
-//! after the join (a few rows: cheap next to the product).
+//! At small M (batch 1: 128 rows) the bands of rows would be thinner than one A~ block, and
+//! every thread would read all of B for a few tiles: [`split`] then gives the threads bands of
+//! *columns* instead, sharing one packed A (`columns.rs`).
 //!
 //! Threads cost something to wake and to join (a few microseconds with rayon), so problems
 //! below [`PAR_MIN_MACS`] multiply-adds per thread stay on the calling thread. Use rayon's
@@ -28,11 +27,8 @@
 //! Gained: 1.8 to 2.0 times one core on BERT's Linear shapes with 2 threads
 //! (docs/matmul.md).
 
-use std::cell::RefCell;
-
-use rayon::prelude::*;
-
 use super::blocked::{self, B_BUF, BSource, Block, BlockSizes, PANEL_PAD};
+use super::columns;
 use super::epilogue::Epilogue;
 use super::kernels::MicroKernel;
 use super::view::{MatMut, MatRef};
@@ -41,9 +37,33 @@ use super::view::{MatMut, MatRef};
 /// few times the cost of waking a rayon worker and joining it.
 pub const PAR_MIN_MACS: usize = 1 << 21;
 
-thread_local! {
-    /// Per-task output buffers of the column split, owned by the thread driving the product.
-    static COLUMN_BUFS: RefCell<Vec<Vec<f32>>> = const { RefCell::new(Vec::new()) };
+/// How the threads share a product.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Split {
+    /// Not worth waking another thread: all on the calling one.
+    None,
+    /// Bands of rows (M split), sharing each packed B~ block.
+    Rows,
+    /// Bands of columns (N split) sharing one packed A~ (`columns.rs`).
+    Columns,
+}
+
+/// The split for an `m x n` C with `k`-deep products on `threads` threads (kernel tile
+/// `mr x nr`, A~ blocks of `mc` rows): columns when the bands of rows would each be shorter
+/// than one A~ block and C has a few panels per thread, rows when it has a few tiles of rows
+/// per thread, else one thread.
+pub(crate) fn split(m: usize, n: usize, k: usize, threads: usize, mr: usize, nr: usize, mc: usize) -> (Split, usize) {
+    let work = m.saturating_mul(n).saturating_mul(k);
+    let tasks = threads.min(work / PAR_MIN_MACS);
+    if tasks < 2 {
+        (Split::None, 1)
+    } else if m < tasks * mc && n >= tasks * 4 * nr {
+        (Split::Columns, tasks)
+    } else if m >= tasks * 2 * mr {
+        (Split::Rows, tasks)
+    } else {
+        (Split::None, 1)
+    }
 }
 
 /// Same contract as [`blocked::gemm`], on all threads of the current rayon pool.
@@ -56,23 +76,16 @@ pub(crate) fn gemm<K: MicroKernel>(
     epilogue: Epilogue,
 ) {
     let (m, n, k) = (c.rows, c.cols, a.cols);
-    let work = m.saturating_mul(n).saturating_mul(k);
-    let tasks = rayon::current_num_threads().min(work / PAR_MIN_MACS);
-    if tasks < 2 {
-        return blocked::gemm(kernel, blocks, a, b, c, epilogue);
-    }
-    if m >= tasks * 2 * K::MR {
-        match b {
+    match split(m, n, k, rayon::current_num_threads(), K::MR, K::NR, blocks.mc) {
+        (Split::None, _) => blocked::gemm(kernel, blocks, a, b, c, epilogue),
+        (Split::Columns, tasks) => columns::gemm(kernel, blocks, tasks, a, b, c, epilogue),
+        (Split::Rows, tasks) => match b {
             // Pre-packed: nothing to share but the panels themselves.
             BSource::Packed(_) => {
                 bands(tasks, K::MR, a, c, &|a, c| blocked::gemm(kernel, blocks, a, b, c, epilogue));
             }
             BSource::Matrix(b) => shared_b(kernel, blocks, tasks, a, b, c, epilogue),
-        }
-    } else if n >= tasks * 4 * K::NR {
-        by_columns(kernel, blocks, tasks, a, b, c, epilogue);
-    } else {
-        blocked::gemm(kernel, blocks, a, b, c, epilogue);
+        },
     }
 }
 
@@ -101,7 +114,7 @@ fn shared_b<K: MicroKernel>(
                 pack_shared(kernel, tasks, b, pc, kc, jc, nc, b_pack);
                 let b_pack: &[f32] = b_pack;
                 let blk = Block { pc, kc, jc, nc, last: pc + kc == k, prefetch: false };
-                let run = |a: MatRef, c: MatMut| blocked::macro_block(kernel, mc, a, b_pack, blk, c, epilogue);
+                let run = |a: MatRef, c: MatMut| blocked::macro_block(kernel, mc, a, None, b_pack, blk, c, epilogue);
                 bands(tasks, K::MR, a, c.rb(), &run);
             }
         }
@@ -153,34 +166,23 @@ fn bands(tasks: usize, mr: usize, a: MatRef, c: MatMut, f: &(dyn Fn(MatRef, MatM
     rayon::join(|| bands(tasks / 2, mr, a_top, c_top, f), || bands(tasks - tasks / 2, mr, a_bottom, c_bottom, f));
 }
 
-/// Few rows, many columns: each of `tasks` threads computes a band of columns into its own
-/// buffer (reused across calls), copied into C after the join.
-fn by_columns<K: MicroKernel>(
-    kernel: K,
-    blocks: BlockSizes,
-    tasks: usize,
-    a: MatRef,
-    b: BSource,
-    c: MatMut,
-    epilogue: Epilogue,
-) {
-    let (m, n) = (c.rows, c.cols);
-    let bound = |t: usize| (n.div_ceil(K::NR) * t / tasks * K::NR).min(n);
-    let mut bufs = COLUMN_BUFS.with(|cell| std::mem::take(&mut *cell.borrow_mut()));
-    if bufs.len() < tasks {
-        bufs.resize_with(tasks, Vec::new);
-    }
-    bufs[..tasks].par_iter_mut().enumerate().for_each(|(t, buf)| {
-        let (j0, width) = (bound(t), bound(t + 1) - bound(t));
-        buf.resize(m * width, 0.0);
-        let out = MatMut::new(&mut buf[..m * width], m, width);
-        blocked::gemm(kernel, blocks, a, b.columns_from(j0), out, epilogue.columns_from(j0));
-    });
-    for (t, buf) in bufs[..tasks].iter().enumerate() {
-        let (j0, width) = (bound(t), bound(t + 1) - bound(t));
-        for (i, row) in buf[..m * width].chunks_exact(width.max(1)).enumerate().take(m) {
-            c.data[i * c.ld + j0..][..width].copy_from_slice(row);
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_split_follows_the_shape() {
+        // BERT at batch 1 (M = 128) on 2 threads, AVX-512 tile 14 x 32, MC = 168: columns.
+        for (k, n) in [(768, 768), (768, 3072), (3072, 768)] {
+            assert_eq!(split(128, n, k, 2, 14, 32, 168), (Split::Columns, 2), "{k} x {n}");
+            assert_eq!(split(1024, n, k, 2, 14, 32, 168), (Split::Rows, 2), "{k} x {n}");
         }
+        // A few rows of a wide C (the decoder at a short sentence): columns.
+        assert_eq!(split(6, 30522, 768, 2, 14, 32, 168), (Split::Columns, 2));
+        // Too little work for a second thread; too narrow and too short to split.
+        assert_eq!(split(16, 64, 64, 2, 14, 32, 168), (Split::None, 1));
+        assert_eq!(split(20, 64, 100_000, 2, 14, 32, 168), (Split::None, 1));
+        // One thread.
+        assert_eq!(split(1024, 768, 768, 1, 14, 32, 168), (Split::None, 1));
     }
-    COLUMN_BUFS.with(|cell| *cell.borrow_mut() = bufs);
 }
