@@ -243,9 +243,9 @@ fn gemm_loops_svg() -> String {
     // The legend: the loops, outermost first, and where each block lives.
     let lx = 660.0;
     let items: [(&str, f64, &str, &str); 6] = [
-        (BLUE, 0.12, "loop 5, jc: NC columns of B and C", "(NC = 1024)"),
-        (ORANGE, 0.45, "loop 4, pc: KC of k; pack B[pc, jc] into B~", "KC x NC, stays in L2 (KC = 192)"),
-        (GREEN, 0.5, "loop 3, ic: MC rows; pack A[ic, pc] into A~", "MC x KC, close to the core (MC = 56)"),
+        (BLUE, 0.12, "loop 5, jc: NC columns of B and C", "(3/4 of L2: 1024 on Zen 4)"),
+        (ORANGE, 0.45, "loop 4, pc: KC of k; pack B[pc, jc] into B~", "KC x NC, stays in L2 (Zen 4: KC = 192)"),
+        (GREEN, 0.5, "loop 3, ic: MC rows; pack A[ic, pc] into A~", "MC x KC, an eighth of L2 (Zen 4: MC = 168)"),
         (RED, 0.7, "loop 2, jr: one NR-wide panel of B~", "KC x NR, stays in L1"),
         (RED, 0.7, "loop 1, ir: one MR-tall panel of A~", "MR x KC, streams through"),
         (RED, 0.9, "microkernel: C tile += A~ panel x B~ panel", "MR x NR tile of C in registers"),

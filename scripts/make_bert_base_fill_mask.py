@@ -1,14 +1,13 @@
 """The real bert-base-uncased top-5 for the fill-mask chapter, as transformers' pipeline prints it.
 
-Needs the checkpoint on disk (config.json, model.safetensors, vocab.txt or tokenizer.json), e.g.
+Takes the Hub id (downloaded into the Hugging Face cache, which nanobert's `--model
+bert-base-uncased` shares) or a checkpoint directory:
 
-    huggingface-cli download bert-base-uncased config.json model.safetensors vocab.txt \
-        tokenizer.json tokenizer_config.json --local-dir models/bert-base-uncased
-    python3 scripts/make_bert_base_fill_mask.py models/bert-base-uncased
+    python3 scripts/make_bert_base_fill_mask.py bert-base-uncased
 
 Writes tests/fixtures/fill-mask/bert-base-uncased-fill-mask.json, which the ignored test
 `bert_base_uncased_fill_mask_matches_transformers` (tests/bert.rs) compares with nanobert:
-    NANOBERT_BERT_BASE=models/bert-base-uncased cargo test --release --test bert -- --ignored
+    NANOBERT_BERT_BASE=bert-base-uncased cargo test --release --test bert -- --ignored
 """
 
 import argparse
@@ -24,7 +23,7 @@ TEXTS = ["Paris is the [MASK] of France.", "The man worked as a [MASK].", "Hello
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("model", type=Path, help="the bert-base-uncased directory")
+    p.add_argument("model", help="bert-base-uncased (a Hub id) or its checkpoint directory")
     p.add_argument("--out", type=Path, default=Path("tests/fixtures/fill-mask/bert-base-uncased-fill-mask.json"))
     args = p.parse_args()
     torch.set_num_threads(1)
@@ -37,7 +36,11 @@ def main():
         print(text)
         for c in top:
             print(f"    {c['token_str']:<15} {c['token']:>6}  {c['score']:.4f}")
-    weights = args.model / "model.safetensors"
+    weights = Path(args.model) / "model.safetensors"
+    if not Path(args.model).is_dir():
+        import huggingface_hub
+
+        weights = Path(huggingface_hub.hf_hub_download(args.model, "model.safetensors"))
     out = {
         "model": "bert-base-uncased",
         "model_safetensors_sha256": hashlib.sha256(weights.read_bytes()).hexdigest() if weights.exists() else None,

@@ -37,7 +37,7 @@ pub fn max_len(ckpt: &Checkpoint, cfg: &BertConfig) -> usize {
 }
 
 /// The model input of a tokenized batch (ids, attention mask, token type ids).
-pub(crate) fn input(batch: &Batch) -> Result<BertInput<'_>> {
+pub fn input(batch: &Batch) -> Result<BertInput<'_>> {
     BertInput::new(
         &batch.input_ids,
         Some(&batch.attention_mask),

@@ -1,4 +1,4 @@
-//! Length bucketing in `Embedder::embed` (issue 9.6): sorting by length and batching
+//! Length bucketing in `Embedder::embed`: sorting by length and batching
 //! neighbours changes which texts share a batch and how much padding each gets, never a
 //! text's vector or its place in the output.
 

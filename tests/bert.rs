@@ -203,17 +203,20 @@ fn fill_mask_top5_matches_pytorch() {
 /// The real bert-base-uncased against transformers' fill-mask pipeline
 /// (`scripts/make_bert_base_fill_mask.py` writes the fixture from the checkpoint). Ignored: it
 /// needs the 440 MB checkpoint, which is not in the repository; run it with
-/// `NANOBERT_BERT_BASE=DIR cargo test --release --test bert -- --ignored`.
+/// `NANOBERT_BERT_BASE=bert-base-uncased cargo test --release --test bert -- --ignored` (a Hub
+/// id, found in or downloaded into the Hugging Face cache) or `NANOBERT_BERT_BASE=DIR`.
 #[test]
-#[ignore = "needs bert-base-uncased: NANOBERT_BERT_BASE=DIR and tests/fixtures/fill-mask/bert-base-uncased-fill-mask.json"]
+#[ignore = "needs bert-base-uncased: NANOBERT_BERT_BASE=bert-base-uncased (or DIR) and tests/fixtures/fill-mask/bert-base-uncased-fill-mask.json"]
 fn bert_base_uncased_fill_mask_matches_transformers() {
-    let dir = std::env::var("NANOBERT_BERT_BASE").expect("set NANOBERT_BERT_BASE to the bert-base-uncased directory");
+    let model =
+        std::env::var("NANOBERT_BERT_BASE").expect("set NANOBERT_BERT_BASE to bert-base-uncased or its directory");
+    let hub = nanobert::io::hub::HubOptions::from_env(true);
+    let dir = nanobert::io::hub::resolve_model(std::path::Path::new(&model), None, &hub).unwrap();
     let path = fixture("fill-mask/bert-base-uncased-fill-mask.json");
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("{}: {e} (write it with scripts/make_bert_base_fill_mask.py)", path.display()));
     let j: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let fm =
-        nanobert::pipeline::FillMask::from_checkpoint(&Checkpoint::open(std::path::Path::new(&dir)).unwrap()).unwrap();
+    let fm = nanobert::pipeline::FillMask::from_checkpoint(&Checkpoint::open(&dir).unwrap()).unwrap();
     let k = j["top_k"].as_u64().unwrap() as usize;
     for case in j["results"].as_array().unwrap() {
         let text = case["text"].as_str().unwrap();
@@ -273,7 +276,7 @@ impl nanobert::bert::ParamSource for Poisoned<'_> {
     }
 }
 
-/// NaN is never laundered (issue 11.2), through the whole model: a NaN query weight makes every
+/// NaN is never laundered, through the whole model: a NaN query weight makes every
 /// attention score NaN. The old softmax took such a row for "fully masked" and returned zeros,
 /// so the model printed a finite, plausible output. Every attention path (including any fused
 /// or bucketed one) must let the NaN through, as PyTorch does.

@@ -102,7 +102,7 @@ fn pooling_max() {
     check_st("st-max");
 }
 
-/// sum / sqrt(number of tokens): the third example.
+/// sum / sqrt(number of tokens): a pooling mode that is easy to get wrong.
 #[test]
 fn pooling_mean_sqrt_len_tokens() {
     check_st("st-mean-sqrt-len");
@@ -133,7 +133,7 @@ fn pooling_legacy_booleans() {
     check_st("st-multi-legacy");
 }
 
-/// The second example: 2_Dense (Tanh, 16 -> 12), 3_Dense (Identity, 12 -> 6, residual),
+/// Dense modules: 2_Dense (Tanh, 16 -> 12), 3_Dense (Identity, 12 -> 6, residual),
 /// 4_Normalize. Without the Dense modules the width would be 16.
 #[test]
 fn dense_modules_then_normalize() {
@@ -180,7 +180,7 @@ fn prompt_excluded_from_cls_and_lasttoken() {
     check_st("st-prompt-cls");
 }
 
-/// The fourth example: sentence_bert_config.json `do_lower_case: true` on a cased
+/// sentence_bert_config.json `do_lower_case: true` on a cased
 /// tokenizer lowercases first; also `max_seq_length` 6 truncates.
 #[test]
 fn sentence_bert_config_lowercase_and_max_seq_length() {
@@ -338,7 +338,7 @@ fn tokenizer_config_settings_match_autotokenizer() {
     assert!(failures.is_empty(), "{} rows differ:\n{}", failures.len(), failures.join("\n"));
 }
 
-/// The first example, spelled out: `do_lower_case: true, strip_accents: false` keeps
+/// Lowercasing without stripping accents: `do_lower_case: true, strip_accents: false` keeps
 /// the accents, so with the uncased vocab "Café naïve" is two unknown words.
 #[test]
 fn cafe_naive_keeps_accents_when_strip_accents_false() {

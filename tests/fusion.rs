@@ -1,4 +1,4 @@
-//! Every fusion of the BERT forward is tied to the unfused path (issue 9.1): the same model,
+//! Every fusion of the BERT forward is tied to the unfused path: the same model,
 //! the same padded batch, the fusion on and off, outputs within 1e-5. And the attention
 //! kernels (plain, online softmax) against each other and against PyTorch's rules for NaN and
 //! fully masked rows.

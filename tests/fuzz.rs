@@ -1,4 +1,4 @@
-//! Fuzzing on stable Rust (issue 11.11): the checkpoint loader (safetensors bytes, config.json)
+//! Fuzzing on stable Rust: the checkpoint loader (safetensors bytes, config.json)
 //! and tokenize -> forward on the tiny fixture model, driven by random and mutated inputs.
 //! Nothing may panic: every input gives `Ok` (with finite numbers) or an `Err` with a message.
 //!

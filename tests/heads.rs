@@ -258,3 +258,29 @@ fn sequence_classification_with_gamma_beta_names() {
     let got: Vec<f32> = c.predict(&texts).unwrap().into_iter().flat_map(|r| r.logits).collect();
     assert_close("logits (gamma/beta names)", &got, &flat_f32(&exp["logits"]), 1e-4);
 }
+
+/// Inputs longer than the model's limit (40 tokens here) are cut, longest first, and each result
+/// says by how many tokens: "hello" is one token of the fixture's vocabulary, so `n` of them
+/// make `n + 2` tokens alone (`[CLS]`, `[SEP]`) and `a + b + 3` as a pair.
+#[test]
+fn classification_and_reranking_count_truncated_tokens() {
+    let c = Classifier::from_checkpoint(&open("head-seqcls")).unwrap();
+    assert_eq!(c.tokenizer.max_len(), 40);
+    assert!(c.tokenizer.token_to_id("hello").is_some() && c.tokenizer.token_to_id("cat").is_some());
+    let long = "hello ".repeat(50);
+    let r = c.predict(&["hello cat", long.as_str()]).unwrap();
+    assert_eq!((r[0].truncated_tokens, r[1].truncated_tokens), (0, 52 - 40));
+    let j = serde_json::to_value(&r[0]).unwrap();
+    assert!(j.get("truncated_tokens").is_none(), "omitted when nothing was cut: {j}");
+    assert_eq!(serde_json::to_value(&r[1]).unwrap()["truncated_tokens"], 12);
+    let (a, b) = ("hello ".repeat(30), "cat ".repeat(30));
+    let p = c.predict_pairs(&[(a.as_str(), b.as_str()), ("hello", "cat")]).unwrap();
+    assert_eq!((p[0].truncated_tokens, p[1].truncated_tokens), (63 - 40, 0));
+
+    let rr = Reranker::from_checkpoint(&open("head-rerank")).unwrap();
+    let docs = ["cat", b.as_str()];
+    let query = "hello ".repeat(10);
+    let ranked = rr.rerank(&query, &docs).unwrap();
+    let cut = |i: usize| ranked.iter().find(|x| x.index == i).unwrap().truncated_tokens;
+    assert_eq!((cut(0), cut(1)), (0, 10 + 30 + 3 - 40));
+}

@@ -593,7 +593,7 @@ fn batched_with_empty_k() {
     assert_eq!(c, vec![0.0; 12]);
 }
 
-/// Issue 11.3: C's slice runs on past its m rows (a window into a bigger buffer), and so does
+/// C's slice runs on past its m rows (a window into a bigger buffer), and so does
 /// A's. The matrixmultiply backend once cut the whole C slice into bands of rows, more bands
 /// than threads, so `m - t * rows_per` underflowed and it wrote rows past m, outside the
 /// matrix (or past the slice's end). Every backend, on 1 to 3 threads, must write exactly the

@@ -1,6 +1,6 @@
 //! After a warm-up call, a GEMM allocates nothing: the packing buffers are per thread and
-//! reused, C is one strided view, the threads' bands are split by `rayon::join` (issue 9,
-//! item 4: "no allocation inside the blocking loops"). A counting global allocator (this test
+//! reused, C is one strided view, the threads' bands are split by `rayon::join` (no
+//! allocation inside the blocking loops). A counting global allocator (this test
 //! binary only, and its only test, so no other test allocates meanwhile) proves it.
 
 use std::alloc::{GlobalAlloc, Layout, System};

@@ -1,4 +1,4 @@
-//! The edges of every `unsafe` block in `src/ops/matmul` (issue 11, item 3): each SIMD
+//! The edges of every `unsafe` block in `src/ops/matmul`: each SIMD
 //! kernel's tile (kc, mr, nr of 0 or 1, a tile edge MR/NR ± 1, KC ± 1, rows of C further
 //! apart than the tile is wide, a bias), the AVX 8 x 8 transposing pack, and the
 //! `matrixmultiply` call. Every slice handed over is *exactly* as long as the contract says,
@@ -7,8 +7,9 @@
 //! tested; the ones it cannot are printed (and the test says so rather than passing silently).
 
 use nanobert::Tensor;
+use nanobert::ops::cpu::CacheSizes;
 use nanobert::ops::matmul::kernels::{Kernel, MicroKernel};
-use nanobert::ops::matmul::{Epilogue, Gemm, KC, MatMut, MatRef, sgemm_naive};
+use nanobert::ops::matmul::{BlockSizes, Epilogue, Gemm, MatMut, MatRef, sgemm_naive};
 
 const SENTINEL: f32 = -7.25e30;
 
@@ -60,7 +61,9 @@ fn check_tile<K: MicroKernel>(kernel: K, kc: usize, mr: usize, nr: usize, ldc: u
 
 fn tile_edges<K: MicroKernel>(kernel: K) {
     let (mr, nr) = (K::MR, K::NR);
-    for kc in [0, 1, 2, KC - 1, KC, KC + 1] {
+    // The depth of a block on this CPU for this kernel, and one step either side of it.
+    let kc_block = BlockSizes::for_tile(CacheSizes::detect(), mr, nr, 4).kc;
+    for kc in [0, 1, 2, kc_block - 1, kc_block, kc_block + 1] {
         for h in [1, 2, mr - 1, mr] {
             for w in [0, 1, nr / 2 + 1, nr - 1, nr] {
                 for ldc in [w.max(1), w + 5] {

@@ -107,8 +107,8 @@ fn minilm_print_equals_pytorch() {
 #[cfg_attr(nanobert_no_minilm, ignore = "NANOBERT_OFFLINE=1 and no cached all-MiniLM-L6-v2 at build time")]
 fn lower_precision_accuracy_targets() {
     use nanobert::quant::half::HalfKernel;
-    use nanobert::quant::report::{SENTENCES, agreement};
     use nanobert::quant::{I8Kernel, Precision, PrecisionPlan, to_precision};
+    use nanobert_bench::precision::{SENTENCES, agreement};
     let embedder = Embedder::from_checkpoint(&Checkpoint::open(&minilm()).unwrap()).unwrap();
     let texts: Vec<&str> = SENTENCES.lines().filter(|l| !l.trim().is_empty()).collect();
     assert!(texts.len() >= 200, "{} texts", texts.len());

@@ -1,9 +1,9 @@
-//! A warm forward pass allocates nothing (issue 9.3).
+//! A warm forward pass allocates nothing.
 //!
-//! "Forward" here is [`BertModel::forward_with`]: token ids and mask in, the last hidden state
-//! written into the caller's [`Workspace`] — embeddings, every layer (QKV, attention, output
-//! projection, add + LayerNorm, MLP with GELU), on the rayon pool, with every fusion on and
-//! with every fusion off. Not covered: tokenization, the pooler, and copying the result out
+//! "Forward" here is [`BertModel::forward_with`]: token ids and mask in, the compiled graph run
+//! on the caller's [`Workspace`] (its planned arena), the last hidden state read from it —
+//! embeddings, every layer (QKV, attention, output projection, add + LayerNorm, MLP with
+//! GELU), on the rayon pool, with every pass on and with every fusion off. Not covered: tokenization, the pooler, and copying the result out
 //! into a `Tensor` (which `BertModel::forward` does, allocating its outputs).
 //!
 //! A counting global allocator (this file's own: it counts every thread's allocations)
@@ -75,10 +75,13 @@ fn a_warm_forward_allocates_nothing() {
             // and then (rayon's deques grow and shrink with the number of queued tasks), so the
             // fewest allocations of the three is what must be zero.
             let mut counts = Vec::with_capacity(3);
+            let arena = ws.last_hidden_state().as_ptr();
             for _ in 0..3 {
                 let (n0, b0) = (ALLOCATIONS.load(Ordering::SeqCst), BYTES.load(Ordering::SeqCst));
                 model.forward_with(&input, &mut ws, &fusion).unwrap();
                 counts.push((ALLOCATIONS.load(Ordering::SeqCst) - n0, BYTES.load(Ordering::SeqCst) - b0));
+                // The output is read from the same arena every time: it was reused, not replaced.
+                assert_eq!(ws.last_hidden_state().as_ptr(), arena, "the arena moved");
             }
             println!(
                 "batch {batch} x seq {seq}, {fusion:?}: allocations (count, bytes) in 3 warm forwards: {counts:?}"

@@ -230,7 +230,7 @@ fn softmax_huge_logits_and_masked_rows() {
     assert_eq!(buf, vec![0.5, 0.5, 0.0, 0.0]);
 }
 
-/// NaN is never laundered (issue 11.2): a row holding NaN (or +inf) comes out all NaN, exactly
+/// NaN is never laundered: a row holding NaN (or +inf) comes out all NaN, exactly
 /// like `torch.softmax` (checked with torch 2.x: `softmax([1, nan, 2])`, `softmax([nan] * 3)`,
 /// `softmax([1, inf, 2])` and `softmax([-inf, nan, 0])` are all `[nan, nan, nan]`). Only a row
 /// of nothing but `-inf` (fully masked) is defined as zeros. Every softmax path — the tensor op,
@@ -269,7 +269,7 @@ fn softmax_propagates_nan_like_pytorch() {
     assert_eq!(y, vec![0.0, 0.0]);
 }
 
-/// The shared comparison (issue 11.1) fails on any non-finite value instead of reporting
+/// The shared comparison fails on any non-finite value instead of reporting
 /// difference 0, which is what `fold(0.0, f32::max)` did for an all-NaN output.
 #[test]
 fn comparison_helper_fails_on_nan_and_inf() {

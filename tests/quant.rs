@@ -127,6 +127,52 @@ fn threaded_splits_match_reference() {
     });
 }
 
+/// Deeper than one depth block (KC, from the caches: 768 k values for the 14 x 32 int8 tile,
+/// 384 for bf16 on a 32 KiB L1) and taller than one row block (MC, 168 rows there), with a
+/// depth that is not a multiple of either: the accumulators carried across depth blocks must
+/// give the reference exactly (int8) or to f32 rounding (f16/bf16).
+#[test]
+fn deep_products_cross_depth_and_row_blocks() {
+    for &(m, k, n) in &[(190, 1900, 37), (3, 3100, 70)] {
+        for kernel in i8_kernels() {
+            check_i8(kernel, m, k, n, 21, true, true);
+        }
+        for kernel in half_kernels() {
+            check_half(kernel, m, k, n, 22);
+        }
+    }
+}
+
+/// The quantizer compiled for every instruction set this CPU has gives the same codes and
+/// row parameters as the scalar copy, NaN rows and odd lengths included.
+#[test]
+fn quantizer_copies_agree() {
+    use nanobert::ops::simd::Isa;
+    use nanobert::quant::int8::quantize_row_isa;
+    for len in [1usize, 15, 16, 17, 100, 384, 3072] {
+        for seed in 0..4u64 {
+            let mut x = values(len, seed * 31 + len as u64);
+            if seed == 3 {
+                x[len / 2] = f32::NAN;
+            }
+            let mul: Vec<f32> = values(len, seed + 5).iter().map(|v| v.abs() + 0.5).collect();
+            for m in [None, Some(mul.as_slice())] {
+                for levels in [254u8, 255] {
+                    let mut want = vec![7u8; len + 3];
+                    let rq = quantize_row_isa(Isa::Scalar, &x, m, levels, &mut want);
+                    for isa in Isa::supported() {
+                        let mut got = vec![9u8; len + 3];
+                        let r = quantize_row_isa(isa, &x, m, levels, &mut got);
+                        assert_eq!(got, want, "{} len {len} seed {seed}", isa.name());
+                        assert_eq!(r.zero_point, rq.zero_point, "{} len {len}", isa.name());
+                        assert!(r.scale == rq.scale || (r.scale.is_nan() && rq.scale.is_nan()), "{}", isa.name());
+                    }
+                }
+            }
+        }
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
     #[test]

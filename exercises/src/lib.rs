@@ -26,6 +26,7 @@
 //! | [`quantize`] | Lower precision | the per-channel symmetric int8 quantizer of the weights |
 //! | [`stats`] | Honest benchmarks | median, min and max of repeated timings, and the ratio of two runs |
 //! | [`percentile`] | Deploying for latency | the nearest-rank percentile behind p50 and p99 |
+//! | [`graph`] | ML compilers: a graph and its passes | dead-code elimination and the bias + GELU fusion pass on a graph |
 //!
 //! Calling the library's own op (`nanobert::ops::...`) inside an exercise makes its tests pass
 //! and teaches nothing: write the loops yourself.
@@ -112,6 +113,68 @@ impl<'a> Rows<'a> {
     }
 }
 
+/// One node of a small graph (the [`graph`] exercise): `name = op(args...)`, the arguments
+/// by index of earlier nodes. (Given, not part of the exercise.)
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Node {
+    /// Unique in the graph.
+    pub name: String,
+    /// `placeholder`, `matmul`, `add_bias`, `gelu`, `add`, ... (any word).
+    pub op: String,
+    /// The nodes it reads, by index; each smaller than this node's own.
+    pub args: Vec<usize>,
+}
+
+/// A graph as torch.fx and `nanobert::graph` keep one: nodes in execution order, each reading
+/// only earlier ones, and the outputs by index. (Given, not part of the exercise.)
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Graph {
+    /// In order; a node's index is its value's id.
+    pub nodes: Vec<Node>,
+    /// The nodes whose values the caller gets back.
+    pub outputs: Vec<usize>,
+}
+
+impl Graph {
+    /// Reads one node a line, `name = op(arg, arg)`, and a last line `return a, b`. Panics on
+    /// text it cannot read (a test's typo).
+    pub fn parse(text: &str) -> Graph {
+        let mut g = Graph { nodes: Vec::new(), outputs: Vec::new() };
+        let id = |g: &Graph, n: &str| {
+            g.nodes.iter().position(|x| x.name == n.trim()).unwrap_or_else(|| panic!("no node {n}"))
+        };
+        for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            if let Some(outs) = line.strip_prefix("return ") {
+                g.outputs = outs.split(',').map(|o| id(&g, o)).collect();
+                continue;
+            }
+            let (name, rhs) = line.split_once('=').unwrap_or_else(|| panic!("no `=` in {line:?}"));
+            let (op, args) = rhs.trim().trim_end_matches(')').split_once('(').unwrap_or_else(|| panic!("{line:?}"));
+            let args = args.split(',').filter(|a| !a.trim().is_empty()).map(|a| id(&g, a)).collect();
+            g.nodes.push(Node { name: name.trim().into(), op: op.trim().into(), args });
+        }
+        g
+    }
+
+    /// The graph in [`Graph::parse`]'s form.
+    pub fn to_text(&self) -> String {
+        let mut s = String::new();
+        for n in &self.nodes {
+            let args: Vec<&str> = n.args.iter().map(|&a| self.nodes[a].name.as_str()).collect();
+            s += &format!("{} = {}({})\n", n.name, n.op, args.join(", "));
+        }
+        let outs: Vec<&str> = self.outputs.iter().map(|&o| self.nodes[o].name.as_str()).collect();
+        s + &format!("return {}\n", outs.join(", "))
+    }
+
+    /// How many times each node is read (by later nodes and by the outputs).
+    pub fn users(&self) -> Vec<usize> {
+        let mut u = vec![0; self.nodes.len()];
+        self.nodes.iter().flat_map(|n| &n.args).chain(&self.outputs).for_each(|&a| u[a] += 1);
+        u
+    }
+}
+
 /// The error function `erf(x) = 2/√π ∫₀ˣ e^(-t²) dt`, which Rust's standard library lacks, to
 /// within 1.5e-7 (Abramowitz and Stegun's formula 7.1.26, computed in f64). Exact GELU is
 /// `0.5·x·(1 + erf(x/√2))`. (Given, not part of the exercise.)
@@ -158,14 +221,18 @@ pub mod stats;
 #[cfg_attr(feature = "solutions", path = "solutions/percentile.rs")]
 pub mod percentile;
 
+#[cfg_attr(feature = "solutions", path = "solutions/graph.rs")]
+pub mod graph;
+
 /// The learner's stubs, compiled beside the solutions so that CI checks they still build and still
 /// start as `todo!()` (see `tests/stubs.rs`).
 #[cfg(feature = "solutions")]
 pub mod stubs {
     pub use super::{
-        stub_bucketing as bucketing, stub_epilogue as epilogue, stub_flops as flops, stub_im2col as im2col,
-        stub_layer_norm as layer_norm, stub_matmul as matmul, stub_percentile as percentile, stub_pooling as pooling,
-        stub_quantize as quantize, stub_softmax as softmax, stub_split as split, stub_stats as stats,
+        stub_bucketing as bucketing, stub_epilogue as epilogue, stub_flops as flops, stub_graph as graph,
+        stub_im2col as im2col, stub_layer_norm as layer_norm, stub_matmul as matmul, stub_percentile as percentile,
+        stub_pooling as pooling, stub_quantize as quantize, stub_softmax as softmax, stub_split as split,
+        stub_stats as stats,
     };
 }
 
@@ -181,6 +248,10 @@ pub mod stub_epilogue;
 #[doc(hidden)]
 #[path = "flops.rs"]
 pub mod stub_flops;
+#[cfg(feature = "solutions")]
+#[doc(hidden)]
+#[path = "graph.rs"]
+pub mod stub_graph;
 #[cfg(feature = "solutions")]
 #[doc(hidden)]
 #[path = "im2col.rs"]

@@ -10,7 +10,7 @@ use std::ops::Range;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Once;
 
-use nanobert_exercises::{Conv2d, LayerFlops, Rows, Summary, erf};
+use nanobert_exercises::{Conv2d, Graph, LayerFlops, Rows, Summary, erf};
 
 /// Runs `check`, which must panic (the wrong answer is caught). Returns normally if it did.
 fn caught(what: &str, check: impl FnOnce()) {
@@ -444,4 +444,85 @@ fn percentile_wrong_answers_fail() {
     caught("percentile: unsorted latencies", || {
         check(|v, q| v[((q * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1])
     });
+}
+
+// ---- graph --------------------------------------------------------------------------------
+
+/// DCE with its mistakes: `transitive` off keeps only what the outputs read directly,
+/// `placeholders` off drops unused inputs, `renumber` off leaves the old indices.
+fn dce_with(g: &mut Graph, transitive: bool, placeholders: bool, renumber: bool) -> usize {
+    let mut live = vec![false; g.nodes.len()];
+    g.outputs.iter().for_each(|&o| live[o] = true);
+    let roots = live.clone();
+    for i in (0..g.nodes.len()).rev() {
+        let seed = if transitive { live[i] } else { roots[i] };
+        if seed || (placeholders && g.nodes[i].op == "placeholder") {
+            live[i] = true;
+            g.nodes[i].args.clone().into_iter().for_each(|a| live[a] = true);
+        }
+    }
+    let mut new_id = vec![0; g.nodes.len()];
+    let old = std::mem::take(&mut g.nodes);
+    let before = old.len();
+    for (i, mut n) in old.into_iter().enumerate() {
+        if live[i] {
+            if renumber {
+                n.args.iter_mut().for_each(|a| *a = new_id[*a]);
+            }
+            new_id[i] = g.nodes.len();
+            g.nodes.push(n);
+        }
+    }
+    if renumber {
+        g.outputs.iter_mut().for_each(|o| *o = new_id[*o]);
+    }
+    before - g.nodes.len()
+}
+
+/// The fusion with its mistakes: `check_users` off fuses whatever follows a matmul, `args_of_bias`
+/// gives the fused node the bias node's arguments instead of the matmul's.
+/// `clean` off leaves the matmul and bias nodes nobody reads any more.
+fn fuse_with(g: &mut Graph, check_users: bool, args_of_bias: bool, clean: bool) -> usize {
+    let mut fused = 0;
+    for i in 0..g.nodes.len() {
+        let users = g.users();
+        let next = |x: usize, op: &str| {
+            let ok = !check_users || users[x] == 1;
+            g.nodes.iter().position(|n| n.args.contains(&x) && n.op == op).filter(|_| ok)
+        };
+        if g.nodes[i].op != "matmul" {
+            continue;
+        }
+        let Some(b) = next(i, "add_bias") else { continue };
+        let gelu = next(b, "gelu");
+        let last = gelu.unwrap_or(b);
+        g.nodes[last].op = if gelu.is_some() { "linear_bias_gelu" } else { "linear_bias" }.into();
+        g.nodes[last].args = if args_of_bias { g.nodes[b].args.clone() } else { g.nodes[i].args.clone() };
+        fused += 1;
+    }
+    if clean {
+        dce_with(g, true, true, true);
+    }
+    fused
+}
+
+#[test]
+fn graph_wrong_answers_fail() {
+    use checks::graph::*;
+    caught("dce: only what the outputs read directly", || {
+        dce_keeps_what_the_outputs_need(|g| dce_with(g, false, true, true))
+    });
+    caught("dce: unused inputs removed", || dce_keeps_what_the_outputs_need(|g| dce_with(g, true, false, true)));
+    caught("dce: indices not renumbered", || dce_keeps_what_the_outputs_need(|g| dce_with(g, true, true, false)));
+    caught("dce: counts the nodes kept", || {
+        dce_keeps_what_the_outputs_need(|g| {
+            dce_with(g, true, true, true);
+            g.nodes.len()
+        })
+    });
+    caught("fusion: users not checked (a value read twice)", || {
+        fusion_leaves_values_others_need(|g| fuse_with(g, false, false, true))
+    });
+    caught("fusion: the bias node's arguments", || fusion_rewrites_the_pattern(|g| fuse_with(g, true, true, true)));
+    caught("fusion: dead nodes left behind", || fusion_rewrites_the_pattern(|g| fuse_with(g, true, false, false)));
 }

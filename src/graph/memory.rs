@@ -162,3 +162,22 @@ impl Layout {
             .collect()
     }
 }
+
+impl Layout {
+    /// The lifetimes as a picture, one row a buffer: its offset and size in the arena, then a
+    /// bar over the nodes (scaled to `width` columns) from the node that writes it to the last
+    /// that reads it. Rows sharing an offset are one piece of memory used again.
+    pub fn picture(&self, g: &Graph, b: usize, s: usize, width: usize) -> String {
+        let n = g.nodes.len().max(1);
+        let width = width.max(8);
+        let col = |i: usize| i.min(n - 1) * width / n;
+        let mut out = format!("{:<22} {:>9} {:>8}  nodes 0..{} ->\n", "buffer", "offset MB", "MB", n - 1);
+        for (first, last, at, floats) in self.lifetimes(g, b, s) {
+            let (a, z) = (col(first), col(last).max(col(first)));
+            let bar: String = (0..width).map(|c| if c < a || c > z { ' ' } else { '#' }).collect();
+            let name = &g.nodes[first].name;
+            out += &format!("{name:<22} {:>9.2} {:>8.2}  |{bar}|\n", 4.0 * at as f64 / 1e6, 4.0 * floats as f64 / 1e6);
+        }
+        out
+    }
+}

@@ -13,8 +13,9 @@
 //!
 //! Pairs are encoded `[CLS] A [SEP] B [SEP]` with token type ids 0 then 1. Classification,
 //! reranking and token classification truncate inputs longer than the model's limit (longest
-//! first) and count what they cut (`truncated_tokens` of each result); question answering reads
-//! long contexts in strided windows instead.
+//! first); a classification or a ranked document says how many tokens were cut
+//! (`truncated_tokens`), and the commands warn on stderr. Question answering reads long contexts
+//! in strided windows instead.
 
 use serde::Serialize;
 
@@ -109,6 +110,14 @@ pub struct Classification {
     pub labels: Vec<LabelScore>,
     /// The raw logits, in label id order.
     pub logits: Vec<f32>,
+    /// Tokens cut because the text (or pair, longest first) was longer than the model's
+    /// limit; omitted from JSON when 0.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub truncated_tokens: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// Text classification with a `BertForSequenceClassification` checkpoint.
@@ -152,10 +161,12 @@ impl Classifier {
     fn classify(&self, inputs: &[(&str, Option<&str>)]) -> Result<Vec<Classification>> {
         let f = self.score_function();
         let logits = self.logits(inputs)?;
+        let cut = inputs.iter().map(|&(a, b)| self.tokenizer.dropped_tokens(a, b)).collect::<Result<Vec<_>>>()?;
         Ok(inputs
             .iter()
             .zip(logits)
-            .map(|((a, b), l)| {
+            .zip(cut)
+            .map(|(((a, b), l), truncated_tokens)| {
                 let scores = f.apply(&l);
                 let mut labels: Vec<LabelScore> = scores
                     .iter()
@@ -163,7 +174,7 @@ impl Classifier {
                     .map(|(&score, label)| LabelScore { label: label.clone(), score })
                     .collect();
                 labels.sort_by(|x, y| y.score.total_cmp(&x.score));
-                Classification { text: a.to_string(), pair: b.map(String::from), labels, logits: l }
+                Classification { text: a.to_string(), pair: b.map(String::from), labels, logits: l, truncated_tokens }
             })
             .collect())
     }
@@ -192,6 +203,10 @@ pub struct Ranked {
     pub score: f32,
     /// The raw logit.
     pub logit: f32,
+    /// Tokens cut because the (query, document) pair was longer than the model's limit
+    /// (longest first); omitted from JSON when 0.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub truncated_tokens: usize,
 }
 
 /// The activation sentence-transformers' `CrossEncoder` applies to a one-label checkpoint's
@@ -274,8 +289,11 @@ impl Reranker {
             .score_pairs(&pairs)?
             .into_iter()
             .enumerate()
-            .map(|(index, (logit, score))| Ranked { index, document: docs[index].to_string(), score, logit })
-            .collect();
+            .map(|(index, (logit, score))| {
+                let truncated_tokens = self.tokenizer.dropped_tokens(query, Some(docs[index]))?;
+                Ok(Ranked { index, document: docs[index].to_string(), score, logit, truncated_tokens })
+            })
+            .collect::<Result<_>>()?;
         ranked.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.index.cmp(&b.index)));
         Ok(ranked)
     }

@@ -14,28 +14,38 @@
 //!    multiples of MR) and walks every weight panel; with fewer rows (batch 1, short
 //!    sentences) each thread takes a band of columns (cut at multiples of NR), so the weights
 //!    are read once in total and not once per thread.
-//! 2. **Row blocks** of `MC` rows of A, sized so the block stays in L2 ([`MC_BYTES`]).
+//! 2. **Row blocks** of `MC` rows of A.
 //! 3. **Panels**: for each NR-wide weight panel (packed once, read in the order the kernel
 //!    reads it) ...
-//! 4. **Tiles**: ... each MR-row tile of the block: the microkernel fills an `MR x NR`
-//!    accumulator tile over the whole depth, then the epilogue turns its rows into f32 while
-//!    they are hot (dequantize, bias, GELU) and stores them into C, once.
+//! 4. **Depth blocks** of `KC` k values: the `KC x NR` piece of the panel stays in L1 while ...
+//! 5. **Tiles**: ... each MR-row tile of the block adds its `MR x NR` product over the depth
+//!    block to its accumulators (the first block starts them at zero, the next ones load and
+//!    add: the kernel's `load` flag). After the last depth block the epilogue turns the
+//!    block's tiles into f32 while they are hot in L1 (dequantize, bias, GELU) and stores them
+//!    into C, once.
 //!
-//! There is no k blocking: a panel row of the weight (`kp x NR` values) is 12-96 KB of int8 or
-//! 24-192 KB of bf16 for BERT's shapes, which L2 holds, and A's tile rows stream through L1.
+//! `KC` and `MC` are the f32 GEMM's rules ([`BlockSizes::for_tile`], from the cache sizes the
+//! CPU reports) applied to the kernel's tile and the bytes of one packed weight value: on
+//! Zen 4 (L1d 32 KiB, L2 1 MiB) the 14 x 32 int8 tile gets KC = 768, MC = 168 (a panel
+//! piece of 24 KiB), the 14 x 32 bf16 tile KC = 384, MC = 168. BERT's 3072-deep products
+//! (the FFN's second Linear) are the ones cut into depth blocks; before, their panels (96 KB
+//! int8, 192 KB bf16) streamed from L2 once per tile.
 
 use rayon::prelude::*;
 
+use crate::ops::cpu::CacheSizes;
+use crate::ops::matmul::BlockSizes;
 pub use crate::ops::matmul::PAR_MIN_MACS;
 
-/// Bytes of prepared A kept hot per row block (`MC = MC_BYTES / row bytes`): about half of a
-/// 512 KB-2 MB L2, leaving the rest for the weight panel.
-pub const MC_BYTES: usize = 192 * 1024;
+/// The row block (MC) and depth block (KC, in k values) for kernel `K` on this CPU.
+pub(crate) fn block_sizes<K: LowpTile>() -> BlockSizes {
+    BlockSizes::for_tile(CacheSizes::detect(), K::MR, K::NR, std::mem::size_of::<K::B>())
+}
 
 /// The contract of a lower-precision microkernel: for `i < h`, `j < NR`,
-/// `acc[i * NR + j] = Σ_k A[i][k] · W[k][j]` over the padded depth `kp` (in k values), where
-/// A's row `i` starts at `a[i * lda]` (in elements of [`LowpTile::A`]) and W is one panel in
-/// the kernel's packed layout. What `A[i][k]` means (a code minus an offset, a float, a
+/// `acc[i * NR + j] (+)= Σ_k A[i][k] · W[k][j]` over a depth of `kp` k values (`=` when `load`
+/// is false, `+=` when it is true), where A's row `i` starts at `a[i * lda]` (in elements of
+/// [`LowpTile::A`]) and W is `kp` rows of one panel in the kernel's packed layout. What `A[i][k]` means (a code minus an offset, a float, a
 /// rounded float) is each kernel's to document.
 pub(crate) trait LowpTile: Copy + Send + Sync {
     /// One element of the prepared A.
@@ -48,8 +58,13 @@ pub(crate) trait LowpTile: Copy + Send + Sync {
     const MR: usize;
     /// Columns of the tile (the panel width).
     const NR: usize;
-    /// Fills `acc[..h * NR]`. Panics if a slice is too short or `h` is not in `1..=MR`.
-    fn tile(&self, kp: usize, h: usize, a: &[Self::A], lda: usize, b: &[Self::B], acc: &mut [Self::Acc]);
+    /// k values per element of A (2 when A holds bf16 pairs). Each k value of the panel is
+    /// NR elements of [`LowpTile::B`].
+    const K_PER_A: usize = 1;
+    /// Fills (or, with `load`, adds to) `acc[..h * NR]`. Panics if a slice is too short or `h`
+    /// is not in `1..=MR`.
+    #[allow(clippy::too_many_arguments)]
+    fn tile(&self, kp: usize, h: usize, a: &[Self::A], lda: usize, b: &[Self::B], acc: &mut [Self::Acc], load: bool);
 }
 
 /// The epilogue: turns one row of a finished tile into f32.
@@ -126,7 +141,7 @@ pub(crate) fn gemm<K: LowpTile, F: Finish<K::Acc>>(
 }
 
 /// Rows `i0..i0 + c.len()` and columns `j0..j0 + c[0].len()` of C (`i0` a multiple of MR or
-/// 0, `j0` a multiple of NR): loops 2 to 4 of the module docs.
+/// 0, `j0` a multiple of NR): loops 2 to 5 of the module docs.
 fn slab<K: LowpTile, F: Finish<K::Acc>>(
     kernel: K,
     p: &Problem<K::A, K::B>,
@@ -136,21 +151,32 @@ fn slab<K: LowpTile, F: Finish<K::Acc>>(
     c: &mut [&mut [f32]],
 ) {
     let (height, width) = (c.len(), c.first().map_or(0, |r| r.len()));
-    let row_bytes = (p.lda * std::mem::size_of::<K::A>()).max(1);
-    let mc = (MC_BYTES / row_bytes).max(K::MR) / K::MR * K::MR;
-    let mut acc = vec![K::Acc::default(); K::MR * K::NR];
+    let BlockSizes { mc, kc, .. } = block_sizes::<K>();
+    // KC is a multiple of 16 k values, so every depth block but the last is whole groups
+    // (int8: 4 k) and pairs (bf16), and the last ends where the padded depth does.
+    let (mc, kc) = (mc.max(K::MR) / K::MR * K::MR, kc.max(16));
+    let tile_len = K::MR * K::NR;
+    let mut acc = vec![K::Acc::default(); mc.min(height.next_multiple_of(K::MR)) / K::MR * tile_len];
     for b0 in (0..height).step_by(mc) {
         let b_end = (b0 + mc).min(height);
         for jc in (0..width).step_by(K::NR) {
             let col = j0 + jc;
             let nr = K::NR.min(width - jc);
             let panel = &p.panels[col / K::NR * p.panel_len..][..p.panel_len];
-            for r0 in (b0..b_end).step_by(K::MR) {
+            for pc in (0..p.kp).step_by(kc) {
+                let depth = kc.min(p.kp - pc);
+                let piece = &panel[pc * K::NR..];
+                for (t, r0) in (b0..b_end).step_by(K::MR).enumerate() {
+                    let h = K::MR.min(b_end - r0);
+                    let a = &p.a[(i0 + r0) * p.lda + pc / K::K_PER_A..];
+                    kernel.tile(depth, h, a, p.lda, piece, &mut acc[t * tile_len..], pc > 0);
+                }
+            }
+            for (t, r0) in (b0..b_end).step_by(K::MR).enumerate() {
                 let h = K::MR.min(b_end - r0);
-                let i = i0 + r0;
-                kernel.tile(p.kp, h, &p.a[i * p.lda..], p.lda, panel, &mut acc);
                 for r in 0..h {
-                    finish.row(i + r, col, &acc[r * K::NR..r * K::NR + nr], &mut c[r0 + r][jc..jc + nr]);
+                    let row = &acc[t * tile_len + r * K::NR..][..nr];
+                    finish.row(i0 + r0 + r, col, row, &mut c[r0 + r][jc..jc + nr]);
                 }
             }
         }

@@ -308,12 +308,14 @@ impl LowpTile for Portable {
     type Acc = f32;
     const MR: usize = 4;
     const NR: usize = 16;
-    fn tile(&self, kp: usize, h: usize, a: &[f32], lda: usize, b: &[u16], acc: &mut [f32]) {
+    fn tile(&self, kp: usize, h: usize, a: &[f32], lda: usize, b: &[u16], acc: &mut [f32], load: bool) {
         let (p, pp) = (self.0, pair(self.0));
         for i in 0..h {
             let row = &a[i * lda..i * lda + kp];
             let out = &mut acc[i * Self::NR..(i + 1) * Self::NR];
-            out.fill(0.0);
+            if !load {
+                out.fill(0.0);
+            }
             for (kk, &x) in row.iter().enumerate() {
                 for (j, o) in out.iter_mut().enumerate() {
                     *o += x * from_bits(b[(kk / pp) * Self::NR * pp + j * pp + kk % pp], p);

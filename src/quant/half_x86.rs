@@ -52,16 +52,16 @@ impl LowpTile for Avx2 {
     type Acc = f32;
     const MR: usize = 6;
     const NR: usize = 16;
-    fn tile(&self, kp: usize, h: usize, a: &[f32], lda: usize, b: &[u16], acc: &mut [f32]) {
+    fn tile(&self, kp: usize, h: usize, a: &[f32], lda: usize, b: &[u16], acc: &mut [f32], load: bool) {
         check(Self::MR, Self::NR, kp, h, a.len(), lda, b, acc);
         let (a, b, acc) = (a.as_ptr(), b.as_ptr(), acc.as_mut_ptr());
         // SAFETY: `self` proves the CPU flags (see `new`); `check` verified A has h rows of kp
         // floats lda apart, the panel kp x 16 values and acc 16 h floats.
         unsafe {
             if self.0 == Precision::F16 {
-                by_height!(h, f16_avx2(kp, a, lda, b, acc), [1 2 3 4 5 6])
+                by_height!(h, f16_avx2(kp, a, lda, b, acc, load), [1 2 3 4 5 6])
             } else {
-                by_height!(h, bf16_avx2(kp, a, lda, b, acc), [1 2 3 4 5 6])
+                by_height!(h, bf16_avx2(kp, a, lda, b, acc, load), [1 2 3 4 5 6])
             }
         }
     }
@@ -70,9 +70,18 @@ impl LowpTile for Avx2 {
 /// # Safety
 /// AVX2 + FMA + F16C; `a`: H rows of kp floats (lda apart); `b`: kp x 16 f16; `acc`: 16 H.
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn f16_avx2<const H: usize>(kp: usize, a: *const f32, lda: usize, b: *const u16, acc: *mut f32) {
+unsafe fn f16_avx2<const H: usize>(kp: usize, a: *const f32, lda: usize, b: *const u16, acc: *mut f32, load: bool) {
     let mut lo = [_mm256_setzero_ps(); H];
     let mut hi = [_mm256_setzero_ps(); H];
+    if load {
+        for i in 0..H {
+            // SAFETY: acc holds 16 H values (the function's contract).
+            unsafe {
+                lo[i] = _mm256_loadu_ps(acc.add(i * 16));
+                hi[i] = _mm256_loadu_ps(acc.add(i * 16 + 8));
+            }
+        }
+    }
     for kk in 0..kp {
         // SAFETY: kk < kp: panel values 16kk..16kk+16 and A values i*lda+kk are in bounds.
         unsafe {
@@ -100,10 +109,19 @@ unsafe fn f16_avx2<const H: usize>(kp: usize, a: *const f32, lda: usize, b: *con
 /// # Safety
 /// AVX2 + FMA; `a`: H rows of kp floats (kp even), lda apart; `b`: kp x 16 bf16; `acc`: 16 H.
 #[target_feature(enable = "avx2,fma")]
-unsafe fn bf16_avx2<const H: usize>(kp: usize, a: *const f32, lda: usize, b: *const u16, acc: *mut f32) {
+unsafe fn bf16_avx2<const H: usize>(kp: usize, a: *const f32, lda: usize, b: *const u16, acc: *mut f32, load: bool) {
     let high = _mm256_set1_epi32(0xFFFF_0000u32 as i32);
     let mut lo = [_mm256_setzero_ps(); H];
     let mut hi = [_mm256_setzero_ps(); H];
+    if load {
+        for i in 0..H {
+            // SAFETY: acc holds 16 H values (the function's contract).
+            unsafe {
+                lo[i] = _mm256_loadu_ps(acc.add(i * 16));
+                hi[i] = _mm256_loadu_ps(acc.add(i * 16 + 8));
+            }
+        }
+    }
     for q in 0..kp / 2 {
         // SAFETY: q < kp/2: panel values 32q..32q+32 and A values i*lda+2q+{0,1} in bounds.
         unsafe {
@@ -146,16 +164,16 @@ impl LowpTile for Avx512 {
     type Acc = f32;
     const MR: usize = 14;
     const NR: usize = 32;
-    fn tile(&self, kp: usize, h: usize, a: &[f32], lda: usize, b: &[u16], acc: &mut [f32]) {
+    fn tile(&self, kp: usize, h: usize, a: &[f32], lda: usize, b: &[u16], acc: &mut [f32], load: bool) {
         check(Self::MR, Self::NR, kp, h, a.len(), lda, b, acc);
         let (a, b, acc) = (a.as_ptr(), b.as_ptr(), acc.as_mut_ptr());
         // SAFETY: `self` proves the CPU flags (see `new`); `check` verified A has h rows of kp
         // floats lda apart, the panel kp x 32 values and acc 32 h floats.
         unsafe {
             if self.0 == Precision::F16 {
-                by_height!(h, f16_avx512(kp, a, lda, b, acc), [1 2 3 4 5 6 7 8 9 10 11 12 13 14])
+                by_height!(h, f16_avx512(kp, a, lda, b, acc, load), [1 2 3 4 5 6 7 8 9 10 11 12 13 14])
             } else {
-                by_height!(h, bf16_avx512(kp, a, lda, b, acc), [1 2 3 4 5 6 7 8 9 10 11 12 13 14])
+                by_height!(h, bf16_avx512(kp, a, lda, b, acc, load), [1 2 3 4 5 6 7 8 9 10 11 12 13 14])
             }
         }
     }
@@ -164,9 +182,18 @@ impl LowpTile for Avx512 {
 /// # Safety
 /// AVX-512F; `a`: H rows of kp floats, lda apart; `b`: kp x 32 f16; `acc`: 32 H.
 #[target_feature(enable = "avx512f,f16c")]
-unsafe fn f16_avx512<const H: usize>(kp: usize, a: *const f32, lda: usize, b: *const u16, acc: *mut f32) {
+unsafe fn f16_avx512<const H: usize>(kp: usize, a: *const f32, lda: usize, b: *const u16, acc: *mut f32, load: bool) {
     let mut lo = [_mm512_setzero_ps(); H];
     let mut hi = [_mm512_setzero_ps(); H];
+    if load {
+        for i in 0..H {
+            // SAFETY: acc holds 32 H values (the function's contract).
+            unsafe {
+                lo[i] = _mm512_loadu_ps(acc.add(i * 32));
+                hi[i] = _mm512_loadu_ps(acc.add(i * 32 + 16));
+            }
+        }
+    }
     for kk in 0..kp {
         // SAFETY: kk < kp: panel values 32kk..32kk+32 and A values i*lda+kk in bounds.
         unsafe {
@@ -191,10 +218,19 @@ unsafe fn f16_avx512<const H: usize>(kp: usize, a: *const f32, lda: usize, b: *c
 /// # Safety
 /// AVX-512F; `a`: H rows of kp floats (kp even), lda apart; `b`: kp x 32 bf16 (pairs); `acc`: 32 H.
 #[target_feature(enable = "avx512f")]
-unsafe fn bf16_avx512<const H: usize>(kp: usize, a: *const f32, lda: usize, b: *const u16, acc: *mut f32) {
+unsafe fn bf16_avx512<const H: usize>(kp: usize, a: *const f32, lda: usize, b: *const u16, acc: *mut f32, load: bool) {
     let high = _mm512_set1_epi32(0xFFFF_0000u32 as i32);
     let mut lo = [_mm512_setzero_ps(); H];
     let mut hi = [_mm512_setzero_ps(); H];
+    if load {
+        for i in 0..H {
+            // SAFETY: acc holds 32 H values (the function's contract).
+            unsafe {
+                lo[i] = _mm512_loadu_ps(acc.add(i * 32));
+                hi[i] = _mm512_loadu_ps(acc.add(i * 32 + 16));
+            }
+        }
+    }
     for q in 0..kp / 2 {
         // SAFETY: q < kp/2: panel values 64q..64q+64 and A values i*lda+2q+{0,1} in bounds.
         unsafe {
@@ -236,13 +272,14 @@ impl LowpTile for Avx512Bf16 {
     type Acc = f32;
     const MR: usize = 14;
     const NR: usize = 32;
+    const K_PER_A: usize = 2;
     /// A: bf16 pairs (`kp / 2` lanes of data per row, `lda` lanes apart), rounded from f32.
-    fn tile(&self, kp: usize, h: usize, a: &[u32], lda: usize, b: &[u16], acc: &mut [f32]) {
+    fn tile(&self, kp: usize, h: usize, a: &[u32], lda: usize, b: &[u16], acc: &mut [f32], load: bool) {
         check(Self::MR, Self::NR, kp, h, 2 * a.len(), 2 * lda, b, acc);
         let (a, b, acc) = (a.as_ptr(), b.as_ptr(), acc.as_mut_ptr());
         // SAFETY: `self` proves AVX-512F + AVX512_BF16; `check` verified A has h rows of
         // kp/2 pairs lda apart, the panel kp x 32 values and acc 32 h floats.
-        unsafe { by_height!(h, dpbf16(kp / 2, a, lda, b, acc), [1 2 3 4 5 6 7 8 9 10 11 12 13 14]) }
+        unsafe { by_height!(h, dpbf16(kp / 2, a, lda, b, acc, load), [1 2 3 4 5 6 7 8 9 10 11 12 13 14]) }
     }
 }
 
@@ -252,9 +289,18 @@ impl LowpTile for Avx512Bf16 {
 /// AVX-512F + AVX512_BF16; `a`: H rows of `pairs` u32, lda apart; `b`: pairs x 64
 /// bf16; `acc`: 32 H.
 #[target_feature(enable = "avx512f,avx512bf16")]
-unsafe fn dpbf16<const H: usize>(pairs: usize, a: *const u32, lda: usize, b: *const u16, acc: *mut f32) {
+unsafe fn dpbf16<const H: usize>(pairs: usize, a: *const u32, lda: usize, b: *const u16, acc: *mut f32, load: bool) {
     let mut lo = [_mm512_setzero_ps(); H];
     let mut hi = [_mm512_setzero_ps(); H];
+    if load {
+        for i in 0..H {
+            // SAFETY: acc holds 32 H values (the function's contract).
+            unsafe {
+                lo[i] = _mm512_loadu_ps(acc.add(i * 32));
+                hi[i] = _mm512_loadu_ps(acc.add(i * 32 + 16));
+            }
+        }
+    }
     for q in 0..pairs {
         // SAFETY: q < pairs: panel values 64q..64q+64 and A lanes i*pairs+q in bounds.
         unsafe {

@@ -59,6 +59,7 @@ use rayon::prelude::*;
 
 use super::driver::{self, Finish, LowpTile, Problem};
 use crate::ops::matmul::Epilogue;
+use crate::ops::simd::{Isa, multiversion};
 use crate::{Error, Result};
 
 /// k values per 32-bit lane: one `vpdpbusd` lane sums 4 products.
@@ -172,54 +173,83 @@ pub fn quantize_weight_row(w: &[f32], qmax: i8, out: &mut [i8]) -> f32 {
 /// quantized when `mul` is given (SmoothQuant's division, folded in). Writes `x.len()` codes
 /// and zeros up to `out.len()` (the padding to a multiple of 4 k).
 pub fn quantize_row(x: &[f32], mul: Option<&[f32]>, levels: u8, out: &mut [u8]) -> RowQuant {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: AVX2 is present (checked just above); the function only differs from the
-        // portable one in the instructions the compiler may use.
-        return unsafe { quantize_row_avx2(x, mul, levels, out) };
-    }
-    quantize_row_portable(x, mul, levels, out)
+    quantize_row_isa(Isa::best(), x, mul, levels, out)
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn quantize_row_avx2(x: &[f32], mul: Option<&[f32]>, levels: u8, out: &mut [u8]) -> RowQuant {
-    quantize_row_portable(x, mul, levels, out)
+/// Lanes of the quantizer's running minimum and maximum: one AVX-512 register.
+const QLANES: usize = 16;
+
+multiversion! {
+    /// The quantizer, compiled for `isa` (see `ops::simd`): written plainly, with the range
+    /// kept in 16 lanes so that the compiler can vectorize it. Every step is an exactly
+    /// rounded IEEE operation, so each copy gives the same codes bit for bit.
+    pub fn quantize_row_isa(x: &[f32], mul: Option<&[f32]>, levels: u8, out: &mut [u8]) -> RowQuant {
+        let (out, pad) = out.split_at_mut(x.len());
+        pad.fill(0);
+        let value = |k: usize| match mul {
+            Some(m) => x[k] * m[k],
+            None => x[k],
+        };
+        // NaN in `poison` if any value is NaN or infinite (a comparison skips a NaN).
+        let (mut lo, mut hi, mut poison) = ([0.0f32; QLANES], [0.0f32; QLANES], [0.0f32; QLANES]);
+        let whole = x.len() / QLANES * QLANES;
+        for k0 in (0..whole).step_by(QLANES) {
+            for t in 0..QLANES {
+                let v = value(k0 + t);
+                lo[t] = if v < lo[t] { v } else { lo[t] };
+                hi[t] = if v > hi[t] { v } else { hi[t] };
+                poison[t] += v * 0.0;
+            }
+        }
+        for k in whole..x.len() {
+            let v = value(k);
+            lo[0] = if v < lo[0] { v } else { lo[0] };
+            hi[0] = if v > hi[0] { v } else { hi[0] };
+            poison[0] += v * 0.0;
+        }
+        let lo = lo.iter().fold(0.0f32, |m, &v| if v < m { v } else { m });
+        let hi = hi.iter().fold(0.0f32, |m, &v| if v > m { v } else { m });
+        let poison: f32 = poison.iter().sum();
+        let levels_f = levels as f32;
+        let scale = (hi - lo) / levels_f;
+        if scale.is_nan() || poison.is_nan() || !scale.is_finite() {
+            out.fill(0);
+            return RowQuant { scale: f32::NAN, zero_point: 0 };
+        }
+        if scale == 0.0 {
+            out.fill(0); // an all-zero row
+            return RowQuant { scale: 1.0, zero_point: 0 };
+        }
+        let zero_point = (-lo / scale).round_ties_even().clamp(0.0, levels_f);
+        let inv = 1.0 / scale;
+        for (k, q) in out.iter_mut().enumerate() {
+            *q = ((value(k) * inv).round_ties_even() + zero_point).clamp(0.0, levels_f) as u8;
+        }
+        RowQuant { scale, zero_point: zero_point as i32 }
+    }
 }
 
-/// The quantizer written plainly. Every step is an exactly rounded IEEE operation, so the
-/// vectorized copy gives the same codes bit for bit.
-#[inline(always)]
-fn quantize_row_portable(x: &[f32], mul: Option<&[f32]>, levels: u8, out: &mut [u8]) -> RowQuant {
-    let (out, pad) = out.split_at_mut(x.len());
-    pad.fill(0);
-    let (mut lo, mut hi, mut poison) = (0.0f32, 0.0f32, 0.0f32);
-    let value = |k: usize| match mul {
-        Some(m) => x[k] * m[k],
-        None => x[k],
-    };
-    for k in 0..x.len() {
-        let v = value(k);
-        lo = lo.min(v);
-        hi = hi.max(v);
-        poison += v * 0.0; // NaN if any value is NaN or infinite (min/max would skip a NaN)
+multiversion! {
+    /// One row of the int8 epilogue, compiled for `isa`: `out[j] = dequantize(acc[j], ...)`
+    /// (bias 0 without one), then GELU when asked (`gelu`).
+    #[allow(clippy::too_many_arguments)]
+    fn dequantize_row(acc: &[i32], row: RowQuant, colsum: &[i32], w_scale: &[f32], bias: Option<&[f32]>, out: &mut [f32]) {
+        let n = out.len();
+        let (acc, colsum, w_scale) = (&acc[..n], &colsum[..n], &w_scale[..n]);
+        match bias {
+            Some(b) => {
+                let b = &b[..n];
+                for j in 0..n {
+                    out[j] = dequantize(acc[j], row, colsum[j], w_scale[j], b[j]);
+                }
+            }
+            None => {
+                for j in 0..n {
+                    out[j] = dequantize(acc[j], row, colsum[j], w_scale[j], 0.0);
+                }
+            }
+        }
     }
-    let levels_f = levels as f32;
-    let scale = (hi - lo) / levels_f;
-    if scale.is_nan() || poison.is_nan() || !scale.is_finite() {
-        out.fill(0);
-        return RowQuant { scale: f32::NAN, zero_point: 0 };
-    }
-    if scale == 0.0 {
-        out.fill(0); // an all-zero row
-        return RowQuant { scale: 1.0, zero_point: 0 };
-    }
-    let zero_point = (-lo / scale).round_ties_even().clamp(0.0, levels_f);
-    let inv = 1.0 / scale;
-    for (k, q) in out.iter_mut().enumerate() {
-        *q = ((value(k) * inv).round_ties_even() + zero_point).clamp(0.0, levels_f) as u8;
-    }
-    RowQuant { scale, zero_point: zero_point as i32 }
 }
 
 /// The epilogue of one output: zero-point correction, both scales, bias. The reference and
@@ -391,7 +421,7 @@ pub fn gemm_i8(
     }
     // 2. The blocked product, dequantized in the epilogue.
     let problem = Problem { m, n, kp, a: &qa, lda: kp, panels: &w.panels, panel_len: kp * w.nr };
-    let finish = Dequantize { rows: &rows, w, bias, gelu, offset };
+    let finish = Dequantize { rows: &rows, w, bias, gelu, offset, isa: Isa::best() };
     match w.kernel {
         I8Kernel::Portable => driver::gemm(Portable, &problem, &finish, c, ldc),
         #[cfg(target_arch = "x86_64")]
@@ -424,6 +454,8 @@ struct Dequantize<'a> {
     gelu: bool,
     /// The kernel's [`I8Kernel::activation_offset`].
     offset: i32,
+    /// The instruction set the epilogue is compiled for.
+    isa: Isa,
 }
 
 impl Finish<i32> for Dequantize<'_> {
@@ -432,21 +464,9 @@ impl Finish<i32> for Dequantize<'_> {
         let rq = self.rows[i];
         let rq = RowQuant { zero_point: rq.zero_point - self.offset, ..rq };
         let (cs, sw) = (&self.w.colsum[col..col + nr], &self.w.scales[col..col + nr]);
-        match self.bias {
-            Some(b) => {
-                let b = &b[col..col + nr];
-                for j in 0..nr {
-                    out[j] = dequantize(acc[j], rq, cs[j], sw[j], b[j]);
-                }
-            }
-            None => {
-                for j in 0..nr {
-                    out[j] = dequantize(acc[j], rq, cs[j], sw[j], 0.0);
-                }
-            }
-        }
+        dequantize_row(self.isa, acc, rq, cs, sw, self.bias.map(|b| &b[col..col + nr]), out);
         if self.gelu {
-            crate::ops::gelu_in_place(out);
+            crate::ops::activation::gelu_slice_isa(self.isa, out);
         }
     }
 }
@@ -497,12 +517,14 @@ impl LowpTile for Portable {
     type Acc = i32;
     const MR: usize = 4;
     const NR: usize = 16;
-    fn tile(&self, kp: usize, h: usize, a: &[u8], lda: usize, b: &[i8], acc: &mut [i32]) {
+    fn tile(&self, kp: usize, h: usize, a: &[u8], lda: usize, b: &[i8], acc: &mut [i32], load: bool) {
         let groups = kp / GROUP;
         check_tile(Self::MR, Self::NR, groups, h, a, lda, b, acc);
         for i in 0..h {
             let out = &mut acc[i * Self::NR..(i + 1) * Self::NR];
-            out.fill(0);
+            if !load {
+                out.fill(0);
+            }
             for g in 0..groups {
                 let av = &a[i * lda + g * GROUP..][..GROUP];
                 let bg = &b[g * GROUP * Self::NR..(g + 1) * GROUP * Self::NR];

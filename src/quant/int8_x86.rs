@@ -51,14 +51,14 @@ impl LowpTile for Avx512Vnni {
     type Acc = i32;
     const MR: usize = 14;
     const NR: usize = 32;
-    fn tile(&self, kp: usize, h: usize, a: &[u8], lda: usize, b: &[i8], acc: &mut [i32]) {
+    fn tile(&self, kp: usize, h: usize, a: &[u8], lda: usize, b: &[i8], acc: &mut [i32], load: bool) {
         let groups = kp / GROUP;
         check_tile(Self::MR, Self::NR, groups, h, a, lda, b, acc);
         let (a, b, acc) = (a.as_ptr(), b.as_ptr(), acc.as_mut_ptr());
         // SAFETY: `self` proves AVX512F + AVX512_VNNI; `check_tile` verified that A holds `h`
         // rows of `groups * 4` bytes `lda` apart, the panel `groups * 4 * 32` bytes and `acc`
         // `h * 32` values.
-        unsafe { by_height!(h, vnni512(groups, a, lda, b, acc), [1 2 3 4 5 6 7 8 9 10 11 12 13 14]) }
+        unsafe { by_height!(h, vnni512(groups, a, lda, b, acc, load), [1 2 3 4 5 6 7 8 9 10 11 12 13 14]) }
     }
 }
 
@@ -66,9 +66,18 @@ impl LowpTile for Avx512Vnni {
 /// AVX512F + AVX512_VNNI; `a`: H rows of `4 groups` bytes, `lda` apart; `b`: `128 groups`
 /// bytes; `acc`: `32 H` values.
 #[target_feature(enable = "avx512f,avx512vnni")]
-unsafe fn vnni512<const H: usize>(groups: usize, a: *const u8, lda: usize, b: *const i8, acc: *mut i32) {
+unsafe fn vnni512<const H: usize>(groups: usize, a: *const u8, lda: usize, b: *const i8, acc: *mut i32, load: bool) {
     let mut lo = [_mm512_setzero_si512(); H];
     let mut hi = [_mm512_setzero_si512(); H];
+    if load {
+        for i in 0..H {
+            // SAFETY: acc holds 32 H values (the function's contract).
+            unsafe {
+                lo[i] = _mm512_loadu_si512(acc.add(i * 32) as *const _);
+                hi[i] = _mm512_loadu_si512(acc.add(i * 32 + 16) as *const _);
+            }
+        }
+    }
     for g in 0..groups {
         // SAFETY: g < groups, so the panel bytes 128g..128g+128 and the A bytes
         // i*lda+4g..+4 (i < H) are in bounds (see the function's contract).
@@ -107,13 +116,13 @@ impl LowpTile for AvxVnni {
     type Acc = i32;
     const MR: usize = 6;
     const NR: usize = 16;
-    fn tile(&self, kp: usize, h: usize, a: &[u8], lda: usize, b: &[i8], acc: &mut [i32]) {
+    fn tile(&self, kp: usize, h: usize, a: &[u8], lda: usize, b: &[i8], acc: &mut [i32], load: bool) {
         let groups = kp / GROUP;
         check_tile(Self::MR, Self::NR, groups, h, a, lda, b, acc);
         let (a, b, acc) = (a.as_ptr(), b.as_ptr(), acc.as_mut_ptr());
         // SAFETY: `self` proves AVX2 + AVX-VNNI; bounds as checked by `check_tile` (A: h rows
         // of 4 groups bytes, panel: 64 groups bytes, acc: 16 h values).
-        unsafe { by_height!(h, vnni256(groups, a, lda, b, acc), [1 2 3 4 5 6]) }
+        unsafe { by_height!(h, vnni256(groups, a, lda, b, acc, load), [1 2 3 4 5 6]) }
     }
 }
 
@@ -121,9 +130,18 @@ impl LowpTile for AvxVnni {
 /// AVX2 + AVX-VNNI; `a`: H rows of `4 groups` bytes, `lda` apart; `b`: `64 groups` bytes;
 /// `acc`: `16 H` values.
 #[target_feature(enable = "avx2,avxvnni")]
-unsafe fn vnni256<const H: usize>(groups: usize, a: *const u8, lda: usize, b: *const i8, acc: *mut i32) {
+unsafe fn vnni256<const H: usize>(groups: usize, a: *const u8, lda: usize, b: *const i8, acc: *mut i32, load: bool) {
     let mut lo = [_mm256_setzero_si256(); H];
     let mut hi = [_mm256_setzero_si256(); H];
+    if load {
+        for i in 0..H {
+            // SAFETY: acc holds 16 H values (the function's contract).
+            unsafe {
+                lo[i] = _mm256_loadu_si256(acc.add(i * 16) as *const __m256i);
+                hi[i] = _mm256_loadu_si256(acc.add(i * 16 + 8) as *const __m256i);
+            }
+        }
+    }
     for g in 0..groups {
         // SAFETY: g < groups: panel bytes 64g..64g+64 and A bytes i*lda+4g..+4 are in bounds.
         unsafe {
@@ -161,12 +179,12 @@ impl LowpTile for Avx2 {
     type Acc = i32;
     const MR: usize = 4;
     const NR: usize = 16;
-    fn tile(&self, kp: usize, h: usize, a: &[u8], lda: usize, b: &[i8], acc: &mut [i32]) {
+    fn tile(&self, kp: usize, h: usize, a: &[u8], lda: usize, b: &[i8], acc: &mut [i32], load: bool) {
         let groups = kp / GROUP;
         check_tile(Self::MR, Self::NR, groups, h, a, lda, b, acc);
         let (a, b, acc) = (a.as_ptr(), b.as_ptr(), acc.as_mut_ptr());
         // SAFETY: `self` proves AVX2; bounds as checked by `check_tile`.
-        unsafe { by_height!(h, madd256(groups, a, lda, b, acc), [1 2 3 4]) }
+        unsafe { by_height!(h, madd256(groups, a, lda, b, acc, load), [1 2 3 4]) }
     }
 }
 
@@ -179,10 +197,19 @@ impl LowpTile for Avx2 {
 /// # Safety
 /// AVX2; `a`: H rows of `4 groups` bytes, `lda` apart; `b`: `64 groups` bytes; `acc`: `16 H`.
 #[target_feature(enable = "avx2")]
-unsafe fn madd256<const H: usize>(groups: usize, a: *const u8, lda: usize, b: *const i8, acc: *mut i32) {
+unsafe fn madd256<const H: usize>(groups: usize, a: *const u8, lda: usize, b: *const i8, acc: *mut i32, load: bool) {
     let ones = _mm256_set1_epi16(1);
     let mut lo = [_mm256_setzero_si256(); H];
     let mut hi = [_mm256_setzero_si256(); H];
+    if load {
+        for i in 0..H {
+            // SAFETY: acc holds 16 H values (the function's contract).
+            unsafe {
+                lo[i] = _mm256_loadu_si256(acc.add(i * 16) as *const __m256i);
+                hi[i] = _mm256_loadu_si256(acc.add(i * 16 + 8) as *const __m256i);
+            }
+        }
+    }
     for g in 0..groups {
         // SAFETY: g < groups: panel bytes 64g..64g+64 and A bytes i*lda+4g..+4 are in bounds.
         unsafe {
@@ -230,7 +257,7 @@ mod tests {
         let mut acc = [0i32; 16];
         for (a, w) in [(127i8, 127i8), (-127, 127), (127, -127), (-127, -127), (-1, -127), (0, -127)] {
             let codes = [a as u8; 4];
-            k.tile(4, 1, &codes, 4, &[w; 64], &mut acc);
+            k.tile(4, 1, &codes, 4, &[w; 64], &mut acc, false);
             assert_eq!(acc, [4 * a as i32 * w as i32; 16], "a = {a}, w = {w}");
         }
     }

@@ -22,8 +22,10 @@
 //! Files: `driver.rs` (the one blocked, threaded GEMM driver both formats share),
 //! `int8.rs` (quantization, the reference, the dequantizing epilogue) and `int8_x86.rs` (its
 //! SIMD microkernels), `half.rs` (f16/bf16) and `half_x86.rs` (its microkernels),
-//! `convert.rs` (turning a whole model to a precision), `report.rs` (`nanobert bench
-//! precision`: accuracy against f32).
+//! `convert.rs` (turning a whole model to a precision). What each precision costs in accuracy
+//! (`nanobert bench precision`) and the dot-product instructions' measured peaks are
+//! instruments: they live in the bench crate (`crates/nanobert-bench/src/precision.rs`,
+//! `dot_peaks.rs`).
 
 pub mod convert;
 mod driver;
@@ -33,8 +35,6 @@ mod half_x86;
 pub mod int8;
 #[cfg(target_arch = "x86_64")]
 mod int8_x86;
-pub mod peaks;
-pub mod report;
 
 pub use convert::{PrecisionPlan, ToPrecision, calibrate, linears, to_precision};
 pub use int8::{I8Kernel, PackedI8};

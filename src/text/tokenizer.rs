@@ -468,6 +468,17 @@ impl Tokenizer {
         Ok(self.counter.encode(text, false).map_err(|e| tok_err("count_tokens", e))?.len())
     }
 
+    /// How many tokens truncation to [`max_len`](Self::max_len) cuts from a text or a pair:
+    /// its full length, special tokens included, minus the limit (0 when it fits).
+    pub fn dropped_tokens(&self, text: &str, pair: Option<&str>) -> Result<usize> {
+        let input: EncodeInput = match pair {
+            Some(b) => (text, b).into(),
+            None => text.into(),
+        };
+        let n = self.counter.encode(input, true).map_err(|e| tok_err("count_tokens", e))?.len();
+        Ok(n.saturating_sub(self.max_len))
+    }
+
     /// The longest sequence (in tokens, specials included) this tokenizer produces.
     pub fn max_len(&self) -> usize {
         self.max_len

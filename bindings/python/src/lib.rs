@@ -45,6 +45,16 @@ fn physical_cores() -> usize {
     nanobert::threads::physical_cores()
 }
 
+/// A model argument as a checkpoint directory, without a network: an existing path as given,
+/// else a Hub id (`org/name`) found in the Hugging Face cache (`HF_HUB_CACHE`, `HF_HOME`) at
+/// `revision` (default `main`), the snapshot transformers and the `nanobert` CLI download into.
+#[pyfunction]
+#[pyo3(signature = (model, revision=None))]
+fn resolve_model(model: &str, revision: Option<&str>) -> PyResult<String> {
+    let dir = nanobert::io::hub_cache::resolve_cached(model, revision).map_err(to_py_err)?;
+    Ok(dir.to_string_lossy().into_owned())
+}
+
 /// The pool size a model gets for `threads` (`None`: `RAYON_NUM_THREADS`, else
 /// `OMP_NUM_THREADS`, else the physical cores), and which rule gave it.
 #[pyfunction]
@@ -60,5 +70,6 @@ fn _nanobert(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<FillMask>()?;
     m.add_function(wrap_pyfunction!(physical_cores, m)?)?;
     m.add_function(wrap_pyfunction!(resolve_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(resolve_model, m)?)?;
     Ok(())
 }

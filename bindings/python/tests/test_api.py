@@ -222,3 +222,28 @@ def test_broken_checkpoints_same_message_as_the_cli(tmp_path):
         with pytest.raises(Exception) as e:
             nanobert.SentenceTransformer(d)
         assert str(e.value) == cli_error(["embed", "--model", str(d), "a text"])
+
+
+def test_hub_id_from_the_hugging_face_cache(tmp_path, monkeypatch):
+    """A Hub id is the snapshot folder of the Hugging Face cache (the layout transformers and
+    `nanobert --model ID` download into): same model, same vectors as the directory itself;
+    `revision` picks the snapshot; one not cached is a FileNotFoundError saying how to get it."""
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    root = tmp_path / "models--org--st-dense"
+    shutil.copytree(CKPT / "st-dense", root / "snapshots" / commit)
+    (root / "refs").mkdir()
+    (root / "refs" / "main").write_text(commit)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    by_id = nanobert.SentenceTransformer("org/st-dense")
+    assert os.path.samefile(by_id.path, root / "snapshots" / commit)
+    assert os.path.samefile(nanobert.SentenceTransformer("org/st-dense", revision=commit).path, by_id.path)
+    texts = ["a first text", "another one"]
+    np.testing.assert_array_equal(by_id.encode(texts), model("st-dense").encode(texts))
+    try:
+        import huggingface_hub  # noqa: F401  (with it installed, offline mode raises its own error)
+    except ImportError:
+        with pytest.raises(FileNotFoundError, match="no complete snapshot of `org/st-dense` at revision `v2`"):
+            nanobert.SentenceTransformer("org/st-dense", revision="v2")
+        with pytest.raises(FileNotFoundError, match="org/other"):
+            nanobert.CrossEncoder("org/other")

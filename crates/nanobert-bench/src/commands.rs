@@ -53,6 +53,24 @@ pub fn fusion(model: Option<&Path>, out_dir: &Path, quick: bool, rounds: Option<
     super::fusion::run(&opts).map(|_| ())
 }
 
+/// `nanobert bench graph [--quick] [--rounds N]`: the compiled forward against the graph
+/// without memory plan, without passes, and the eager modules (bert-base at batch 1 and 8 x
+/// 128, MiniLM at 1 and 32 x 128, unless `--model`; `quick`: MiniLM 1 x 128 only).
+pub fn graph(model: Option<&Path>, out_dir: &Path, quick: bool, rounds: Option<usize>) -> Result<()> {
+    let mut models = default_models(model, out_dir)?;
+    if quick && model.is_none() {
+        models.retain(|m| m.name.contains("MiniLM"));
+    }
+    let cases = |m: &BenchModel| match () {
+        _ if quick => vec![(1, 128)],
+        _ if m.name.contains("MiniLM") => vec![(1, 128), (32, 128)],
+        _ => vec![(1, 128), (8, 128)],
+    };
+    let models = models.into_iter().map(|m| (m.clone(), cases(&m))).collect();
+    let rounds = rounds.unwrap_or(if quick { 3 } else { 5 });
+    super::graph::run(&super::graph::GraphOptions { models, rounds, out_dir: out_dir.to_path_buf() }).map(|_| ())
+}
+
 /// `nanobert bench batching [--quick] [--bert-base]`, every forward with `fusion`: MiniLM (and the bert-base-sized
 /// checkpoint with random weights when `bert_base`), or the checkpoint given with `--model`.
 pub fn batching(model: Option<&Path>, out_dir: &Path, quick: bool, bert_base: bool, fusion: Fusion) -> Result<()> {

@@ -27,7 +27,8 @@ use super::models::random_ids;
 use super::timing::Stats;
 use nanobert::bert::{BertConfig, BertInput, BertModel, Fusion, Workspace};
 use nanobert::io::Checkpoint;
-use nanobert::ops::matmul::NC;
+use nanobert::ops::cpu::CacheSizes;
+use nanobert::ops::matmul::{BlockSizes, Kernel};
 use nanobert::{Error, Result};
 
 /// The fusions that only touch attention: measured at the longer sequence too.
@@ -96,14 +97,23 @@ impl Shape {
     }
 }
 
+/// NC, the columns of a B~ block, of the best GEMM kernel on this CPU (from its caches).
+pub fn gemm_nc() -> usize {
+    let (mr, nr) = Kernel::best().tile_shape();
+    BlockSizes::for_tile(CacheSizes::detect(), mr, nr, 4).nc
+}
+
 /// Bytes per forward that fusion `name` keeps off the memory bus (f32, 4 bytes a value), and
 /// what the unfused path does in addition. With `T = batch · seq` tokens, `h` hidden, `i`
 /// intermediate, `H` heads and `s` tokens per sequence, per layer:
 ///
-/// - `qkv`: the GEMM packs `x` `[T, h]` (reads it, writes the packed copy) once per slab of
-///   [`NC`] output columns: three GEMMs of `h` columns pack it `3 ⌈h/NC⌉` times, one of `3h`
-///   columns `⌈3h/NC⌉` times; the difference times `2 T·h` values (0 for bert-base, where
-///   both are 3: there the fusion saves thread wake-ups and joins, not bytes);
+/// - `qkv`: the GEMM split by rows packs `x` `[T, h]` (reads it, writes the packed copy) once
+///   per slab of NC output columns ([`gemm_nc`]: NC of the best kernel on this CPU, 1024 on
+///   Zen 4 with AVX-512): three GEMMs of `h` columns pack it `3 ⌈h/NC⌉` times, one of `3h`
+///   columns `⌈3h/NC⌉` times; the difference times `2 T·h` values (0 for bert-base at NC =
+///   1024, where both are 3: there the fusion saves thread wake-ups and joins, not bytes).
+///   (At small T on several threads the GEMM splits the columns instead and packs `x` once
+///   per call, three times unfused and once fused; this count is the row split's.)
 /// - `epilogue`: a bias pass (read + write) over the output of each of the six Linears
 ///   (`3 T·h` for Q, K, V, `T·h`, `T·i`, `T·h`) and a GELU pass over `[T, i]`:
 ///   `2 (5 T·h + T·i) + 2 T·i`;
@@ -123,7 +133,8 @@ pub fn bytes_saved(name: &str, sh: &Shape) -> Result<(u64, &'static str)> {
     let scores = (sh.batch * sh.heads * sh.seq * sh.seq) as u64;
     let (per_layer, what) = match name {
         "qkv" => {
-            let slabs = |n: u64| n.div_ceil(NC as u64);
+            let nc = gemm_nc() as u64;
+            let slabs = |n: u64| n.div_ceil(nc);
             ((3 * slabs(h) - slabs(3 * h)) * 2 * t * h, "three GEMMs: x packed once per GEMM and slab of NC columns")
         }
         "epilogue" => (2 * (5 * t * h + t * i) + 2 * t * i, "a bias pass over each Linear's output, a GELU pass"),
@@ -427,12 +438,17 @@ mod tests {
         // bytes = 122,683,392 bytes.
         let base = Shape { batch: 1, seq: 128, hidden: 768, intermediate: 3072, heads: 12, layers: 12 };
         assert_eq!(bytes_saved("epilogue", &base).unwrap().0, 122_683_392);
-        // QKV with NC = 1024: bert-base packs x 3 times either way (768 -> 1 slab, 2304 -> 3);
-        // MiniLM (h 384): 3 times unfused, twice fused (1152 columns = 2 slabs): one pack saved.
-        assert_eq!(NC, 1024, "the counts below assume NC = 1024");
-        assert_eq!(bytes_saved("qkv", &base).unwrap().0, 0);
+        // QKV, with this CPU's NC: x packed 3 ⌈h/NC⌉ times unfused and ⌈3h/NC⌉ fused (with
+        // NC = 1024, bert-base: 3 either way; MiniLM, h 384: 3 against 2, one pack saved).
+        let nc = gemm_nc();
+        let saved = |h: usize, layers: usize| (3 * h.div_ceil(nc) - (3 * h).div_ceil(nc)) * 2 * 128 * h * layers * 4;
+        assert_eq!(bytes_saved("qkv", &base).unwrap().0, saved(768, 12) as u64);
         let minilm = Shape { hidden: 384, intermediate: 1536, heads: 12, layers: 6, ..base };
-        assert_eq!(bytes_saved("qkv", &minilm).unwrap().0, 4 * 6 * 2 * 128 * 384);
+        assert_eq!(bytes_saved("qkv", &minilm).unwrap().0, saved(384, 6) as u64);
+        if nc == 1024 {
+            assert_eq!(bytes_saved("qkv", &base).unwrap().0, 0);
+            assert_eq!(bytes_saved("qkv", &minilm).unwrap().0, 4 * 6 * 2 * 128 * 384);
+        }
         assert!(bytes_saved("gelu", &base).is_err());
         let no_all_on = CaseResult { times: vec![("no qkv".into(), stats(1.0))], ..csv_case() };
         assert!(gains(&no_all_on).is_err());

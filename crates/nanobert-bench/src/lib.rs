@@ -6,7 +6,10 @@
 //!
 //! - [`machine`]: the CPU (model, SIMD features), the load and host steal during a run, and
 //!   the measured limits a roofline needs (FP32 FMA peak, memory bandwidth).
-//! - [`peak`]: the FMA peak microbenchmark (independent FMA chains on registers).
+//! - [`peak`]: the FMA peak microbenchmark (independent FMA chains on registers), and
+//!   [`dot_peaks`]: the same for the int8 and bf16 dot-product instructions.
+//! - [`precision`]: what each lower precision costs in accuracy against f32
+//!   (`nanobert bench precision`).
 //! - [`profiling`]: the `--profile` report (tables against the limits, Chrome trace).
 //! - [`models`]: the benchmark models and inputs (bert-base with seeded random weights,
 //!   written once as a checkpoint; random ids; a corpus of mixed-length sentences).
@@ -29,9 +32,11 @@
 pub mod batching;
 pub mod commands;
 pub mod compare;
+pub mod dot_peaks;
 pub mod forward;
 mod forward_plot;
 pub mod fusion;
+pub mod graph;
 pub mod machine;
 pub mod matmul;
 pub mod matmul_lowp;
@@ -39,6 +44,7 @@ mod matmul_report;
 pub mod models;
 mod notebooks;
 pub mod peak;
+pub mod precision;
 pub mod profiling;
 pub mod threads;
 pub mod timing;

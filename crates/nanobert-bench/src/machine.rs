@@ -19,7 +19,7 @@
 //! looked — the load printed beside it says how likely that was.
 //!
 //! Lower precisions have their own peaks, measured the same way with the instructions their
-//! kernels use (`vpdpbusd` for int8, `vdpbf16ps` for bf16; see [`nanobert::quant::peaks`]):
+//! kernels use (`vpdpbusd` for int8, `vdpbf16ps` for bf16; see [`crate::dot_peaks`]):
 //! [`Limits::extra_peaks`] holds them (name, G ops/s per thread count).
 
 use std::time::Instant;
@@ -252,10 +252,8 @@ impl Limits {
         counts.dedup();
         let kernel = Kernel::best();
         let (mut fp32, mut bw) = (Vec::new(), Vec::new());
-        let dots: Vec<_> = [nanobert::quant::peaks::int8_chains(), nanobert::quant::peaks::bf16_chains()]
-            .into_iter()
-            .flatten()
-            .collect();
+        let dots: Vec<_> =
+            [crate::dot_peaks::int8_chains(), crate::dot_peaks::bf16_chains()].into_iter().flatten().collect();
         let mut extra: Vec<(String, Vec<(usize, f64)>)> =
             dots.iter().map(|d| (d.name.to_string(), Vec::new())).collect();
         for &t in &counts {

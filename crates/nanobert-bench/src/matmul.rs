@@ -34,6 +34,7 @@ use super::machine::load_average;
 use super::matmul_report as report;
 use super::peak::FmaChains;
 pub use super::peak::fma_peak;
+use nanobert::ops::cpu::CacheSizes;
 use nanobert::ops::matmul::kernels::{self, Kernel};
 use nanobert::ops::matmul::{self as mm, Epilogue, Gemm, MatMut, MatRef, PackedB, Rung, sgemm_prepacked, sgemm_rung};
 use nanobert::tensor::Rng;
@@ -408,7 +409,9 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
         .collect();
     let chains = FmaChains::new(kernel, if opts.quick { 0.002 } else { 0.005 })
         .ok_or_else(|| Error::invalid("bench matmul", "no FMA chains for the best kernel"))?;
-    let kernel_alone = kernel_only(kernel, mm::KC, 0.1).unwrap_or(f64::NAN);
+    let (mr, nr) = kernel.tile_shape();
+    let kc = mm::BlockSizes::for_tile(CacheSizes::detect(), mr, nr, 4).kc;
+    let kernel_alone = kernel_only(kernel, kc, 0.1).unwrap_or(f64::NAN);
     let mut peak =
         PeakReport { kernel_only: kernel_alone, kernel, best: threads.iter().map(|&t| (t, 0.0)).collect(), per_kernel };
     let missing: Vec<&str> =

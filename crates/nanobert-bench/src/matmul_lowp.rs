@@ -7,7 +7,7 @@
 //! Linear keeps it) at M = 128 and M = 1024, on 1 and 2 threads, this times
 //!
 //! - `int8`: `quant::int8::gemm_i8` with the best int8 kernel (quantizing A included), in
-//!   G ops/s (2 per multiply-add) against the measured int8 dot-product peak (`quant::peaks`);
+//!   G ops/s (2 per multiply-add) against the measured int8 dot-product peak (`crate::dot_peaks`);
 //! - `int8 avx2`: the AVX2 kernel on the same CPU (when it is not already the best), against
 //!   the AVX2 `vpmaddubsw` peak;
 //! - `bf16`: `quant::half::gemm_half` with the best bf16 kernel, against the `vdpbf16ps` peak
@@ -23,12 +23,12 @@ use std::time::Instant;
 use rayon::ThreadPool;
 
 use super::peak::{dot_peak, fma_peak};
+use crate::dot_peaks::{self, DotChains};
 use nanobert::Result;
 use nanobert::ops::matmul::{Epilogue, Kernel};
 use nanobert::quant::Precision;
 use nanobert::quant::half::{HalfKernel, PackedHalf, gemm_half};
 use nanobert::quant::int8::{I8Kernel, PackedI8, gemm_i8};
-use nanobert::quant::peaks::{self, DotChains};
 
 /// One lower-precision configuration: a weight format and the kernel that runs it.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -63,10 +63,10 @@ impl LowpConfig {
     /// The peak loop this configuration is measured against (`None`: the FP32 FMA peak).
     fn peak(self) -> Option<DotChains> {
         match self {
-            LowpConfig::Int8(I8Kernel::Avx2) => peaks::avx2_int8_chains(),
+            LowpConfig::Int8(I8Kernel::Avx2) => dot_peaks::avx2_int8_chains(),
             LowpConfig::Int8(I8Kernel::Portable) => None,
-            LowpConfig::Int8(_) => peaks::int8_chains(),
-            LowpConfig::Half(_, HalfKernel::Avx512Bf16) => peaks::bf16_chains(),
+            LowpConfig::Int8(_) => dot_peaks::int8_chains(),
+            LowpConfig::Half(_, HalfKernel::Avx512Bf16) => dot_peaks::bf16_chains(),
             LowpConfig::Half(..) => None,
         }
     }

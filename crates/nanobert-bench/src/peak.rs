@@ -30,9 +30,9 @@ pub struct FmaChains {
     chains: fn(usize) -> f32,
 }
 
-/// Peak of a lower-precision dot-product loop ([`nanobert::quant::peaks`]) on every thread of
+/// Peak of a lower-precision dot-product loop ([`crate::dot_peaks`]) on every thread of
 /// `pool`, in G ops/s, best of a few trials of about `seconds` each.
-pub fn dot_peak(c: nanobert::quant::peaks::DotChains, pool: &ThreadPool, seconds: f64) -> f64 {
+pub fn dot_peak(c: crate::dot_peaks::DotChains, pool: &ThreadPool, seconds: f64) -> f64 {
     let chains = FmaChains::calibrate(c.ops_per_iter, c.run, seconds);
     (0..5).map(|_| chains.run(pool)).fold(0.0, f64::max)
 }

@@ -25,6 +25,7 @@ macro_rules! outln {
     }};
 }
 
+mod graph_command;
 mod task_commands;
 
 #[derive(Parser)]
@@ -211,6 +212,10 @@ enum Command {
     /// Example: curl -s 127.0.0.1:8080/embed -H 'Content-Type: application/json' -d '{"inputs": "hi"}'
     #[command(verbatim_doc_comment)]
     Serve(ServeArgs),
+    /// The forward pass as a graph: traced, rewritten by the passes, memory planned; prints
+    /// the graph (like torch.fx's print(gm.graph)), a line per pass and the arena's size
+    /// (crates/nanobert-cli/src/graph_command.rs, docs/ml-compilers.md).
+    Graph(graph_command::GraphArgs),
     /// The README demo: semantic search with MiniLM (and fill-mask with --mlm DIR).
     Demo {
         /// A masked-language-model checkpoint (e.g. bert-base-uncased) for the fill-mask part.
@@ -271,6 +276,19 @@ enum BenchCommand {
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1000))]
         rounds: Option<u64>,
         /// Where fusion.{md,csv} and the bert-base checkpoint go.
+        #[arg(long, default_value = "target/nanobert-bench")]
+        out: PathBuf,
+    },
+    /// The compiled forward against the graph without memory plan, without passes, and the
+    /// eager modules, interleaved; trace and pass times (docs/ml-compilers.md).
+    Graph {
+        /// MiniLM at batch 1 x 128 only, 3 rounds.
+        #[arg(long)]
+        quick: bool,
+        /// Interleaved rounds (default 5, 3 with --quick).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1000))]
+        rounds: Option<u64>,
+        /// Where graph.md and the bert-base checkpoint go.
         #[arg(long, default_value = "target/nanobert-bench")]
         out: PathBuf,
     },
@@ -490,6 +508,7 @@ fn fusion(cli: &Cli) -> Result<Fusion> {
         || matches!(
             &cli.command,
             Command::Serve(_)
+                | Command::Graph(_)
                 | Command::Bench {
                     what: Some(
                         BenchCommand::Forward { .. } | BenchCommand::Threads { .. } | BenchCommand::Batching { .. }
@@ -505,7 +524,7 @@ fn fusion(cli: &Cli) -> Result<Fusion> {
     if !cli.no_fuse.is_empty() && !applies {
         return Err(Error::Input(
             "--no-fuse applies to the commands that run the model (embed, similarity, fill-mask, forward, demo, \
-             classify, rerank, ner, qa, serve, bench forward, bench threads, bench batching, bench --compare); \
+             classify, rerank, ner, qa, serve, graph, bench forward, bench threads, bench batching, bench --compare); \
              `bench fusion` switches each fusion itself"
                 .into(),
         ));
@@ -543,7 +562,7 @@ fn runs_model(command: &Command) -> bool {
         | Command::Similarity { .. }
         | Command::Forward { .. }
         | Command::Demo { .. } => true,
-        Command::Fetch | Command::Print | Command::Bench { .. } | Command::Serve(_) => false,
+        Command::Fetch | Command::Print | Command::Graph(_) | Command::Bench { .. } | Command::Serve(_) => false,
     }
 }
 
@@ -582,6 +601,16 @@ fn dispatch(cli: &Cli, start: std::time::Instant) -> Result<()> {
             }
             let name = cli.model.as_ref().map_or("all-MiniLM-L6-v2".into(), |m| m.display().to_string());
             outln!("{name} is in {} (verified: config, weights and tokenizer load)", dir.display());
+        }
+        Command::Graph(args) => {
+            let ckpt = open(cli)?;
+            let model = graph_command::load(&ckpt)?;
+            if cli.precision != Precision::F32 {
+                let tok = nanobert::text::Tokenizer::from_checkpoint(&ckpt, 512)?;
+                set_precision(&model, &model, &tok, cli.precision)?;
+            }
+            let passes = graph_command::passes(args, &fusion(cli)?)?;
+            outln!("{}", graph_command::report(&model, args, &passes)?.trim_end());
         }
         Command::Print => {
             let ckpt = open(cli)?;
@@ -718,6 +747,10 @@ fn dispatch(cli: &Cli, start: std::time::Instant) -> Result<()> {
             let rounds = rounds.map(|r| r as usize);
             nanobert_bench::commands::fusion(model_arg(cli)?.as_deref(), out, *quick, rounds)?;
         }
+        Command::Bench { what: Some(BenchCommand::Graph { quick, rounds, out }), .. } => {
+            let rounds = rounds.map(|r| r as usize);
+            nanobert_bench::commands::graph(model_arg(cli)?.as_deref(), out, *quick, rounds)?;
+        }
         Command::Bench { what: Some(BenchCommand::Batching { quick, bert_base, out }), .. } => {
             nanobert_bench::commands::batching(model_arg(cli)?.as_deref(), out, *quick, *bert_base, fusion(cli)?)?;
         }
@@ -843,7 +876,7 @@ fn load<P: Pipeline>(cli: &Cli, ckpt: &Checkpoint) -> Result<P> {
 
 /// `nanobert bench precision`: the accuracy report of docs/lower-precision.md.
 fn bench_precision(cli: &Cli, texts: Option<&Path>, mlm: &Path, per_layer: bool) -> Result<()> {
-    use nanobert::quant::report::{self, Options};
+    use nanobert_bench::precision::{self as report, Options};
     let texts = match texts {
         Some(p) => std::fs::read_to_string(p).map_err(|e| Error::Input(format!("reading {}: {e}", p.display())))?,
         None => report::SENTENCES.to_string(),
@@ -867,7 +900,7 @@ fn bench_precision(cli: &Cli, texts: Option<&Path>, mlm: &Path, per_layer: bool)
 mod tests {
     use clap::CommandFactory;
 
-    /// Every argument of every (sub)command has help text (issue 11.9).
+    /// Every argument of every (sub)command has help text.
     #[test]
     fn every_argument_has_help_text() {
         fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {

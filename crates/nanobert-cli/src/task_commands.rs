@@ -4,6 +4,16 @@
 use nanobert::pipeline::{Classifier, QuestionAnswerer, Reranker, TokenClassifier};
 use nanobert::{Error, Result};
 
+/// The one truncation warning on stderr for the tokens each result lost (`limit`: the model's).
+fn warn_cut(cut: impl Iterator<Item = usize>, limit: usize) {
+    let mut t = nanobert::pipeline::Truncation { max_len: limit, ..Default::default() };
+    for n in cut.filter(|&n| n > 0) {
+        t.texts += 1;
+        t.tokens += n;
+    }
+    super::warn_truncation(t);
+}
+
 fn json<T: serde::Serialize>(v: &T) -> Result<String> {
     serde_json::to_string(v).map_err(|e| Error::Input(format!("JSON: {e}")))
 }
@@ -23,6 +33,7 @@ pub fn classify(c: &Classifier, texts: &[String], pairs: bool, as_json: bool) ->
     } else {
         c.predict(&texts.iter().map(String::as_str).collect::<Vec<_>>())?
     };
+    warn_cut(results.iter().map(|r| r.truncated_tokens), c.tokenizer.max_len());
     for r in &results {
         if as_json {
             outln!("{}", json(r)?);
@@ -42,6 +53,7 @@ pub fn classify(c: &Classifier, texts: &[String], pairs: bool, as_json: bool) ->
 /// `rerank QUERY DOC... [--json]`: documents by cross-encoder relevance, best first.
 pub fn rerank(r: &Reranker, query: &str, docs: &[String], as_json: bool) -> Result<()> {
     let ranked = r.rerank(query, &docs.iter().map(String::as_str).collect::<Vec<_>>())?;
+    warn_cut(ranked.iter().map(|x| x.truncated_tokens), r.tokenizer.max_len());
     if !as_json {
         outln!("query: {query}");
         outln!("{:>4}  {:>8}  {:>8}  document", "rank", "score", "logit");

@@ -260,3 +260,21 @@ fn compare_without_python_says_how_to_install() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("requirements-bench.txt"));
 }
+
+/// `bench graph` end to end on tiny-bert: every configuration timed, the file written (no
+/// timing is checked).
+#[test]
+fn bench_graph_smoke() {
+    use nanobert_bench::forward::BenchModel;
+    use nanobert_bench::graph::{GraphOptions, run};
+    let out_dir = std::env::temp_dir().join(format!("nanobert-bench-graph-{}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/tiny-bert");
+    let model = BenchModel { name: "tiny-bert".into(), dir };
+    let md = run(&GraphOptions { models: vec![(model, vec![(2, 100)])], rounds: 2, out_dir: out_dir.clone() }).unwrap();
+    for row in ["| compiled |", "| compiled, no memory plan |", "| no passes |", "| eager modules |"] {
+        assert!(md.contains(row), "{row} missing: {md}");
+    }
+    assert!(md.contains("batch 2 x seq 64"), "seq capped at the model's positions: {md}");
+    assert_eq!(std::fs::read_to_string(out_dir.join("graph.md")).unwrap(), md);
+    std::fs::remove_dir_all(out_dir).ok();
+}

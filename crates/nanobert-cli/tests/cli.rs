@@ -177,7 +177,7 @@ fn bench_matmul_quick_writes_table_csv_and_plot() {
     let _ = std::fs::remove_dir_all(&out);
 }
 
-/// `--no-fuse` (issue 9.1): a fusion switched off, or all of them, gives the same embedding
+/// `--no-fuse`: a fusion switched off, or all of them, gives the same embedding
 /// within 1e-5; an unknown name is a one-line error listing the known ones; a command that
 /// does not run the model refuses the flag instead of ignoring it.
 #[test]

@@ -73,3 +73,40 @@ fn cli_classify_rerank_ner_qa_json() {
     let lines = run("head-qa", &["qa", "--json", q, c]);
     assert_eq!(lines[0]["answer"]["answer"], exp["pipeline"][0]["answer"]);
 }
+
+/// `classify` and `rerank` say on stderr when an input was longer than the model's limit (40
+/// tokens here; "hello" and "cat" are one token each), and `--json` carries the count.
+#[test]
+fn cli_classify_and_rerank_warn_about_truncation() {
+    let run = |model: &str, args: &[&str]| {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_nanobert"))
+            .args(["--model", &dir(model)])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
+        (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+    };
+    let long = "hello ".repeat(50);
+    let (out, err) = run("head-seqcls", &["classify", "--json", "hello cat", &long]);
+    assert_eq!(
+        err.trim_end(),
+        "warning: 1 text was longer than the model's limit of 40 tokens: truncated, 12 tokens dropped"
+    );
+    let lines: Vec<Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!((lines[0].get("truncated_tokens"), &lines[1]["truncated_tokens"]), (None, &Value::from(12)));
+    let (_, err) = run("head-seqcls", &["classify", "hello cat"]);
+    assert!(err.is_empty(), "no warning when nothing is cut: {err}");
+
+    let doc = "cat ".repeat(40);
+    let (out, err) = run("head-rerank", &["rerank", "--json", "hello", "cat", &doc, &doc]);
+    assert_eq!(
+        err.trim_end(),
+        "warning: 2 texts were longer than the model's limit of 40 tokens: truncated, 8 tokens dropped"
+    );
+    let cut: Vec<u64> = out
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["truncated_tokens"].as_u64().unwrap_or(0))
+        .collect();
+    assert_eq!(cut.iter().sum::<u64>(), 8);
+}

@@ -156,3 +156,61 @@ fn env_only_start_on_another_loopback_probes_and_a_sigterm_drain() {
     assert_eq!(embeds.iter().filter(|l| l["status"] == 200).count(), 2, "{out}");
     assert!(lines.iter().any(|l| l["path"] == "/ready" && l["status"] == 503), "{out}");
 }
+
+/// The variables `examples/deploy/kubernetes.yaml` and the Dockerfile set, with their values.
+fn deploy_env() -> Vec<(String, String, &'static str)> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut out = Vec::new();
+    let k8s = std::fs::read_to_string(root.join("examples/deploy/kubernetes.yaml")).unwrap();
+    for line in k8s.lines() {
+        let l = line.trim().trim_start_matches("- ");
+        let upper = |n: &str| !n.is_empty() && n.chars().all(|c| c.is_ascii_uppercase() || c == '_');
+        if let Some((name, value)) = l.strip_prefix("{ name: ").and_then(|r| r.split_once(", value: ")) {
+            assert!(upper(name), "{line}");
+            let value = value.split(" }").next().unwrap().trim_matches('"');
+            out.push((name.to_string(), value.to_string(), "kubernetes.yaml"));
+        } else if let Some(name) = l.strip_prefix("name: ").filter(|n| upper(n)) {
+            out.push((name.to_string(), String::new(), "kubernetes.yaml"));
+        }
+    }
+    let docker = std::fs::read_to_string(root.join("Dockerfile")).unwrap();
+    let env_block = docker.split("\nENV ").nth(1).unwrap().split("\nEXPOSE").next().unwrap();
+    for kv in env_block.split(['\\', '\n']).map(str::trim).filter(|s| !s.is_empty()) {
+        let (k, v) = kv.split_once('=').unwrap();
+        out.push((k.to_string(), v.to_string(), "Dockerfile"));
+    }
+    out
+}
+
+#[test]
+fn the_container_and_the_manifest_set_only_variables_the_binary_reads_and_fit_the_drain() {
+    let help = std::process::Command::new(env!("CARGO_BIN_EXE_nanobert")).args(["serve", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&help.stdout).into_owned();
+    // Read by the library rather than by a serve option (the Hub cache, nanobert's cache).
+    let library = ["HF_HOME", "NANOBERT_HOME"];
+    let env = deploy_env();
+    assert!(env.len() >= 10, "{env:?}");
+    for (name, _, file) in &env {
+        assert!(
+            library.contains(&name.as_str()) || help.contains(&format!("[env: {name}")),
+            "{file} sets {name}, which `nanobert serve` does not read"
+        );
+    }
+    let value =
+        |n: &str| -> f64 { env.iter().find(|(k, _, f)| k == n && *f == "kubernetes.yaml").unwrap().1.parse().unwrap() };
+    let k8s = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/deploy/kubernetes.yaml"),
+    )
+    .unwrap();
+    let grace: f64 =
+        k8s.lines().find_map(|l| l.trim().strip_prefix("terminationGracePeriodSeconds: ")).unwrap().parse().unwrap();
+    assert!(
+        grace > value("NANOBERT_SHUTDOWN_DELAY") + value("NANOBERT_READ_TIMEOUT"),
+        "the grace period must cover the delay and a slow request"
+    );
+    assert!(k8s.contains("path: /ready") && k8s.contains("path: /health"), "probes on the endpoints the server has");
+    assert!(
+        k8s.contains("requests: { cpu: \"2\"") && k8s.contains("limits: { cpu: \"2\""),
+        "whole cores, requests = limits"
+    );
+}

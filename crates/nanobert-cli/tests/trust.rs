@@ -1,4 +1,4 @@
-//! Issue 11 ("trust"): every bad input a clear error with nothing lost, NaN never printed,
+//! Trust: every bad input a clear error with nothing lost, NaN never printed,
 //! checkpoints that are not BERT refused, text rules, streaming many inputs, CLI edges and
 //! determinism. Runs the `nanobert` binary on the tiny fixture model (no network).
 

@@ -172,6 +172,10 @@ pub struct EmbedRequest {
     /// put before each text; absent: the model's default prompt, if any.
     #[serde(default)]
     pub prompt_name: Option<String>,
+    /// Matryoshka: keep the first this-many values (after the model's modules, before
+    /// `normalize`), as sentence-transformers' `truncate_dim`; `dimensions` is accepted too.
+    #[serde(default, alias = "dimensions")]
+    pub truncate_dim: Option<usize>,
 }
 
 fn yes() -> bool {
@@ -189,7 +193,7 @@ pub struct OpenAiRequest {
     /// `"float"` (default) or `"base64"`.
     #[serde(default)]
     pub encoding_format: Option<String>,
-    /// Refused unless equal to the model's dimensions.
+    /// Matryoshka: the first this-many values, renormalized (1 to the model's full width).
     #[serde(default)]
     pub dimensions: Option<usize>,
     /// Accepted and ignored.
@@ -474,4 +478,46 @@ mod tests {
         // 1.0f32 = 00 00 80 3f; base64 of those four bytes is "AACAPw==".
         assert_eq!(base64_f32(&[1.0]), "AACAPw==");
     }
+}
+
+/// TEI `POST /embed_all`: every token's vector.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct EmbedAllRequest {
+    /// The texts.
+    pub inputs: Inputs,
+    /// Cut texts longer than the model's maximum instead of refusing them.
+    #[serde(default)]
+    pub truncate: bool,
+    /// Accepted for compatibility; only `Right` truncation is implemented.
+    #[serde(default)]
+    pub truncation_direction: Option<String>,
+    /// A prompt of the sentence-transformers model put before each text.
+    #[serde(default)]
+    pub prompt_name: Option<String>,
+}
+
+/// TEI `POST /tokenize`: `{"inputs": "text" | ["a", "b"], "add_special_tokens": true}`.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct TokenizeRequest {
+    /// The texts.
+    pub inputs: Inputs,
+    /// Include `[CLS]`/`[SEP]` (default true, as TEI).
+    #[serde(default = "yes")]
+    pub add_special_tokens: bool,
+    /// A prompt of the sentence-transformers model put before each text.
+    #[serde(default)]
+    pub prompt_name: Option<String>,
+}
+
+/// TEI `POST /decode`: `{"ids": [101, 7592, 102] | [[...], [...]], "skip_special_tokens": true}`.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct DecodeRequest {
+    /// One list of ids, or several.
+    pub ids: serde_json::Value,
+    /// Leave `[CLS]`, `[SEP]`, `[PAD]` ... out (default true, as TEI).
+    #[serde(default = "yes")]
+    pub skip_special_tokens: bool,
 }

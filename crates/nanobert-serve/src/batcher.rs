@@ -40,10 +40,13 @@ pub struct Seq {
 /// What to compute for a job's texts once the encoder has run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Task {
-    /// One pooled vector per text, scaled to unit length when `normalize`.
+    /// One pooled vector per text, cut to `dims` values (Matryoshka), then scaled to unit
+    /// length when `normalize`.
     Embed {
-        /// Divide by the L2 norm.
+        /// Divide by the L2 norm (after the cut).
         normalize: bool,
+        /// Keep the first this-many values; `None`: all.
+        dims: Option<usize>,
         /// Tokens of the prompt the texts start with (`[CLS]` included) that the pooling leaves
         /// out (sentence-transformers' `include_prompt: false`); `None`: pool every token.
         prompt_tokens: Option<usize>,
@@ -57,6 +60,8 @@ pub enum Task {
     },
     /// The sequence-classification head's logits (`[num_labels]` per text or pair).
     Classify,
+    /// Every token's last hidden state (`[tokens][hidden]` per text), `[CLS]`/`[SEP]` included.
+    EmbedAll,
 }
 
 /// A job's answer: one entry per text, in the order of the request.
@@ -68,6 +73,8 @@ pub enum Output {
     FillMask(Vec<Vec<MaskPrediction>>),
     /// `[texts][num_labels]`, raw (the handler turns them into scores).
     Logits(Vec<Vec<f32>>),
+    /// `[texts][tokens][hidden]`.
+    Tokens(Vec<Vec<Vec<f32>>>),
 }
 
 /// The compute thread's answer to a job: its output, or an error message for a 500.
@@ -248,7 +255,7 @@ mod tests {
         (
             Job {
                 seqs: vec![seq; n],
-                task: Task::Embed { normalize: true, prompt_tokens: None },
+                task: Task::Embed { normalize: true, dims: None, prompt_tokens: None },
                 reply: tx,
                 enqueued: Instant::now(),
                 id: 0,

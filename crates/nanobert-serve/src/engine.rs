@@ -60,7 +60,8 @@ pub struct Engine {
     /// The model.
     pub encoder: Encoder,
     /// What runs after BERT for sentence embeddings: the checkpoint's sentence-transformers
-    /// modules (Pooling, Dense, Normalize), or mean pooling for a plain BERT.
+    /// modules (Pooling, Dense, Normalize), or mean pooling for a plain BERT — without a final
+    /// Normalize, which the job's `normalize` flag applies instead (see [`Task::Embed`]).
     pub head: SentenceHead,
     /// Pad id used to fill short rows.
     pub pad_id: u32,
@@ -105,6 +106,7 @@ impl Engine {
                 Task::Embed { .. } => Output::Embeddings(vec![Vec::new(); j.seqs.len()]),
                 Task::FillMask { .. } => Output::FillMask(vec![Vec::new(); j.seqs.len()]),
                 Task::Classify => Output::Logits(vec![Vec::new(); j.seqs.len()]),
+                Task::EmbedAll => Output::Tokens(vec![Vec::new(); j.seqs.len()]),
             })
             .collect();
         // Length bucketing: all texts of the batch, shortest first, cut into model calls.
@@ -156,14 +158,32 @@ impl Engine {
         for prompt in prompts {
             let pooled = self.head.forward(&hidden, &mask, prompt)?;
             for (mut v, &(j, i)) in pooled.into_iter().zip(slots) {
-                if let (Task::Embed { normalize: n, prompt_tokens }, Output::Embeddings(out)) =
+                if let (Task::Embed { normalize: n, dims, prompt_tokens }, Output::Embeddings(out)) =
                     (jobs[j].task, &mut outputs[j])
                     && prompt_tokens == prompt
                 {
+                    // Matryoshka: cut after the modules, then normalize, as sentence-transformers'
+                    // `encode(truncate_dim=..., normalize_embeddings=True)`.
+                    if let Some(d) = dims {
+                        v.truncate(d);
+                    }
                     if n {
                         normalize(&mut v);
                     }
                     out[i] = v;
+                }
+            }
+        }
+        let all = rows(|t| matches!(t, Task::EmbedAll));
+        if !all.is_empty() {
+            let h = hidden.shape()[2];
+            let hc = hidden.contiguous();
+            let data = hc.as_slice().unwrap_or(&[]);
+            for &r in &all {
+                let (j, i) = slots[r];
+                let n = jobs[j].seqs[i].ids.len();
+                if let Output::Tokens(out) = &mut outputs[j] {
+                    out[i] = (0..n).map(|p| data[(r * seq + p) * h..(r * seq + p + 1) * h].to_vec()).collect();
                 }
             }
         }

@@ -32,8 +32,10 @@ mod load;
 pub mod loadtest;
 pub mod metrics;
 mod notebooks;
+mod openapi;
 pub mod routes;
 pub mod server;
+pub mod tokens;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -122,8 +124,12 @@ pub struct Info {
     /// Label names in id order, for classifiers.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub labels: Option<Vec<String>>,
-    /// Embedding size (the hidden size for a classifier, which does not embed).
+    /// Embedding size (after the checkpoint's `truncate_dim`; the hidden size for a classifier,
+    /// which does not embed).
     pub dimensions: usize,
+    /// Embedding size before any Matryoshka cut: the most `dimensions` / `truncate_dim` a
+    /// request may ask for.
+    pub full_dimensions: usize,
     /// Longest input in tokens (`[CLS]`/`[SEP]` included).
     pub max_input_length: usize,
     /// Weight precision.
@@ -169,6 +175,17 @@ pub struct ClassifierHead {
     pub rerank_scores: Option<ScoreFunction>,
 }
 
+/// How the embeddings end, for the `normalize` and Matryoshka flags.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct EmbeddingShape {
+    /// The checkpoint's `truncate_dim` (config_sentence_transformers.json), applied by default.
+    pub default_dims: Option<usize>,
+    /// The model's last module is Normalize (left to the request's `normalize` flag).
+    pub ends_normalized: bool,
+    /// A Normalize module sits before another module (so `normalize: false` cannot be honoured).
+    pub inner_normalize: bool,
+}
+
 /// The state every handler sees.
 pub struct AppState {
     /// Where jobs go.
@@ -184,6 +201,8 @@ pub struct AppState {
     pub sentence_transformers: Option<SentenceTransformersConfig>,
     /// Whether the pooling leaves the prompt's tokens out (`include_prompt: false`).
     pub excludes_prompt: bool,
+    /// How the embeddings end.
+    pub embedding: EmbeddingShape,
     /// Runs the tokenizer, separate from the compute pool.
     pub tokenizer_pool: rayon::ThreadPool,
     /// Longest sequence the model takes.

@@ -3,10 +3,10 @@
 use std::time::Instant;
 
 use super::engine::{Encoder, Engine};
-use super::{ClassifierHead, Info, ServeOptions};
+use super::{ClassifierHead, EmbeddingShape, Info, ServeOptions};
 use nanobert::bert::BertModel;
 use nanobert::bert::heads::{BertForSequenceClassification, HeadConfig};
-use nanobert::bert::sentence::SentenceHead;
+use nanobert::bert::sentence::{SentenceHead, SentenceModule};
 use nanobert::bert::{BertConfig, BertForMaskedLM};
 use nanobert::io::{Checkpoint, SentenceTransformersConfig};
 use nanobert::nn::Module;
@@ -26,6 +26,7 @@ pub(crate) struct Loaded {
     pub sentence_transformers: Option<SentenceTransformersConfig>,
     pub excludes_prompt: bool,
     pub info: Info,
+    pub embedding: EmbeddingShape,
 }
 
 /// Loads the engine and the handler state's parts from a checkpoint: a
@@ -57,40 +58,60 @@ pub(crate) fn load(opts: &ServeOptions) -> Result<Loaded> {
         truncating_tokenizer.prepend_lowercase();
     }
     let sentence_transformers = ckpt.sentence_transformers.clone();
-    let (encoder, head, dimensions, pooling, classifier, decoder, model_type) =
-        if architecture == "BertForSequenceClassification" {
-            let head_cfg = HeadConfig::from_json(&ckpt.config_json, &cfg)?;
-            let rerank_scores = if head_cfg.num_labels() == 1 { Some(cross_encoder_activation(&ckpt)?) } else { None };
-            let classifier = ClassifierHead {
-                id2label: head_cfg.id2label.clone(),
-                predict_scores: ScoreFunction::for_head(&head_cfg),
-                rerank_scores,
-            };
-            let mut model = BertForSequenceClassification::load(&ckpt.weights, &cfg, head_cfg)?;
-            model.bert.fusion = opts.fusion;
-            let kind = if rerank_scores.is_some() { "reranker" } else { "classifier" };
-            let encoder = Encoder::Classifier(Box::new(model));
-            let decoder = Tokenizer::from_checkpoint(&ckpt, max_len)?;
-            (encoder, SentenceHead::mean(), cfg.hidden_size, "none".to_string(), Some(classifier), decoder, kind)
-        } else {
-            let mut emb = Embedder::from_checkpoint(&ckpt)?;
-            emb.model.pooler = None; // embeddings never use it: don't compute it per call
-            emb.model.fusion = opts.fusion;
-            let dimensions = emb.dimension()?;
-            let pooling: Vec<String> = emb.head.modules.iter().map(|m| m.describe()).collect();
-            let encoder = if ckpt.weights.contains("cls.predictions.transform.dense.weight") {
-                drop(emb.model); // the MLM model holds its own copy of the encoder
-                let mut mlm = BertForMaskedLM::load(&ckpt.weights, &cfg)?;
-                mlm.bert.fusion = opts.fusion;
-                Encoder::Mlm(Box::new(mlm))
-            } else {
-                Encoder::Bare(Box::new(emb.model))
-            };
-            (encoder, emb.head, dimensions, pooling.join(" -> "), None, emb.tokenizer, "embedding")
+    let (encoder, head, dimensions, pooling, classifier, decoder, model_type) = if architecture
+        == "BertForSequenceClassification"
+    {
+        let head_cfg = HeadConfig::from_json(&ckpt.config_json, &cfg)?;
+        let rerank_scores = if head_cfg.num_labels() == 1 { Some(cross_encoder_activation(&ckpt)?) } else { None };
+        let classifier = ClassifierHead {
+            id2label: head_cfg.id2label.clone(),
+            predict_scores: ScoreFunction::for_head(&head_cfg),
+            rerank_scores,
         };
+        let mut model = BertForSequenceClassification::load(&ckpt.weights, &cfg, head_cfg)?;
+        model.bert.fusion = opts.fusion;
+        let kind = if rerank_scores.is_some() { "reranker" } else { "classifier" };
+        let encoder = Encoder::Classifier(Box::new(model));
+        let decoder = Tokenizer::from_checkpoint(&ckpt, max_len)?;
+        (encoder, SentenceHead::mean(), cfg.hidden_size, "none".to_string(), Some(classifier), decoder, kind)
+    } else {
+        let mut emb = Embedder::from_checkpoint(&ckpt)?;
+        emb.model.pooler = None; // embeddings never use it: don't compute it per call
+        emb.model.fusion = opts.fusion;
+        // The full width (before the checkpoint's `truncate_dim`, which the handlers apply).
+        let truncate_dim = emb.sentence_transformers.as_mut().and_then(|st| st.truncate_dim.take());
+        let dimensions = emb.dimension()?;
+        if let Some(d) = truncate_dim
+            && (d == 0 || d > dimensions)
+        {
+            return Err(Error::Input(format!(
+                "serve: {}: truncate_dim {d} in config_sentence_transformers.json: the model gives {dimensions} values",
+                opts.model_dir.display()
+            )));
+        }
+        let pooling: Vec<String> = emb.head.modules.iter().map(|m| m.describe()).collect();
+        let encoder = if ckpt.weights.contains("cls.predictions.transform.dense.weight") {
+            drop(emb.model); // the MLM model holds its own copy of the encoder
+            let mut mlm = BertForMaskedLM::load(&ckpt.weights, &cfg)?;
+            mlm.bert.fusion = opts.fusion;
+            Encoder::Mlm(Box::new(mlm))
+        } else {
+            Encoder::Bare(Box::new(emb.model))
+        };
+        (encoder, emb.head, dimensions, pooling.join(" -> "), None, emb.tokenizer, "embedding")
+    };
     set_precision(&encoder, &tokenizer, opts.precision)?;
     let mask_id = if matches!(encoder, Encoder::Mlm(_)) { tokenizer.mask_token_id() } else { None };
     let pad_id = tokenizer.pad_token_id();
+    // A final Normalize is left to the request's `normalize` flag (TEI's behaviour, see
+    // routes.rs); one followed by another module stays in the head.
+    let mut head = head;
+    let ends_normalized = matches!(head.modules.last(), Some(SentenceModule::Normalize));
+    if ends_normalized {
+        head.modules.pop();
+    }
+    let inner_normalize = head.modules.iter().any(|m| matches!(m, SentenceModule::Normalize));
+    let default_dims = sentence_transformers.as_ref().and_then(|st| st.truncate_dim);
     let mut endpoints = Vec::new();
     match &classifier {
         Some(c) => {
@@ -99,12 +120,12 @@ pub(crate) fn load(opts: &ServeOptions) -> Result<Loaded> {
             }
             endpoints.push("/predict");
         }
-        None => endpoints.extend(["/embed", "/v1/embeddings"]),
+        None => endpoints.extend(["/embed", "/v1/embeddings", "/embed_all"]),
     }
     if mask_id.is_some() {
         endpoints.push("/fill-mask");
     }
-    endpoints.extend(["/health", "/ready", "/info", "/metrics"]);
+    endpoints.extend(["/tokenize", "/decode", "/health", "/ready", "/info", "/metrics", "/openapi.json"]);
     let model_id = opts.model_dir.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     let info = Info {
         model_id,
@@ -112,7 +133,8 @@ pub(crate) fn load(opts: &ServeOptions) -> Result<Loaded> {
         architecture,
         model_type,
         labels: classifier.as_ref().map(|c| c.id2label.clone()),
-        dimensions,
+        dimensions: default_dims.unwrap_or(dimensions),
+        full_dimensions: dimensions,
         max_input_length: max_len,
         precision: opts.precision.name().into(),
         threads: rayon::current_num_threads(),
@@ -141,6 +163,7 @@ pub(crate) fn load(opts: &ServeOptions) -> Result<Loaded> {
         sentence_transformers,
         excludes_prompt,
         info,
+        embedding: EmbeddingShape { default_dims, ends_normalized, inner_normalize },
     })
 }
 

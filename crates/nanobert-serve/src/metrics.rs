@@ -89,9 +89,26 @@ pub const ENDPOINTS: [&str; 13] = [
 /// 429/503 (refused for load), 5xx.
 const STATUS_CLASSES: [&str; 5] = ["2xx", "4xx", "413", "overloaded", "5xx"];
 
+/// What `nanobert_build_info` and `nanobert_model_load_seconds` report, set once loaded.
+#[derive(Clone, Debug)]
+pub struct BuildInfo {
+    /// nanobert's version.
+    pub version: &'static str,
+    /// The model's name.
+    pub model_id: String,
+    /// Weight precision.
+    pub precision: String,
+    /// Compute threads.
+    pub threads: usize,
+    /// Seconds the model took to load.
+    pub load_seconds: f64,
+}
+
 /// All the server's counters.
 pub struct Metrics {
     started: Instant,
+    /// Set once the model is loaded.
+    pub build: std::sync::OnceLock<BuildInfo>,
     requests: Vec<AtomicU64>, // [endpoint][status class]
     /// Texts waiting in the queue right now.
     pub queue_texts: AtomicU64,
@@ -117,6 +134,7 @@ impl Default for Metrics {
     fn default() -> Self {
         Metrics {
             started: Instant::now(),
+            build: std::sync::OnceLock::new(),
             requests: (0..ENDPOINTS.len() * STATUS_CLASSES.len()).map(|_| AtomicU64::new(0)).collect(),
             queue_texts: AtomicU64::new(0),
             batch_texts: Histogram::new(&BATCH_TEXT_BUCKETS),
@@ -224,6 +242,20 @@ impl Metrics {
             self.cancelled.load(Relaxed) as f64,
         );
         gauge(&mut out, "nanobert_uptime_seconds", "Seconds since the server started.", "gauge", up);
+        if let Some(b) = self.build.get() {
+            let esc = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n");
+            let _ = writeln!(
+                out,
+                "# HELP nanobert_build_info The build and the model it serves (always 1).\n# TYPE nanobert_build_info gauge\n\
+                 nanobert_build_info{{version=\"{}\",model_id=\"{}\",precision=\"{}\",threads=\"{}\",arch=\"{}\"}} 1",
+                esc(b.version),
+                esc(&b.model_id),
+                esc(&b.precision),
+                b.threads,
+                std::env::consts::ARCH
+            );
+            gauge(&mut out, "nanobert_model_load_seconds", "Seconds the model took to load.", "gauge", b.load_seconds);
+        }
         out
     }
 }

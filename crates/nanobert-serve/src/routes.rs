@@ -50,6 +50,10 @@ pub fn router(state: Arc<AppState>, max_body_bytes: usize) -> Router {
         .route("/embed", post(embed))
         .route("/v1/embeddings", post(openai_embeddings))
         .route("/fill-mask", post(fill_mask))
+        .route("/embed_all", post(super::tokens::embed_all))
+        .route("/tokenize", post(super::tokens::tokenize_endpoint))
+        .route("/decode", post(super::tokens::decode))
+        .route("/openapi.json", get(super::openapi::openapi))
         .route("/rerank", post(classify::rerank))
         .route("/predict", post(classify::predict))
         .route("/info", get(info))
@@ -99,8 +103,9 @@ async fn embed_inner(s: &Arc<AppState>, body: Body) -> Result<Response, ApiError
     }
     let texts = req.inputs.texts(&s.info_limits(), "inputs")?;
     let (texts, prompt_tokens) = s.with_prompt(texts, req.prompt_name.as_deref())?;
+    let (normalize, dims) = s.embed_flags(req.normalize, req.truncate_dim, "truncate_dim")?;
     let seqs = tokenize(s, singles(texts), req.truncate, "inputs").await?;
-    match submit(s, seqs, Task::Embed { normalize: req.normalize, prompt_tokens }).await? {
+    match submit(s, seqs, Task::Embed { normalize, dims, prompt_tokens }).await? {
         (Output::Embeddings(v), _) => Ok(axum::Json(v).into_response()),
         _ => Err(internal("wrong output kind")),
     }
@@ -122,18 +127,11 @@ async fn openai_inner(s: &Arc<AppState>, body: Body) -> Result<Response, ApiErro
             return Err(ApiError::bad_request(format!("`encoding_format` {other:?}: use \"float\" or \"base64\"")));
         }
     };
-    if let Some(d) = req.dimensions
-        && d != s.info.dimensions
-    {
-        return Err(ApiError::bad_request(format!(
-            "`dimensions` {d}: this model only gives {} dimensions",
-            s.info.dimensions
-        )));
-    }
+    let (normalize, dims) = s.embed_flags(true, req.dimensions, "dimensions")?;
     let texts = api::openai_texts(req.input, &s.info_limits())?;
     let (texts, prompt_tokens) = s.with_prompt(texts, None)?;
     let seqs = tokenize(s, singles(texts), false, "input").await?;
-    let (out, tokens) = submit(s, seqs, Task::Embed { normalize: true, prompt_tokens }).await?;
+    let (out, tokens) = submit(s, seqs, Task::Embed { normalize, dims, prompt_tokens }).await?;
     let Output::Embeddings(v) = out else { return Err(internal("wrong output kind")) };
     let data: Vec<serde_json::Value> = v
         .iter()
@@ -211,7 +209,14 @@ impl AppState {
             .endpoints
             .iter()
             .map(|p| {
-                format!("{} {p}", if ["/health", "/ready", "/info", "/metrics"].contains(p) { "GET" } else { "POST" })
+                format!(
+                    "{} {p}",
+                    if ["/health", "/ready", "/info", "/metrics", "/openapi.json"].contains(p) {
+                        "GET"
+                    } else {
+                        "POST"
+                    }
+                )
             })
             .collect();
         e.join(", ")
@@ -232,7 +237,7 @@ impl AppState {
 
     /// Refuses embedding endpoints on a classifier (its encoder was fine-tuned for its labels,
     /// not for similarity; text-embeddings-inference refuses too).
-    fn embeds(&self, endpoint: &str) -> Result<(), ApiError> {
+    pub(super) fn embeds(&self, endpoint: &str) -> Result<(), ApiError> {
         match self.classifier {
             Some(_) => Err(self.unavailable(endpoint, "an embedding checkpoint (BertModel, sentence-transformers)")),
             None => Ok(()),
@@ -243,7 +248,11 @@ impl AppState {
     /// if any), as sentence-transformers' `encode(prompt_name=...)`, and the prompt's token
     /// count when the pooling leaves it out. An unknown name, or any name on a model without
     /// prompts, is a 400.
-    fn with_prompt(&self, texts: Vec<String>, name: Option<&str>) -> Result<(Vec<String>, Option<usize>), ApiError> {
+    pub(super) fn with_prompt(
+        &self,
+        texts: Vec<String>,
+        name: Option<&str>,
+    ) -> Result<(Vec<String>, Option<usize>), ApiError> {
         let prompt = match (&self.sentence_transformers, name) {
             (Some(st), _) => st.prompt(name).map_err(|e| ApiError::bad_request(format!("`prompt_name`: {e}")))?,
             (None, Some(n)) => {
@@ -265,6 +274,34 @@ impl AppState {
         Ok((texts.into_iter().map(|t| format!("{prompt}{t}")).collect(), tokens))
     }
 
+    /// The `normalize` flag and the Matryoshka cut a request asks for, checked: `dims`
+    /// (`field` names it) within 1..=the model's full width, the checkpoint's `truncate_dim`
+    /// when absent; `normalize: false` refused when a Normalize module is followed by another
+    /// module (the model's own computation would change), never silently ignored.
+    pub(super) fn embed_flags(
+        &self,
+        normalize: bool,
+        dims: Option<usize>,
+        field: &str,
+    ) -> Result<(bool, Option<usize>), ApiError> {
+        let full = self.info.full_dimensions;
+        if let Some(d) = dims
+            && (d == 0 || d > full)
+        {
+            return Err(ApiError::bad_request(format!(
+                "`{field}` {d}: this model gives {full} dimensions; ask for 1 to {full}"
+            )));
+        }
+        if !normalize && self.embedding.inner_normalize {
+            return Err(ApiError::bad_request(format!(
+                "`normalize: false`: {}'s Normalize module is followed by another module, so its vectors \
+                 cannot be given unnormalized",
+                self.info.model_id
+            )));
+        }
+        Ok((normalize, dims.or(self.embedding.default_dims).filter(|&d| d < full)))
+    }
+
     /// The per-request limits.
     pub(super) fn info_limits(&self) -> api::Limits {
         api::Limits {
@@ -276,7 +313,7 @@ impl AppState {
 }
 
 /// Single texts as [`TextInput`]s.
-fn singles(texts: Vec<String>) -> Vec<TextInput> {
+pub(super) fn singles(texts: Vec<String>) -> Vec<TextInput> {
     texts.into_iter().map(|t| (t, None)).collect()
 }
 

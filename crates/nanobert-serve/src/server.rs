@@ -135,6 +135,7 @@ impl Server {
             sentence_transformers,
             excludes_prompt,
             info,
+            embedding,
         } = load(opts)?;
         let tokenizer_pool = rayon::ThreadPoolBuilder::new()
             .num_threads(opts.io_threads)
@@ -148,6 +149,7 @@ impl Server {
             classifier,
             sentence_transformers,
             excludes_prompt,
+            embedding,
             tokenizer_pool,
             max_len,
             mask_id,
@@ -166,6 +168,13 @@ impl Server {
                 })
                 .map_err(|e| Error::Input(format!("serve: cannot start the compute thread: {e}")))?,
         );
+        let _ = server.metrics.build.set(super::metrics::BuildInfo {
+            version: info.version,
+            model_id: info.model_id.clone(),
+            precision: info.precision.clone(),
+            threads: info.threads,
+            load_seconds: info.load_seconds,
+        });
         server.info = info;
         front.install(routes::router(state, opts.limits.max_body_bytes));
         Ok(server)

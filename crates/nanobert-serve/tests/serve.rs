@@ -177,7 +177,7 @@ fn every_malformed_request_gets_a_clean_4xx() {
         ("POST", "/embed", "{\"inputs\": \"a\", \"truncation_direction\": \"Left\"}".into(), 400, "Right"),
         ("POST", "/v1/embeddings", "{\"input\": [1, 2, 3]}".into(), 400, "token-id"),
         ("POST", "/v1/embeddings", "{\"input\": \"a\", \"encoding_format\": \"hex\"}".into(), 400, "encoding_format"),
-        ("POST", "/v1/embeddings", "{\"input\": \"a\", \"dimensions\": 7}".into(), 400, "32 dimensions"),
+        ("POST", "/v1/embeddings", "{\"input\": \"a\", \"dimensions\": 33}".into(), 400, "ask for 1 to 32"),
         ("POST", "/v1/embeddings", "{\"model\": \"m\"}".into(), 400, "missing field `input`"),
         ("POST", "/fill-mask", "{\"inputs\": \"no mask here\"}".into(), 400, "no [MASK]"),
         ("POST", "/fill-mask", "{\"inputs\": \"a [MASK]\", \"top_k\": 0}".into(), 400, "top_k"),
@@ -493,5 +493,413 @@ fn prompts_are_applied_as_sentence_transformers_does() {
         assert_eq!(st, 400, "{body}");
         assert!(body.contains("`nope`") && body.contains("known"), "{body}");
         server.shutdown().unwrap();
+    }
+}
+
+// ---- Operations: API key, limits, precision, metrics -----------------------------------------
+
+fn with_headers(addr: SocketAddr, method: &str, path: &str, headers: &str, body: &str) -> (u16, String) {
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s.write_all(req.as_bytes()).unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let text = String::from_utf8_lossy(&out).into_owned();
+    (text.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0), text)
+}
+
+#[test]
+fn the_api_key_guards_every_endpoint_but_the_probes() {
+    let mut o = options();
+    o.api_key = Some("sk-test".into());
+    let server = Server::start(&o).unwrap();
+    let addr = server.addr();
+    let good = "Authorization: Bearer sk-test\r\n";
+    for (method, path, body) in
+        [("POST", "/embed", r#"{"inputs": "a"}"#), ("GET", "/info", ""), ("GET", "/metrics", "")]
+    {
+        for bad in ["", "Authorization: Bearer sk-tesT\r\n", "Authorization: sk-test\r\n", "Authorization: Bearer \r\n"]
+        {
+            let (st, text) = with_headers(addr, method, path, bad, body);
+            assert_eq!(st, 401, "{method} {path} with {bad:?}: {text}");
+            assert!(text.to_ascii_lowercase().contains("www-authenticate: bearer"), "{text}");
+        }
+        let (st, text) = with_headers(addr, method, path, good, body);
+        assert_eq!(st, 200, "{method} {path}: {text}");
+    }
+    let (st, text) = with_headers(addr, "POST", "/v1/embeddings", "", r#"{"input": "a"}"#);
+    assert_eq!(st, 401);
+    assert!(text.contains("\"invalid_request_error\""), "OpenAI error shape: {text}");
+    for probe in ["/health", "/ready"] {
+        assert_eq!(request(addr, "GET", probe, b"").0, 200, "{probe} is open");
+    }
+    server.shutdown().unwrap();
+}
+
+#[test]
+fn too_many_requests_in_flight_get_429_before_their_body_is_read() {
+    let mut o = options();
+    o.max_concurrent_requests = 1;
+    o.max_wait = Duration::from_secs(3); // the first request waits in the batcher
+    let server = Server::start(&o).unwrap();
+    let addr = server.addr();
+    let first = std::thread::spawn(move || post(addr, "/embed", r#"{"inputs": "in flight"}"#));
+    wait_until("the first request to be queued", || server.metrics.queue_texts.load(Ordering::Relaxed) == 1);
+    let t0 = Instant::now();
+    let (st, body) = post(addr, "/embed", r#"{"inputs": "one too many"}"#);
+    assert_eq!(st, 429, "{body}");
+    assert!(body.contains("--max-concurrent-requests"), "{body}");
+    assert!(t0.elapsed() < Duration::from_secs(1), "refused at once");
+    assert_eq!(request(addr, "GET", "/info", b"").0, 200, "GETs are not counted");
+    server.shutdown().unwrap();
+    assert_eq!(first.join().unwrap().0, 200);
+}
+
+#[test]
+fn precision_is_honoured_reported_and_metrics_say_what_runs() {
+    use nanobert::quant::{Precision, to_precision};
+    let mut o = options();
+    o.precision = Precision::Bf16;
+    let server = Server::start(&o).unwrap();
+    let addr = server.addr();
+    let (_, info) = request(addr, "GET", "/info", b"");
+    assert_eq!(json(&info)["precision"], "bf16");
+    // The library at the same precision, through its public API, gives the same vectors.
+    let ckpt = Checkpoint::open(&fixture("tiny-bert")).unwrap();
+    let emb = Embedder::from_checkpoint(&ckpt).unwrap();
+    let f32_vec = emb.embed(&["hello world"]).unwrap().remove(0);
+    let plan = nanobert::pipeline::precision_plan(&emb.model, &emb.model, &emb.tokenizer, Precision::Bf16).unwrap();
+    to_precision(&emb.model, &plan).unwrap();
+    let bf16_vec = emb.embed(&["hello world"]).unwrap().remove(0);
+    let (st, body) = post(addr, "/embed", r#"{"inputs": "hello world", "normalize": false}"#);
+    assert_eq!(st, 200, "{body}");
+    let got = &vectors(&json(&body))[0];
+    assert!(max_diff(got, &bf16_vec) < 1e-5, "server vs library in bf16: {}", max_diff(got, &bf16_vec));
+    assert!(max_diff(got, &f32_vec) > 1e-6, "bf16 weights must change the result at all");
+    let (_, m) = request(addr, "GET", "/metrics", b"");
+    assert!(m.contains("nanobert_build_info{version=\"") && m.contains("precision=\"bf16\""), "{m}");
+    assert!(m.contains("model_id=\"tiny-bert\""), "{m}");
+    let load: f64 = m
+        .lines()
+        .find_map(|l| l.strip_prefix("nanobert_model_load_seconds "))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(-1.0);
+    assert!(load > 0.0 && load < 60.0, "load time: {load}");
+    server.shutdown().unwrap();
+}
+
+// ---- Tokens and Matryoshka ------------------------------------------------------------------
+
+fn st_expected(name: &str) -> (Vec<String>, Vec<Vec<u32>>, Vec<Vec<f32>>) {
+    let e = expected(name);
+    let run = &e["runs"][0];
+    let texts = serde_json::from_value(run["texts"].clone()).unwrap();
+    let ids = serde_json::from_value(run["input_ids"].clone()).unwrap();
+    let emb = serde_json::from_value(run["embeddings"].clone()).unwrap();
+    (texts, ids, emb)
+}
+
+#[test]
+fn tokenize_decode_and_embed_all_agree_with_transformers_and_sentence_transformers() {
+    let server = Server::start(&ServeOptions::new(head("st-mean"), 0)).unwrap();
+    let addr = server.addr();
+    let (texts, want_ids, want_emb) = st_expected("st-mean");
+    // /tokenize: transformers' ids, offsets pointing back into the text.
+    let (st, body) = post(addr, "/tokenize", &serde_json::json!({ "inputs": texts }).to_string());
+    assert_eq!(st, 200, "{body}");
+    let toks = json(&body);
+    for (t, (text, ids)) in texts.iter().zip(&want_ids).enumerate() {
+        let got: Vec<u32> = toks[t].as_array().unwrap().iter().map(|x| x["id"].as_u64().unwrap() as u32).collect();
+        assert_eq!(&got, ids, "{text}");
+        let chars: Vec<char> = text.chars().collect();
+        for tok in toks[t].as_array().unwrap() {
+            if tok["special"] == true {
+                assert!(tok["start"].is_null());
+                continue;
+            }
+            let (a, b) = (tok["start"].as_u64().unwrap() as usize, tok["stop"].as_u64().unwrap() as usize);
+            assert_eq!(tok["text"].as_str().unwrap(), chars[a..b].iter().collect::<String>());
+        }
+    }
+    let (_, body) = post(addr, "/tokenize", r#"{"inputs": "dog", "add_special_tokens": false}"#);
+    let plain = json(&body);
+    assert_eq!(plain[0].as_array().unwrap().len(), want_ids[3].len() - 2, "no [CLS]/[SEP]: {body}");
+    // /decode: the ids back to the text (this vocabulary lowercases), one list or several.
+    let (st, body) = post(addr, "/decode", &serde_json::json!({ "ids": want_ids[0] }).to_string());
+    assert_eq!(st, 200, "{body}");
+    assert_eq!(json(&body).as_str().unwrap(), texts[0].to_lowercase());
+    let (_, body) =
+        post(addr, "/decode", &serde_json::json!({ "ids": want_ids, "skip_special_tokens": false }).to_string());
+    let all = json(&body);
+    assert_eq!(all.as_array().unwrap().len(), texts.len());
+    assert!(all[0].as_str().unwrap().starts_with('['), "special tokens kept: {body}");
+    // /embed_all: the mean of the token vectors is sentence-transformers' mean pooling.
+    let (st, body) = post(addr, "/embed_all", &serde_json::json!({ "inputs": texts }).to_string());
+    assert_eq!(st, 200, "{body}");
+    let tokens: Vec<Vec<Vec<f32>>> = serde_json::from_value(json(&body)).unwrap();
+    for (t, want) in tokens.iter().zip(&want_emb) {
+        let n = t.len() as f32;
+        let mean: Vec<f32> = (0..want.len()).map(|k| t.iter().map(|v| v[k]).sum::<f32>() / n).collect();
+        assert!(max_diff(&mean, want) < 1e-5, "{}", max_diff(&mean, want));
+    }
+    assert_eq!(tokens[3].len(), want_ids[3].len(), "one vector per token, [CLS]/[SEP] included");
+    for (body, needle) in [
+        (r#"{"ids": [99999]}"#, "not in the vocabulary"),
+        (r#"{"ids": "x"}"#, "must be a list"),
+        (r#"{"inputs": "a", "add_special": true}"#, "unknown field"),
+    ] {
+        let path = if body.contains("ids") { "/decode" } else { "/tokenize" };
+        let (st, got) = post(addr, path, body);
+        assert_eq!(st, 400, "{path} {body}: {got}");
+        assert!(got.contains(needle), "{got}");
+    }
+    server.shutdown().unwrap();
+}
+
+fn unit(v: &[f32]) -> Vec<f32> {
+    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    v.iter().map(|x| x / n).collect()
+}
+
+#[test]
+fn matryoshka_cuts_after_the_modules_then_normalizes_and_normalize_false_is_honoured() {
+    // all from sentence-transformers: `full` (after Normalize, 6 values) and `cut`
+    // (truncate_dim 4 from config_sentence_transformers.json).
+    let st = json(&std::fs::read_to_string(fixture("pipelines/st.json")).unwrap());
+    let st = &st["st-truncate-dim"];
+    let texts: Vec<String> = serde_json::from_value(st["texts"].clone()).unwrap();
+    let cut = vectors(&st["embeddings"]);
+    let full = vectors(&st["full_embeddings"]);
+    let server = Server::start(&ServeOptions::new(fixture("pipelines/st-truncate-dim"), 0)).unwrap();
+    let addr = server.addr();
+    let (_, info) = request(addr, "GET", "/info", b"");
+    let info = json(&info);
+    assert_eq!((info["dimensions"].as_u64(), info["full_dimensions"].as_u64()), (Some(4), Some(6)));
+    let embed = |extra: &str| {
+        let (st, body) = post(addr, "/embed", &format!("{{\"inputs\": {}{extra}}}", serde_json::json!(texts)));
+        assert_eq!(st, 200, "{extra}: {body}");
+        vectors(&json(&body))
+    };
+    let close = |got: &[Vec<f32>], want: &[Vec<f32>], what: &str| {
+        for (g, w) in got.iter().zip(want) {
+            assert!(max_diff(g, w) < 1e-5, "{what}: {g:?} vs {w:?}");
+        }
+    };
+    // Default: the checkpoint's truncate_dim, then normalize (TEI's default normalize: true) =
+    // sentence-transformers' encode(normalize_embeddings=True).
+    let want: Vec<Vec<f32>> = cut.iter().map(|v| unit(v)).collect();
+    close(&embed(""), &want, "default");
+    close(&embed(r#", "truncate_dim": 6"#), &full, "truncate_dim 6 = no cut");
+    let want2: Vec<Vec<f32>> = full.iter().map(|v| unit(&v[..2])).collect();
+    close(&embed(r#", "truncate_dim": 2"#), &want2, "truncate_dim 2");
+    // normalize: false skips the final Normalize module (as text-embeddings-inference): the
+    // direction is sentence-transformers', the length is not 1.
+    let raw = embed(r#", "normalize": false, "truncate_dim": 6"#);
+    for (r, f) in raw.iter().zip(&full) {
+        assert!(max_diff(&unit(r), f) < 1e-5);
+        let n: f32 = r.iter().map(|x| x * x).sum::<f32>().sqrt();
+        assert!((n - 1.0).abs() > 1e-3, "normalize: false must not be ignored (norm {n})");
+    }
+    // OpenAI `dimensions`: cut and renormalized.
+    let (st, body) =
+        post(addr, "/v1/embeddings", &serde_json::json!({ "input": texts[0], "dimensions": 3 }).to_string());
+    assert_eq!(st, 200, "{body}");
+    let v: Vec<f32> = serde_json::from_value(json(&body)["data"][0]["embedding"].clone()).unwrap();
+    assert!(max_diff(&v, &unit(&full[0][..3])) < 1e-5);
+    for (path, body) in [
+        ("/embed", r#"{"inputs": "a", "truncate_dim": 7}"#),
+        ("/embed", r#"{"inputs": "a", "truncate_dim": 0}"#),
+        ("/v1/embeddings", r#"{"input": "a", "dimensions": 7}"#),
+    ] {
+        let (st, got) = post(addr, path, body);
+        assert_eq!(st, 400, "{body}: {got}");
+        assert!(got.contains("ask for 1 to 6"), "{got}");
+    }
+    // The API described, every endpoint served.
+    let (st, doc) = request(addr, "GET", "/openapi.json", b"");
+    assert_eq!(st, 200);
+    let doc = json(&doc);
+    for e in info["endpoints"].as_array().unwrap() {
+        assert!(doc["paths"][e.as_str().unwrap()].is_object(), "{e} is not described");
+    }
+    let embed_fields =
+        doc["paths"]["/embed"]["post"]["requestBody"]["content"]["application/json"]["schema"]["properties"]
+            .as_object()
+            .unwrap()
+            .clone();
+    assert!(embed_fields.contains_key("truncate_dim") && embed_fields.contains_key("normalize"));
+    server.shutdown().unwrap();
+}
+
+// ---- Faults: slow clients, clients that go away, malformed requests of every kind ------------
+
+#[test]
+fn a_slow_client_gets_408_and_holds_nobody_else_up() {
+    let mut o = options();
+    o.read_timeout = Duration::from_millis(800);
+    let server = Server::start(&o).unwrap();
+    let addr = server.addr();
+    let slow = std::thread::spawn(move || {
+        let body = br#"{"inputs": "sent one byte at a time"}"#;
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        write!(s, "POST /embed HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n", body.len()).unwrap();
+        let t0 = Instant::now();
+        for b in body.iter() {
+            if s.write_all(&[*b]).is_err() {
+                break; // the server closed the connection: it gave up on us
+            }
+            std::thread::sleep(Duration::from_millis(150));
+        }
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out);
+        (String::from_utf8_lossy(&out).into_owned(), t0.elapsed())
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    // Meanwhile, everyone else is served at once.
+    for _ in 0..5 {
+        let t0 = Instant::now();
+        let (st, body) = post(addr, "/embed", r#"{"inputs": "a normal client"}"#);
+        assert_eq!(st, 200, "{body}");
+        assert!(t0.elapsed() < Duration::from_millis(500), "held up by the slow client: {:?}", t0.elapsed());
+    }
+    let (answer, took) = slow.join().unwrap();
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("--read-timeout"), "{answer}");
+    assert!(took < Duration::from_secs(3), "the timeout applies: {took:?}");
+    assert_eq!(request(addr, "GET", "/health", b"").0, 200);
+    server.shutdown().unwrap();
+}
+
+#[test]
+fn a_client_that_disconnects_mid_body_or_mid_compute_frees_its_slot() {
+    let mut o = options();
+    o.max_concurrent_requests = 1;
+    o.max_wait = Duration::from_millis(300);
+    let server = Server::start(&o).unwrap();
+    let addr = server.addr();
+    // Half a body, then gone.
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(s, "POST /embed HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{{\"inputs\": ").unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    drop(s);
+    // A whole request, gone while it waits for the batch (and then while it computes).
+    for wait in [50, 350] {
+        let mut s = TcpStream::connect(addr).unwrap();
+        let body = r#"{"inputs": ["going", "away", "now"]}"#;
+        write!(s, "POST /embed HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}", body.len()).unwrap();
+        std::thread::sleep(Duration::from_millis(wait));
+        drop(s);
+    }
+    // Every slot is free again (one slot: the next request would be a 429 otherwise).
+    let t0 = Instant::now();
+    loop {
+        let (st, body) = post(addr, "/embed", r#"{"inputs": "next"}"#);
+        if st == 200 {
+            break;
+        }
+        assert_eq!(st, 429, "{body}");
+        assert!(t0.elapsed() < Duration::from_secs(5), "the slot was never freed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(request(addr, "GET", "/health", b"").0, 200, "no panic: the compute thread lives");
+    assert_eq!(server.metrics.requests("/embed", "5xx"), 0);
+    server.shutdown().unwrap();
+}
+
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn json_value() -> impl Strategy<Value = serde_json::Value> {
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::Bool),
+            any::<i64>().prop_map(|n| serde_json::json!(n)),
+            (-1e6f64..1e6).prop_map(|f| serde_json::json!(f)),
+            "\\PC{0,12}".prop_map(serde_json::Value::String),
+            Just(serde_json::json!("[MASK] is here")),
+            Just(serde_json::json!(101)),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::Array),
+                prop::collection::btree_map("[a-z_]{1,8}", inner, 0..3)
+                    .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    const FIELDS: [&str; 16] = [
+        "inputs",
+        "input",
+        "normalize",
+        "truncate",
+        "truncate_dim",
+        "dimensions",
+        "prompt_name",
+        "top_k",
+        "ids",
+        "skip_special_tokens",
+        "add_special_tokens",
+        "encoding_format",
+        "query",
+        "texts",
+        "raw_scores",
+        "truncation_direction",
+    ];
+
+    /// A request body: a JSON object over the endpoints' own field names with random values,
+    /// or random JSON, or random bytes.
+    fn body() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            4 => prop::collection::vec((0..FIELDS.len(), json_value()), 0..4).prop_map(|kv| {
+                let m: serde_json::Map<String, serde_json::Value> =
+                    kv.into_iter().map(|(k, v)| (FIELDS[k].to_string(), v)).collect();
+                serde_json::Value::Object(m).to_string().into_bytes()
+            }),
+            1 => json_value().prop_map(|v| v.to_string().into_bytes()),
+            1 => prop::collection::vec(any::<u8>(), 0..64),
+        ]
+    }
+
+    #[test]
+    fn random_requests_to_every_endpoint_get_an_answer_never_a_5xx() {
+        let servers =
+            [Server::start(&options()).unwrap(), Server::start(&ServeOptions::new(head("head-rerank"), 0)).unwrap()];
+        let paths = [
+            "/embed",
+            "/v1/embeddings",
+            "/embed_all",
+            "/fill-mask",
+            "/rerank",
+            "/predict",
+            "/tokenize",
+            "/decode",
+            "/info",
+            "/metrics",
+            "/openapi.json",
+            "/health",
+            "/ready",
+            "/nope",
+        ];
+        let cfg = ProptestConfig { cases: 300, failure_persistence: None, ..ProptestConfig::default() };
+        proptest!(cfg, |(server in 0..2usize, path in 0..paths.len(), post_it in any::<bool>(), body in body())| {
+            let addr = servers[server].addr();
+            let method = if post_it { "POST" } else { "GET" };
+            let (st, answer) = request(addr, method, paths[path], &body);
+            prop_assert!((200..500).contains(&st), "{method} {} {:?}: {st} {answer}", paths[path], String::from_utf8_lossy(&body));
+            if st >= 400 && st != 405 {
+                prop_assert!(answer.contains("error"), "an error names itself: {answer}");
+            }
+        });
+        for s in servers {
+            assert_eq!(s.metrics.requests("/embed", "5xx") + s.metrics.requests("/rerank", "5xx"), 0);
+            s.shutdown().unwrap();
+        }
     }
 }

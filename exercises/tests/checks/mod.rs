@@ -6,6 +6,7 @@
 pub mod bucketing;
 pub mod epilogue;
 pub mod flops;
+pub mod graph;
 pub mod im2col;
 pub mod layer_norm;
 pub mod matmul;

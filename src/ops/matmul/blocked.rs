@@ -22,9 +22,9 @@
 //! This file is generic over the microkernel: rung 2 runs it with the portable kernel, rung 3
 //! with the AVX2 or AVX-512 kernels (`kernels/`), rung 4 runs it on each core (`parallel.rs`).
 //!
-//! Gained, with the portable 4 x 8 kernel: 17 to 21 GFLOP/s on every BERT shape, about twice
-//! rung 1 on the 3072-wide weights that do not fit in L2; it is then bound by the SSE2
-//! arithmetic of a default x86-64 build, not by memory (docs/matmul.md).
+//! Gained, with the portable 4 x 8 kernel: 26 to 31 GFLOP/s on every BERT shape (Zen 4),
+//! 1.2-1.7 times rung 1; it is then bound by the SSE2 arithmetic of a default x86-64 build,
+//! not by memory (docs/matmul.md).
 //!
 //! ## Block sizes: derived from the caches the CPU reports
 //!
@@ -40,9 +40,6 @@
 //! - NC: the B~ block (`KC x NC`) stays in L2 while loop 3 walks all of A past it: 3/4 of L2.
 //! - MC: the A~ block (`MC x KC`) is read once per B~ panel; an eighth of L2 keeps it there
 //!   next to the B~ block, and a multiple of MR.
-//!
-//! The constants [`KC`], [`MC`] and [`NC`] are the sizes this code used before it read the
-//! caches (tuned by hand on Zen 4), kept as a reference point for the benchmark.
 
 use std::cell::RefCell;
 use std::thread::LocalKey;
@@ -53,25 +50,6 @@ use super::pack;
 use super::prepacked::PackedPanels;
 use super::view::{MatMut, MatRef};
 use crate::ops::cpu::CacheSizes;
-
-/// The hand-tuned depth of a block (loop 4) on Zen 4, before block sizes came from the
-/// caches ([`BlockSizes`]). The B~ panel, `KC x NR` floats, is read again by every A~
-/// panel of loop 1, so it must stay in L1 together with the A~ panel streaming through
-/// (`KC x MR`) and the C tile (1.8 KiB): at 192 that is 24 + 10.5 + 1.8 = 36 KiB, inside a
-/// 48 KiB L1 and leaving the B~ panel resident in a 32 KiB one. 256 (46 KiB, a full L1)
-/// measured 2-4% slower; smaller values pay more passes over C (one per KC of k).
-pub const KC: usize = 192;
-
-/// Rows of an A~ block (loop 3), rounded down to a multiple of MR. The A~ block is reused by
-/// every B~ panel of loop 2; at 56 x 192 floats (42 KiB) it stays close to the core (L1/L2)
-/// while the B~ panels stream through. Larger blocks (168 rows and more) measured a few
-/// percent slower, smaller ones the same.
-pub const MC: usize = 56;
-
-/// Columns of a B~ block (loop 5). `KC x NC` floats (768 KiB at 1024) must stay in L2 while
-/// loop 3 walks all of A past it, with room to spare for the A~ block and C: 1024 fits a
-/// 1 MiB L2 and measured as fast as 3072 on a 2 MiB one.
-pub const NC: usize = 1024;
 
 /// Gap (in floats, one cache line) between consecutive B~ panels. Without it, panels
 /// `KC x NR x 4` bytes apart (24 KiB, a multiple of 4 KiB) all map to the same L1 cache set,

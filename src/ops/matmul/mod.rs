@@ -22,10 +22,10 @@
 //! `backend.rs` runs the `matrixmultiply` crate for comparison. Benchmarks live outside the
 //! kernels, in `crates/nanobert-bench/src/`.
 //!
-//! What each rung gained on this project's 2-core AVX-512 machine, one core unless said
-//! (GFLOP/s on BERT's shapes; the FMA peak measured in the same run was 176 per core;
-//! tables and command in docs/matmul.md): naive 0.3-3.3, reordered 9-16, blocked 17-21,
-//! AVX2 kernel 65-72, AVX-512 kernel 122-148, both cores 1.8-2.0x that.
+//! What each rung gained on a 2-core AMD EPYC Zen 4 (AVX-512), one core unless said
+//! (GFLOP/s on BERT's shapes; the FMA peak measured in the same run was 117 per core, 234 on
+//! two; tables and command in docs/matmul.md): naive 0.6-3.1, reordered 15-24, blocked
+//! 26-31, AVX2 kernel 80-102, AVX-512 kernel 87-106, both cores 1.9-2.0x that.
 //!
 //! Every matrix is a view ([`MatRef`], [`MatMut`]): a slice, its rows and columns, and a
 //! leading dimension, so a matrix can be a window into a bigger buffer (a head of a
@@ -58,7 +58,7 @@ mod view;
 
 use crate::tensor::{Tensor, contiguous_strides, numel};
 use crate::{Error, Result};
-pub use blocked::{BlockSizes, KC, MC, NC};
+pub use blocked::BlockSizes;
 pub use epilogue::Epilogue;
 pub use gemm::{Backend, Gemm};
 pub use kernels::Kernel;

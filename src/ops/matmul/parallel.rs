@@ -24,7 +24,7 @@
 //! below [`PAR_MIN_MACS`] multiply-adds per thread stay on the calling thread. Use rayon's
 //! `ThreadPool::install` to choose how many threads the current pool has.
 //!
-//! Gained: 1.8 to 2.0 times one core on BERT's Linear shapes with 2 threads
+//! Gained: 1.9 to 2.0 times one core on BERT's Linear shapes with 2 threads
 //! (docs/matmul.md).
 
 use super::blocked::{self, B_BUF, BSource, Block, BlockSizes, PANEL_PAD};

@@ -29,10 +29,10 @@
 //! core has just written, so loop 2 prefetches the next B~ panel into L2 while the kernel
 //! works on the current one (`MicroKernel::prefetch`, first pass over each block only).
 //!
-//! Gained, one core (docs/matmul.md, "Pre-packing the weights"): 2-13% on the M = 128
-//! Linear shapes, 78-84% of the FMA peak instead of 70-82% in the same run; 0-4% at M = 1024,
-//! where each packed panel already serves 1024 rows. Packing a weight once costs about one
-//! call at M = 128 (0.6-4 ms for BERT's weights).
+//! Gained, one core (docs/matmul.md, "Pre-packing the weights", Zen 4): 2-13% on the M = 128
+//! Linear shapes, 86-92% of the FMA peak instead of 77-90% in the same run; 0-2% at M = 1024,
+//! where each packed panel already serves 1024 rows. Packing a weight once costs a fifth to a
+//! third of one call at M = 128 (0.3-1.6 ms for BERT's weights).
 
 use rayon::prelude::*;
 

@@ -14,7 +14,7 @@
 //! i-j-k as in rung 0, but the dot product is split over 8 independent partial sums (lanes)
 //! that the compiler can vectorize; the naive rung's single accumulator cannot be.
 //!
-//! Gained: 9 to 16 GFLOP/s on BERT's shapes, 4 to 30 times naive (docs/matmul.md).
+//! Gained: 15 to 24 GFLOP/s on BERT's shapes, 8 to 35 times naive (Zen 4, docs/matmul.md).
 //!
 //! What it does not fix: each row of C still streams all of B from memory (9 MB for a
 //! 768 x 3072 weight), and each FMA still needs a load and (for A·B) a store of C.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, List, Tuple, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 
 def check_device(device: Any) -> None:
@@ -31,14 +31,31 @@ def refuse_extra(method: str, kwargs: Dict[str, Any]) -> None:
         )
 
 
-def checkpoint_dir(path: Union[str, "os.PathLike[str]"]) -> str:
-    """The checkpoint directory as a string (the library checks it and names what is wrong:
-    a missing directory is a ``FileNotFoundError``, an unreadable file an ``OSError``, with the
-    messages the CLI prints)."""
+def checkpoint_dir(path: Union[str, "os.PathLike[str]"], revision: Optional[str] = None) -> str:
+    """The checkpoint directory as a string: a local path as given (the library checks it and
+    names what is wrong: a missing directory is a ``FileNotFoundError``, an unreadable file an
+    ``OSError``, with the messages the CLI prints), or for a Hub id such as
+    ``sentence-transformers/all-MiniLM-L6-v2`` its snapshot in the Hugging Face cache (the one
+    transformers and ``nanobert --model ID`` download into). A Hub id not in the cache is
+    downloaded with ``huggingface_hub.snapshot_download`` when that package is installed (it
+    honours HF_ENDPOINT, HF_TOKEN and HF_HUB_OFFLINE); otherwise the error says how to get it."""
+    from ._nanobert import resolve_model
+
     p = os.fspath(path)
     if not isinstance(p, str):
         raise TypeError(f"model path must be a str or os.PathLike, got {type(path).__name__}")
-    return p
+    if revision is not None and not isinstance(revision, str):
+        raise TypeError(f"revision must be a str, got {type(revision).__name__}")
+    try:
+        return os.fspath(resolve_model(p, revision))
+    except FileNotFoundError as not_cached:
+        try:
+            import huggingface_hub
+        except ImportError:
+            raise not_cached from None
+    # Only the files a checkpoint reads (not the ONNX, OpenVINO or PyTorch copies).
+    patterns = ["*.json", "*.txt", "model.safetensors", "*/model.safetensors"]
+    return huggingface_hub.snapshot_download(p, revision=revision, allow_patterns=patterns)
 
 
 def positive(name: str, value: int) -> int:

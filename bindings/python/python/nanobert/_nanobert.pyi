@@ -11,6 +11,10 @@ _Path = Union[str, PathLike[str]]
 def physical_cores() -> int:
     """Physical cores of this machine (the default pool size)."""
 
+def resolve_model(model: str, revision: Optional[str] = None) -> str:
+    """A local path as given, else a Hub id's snapshot folder in the Hugging Face cache
+    (``FileNotFoundError`` when it is not cached)."""
+
 def resolve_threads(threads: Optional[int] = None) -> Tuple[int, str]:
     """The pool size for ``threads`` and the rule that gave it (``threads=``, ``RAYON_NUM_THREADS``,
     ``OMP_NUM_THREADS``, ``physical cores``)."""

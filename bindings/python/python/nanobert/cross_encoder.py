@@ -36,6 +36,7 @@ class CrossEncoder:
         activation_fn: Any = None,
         trust_remote_code: bool = False,
         backend: str = "torch",
+        revision: Optional[str] = None,
         **kwargs: Any,
     ) -> None:
         _args.check_device(device)
@@ -47,7 +48,7 @@ class CrossEncoder:
             raise ValueError(f"CrossEncoder() arguments nanobert cannot honour: {sorted(unsupported)}")
         if threads is not None:
             _args.positive("threads", threads)
-        path = _args.checkpoint_dir(model_name_or_path)
+        path = _args.checkpoint_dir(model_name_or_path, revision)
         self._model = _Native(path, threads, precision)
         if num_labels is not None and num_labels != self._model.num_labels:
             raise ValueError(

@@ -25,7 +25,9 @@ class SentenceTransformer:
     Args:
         model_name_or_path: a checkpoint directory (``config.json``, ``model.safetensors``,
             ``tokenizer.json`` or ``vocab.txt``, and ``modules.json`` & co. for a
-            sentence-transformers model). Nothing is downloaded.
+            sentence-transformers model), or a Hub id found in the Hugging Face cache (downloaded
+            there by ``huggingface_hub`` when it is installed).
+        revision: the branch, tag or commit of a Hub id (default ``main``).
         threads: the size of this model's own thread pool; ``None``: ``RAYON_NUM_THREADS``, else
             ``OMP_NUM_THREADS`` (which Ray, Spark and Dask set per worker), else the physical cores.
         precision: the Linear layers' weights: ``"f32"`` (default), ``"f16"``, ``"bf16"`` or
@@ -53,6 +55,7 @@ class SentenceTransformer:
         truncate_dim: Optional[int] = None,
         trust_remote_code: bool = False,
         backend: str = "torch",
+        revision: Optional[str] = None,
         **kwargs: Any,
     ) -> None:
         _args.check_device(device)
@@ -62,13 +65,13 @@ class SentenceTransformer:
         if unsupported:
             raise ValueError(
                 f"SentenceTransformer() arguments nanobert cannot honour: {sorted(unsupported)} "
-                "(it loads one local checkpoint directory; no Hub, cache, revision, token or module list)"
+                "(it loads one checkpoint: a directory or a Hub id, by the revision given; no cache folder or module list)"
             )
         if threads is not None:
             _args.positive("threads", threads)
         if truncate_dim is not None:
             _args.positive("truncate_dim", truncate_dim)
-        path = _args.checkpoint_dir(model_name_or_path)
+        path = _args.checkpoint_dir(model_name_or_path, revision)
         self._model = Embedder(path, threads, precision)
         self._settings: Dict[str, Any] = dict(
             threads=threads,

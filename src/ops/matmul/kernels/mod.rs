@@ -37,9 +37,9 @@
 //! can only be created by `new()` after the check succeeded, so holding one *proves* the CPU
 //! supports its instructions. That proof is what makes calling them sound.
 //!
-//! Gained over rung 2: AVX2 65-72 GFLOP/s, AVX-512 122-148 GFLOP/s on BERT's Linear shapes,
-//! 70-88% of the measured FMA peak; the AVX-512 kernel alone, on panels in L1, runs at the
-//! peak (docs/matmul.md).
+//! Gained over rung 2 (Zen 4, where AVX2 and AVX-512 have the same FMA peak): AVX2 93-102
+//! GFLOP/s, AVX-512 91-106 GFLOP/s on BERT's Linear shapes, 78-91% of the measured FMA peak;
+//! the AVX-512 kernel alone, on panels in L1, runs at 93-96% of it (docs/matmul.md).
 
 pub mod portable;
 

@@ -13,17 +13,18 @@
 //! Plus a per-layer error table: int8 in only one kind of Linear (or one layer), f32
 //! elsewhere, to see where the accuracy goes.
 //!
-//! This file sits at the top of the stack (it runs pipelines); the metrics are plain functions.
+//! An instrument: it runs pipelines through the library's public API; the metrics are plain
+//! functions.
 
-use super::convert::{PrecisionPlan, to_precision};
-use super::half::HalfKernel;
-use super::{I8Kernel, Precision};
-use crate::bert::pooling::cosine;
-use crate::bert::{BertConfig, BertForMaskedLM};
-use crate::io::Checkpoint;
-use crate::pipeline::Embedder;
-use crate::text::Tokenizer;
-use crate::{Error, Result};
+use nanobert::bert::pooling::cosine;
+use nanobert::bert::{BertConfig, BertForMaskedLM};
+use nanobert::io::Checkpoint;
+use nanobert::pipeline::Embedder;
+use nanobert::quant::convert::{PrecisionPlan, to_precision};
+use nanobert::quant::half::HalfKernel;
+use nanobert::quant::{I8Kernel, Precision};
+use nanobert::text::Tokenizer;
+use nanobert::{Error, Result};
 
 /// How close one set of embeddings is to the f32 one.
 #[derive(Clone, Debug, PartialEq)]
@@ -111,7 +112,7 @@ impl MlmAgreement {
     pub fn add(&mut self, reference: &[f32], other: &[f32], vocab: usize) {
         let (mut top1, mut top5) = (self.top1 * self.positions as f64, self.top5 * self.positions as f64);
         for (r, o) in reference.chunks_exact(vocab).zip(other.chunks_exact(vocab)) {
-            let (tr, to) = (crate::pipeline::top_k_indices(r, 5), crate::pipeline::top_k_indices(o, 5));
+            let (tr, to) = (nanobert::pipeline::top_k_indices(r, 5), nanobert::pipeline::top_k_indices(o, 5));
             top1 += (tr.first() == to.first()) as u8 as f64;
             top5 += tr.iter().filter(|t| to.contains(t)).count() as f64 / 5.0;
             let err = r.iter().zip(o).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
@@ -147,7 +148,7 @@ pub struct Config {
     pub label: String,
     /// The precision of each Linear.
     pub plan: PrecisionPlan,
-    /// Add SmoothQuant factors with this α, calibrated on [`super::CALIBRATION`].
+    /// Add SmoothQuant factors with this α, calibrated on [`nanobert::quant::CALIBRATION`].
     pub smooth_alpha: Option<f32>,
 }
 
@@ -169,28 +170,28 @@ pub struct Options<'a> {
 const MLM_TEXTS: usize = 120;
 
 /// `plan` plus SmoothQuant factors with `alpha` (if given), calibrated by running `bert` (inside
-/// `root`, the module to convert) on [`super::CALIBRATION`].
+/// `root`, the module to convert) on [`nanobert::quant::CALIBRATION`].
 fn calibrated(
-    root: &dyn crate::nn::Module,
-    bert: &crate::bert::BertModel,
+    root: &dyn nanobert::nn::Module,
+    bert: &nanobert::bert::BertModel,
     tok: &Tokenizer,
     plan: &PrecisionPlan,
     alpha: Option<f32>,
 ) -> Result<PrecisionPlan> {
     let mut plan = plan.clone();
     if let Some(alpha) = alpha {
-        let texts: Vec<&str> = super::CALIBRATION.lines().filter(|l| !l.trim().is_empty()).collect();
-        let maxima = super::calibrate(root, || {
+        let texts: Vec<&str> = nanobert::quant::CALIBRATION.lines().filter(|l| !l.trim().is_empty()).collect();
+        let maxima = nanobert::quant::calibrate(root, || {
             for chunk in texts.chunks(32) {
                 let batch = tok.encode_batch(chunk)?;
-                let input = crate::pipeline::input(&batch)?;
+                let input = nanobert::pipeline::input(&batch)?;
                 bert.forward(&input, false)?;
             }
             Ok(())
         })?;
-        for (path, l) in super::linears(root) {
+        for (path, l) in nanobert::quant::linears(root) {
             if let (Some(m), Some(w)) = (maxima.get(&path), l.weight.as_slice()) {
-                plan.smooth.insert(path, super::convert::smooth_factors(w, l.in_features(), m, alpha));
+                plan.smooth.insert(path, nanobert::quant::convert::smooth_factors(w, l.in_features(), m, alpha));
             }
         }
     }
@@ -203,7 +204,7 @@ fn mlm_logits(model: &BertForMaskedLM, tok: &Tokenizer, texts: &[&str]) -> Resul
     let mut vocab = 0;
     for chunk in texts.chunks(32) {
         let batch = tok.encode_batch(chunk)?;
-        let input = crate::pipeline::input(&batch)?;
+        let input = nanobert::pipeline::input(&batch)?;
         let hidden = model.bert.forward(&input, false)?.last_hidden_state;
         let s = batch.seq_len;
         let positions: Vec<(usize, usize)> =
@@ -229,7 +230,7 @@ pub fn run(opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<String> {
             let cfg = BertConfig::from_json(&ckpt.config_json)?;
             let reference = BertForMaskedLM::load(&ckpt.weights, &cfg)?;
             let model = BertForMaskedLM::load(&ckpt.weights, &cfg)?;
-            let tok = Tokenizer::from_checkpoint(ckpt, crate::pipeline::max_len(ckpt, &cfg))?;
+            let tok = Tokenizer::from_checkpoint(ckpt, nanobert::pipeline::max_len(ckpt, &cfg))?;
             Some((reference, model, tok))
         }
         None => None,
@@ -255,7 +256,7 @@ pub fn run(opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<String> {
         progress(&c.label);
         let plan = calibrated(&embedder.model, &embedder.model, &embedder.tokenizer, &c.plan, c.smooth_alpha)?;
         to_precision(&embedder.model, &plan)?;
-        let (bytes, _) = super::convert::weight_bytes(&embedder.model);
+        let (bytes, _) = nanobert::quant::convert::weight_bytes(&embedder.model);
         let a = agreement(&reference, &embedder.embed(&texts)?);
         to_precision(&embedder.model, &PrecisionPlan::uniform(Precision::F32))?;
         let m = match &mlm {
@@ -319,7 +320,7 @@ pub fn run(opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<String> {
 
 /// The fixed text set (tests/fixtures/precision/sentences.txt, built by
 /// scripts/make_precision_sentences.py), compiled in so the command needs no files.
-pub const SENTENCES: &str = include_str!("../../tests/fixtures/precision/sentences.txt");
+pub const SENTENCES: &str = include_str!("../../../tests/fixtures/precision/sentences.txt");
 
 /// The rows `nanobert bench precision` measures by default: every precision with this CPU's
 /// best kernels, plus the slower kernels' variants where they change the numbers.
@@ -358,7 +359,7 @@ pub fn default_configs() -> Vec<Config> {
         // What `--precision int8` runs: SmoothQuant α = 0.5 and the value projections in
         // bf16 (on the AVX2 row widened to f32, as an AVX2-only CPU runs them).
         let mut keep = plan.clone();
-        keep.overrides = super::INT8_KEEP_BF16.iter().map(|p| (p.to_string(), Precision::Bf16)).collect();
+        keep.overrides = nanobert::quant::INT8_KEEP_BF16.iter().map(|p| (p.to_string(), Precision::Bf16)).collect();
         if k == I8Kernel::Avx2 {
             keep.half_kernel = Some(HalfKernel::Avx2);
         }
@@ -366,10 +367,10 @@ pub fn default_configs() -> Vec<Config> {
             label: format!(
                 "**int8 {} ({bits}), SmoothQuant α={}, V in bf16** (`--precision int8`)",
                 k.name(),
-                super::SMOOTH_ALPHA
+                nanobert::quant::SMOOTH_ALPHA
             ),
             plan: keep,
-            smooth_alpha: Some(super::SMOOTH_ALPHA),
+            smooth_alpha: Some(nanobert::quant::SMOOTH_ALPHA),
         });
     }
     out

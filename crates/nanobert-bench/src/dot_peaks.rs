@@ -1,6 +1,6 @@
 //! # Peaks of the lower-precision dot-product instructions, measured
 //!
-//! The FP32 peak (`bench/peak.rs`) counts what the FMA units can do; int8 and bf16 kernels
+//! The FP32 peak ([`crate::peak`]) counts what the FMA units can do; int8 and bf16 kernels
 //! use other instructions with more work per instruction, so they have their own ceilings:
 //!
 //! | instructions                        | work per instruction                  | ops counted |
@@ -12,7 +12,7 @@
 //!
 //! (one multiply-add = 2 ops, as for FP32 FLOPs). Each loop below runs [`CHAINS`] independent
 //! accumulators on registers only, enough to hide the instructions' latency, so only the
-//! execution units limit it. `bench/machine.rs` times them on every thread and keeps the best
+//! execution units limit it. [`crate::machine`] times them on every thread and keeps the best
 //! of several trials, as for the FP32 peak.
 
 /// Independent accumulators per loop (latency 4-6 cycles x 2 units, with room to spare).
