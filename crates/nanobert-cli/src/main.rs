@@ -607,7 +607,8 @@ fn dispatch(cli: &Cli, start: std::time::Instant) -> Result<()> {
             let model = graph_command::load(&ckpt)?;
             if cli.precision != Precision::F32 {
                 let tok = nanobert::text::Tokenizer::from_checkpoint(&ckpt, 512)?;
-                set_precision(&model, &model, &tok, cli.precision)?;
+                let plan = pipeline::precision_plan(&model, &model, &tok, cli.precision)?;
+                nanobert::quant::to_precision(&model, &plan)?;
             }
             let passes = graph_command::passes(args, &fusion(cli)?)?;
             outln!("{}", graph_command::report(&model, args, &passes)?.trim_end());
