@@ -551,6 +551,25 @@ fn fusion(cli: &Cli) -> Result<Fusion> {
     Ok(f)
 }
 
+/// Refuses a `--precision` other than f32 for the commands that do not run the model in it
+/// (rather than running them in f32 silently).
+fn check_precision(cli: &Cli) -> Result<()> {
+    let applies = runs_model(&cli.command)
+        || matches!(
+            &cli.command,
+            Command::Serve(_) | Command::Graph(_) | Command::Bench { compare: true, what: None, .. }
+        );
+    if cli.precision != Precision::F32 && !applies {
+        return Err(Error::Input(format!(
+            "--precision {} applies to the commands that run the model (embed, similarity, fill-mask, forward, demo, \
+             classify, rerank, ner, qa, serve, graph, bench --compare); `bench precision` measures every precision \
+             itself, and the other commands run f32 only",
+            cli.precision
+        )));
+    }
+    Ok(())
+}
+
 fn run(cli: Cli, start: std::time::Instant) -> Result<()> {
     if let Some(n) = cli.threads {
         let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
@@ -563,6 +582,7 @@ fn run(cli: Cli, start: std::time::Instant) -> Result<()> {
     }
     nanobert::threads::init_pool(cli.threads)?;
     fusion(&cli)?; // a bad --no-fuse fails before any work
+    check_precision(&cli)?;
     if cli.profile || cli.profile_out.is_some() {
         return profiled(&cli, start);
     }

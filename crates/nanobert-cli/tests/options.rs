@@ -153,3 +153,22 @@ fn forward_honours_precision() {
     };
     assert_converted_and_close("forward", &hidden("f32"), &hidden("int8"), 0.5);
 }
+
+/// A command that cannot run in a lower precision refuses `--precision` by name (exit code 1,
+/// one line), never runs in f32 silently.
+#[test]
+fn commands_that_cannot_honour_precision_refuse_it() {
+    let tiny = model("tiny-bert");
+    for args in [
+        vec!["--model", &tiny, "--precision", "int8", "print"],
+        vec!["--precision", "bf16", "fetch"],
+        vec!["--model", &tiny, "--precision", "int8", "bench", "forward", "--quick"],
+        vec!["--model", &tiny, "--precision", "f16", "bench", "batching", "--quick"],
+        vec!["--precision", "int8", "bench", "matmul", "--quick"],
+    ] {
+        let o = nanobert(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.starts_with("error: --precision ") && err.trim_end().lines().count() == 1, "{args:?}: {err}");
+    }
+}
