@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 use nanobert::bert::Fusion;
 use nanobert::io::hub::HubOptions;
 use nanobert::io::{Checkpoint, fetch};
-use nanobert::pipeline::{self, Embedder, FillMask};
+use nanobert::pipeline::{self, Embedder, FillMask, Pipeline};
 use nanobert::quant::Precision;
 use nanobert::{Error, Result};
 
@@ -626,7 +626,8 @@ fn dispatch(cli: &Cli, start: std::time::Instant) -> Result<()> {
             let model = graph_command::load(&ckpt)?;
             if cli.precision != Precision::F32 {
                 let tok = nanobert::text::Tokenizer::from_checkpoint(&ckpt, 512)?;
-                set_precision(&model, &model, &tok, cli.precision)?;
+                let plan = pipeline::precision_plan(&model, &model, &tok, cli.precision)?;
+                nanobert::quant::to_precision(&model, &plan)?;
             }
             let passes = graph_command::passes(args, &fusion(cli)?)?;
             outln!("{}", graph_command::report(&model, args, &passes)?.trim_end());
@@ -641,9 +642,7 @@ fn dispatch(cli: &Cli, start: std::time::Instant) -> Result<()> {
         Command::FillMask { top_k, json, input, texts } => {
             let top_k = *top_k as usize;
             let ckpt = open(cli)?;
-            let mut fm = FillMask::from_checkpoint(&ckpt)?;
-            fm.model.bert.fusion = fusion(cli)?;
-            set_precision(&fm.model, &fm.model.bert, &fm.tokenizer, cli.precision)?;
+            let fm: FillMask = load(cli, &ckpt)?;
             warn_unused(&ckpt);
             if let Some(path) = input {
                 let lines = nanobert::stream::Texts::new(input_reader(path)?);
@@ -677,18 +676,16 @@ fn dispatch(cli: &Cli, start: std::time::Instant) -> Result<()> {
             }
         }
         Command::Classify { pairs, json, texts } => {
-            task_commands::classify(&open(cli)?, fusion(cli)?, texts, *pairs, *json)?
+            task_commands::classify(&load(cli, &open(cli)?)?, texts, *pairs, *json)?
         }
-        Command::Rerank { json, query, docs } => task_commands::rerank(&open(cli)?, fusion(cli)?, query, docs, *json)?,
-        Command::Ner { tokens, json, texts } => task_commands::ner(&open(cli)?, fusion(cli)?, texts, *tokens, *json)?,
+        Command::Rerank { json, query, docs } => task_commands::rerank(&load(cli, &open(cli)?)?, query, docs, *json)?,
+        Command::Ner { tokens, json, texts } => task_commands::ner(&load(cli, &open(cli)?)?, texts, *tokens, *json)?,
         Command::Qa { json, question, context } => {
-            task_commands::qa(&open(cli)?, fusion(cli)?, question, context, *json)?
+            task_commands::qa(&load(cli, &open(cli)?)?, question, context, *json)?
         }
         Command::Embed { json, prompt, input, texts } => {
             let ckpt = open(cli)?;
-            let mut e = Embedder::from_checkpoint(&ckpt)?;
-            e.model.fusion = fusion(cli)?;
-            set_precision(&e.model, &e.model, &e.tokenizer, cli.precision)?;
+            let e: Embedder = load(cli, &ckpt)?;
             warn_unused(&ckpt);
             if let Some(path) = input {
                 let lines = nanobert::stream::Texts::new(input_reader(path)?);
@@ -715,9 +712,7 @@ fn dispatch(cli: &Cli, start: std::time::Instant) -> Result<()> {
         }
         Command::Similarity { query, docs } => {
             let ckpt = open(cli)?;
-            let mut e = Embedder::from_checkpoint(&ckpt)?;
-            e.model.fusion = fusion(cli)?;
-            set_precision(&e.model, &e.model, &e.tokenizer, cli.precision)?;
+            let e: Embedder = load(cli, &ckpt)?;
             warn_unused(&ckpt);
             similarity_table(&e, query, &strs(docs), !cli.allow_non_finite)?;
         }
@@ -886,18 +881,14 @@ fn demo(cli: &Cli, mlm: Option<&Path>) -> Result<()> {
     // --mlm is checked before any work: a wrong path fails at once, not after the search demo.
     let fm = match mlm {
         Some(dir) => {
-            let mut fm = FillMask::from_checkpoint(&Checkpoint::open_with(dir, !cli.allow_non_finite)?)
-                .map_err(|e| Error::Input(format!("--mlm: {e}")))?;
-            fm.model.bert.fusion = fusion(cli)?;
-            Some(fm)
+            let b = FillMask::builder().precision(cli.precision).fusion(fusion(cli)?);
+            Some(b.allow_non_finite(cli.allow_non_finite).open(dir).map_err(|e| Error::Input(format!("--mlm: {e}")))?)
         }
         None => None,
     };
     let t0 = std::time::Instant::now();
     let ckpt = open(cli)?;
-    let mut e = Embedder::from_checkpoint(&ckpt)?;
-    e.model.fusion = fusion(cli)?;
-    set_precision(&e.model, &e.model, &e.tokenizer, cli.precision)?;
+    let e: Embedder = load(cli, &ckpt)?;
     outln!("model: {} (loaded in {:.2?})\n", ckpt.dir.display(), t0.elapsed());
     let docs = [
         "A man is eating a piece of bread.",
@@ -925,17 +916,9 @@ fn demo(cli: &Cli, mlm: Option<&Path>) -> Result<()> {
     Ok(())
 }
 
-/// Converts `root`'s Linears to `p` (int8: with SmoothQuant factors calibrated through `bert`).
-fn set_precision(
-    root: &dyn nanobert::nn::Module,
-    bert: &nanobert::bert::BertModel,
-    tok: &nanobert::text::Tokenizer,
-    p: Precision,
-) -> Result<()> {
-    if p != Precision::F32 {
-        nanobert::quant::to_precision(root, &pipeline::precision_plan(root, bert, tok, p)?)?;
-    }
-    Ok(())
+/// The pipeline `P` from `ckpt`, in the precision and with the fusions the options say.
+fn load<P: Pipeline>(cli: &Cli, ckpt: &Checkpoint) -> Result<P> {
+    P::builder().precision(cli.precision).fusion(fusion(cli)?).build(ckpt)
 }
 
 /// `nanobert bench precision`: the accuracy report of docs/lower-precision.md.
