@@ -1,12 +1,12 @@
 //! The `nanobert` command line: parses arguments and calls the library. No model logic here.
 
-use std::path::Path;
 use std::process::ExitCode;
 
-use args::{BenchCommand, Cli, Command};
+use args::{Cli, Command};
 use clap::Parser;
+use embed_commands::{demo, similarity_table};
 use nanobert::io::Checkpoint;
-use nanobert::pipeline::{self, Embedder, FillMask, Pipeline};
+use nanobert::pipeline::{self, Embedder, FillMask};
 use nanobert::quant::Precision;
 use nanobert::{Error, Result};
 use session::*;
@@ -26,6 +26,8 @@ macro_rules! outln {
 }
 
 mod args;
+mod bench_command;
+mod embed_commands;
 mod graph_command;
 mod session;
 mod task_commands;
@@ -228,203 +230,15 @@ fn dispatch(cli: &Cli, start: std::time::Instant) -> Result<()> {
             f.save(out)?;
             outln!("wrote {} (batch {}, seq {})", out.display(), f.batch.batch, f.batch.seq_len);
         }
-        Command::Bench { compare: true, quick, torch_compile, out, what: None, cases, runtimes, rounds } => {
-            let threads = cli.threads.unwrap_or_else(rayon::current_num_threads);
-            let choice = nanobert_bench::commands::CompareChoice {
-                cases: cases.iter().map(|c| nanobert_bench::commands::parse_case(c)).collect::<Result<_>>()?,
-                runtimes: runtimes.clone(),
-                rounds: *rounds,
-            };
-            nanobert_bench::commands::compare(
-                model_arg(cli)?.as_deref(),
-                out,
-                *quick,
-                *torch_compile,
-                threads,
-                cli.precision,
-                fusion(cli)?,
-                &choice,
-            )?;
-        }
-        Command::Bench { what: None, .. } => {
-            return Err(Error::Input(
-                "bench: say what to measure: --compare, or a subcommand (matmul, forward, fusion, batching, threads); \
-                 see --help"
-                    .into(),
-            ));
-        }
-        Command::Bench { compare: true, .. } => {
-            return Err(Error::Input("bench --compare takes no subcommand".into()));
-        }
-        Command::Bench { what: Some(BenchCommand::Forward { quick, out }), .. } => {
-            nanobert_bench::commands::forward(model_arg(cli)?.as_deref(), out, *quick, fusion(cli)?)?;
-        }
-        Command::Bench { what: Some(BenchCommand::Fusion { quick, rounds, out }), .. } => {
-            let rounds = rounds.map(|r| r as usize);
-            nanobert_bench::commands::fusion(model_arg(cli)?.as_deref(), out, *quick, rounds)?;
-        }
-        Command::Bench { what: Some(BenchCommand::Graph { quick, rounds, out }), .. } => {
-            let rounds = rounds.map(|r| r as usize);
-            nanobert_bench::commands::graph(model_arg(cli)?.as_deref(), out, *quick, rounds)?;
-        }
-        Command::Bench { what: Some(BenchCommand::Batching { quick, bert_base, out }), .. } => {
-            nanobert_bench::commands::batching(model_arg(cli)?.as_deref(), out, *quick, *bert_base, fusion(cli)?)?;
-        }
-        Command::Bench { what: Some(BenchCommand::Threads { quick, out }), .. } => {
-            nanobert_bench::commands::threads(model_arg(cli)?.as_deref(), out, *quick, fusion(cli)?)?;
-        }
-        Command::Bench { what: Some(BenchCommand::ColdStartChild), .. } => {
-            let dir = model_dir(cli)?;
-            outln!("{}", nanobert_bench::forward::cold_start_child(&dir, start, fusion(cli)?)?);
-        }
-        Command::Bench { what: Some(BenchCommand::ThroughputChild { batch, seq, seconds }), .. } => {
-            let dir = model_dir(cli)?;
-            outln!("{}", nanobert_bench::threads::throughput_child(&dir, *batch, *seq, *seconds, fusion(cli)?)?);
-        }
-        Command::Bench { what: Some(BenchCommand::Matmul { quick, thread_counts, out, passes }), .. } => {
-            use nanobert_bench::matmul::{BenchOptions, run};
-            let base = if *quick { BenchOptions::quick() } else { BenchOptions::default() };
-            let passes = passes.unwrap_or(base.passes);
-            run(&BenchOptions { threads: thread_counts.clone(), out_dir: out.clone(), passes, ..base })?;
-        }
-        Command::Bench {
-            what:
-                Some(BenchCommand::Serve {
-                    serve,
-                    fractions,
-                    step_seconds,
-                    python,
-                    no_baseline,
-                    baseline_script,
-                    out,
-                    soak,
-                    soak_seconds,
-                }),
-            ..
-        } => {
-            use nanobert_serve::loadtest::{LoadTestOptions, run};
-            if fractions.iter().any(|f| !(f.is_finite() && *f > 0.0))
-                || !(step_seconds.is_finite() && *step_seconds > 0.0)
-            {
-                return Err(Error::Input(
-                    "bench serve: --fractions and --step-seconds must be positive numbers".into(),
-                ));
-            }
-            if *soak && !(soak_seconds.is_finite() && *soak_seconds >= 2.0) {
-                return Err(Error::Input("bench serve: --soak-seconds must be at least 2".into()));
-            }
-            let mut serve_opts = serve.options(serve_model_dir(cli, serve)?)?;
-            serve_opts.fusion = fusion(cli)?;
-            serve_opts.precision = serve.precision(cli.precision)?;
-            let load = LoadTestOptions {
-                serve: serve_opts,
-                fractions: fractions.clone(),
-                step_seconds: *step_seconds,
-                max_requests_per_step: 20_000,
-                timeout: std::time::Duration::from_secs(15),
-                python: (!no_baseline).then(|| python.clone()),
-                baseline_script: baseline_script.clone(),
-                out_dir: out.clone(),
-                threads: rayon::current_num_threads(),
-            };
-            if *soak {
-                nanobert_serve::soak::run(&load, *soak_seconds, 0.5)?;
-            } else {
-                run(&load)?;
-            }
-        }
+        Command::Bench { .. } => bench_command::run(cli, start)?,
         Command::Serve(args) => {
             let mut opts = args.options(serve_model_dir(cli, args)?)?;
             opts.fusion = fusion(cli)?;
             opts.precision = args.precision(cli.precision)?;
             nanobert_serve::run(&opts)?
         }
-        Command::Bench { what: Some(BenchCommand::Precision { texts, mlm, no_per_layer }), .. } => {
-            bench_precision(cli, texts.as_deref(), mlm, !no_per_layer)?
-        }
         Command::Demo { mlm } => demo(cli, mlm.as_deref())?,
     }
-    Ok(())
-}
-
-fn similarity_table(e: &Embedder, query: &str, docs: &[&str], check_finite: bool) -> Result<()> {
-    let mut texts = vec![query];
-    texts.extend_from_slice(docs);
-    check_and_warn(&e.tokenizer, &texts)?;
-    let ranked = e.rank(query, docs)?;
-    if check_finite && ranked.iter().any(|(s, _)| !s.is_finite()) {
-        let v = e.embed(&texts)?;
-        nanobert::finite::check_rows(&e.model, &e.tokenizer, &texts, v.iter().map(Vec::as_slice), "embedding", 1)?;
-        let first = ranked.iter().find(|(s, _)| !s.is_finite()).map_or(0, |r| r.1);
-        let what = format!("the {} similarity of document #{}", e.similarity_fn().name(), first + 1);
-        return Err(nanobert::finite::non_finite_error(&what, None));
-    }
-    outln!("query: {}", pipeline::one_line(query));
-    outln!("{:>4}  {:>7}  document", "rank", e.similarity_fn().name());
-    for (i, (score, d)) in ranked.iter().enumerate() {
-        outln!("{:>4}  {:>7.4}  {}", i + 1, score, pipeline::one_line(docs[*d]));
-    }
-    Ok(())
-}
-
-fn demo(cli: &Cli, mlm: Option<&Path>) -> Result<()> {
-    // --mlm is checked before any work: a wrong path fails at once, not after the search demo.
-    let fm = match mlm {
-        Some(dir) => {
-            let b = FillMask::builder().precision(cli.precision).fusion(fusion(cli)?);
-            Some(b.allow_non_finite(cli.allow_non_finite).open(dir).map_err(|e| Error::Input(format!("--mlm: {e}")))?)
-        }
-        None => None,
-    };
-    let t0 = std::time::Instant::now();
-    let ckpt = open(cli)?;
-    let e: Embedder = load(cli, &ckpt)?;
-    outln!("model: {} (loaded in {:.2?})\n", ckpt.dir.display(), t0.elapsed());
-    let docs = [
-        "A man is eating a piece of bread.",
-        "The new movie is awesome.",
-        "A cheetah chases its prey across the savanna.",
-        "The stock market fell sharply on Monday.",
-        "Someone is having breakfast.",
-        "A dog runs through the park.",
-    ];
-    let t1 = std::time::Instant::now();
-    similarity_table(&e, "A person is eating food.", &docs, !cli.allow_non_finite)?;
-    outln!("\n(embedded {} texts in {:.2?})", docs.len() + 1, t1.elapsed());
-    match fm {
-        Some(fm) => {
-            outln!();
-            for r in fm.predict(&["The capital of France is [MASK].", "I drank a cup of [MASK] this morning."], 5)? {
-                let top: Vec<String> = r.masks[0].top.iter().map(|c| format!("{} ({:.3})", c.token, c.score)).collect();
-                outln!("{}\n  -> {}", r.text, top.join(", "));
-            }
-        }
-        None => outln!(
-            "\nfill-mask needs a masked-language-model checkpoint: nanobert demo --mlm path/to/bert-base-uncased"
-        ),
-    }
-    Ok(())
-}
-
-/// `nanobert bench precision`: the accuracy report of docs/lower-precision.md.
-fn bench_precision(cli: &Cli, texts: Option<&Path>, mlm: &Path, per_layer: bool) -> Result<()> {
-    use nanobert_bench::precision::{self as report, Options};
-    let texts = match texts {
-        Some(p) => std::fs::read_to_string(p).map_err(|e| Error::Input(format!("reading {}: {e}", p.display())))?,
-        None => report::SENTENCES.to_string(),
-    };
-    let texts: Vec<String> = texts.lines().filter(|l| !l.trim().is_empty()).map(String::from).collect();
-    let ckpt = open(cli)?;
-    let mlm_ckpt = if mlm.join("config.json").exists() {
-        Some(Checkpoint::open(mlm)?)
-    } else {
-        eprintln!("note: no MLM checkpoint at {} (--mlm DIR): fill-mask columns skipped", mlm.display());
-        None
-    };
-    let opts =
-        Options { embedder: &ckpt, mlm: mlm_ckpt.as_ref(), texts, configs: report::default_configs(), per_layer };
-    let md = report::run(&opts, &mut |what| eprintln!("measuring {what} ..."))?;
-    outln!("{md}");
     Ok(())
 }
 
