@@ -4,10 +4,6 @@ use std::process::ExitCode;
 
 use args::{Cli, Command};
 use clap::Parser;
-use embed_commands::{demo, similarity_table};
-use nanobert::io::Checkpoint;
-use nanobert::pipeline::{self, Embedder, FillMask};
-use nanobert::quant::Precision;
 use nanobert::{Error, Result};
 use session::*;
 
@@ -29,8 +25,10 @@ mod args;
 mod bench_command;
 mod embed_commands;
 mod graph_command;
+mod info_commands;
 mod session;
 mod task_commands;
+mod text_commands;
 
 fn main() -> ExitCode {
     let start = std::time::Instant::now(); // for `bench cold-start-child`
@@ -95,78 +93,12 @@ fn profiled(cli: &Cli, start: std::time::Instant) -> Result<()> {
 
 fn dispatch(cli: &Cli, start: std::time::Instant) -> Result<()> {
     match &cli.command {
-        Command::Fetch => {
-            // --model: that checkpoint (a Hub id is downloaded into the Hugging Face cache).
-            let dir = model_dir(cli)?;
-            // Verify what is there, not just that the files exist.
-            let check = Checkpoint::open(&dir).and_then(|c| {
-                nanobert::text::Tokenizer::from_checkpoint(&c, 512)?;
-                nanobert::bert::BertConfig::from_json(&c.config_json)
-            });
-            if let Err(e) = check {
-                return Err(Error::Input(format!(
-                    "the model in {} is broken ({e}): repair it with `rm -r {}` then `nanobert fetch`",
-                    dir.display(),
-                    dir.display()
-                )));
-            }
-            let name = cli.model.as_ref().map_or("all-MiniLM-L6-v2".into(), |m| m.display().to_string());
-            outln!("{name} is in {} (verified: config, weights and tokenizer load)", dir.display());
-        }
-        Command::Graph(args) => {
-            let ckpt = open(cli)?;
-            let model = graph_command::load(&ckpt)?;
-            if cli.precision != Precision::F32 {
-                let tok = nanobert::text::Tokenizer::from_checkpoint(&ckpt, 512)?;
-                let plan = pipeline::precision_plan(&model, &model, &tok, cli.precision)?;
-                nanobert::quant::to_precision(&model, &plan)?;
-            }
-            let passes = graph_command::passes(args, &fusion(cli)?)?;
-            outln!("{}", graph_command::report(&model, args, &passes)?.trim_end());
-        }
-        Command::Print => {
-            let ckpt = open(cli)?;
-            let (tree, params) = pipeline::describe(&ckpt)?;
-            outln!("{tree}");
-            outln!("parameters: {params}");
-            outln!("{}", pipeline::weight_bytes_line(&ckpt)?);
-        }
-        Command::FillMask { top_k, json, input, texts } => {
-            let top_k = *top_k as usize;
-            let ckpt = open(cli)?;
-            let fm: FillMask = load(cli, &ckpt)?;
-            warn_unused(&ckpt);
-            if let Some(path) = input {
-                let lines = nanobert::stream::Texts::new(input_reader(path)?);
-                let mut stdout = std::io::stdout().lock();
-                let t = nanobert::stream::fill_mask_jsonl(&fm, lines, top_k, &mut stdout, !cli.allow_non_finite);
-                return t.map(warn_truncation);
-            }
-            let texts = strs(texts);
-            check_and_warn(&fm.tokenizer, &texts)?;
-            let results = fm.predict(&texts, top_k)?;
-            if !cli.allow_non_finite {
-                let scores: Vec<Vec<f32>> = results
-                    .iter()
-                    .map(|r| r.masks.iter().flat_map(|m| m.top.iter().map(|c| c.score)).collect())
-                    .collect();
-                let rows = scores.iter().map(Vec::as_slice);
-                nanobert::finite::check_rows(&fm.model.bert, &fm.tokenizer, &texts, rows, "fill-mask scores", 1)?;
-            }
-            for r in results {
-                if *json {
-                    outln!("{}", serde_json::to_string(&r).map_err(|e| Error::Input(e.to_string()))?);
-                } else {
-                    outln!("{}", pipeline::one_line(&r.text));
-                    for m in &r.masks {
-                        outln!("  [MASK] at token {}:", m.position);
-                        for c in &m.top {
-                            outln!("    {:<16} {:>6}  {:.4}", c.token, c.id, c.score);
-                        }
-                    }
-                }
-            }
-        }
+        Command::Fetch | Command::Graph(_) | Command::Print => info_commands::run(cli)?,
+        Command::FillMask { .. }
+        | Command::Embed { .. }
+        | Command::Similarity { .. }
+        | Command::Forward { .. }
+        | Command::Demo { .. } => text_commands::run(cli)?,
         Command::Classify { pairs, json, texts } => {
             task_commands::classify(&load(cli, &open(cli)?)?, texts, *pairs, *json)?
         }
@@ -175,61 +107,6 @@ fn dispatch(cli: &Cli, start: std::time::Instant) -> Result<()> {
         Command::Qa { json, question, context } => {
             task_commands::qa(&load(cli, &open(cli)?)?, question, context, *json)?
         }
-        Command::Embed { json, prompt, input, texts } => {
-            let ckpt = open(cli)?;
-            let e: Embedder = load(cli, &ckpt)?;
-            warn_unused(&ckpt);
-            if let Some(path) = input {
-                let lines = nanobert::stream::Texts::new(input_reader(path)?);
-                let mut stdout = std::io::stdout().lock();
-                return nanobert::stream::embed_jsonl(&e, prompt.as_deref(), lines, &mut stdout, !cli.allow_non_finite)
-                    .map(warn_truncation);
-            }
-            let texts = strs(texts);
-            check_and_warn(&e.tokenizer, &texts)?;
-            let vectors = e.embed_with_prompt(&texts, prompt.as_deref())?;
-            if !cli.allow_non_finite {
-                let rows = vectors.iter().map(Vec::as_slice);
-                nanobert::finite::check_rows(&e.model, &e.tokenizer, &texts, rows, "embedding", 1)?;
-            }
-            for (t, v) in texts.iter().zip(vectors) {
-                if *json {
-                    let line = serde_json::json!({ "text": t, "embedding": v });
-                    outln!("{line}");
-                } else {
-                    let head: Vec<String> = v.iter().take(6).map(|x| format!("{x:+.4}")).collect();
-                    outln!("{}\n  [{}, ...] ({} dims)", pipeline::one_line(t), head.join(", "), v.len());
-                }
-            }
-        }
-        Command::Similarity { query, docs } => {
-            let ckpt = open(cli)?;
-            let e: Embedder = load(cli, &ckpt)?;
-            warn_unused(&ckpt);
-            similarity_table(&e, query, &strs(docs), !cli.allow_non_finite)?;
-        }
-        Command::Forward { out, texts } => {
-            check_out_path(out)?;
-            let ckpt = open(cli)?;
-            let texts = strs(texts);
-            let f = pipeline::forward_at(&ckpt, &texts, cli.precision, fusion(cli)?)?;
-            warn_unused(&ckpt);
-            if !cli.allow_non_finite {
-                use nanobert::finite::{check_rows, first_non_finite, non_finite_error};
-                let h = f.last_hidden_state.to_vec();
-                let logits_bad = f.logits.as_ref().is_some_and(|l| first_non_finite(&l.to_vec()).is_some());
-                if logits_bad || first_non_finite(&h).is_some() {
-                    let cfg = nanobert::bert::BertConfig::from_json(&ckpt.config_json)?;
-                    let model = nanobert::bert::BertModel::load(&ckpt.weights, "bert.", &cfg, false)?;
-                    let tok = nanobert::text::Tokenizer::from_checkpoint(&ckpt, pipeline::max_len(&ckpt, &cfg))?;
-                    let rows = h.chunks((h.len() / f.batch.batch.max(1)).max(1));
-                    check_rows(&model, &tok, &texts, rows, "last hidden state", 1)?;
-                    return Err(non_finite_error("the MLM logits", None));
-                }
-            }
-            f.save(out)?;
-            outln!("wrote {} (batch {}, seq {})", out.display(), f.batch.batch, f.batch.seq_len);
-        }
         Command::Bench { .. } => bench_command::run(cli, start)?,
         Command::Serve(args) => {
             let mut opts = args.options(serve_model_dir(cli, args)?)?;
@@ -237,7 +114,6 @@ fn dispatch(cli: &Cli, start: std::time::Instant) -> Result<()> {
             opts.precision = args.precision(cli.precision)?;
             nanobert_serve::run(&opts)?
         }
-        Command::Demo { mlm } => demo(cli, mlm.as_deref())?,
     }
     Ok(())
 }
