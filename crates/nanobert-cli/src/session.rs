@@ -187,3 +187,12 @@ pub(crate) fn runs_model(command: &Command) -> bool {
 pub(crate) fn load<P: Pipeline>(cli: &Cli, ckpt: &Checkpoint) -> Result<P> {
     P::builder().precision(cli.precision).fusion(fusion(cli)?).build(ckpt)
 }
+
+/// The pipeline `P` from `--model`, as [`load`] gives it, after warning about any weight the
+/// model did not use.
+pub(crate) fn load_pipeline<P: Pipeline>(cli: &Cli) -> Result<P> {
+    let ckpt = open(cli)?;
+    let p = load(cli, &ckpt)?;
+    warn_unused(&ckpt);
+    Ok(p)
+}

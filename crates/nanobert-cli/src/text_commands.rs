@@ -12,9 +12,7 @@ pub(crate) fn run(cli: &Cli) -> Result<()> {
     match &cli.command {
         Command::FillMask { top_k, json, input, texts } => {
             let top_k = *top_k as usize;
-            let ckpt = open(cli)?;
-            let fm: FillMask = load(cli, &ckpt)?;
-            warn_unused(&ckpt);
+            let fm: FillMask = load_pipeline(cli)?;
             if let Some(path) = input {
                 let lines = nanobert::stream::Texts::new(input_reader(path)?);
                 let mut stdout = std::io::stdout().lock();
@@ -47,9 +45,7 @@ pub(crate) fn run(cli: &Cli) -> Result<()> {
             }
         }
         Command::Embed { json, prompt, input, texts } => {
-            let ckpt = open(cli)?;
-            let e: Embedder = load(cli, &ckpt)?;
-            warn_unused(&ckpt);
+            let e: Embedder = load_pipeline(cli)?;
             if let Some(path) = input {
                 let lines = nanobert::stream::Texts::new(input_reader(path)?);
                 let mut stdout = std::io::stdout().lock();
@@ -74,9 +70,7 @@ pub(crate) fn run(cli: &Cli) -> Result<()> {
             }
         }
         Command::Similarity { query, docs } => {
-            let ckpt = open(cli)?;
-            let e: Embedder = load(cli, &ckpt)?;
-            warn_unused(&ckpt);
+            let e: Embedder = load_pipeline(cli)?;
             similarity_table(&e, query, &strs(docs), !cli.allow_non_finite)?;
         }
         Command::Forward { out, texts } => {
