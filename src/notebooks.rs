@@ -33,6 +33,10 @@ pub struct Notebook06BertLayerByLayer;
 pub struct BookRustPrimer;
 
 #[cfg(doctest)]
+#[doc = include_str!("../notebooks-md/ml-compilers.md")]
+pub struct NotebookMlCompilers;
+
+#[cfg(doctest)]
 #[doc = include_str!("../notebooks-md/lower-precision.md")]
 pub struct NotebookLowerPrecision;
 

@@ -64,6 +64,83 @@ fn split<'a>(arena: &'a mut [f32], out: Range<usize>, ins: &[Range<usize>]) -> R
     Ok((o, r))
 }
 
+/// The module spans of the profile (`BertLayer` > `BertAttention` > `BertSelfAttention`, ...),
+/// opened and closed as the nodes' modules change, so a profile of the graph reads like one of
+/// the eager modules. A fixed stack of three: no allocation.
+#[derive(Default)]
+struct ModuleSpans {
+    open: [Option<(&'static str, usize, crate::profile::Span)>; 3],
+}
+
+impl ModuleSpans {
+    /// The spans of module path `module` (`encoder.layer.3.intermediate`, `pooler`, ...).
+    fn path(module: &str) -> ([(&'static str, usize); 3], usize) {
+        let none = ("", 0);
+        if module == "pooler" {
+            return ([("BertPooler", 0), none, none], 1);
+        }
+        let Some(rest) = module.strip_prefix("encoder.layer.") else { return ([none; 3], 0) };
+        let (l, part) = rest.split_once('.').unwrap_or((rest, ""));
+        let l = l.parse().unwrap_or(0);
+        let layer = ("BertLayer", l);
+        match part {
+            "attention.self" => ([layer, ("BertAttention", l), ("BertSelfAttention", l)], 3),
+            "attention.output" => ([layer, ("BertAttention", l), ("BertSelfOutput", l)], 3),
+            "intermediate" => ([layer, ("BertIntermediate", l), none], 2),
+            "output" => ([layer, ("BertOutput", l), none], 2),
+            _ => ([layer, none, none], 1),
+        }
+    }
+
+    fn enter(&mut self, module: &str) {
+        let (path, n) = Self::path(module);
+        let same = |k: usize| matches!(&self.open[k], Some((name, l, _)) if k < n && (*name, *l) == path[k]);
+        let keep = (0..3).take_while(|&k| same(k)).count();
+        for k in (keep..3).rev() {
+            self.open[k] = None; // closes the innermost first
+        }
+        for (k, &(name, l)) in path.iter().enumerate().take(n).skip(keep) {
+            self.open[k] = Some((name, l, crate::profile::span(name)));
+        }
+    }
+}
+
+impl Drop for ModuleSpans {
+    fn drop(&mut self) {
+        for k in (0..3).rev() {
+            self.open[k] = None;
+        }
+    }
+}
+
+/// The profile op of a node whose kernel does not record one itself (GEMMs, attention and the
+/// embeddings do): its name, FLOPs and bytes, for a value of `n` floats.
+fn profile_op(op: &Op, n: usize, s: usize, d: usize) -> Option<crate::profile::Span> {
+    if !crate::profile::is_recording() {
+        return None;
+    }
+    let bytes = 8 * n as u64;
+    let (name, flops) = match op {
+        Op::AddBias(_) => ("bias", 0),
+        Op::Act(Activation::Gelu | Activation::GeluTanh) => ("gelu", 0),
+        Op::Act(Activation::Relu) => ("relu", 0),
+        Op::Act(Activation::Tanh) => ("tanh", 0),
+        Op::Add => ("add", 0),
+        Op::LayerNorm(_) => ("layer_norm", 0),
+        Op::AddLayerNorm(_) => ("add + layer_norm", 0),
+        Op::Scale(_) | Op::AddMask | Op::AdditiveMask => ("scale / mask", 0),
+        Op::Softmax | Op::ScaledMaskedSoftmax(_) => ("softmax", 0),
+        // Q·Kᵀ is [B, heads, S, S] from d columns; P·V the same count of multiply-adds.
+        Op::Scores(_) => ("attention heads", 2 * n * d),
+        Op::Context(_) | Op::ContextMerged(_) => ("attention heads", 2 * n * s),
+        Op::MergeHeads | Op::SelectFirst => ("copy", 0),
+        Op::Placeholder(_) | Op::Slice(..) | Op::Embeddings | Op::MatMul(_) | Op::Linear(..) | Op::Attention(_) => {
+            return None;
+        }
+    };
+    Some(crate::profile::op(name, flops as u64, bytes))
+}
+
 impl Compiled {
     pub(crate) fn linear<'m>(&'m self, m: &'m BertModel, w: Weight) -> Result<&'m Linear> {
         let layer = |l: usize| m.encoder.layer.0.get(l).ok_or_else(|| Error::invalid("graph", format!("no layer {l}")));
@@ -117,7 +194,12 @@ impl Compiled {
         let d = cfg.hidden_size / cfg.num_attention_heads.max(1);
         let flash = g.nodes.iter().any(|n| matches!(n.op, Op::Attention(a) if a.flash_min_seq.is_some_and(|m| s >= m)));
         state.scratch.prepare(scratch_floats(s, d, flash));
+        let mut spans = ModuleSpans::default();
         for i in 0..g.nodes.len() {
+            if crate::profile::is_recording() {
+                spans.enter(&g.nodes[i].module);
+            }
+            let _o = profile_op(&g.nodes[i].op, numel(&g.nodes[i].shape, b, s), s, d);
             self.step(model, input, state, i)?;
         }
         Ok(())

@@ -225,23 +225,49 @@ pub fn gemm_half(
     if w.kernel == HalfKernel::Avx512Bf16 {
         #[cfg(target_arch = "x86_64")]
         {
-            let pairs = bf16_pairs_a(a, m, k, lda, kp);
+            let kernel = super::half_x86::Avx512Bf16::new().ok_or_else(unsupported)?;
+            let mut pairs = PAIRS_BUF.with(std::cell::Cell::take);
+            bf16_pairs_a(a, m, k, lda, kp, &mut pairs);
             let problem = Problem { m, n, kp, a: &pairs, lda: kp / 2, panels: &w.data, panel_len };
-            driver::gemm(super::half_x86::Avx512Bf16::new().ok_or_else(unsupported)?, &problem, &finish, c, ldc);
+            driver::gemm(kernel, &problem, &finish, c, ldc);
+            PAIRS_BUF.with(|b| b.set(pairs));
             return Ok(());
         }
     }
-    let rows = copy_a(a, m, k, lda, kp);
+    let mut rows = ROWS_BUF.with(std::cell::Cell::take);
+    copy_a(a, m, k, lda, kp, &mut rows);
     let problem = Problem { m, n, kp, a: &rows, lda: kp, panels: &w.data, panel_len };
-    match w.kernel {
-        HalfKernel::Portable => driver::gemm(Portable(p), &problem, &finish, c, ldc),
+    let result = product(w.kernel, p, &problem, &finish, c, ldc);
+    ROWS_BUF.with(|b| b.set(rows));
+    result
+}
+
+thread_local! {
+    /// A as the kernels read it, kept per thread between products (allocating and
+    /// page-faulting it per call costs as much as the copy at batch 1). Taken out of the cell
+    /// while in use, so a nested call on the same thread gets a fresh one.
+    static ROWS_BUF: std::cell::Cell<Vec<f32>> = const { std::cell::Cell::new(Vec::new()) };
+    static PAIRS_BUF: std::cell::Cell<Vec<u32>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// The blocked product of the widening kernels.
+fn product(
+    kernel: HalfKernel,
+    p: Precision,
+    problem: &Problem<f32, u16>,
+    finish: &AddBias,
+    c: &mut [f32],
+    ldc: usize,
+) -> Result<()> {
+    match kernel {
+        HalfKernel::Portable => driver::gemm(Portable(p), problem, finish, c, ldc),
         #[cfg(target_arch = "x86_64")]
         HalfKernel::Avx2 => {
-            driver::gemm(super::half_x86::Avx2::new(p).ok_or_else(unsupported)?, &problem, &finish, c, ldc)
+            driver::gemm(super::half_x86::Avx2::new(p).ok_or_else(unsupported)?, problem, finish, c, ldc)
         }
         #[cfg(target_arch = "x86_64")]
         HalfKernel::Avx512 => {
-            driver::gemm(super::half_x86::Avx512::new(p).ok_or_else(unsupported)?, &problem, &finish, c, ldc)
+            driver::gemm(super::half_x86::Avx512::new(p).ok_or_else(unsupported)?, problem, finish, c, ldc)
         }
         _ => return Err(unsupported()),
     }
@@ -252,21 +278,22 @@ fn unsupported() -> Error {
     Error::invalid("gemm_half", "the weight was packed for a kernel this CPU does not support")
 }
 
-/// A's rows copied contiguously, `kp` apart, zero-padded.
-fn copy_a(a: &[f32], m: usize, k: usize, lda: usize, kp: usize) -> Vec<f32> {
-    let mut out = vec![0.0f32; m * kp];
+/// A's rows copied contiguously into `out`, `kp` apart, zero-padded.
+fn copy_a(a: &[f32], m: usize, k: usize, lda: usize, kp: usize, out: &mut Vec<f32>) {
+    out.clear();
+    out.resize(m * kp, 0.0);
     for (i, row) in out.chunks_mut(kp.max(1)).enumerate().take(m) {
         row[..k].copy_from_slice(&a[i * lda..i * lda + k]);
     }
-    out
 }
 
 /// A's rows as bf16 pairs (k even in the low half, as `vdpbf16ps` reads them), `kp / 2`
 /// lanes per row, zero-padded; rounded to nearest even.
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
-fn bf16_pairs_a(a: &[f32], m: usize, k: usize, lda: usize, kp: usize) -> Vec<u32> {
+fn bf16_pairs_a(a: &[f32], m: usize, k: usize, lda: usize, kp: usize, out: &mut Vec<u32>) {
     let lanes = kp / 2;
-    let mut out = vec![0u32; m * lanes];
+    out.clear();
+    out.resize(m * lanes, 0);
     out.par_chunks_mut(lanes.max(1)).enumerate().take(m).for_each(|(i, row)| {
         let x = &a[i * lda..i * lda + k];
         for (q, lane) in row.iter_mut().enumerate() {
@@ -275,7 +302,6 @@ fn bf16_pairs_a(a: &[f32], m: usize, k: usize, lda: usize, kp: usize) -> Vec<u32
             *lane = lo | (hi << 16);
         }
     });
-    out
 }
 
 /// The half-precision epilogue: the f32 tile plus the bias, then GELU.

@@ -405,7 +405,9 @@ pub fn gemm_i8(
     }
     // 1. Quantize A, one row per token, into the buffer the kernel reads.
     let kp = w.groups * GROUP;
-    let mut qa = vec![0u8; m * kp];
+    let mut qa = QA_BUF.with(std::cell::Cell::take);
+    qa.clear();
+    qa.resize(m * kp, 0);
     let mut rows = vec![RowQuant { scale: 0.0, zero_point: 0 }; m];
     let (levels, offset) = (w.kernel.levels(), w.kernel.activation_offset());
     let quantize = |(i, (q, r)): (usize, (&mut [u8], &mut RowQuant))| {
@@ -422,19 +424,31 @@ pub fn gemm_i8(
     // 2. The blocked product, dequantized in the epilogue.
     let problem = Problem { m, n, kp, a: &qa, lda: kp, panels: &w.panels, panel_len: kp * w.nr };
     let finish = Dequantize { rows: &rows, w, bias, gelu, offset, isa: Isa::best() };
-    match w.kernel {
-        I8Kernel::Portable => driver::gemm(Portable, &problem, &finish, c, ldc),
+    let result = product(w.kernel, &problem, &finish, c, ldc);
+    QA_BUF.with(|b| b.set(qa));
+    result
+}
+
+thread_local! {
+    /// The quantized A, kept per thread between products: allocating it per call (and, past a
+    /// few hundred KB, page-faulting it in) costs as much as quantizing it at batch 1. Taken
+    /// out of the cell while in use, so a nested call on the same thread gets a fresh one.
+    static QA_BUF: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// The blocked product on `kernel`, dequantized by `finish`.
+fn product(kernel: I8Kernel, problem: &Problem<u8, i8>, finish: &Dequantize, c: &mut [f32], ldc: usize) -> Result<()> {
+    match kernel {
+        I8Kernel::Portable => driver::gemm(Portable, problem, finish, c, ldc),
         #[cfg(target_arch = "x86_64")]
-        I8Kernel::Avx2 => {
-            driver::gemm(super::int8_x86::Avx2::new().ok_or_else(unsupported)?, &problem, &finish, c, ldc)
-        }
+        I8Kernel::Avx2 => driver::gemm(super::int8_x86::Avx2::new().ok_or_else(unsupported)?, problem, finish, c, ldc),
         #[cfg(target_arch = "x86_64")]
         I8Kernel::AvxVnni => {
-            driver::gemm(super::int8_x86::AvxVnni::new().ok_or_else(unsupported)?, &problem, &finish, c, ldc)
+            driver::gemm(super::int8_x86::AvxVnni::new().ok_or_else(unsupported)?, problem, finish, c, ldc)
         }
         #[cfg(target_arch = "x86_64")]
         I8Kernel::Avx512Vnni => {
-            driver::gemm(super::int8_x86::Avx512Vnni::new().ok_or_else(unsupported)?, &problem, &finish, c, ldc)
+            driver::gemm(super::int8_x86::Avx512Vnni::new().ok_or_else(unsupported)?, problem, finish, c, ldc)
         }
         #[cfg(not(target_arch = "x86_64"))]
         _ => return Err(unsupported()),

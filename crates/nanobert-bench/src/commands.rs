@@ -11,6 +11,28 @@ use nanobert::Result;
 use nanobert::bert::Fusion;
 use nanobert::io::fetch;
 
+/// What `bench --compare` runs, when narrowed from the defaults (empty / `None`: the default).
+#[derive(Clone, Debug, Default)]
+pub struct CompareChoice {
+    /// Forward cases `(batch, seq)`; given, the corpus case is left out.
+    pub cases: Vec<(usize, usize)>,
+    /// The other runtimes, by the names `scripts/bench_compare.py` takes.
+    pub runtimes: Vec<String>,
+    /// Interleaved rounds.
+    pub rounds: Option<usize>,
+}
+
+/// `"32x128"` as `(32, 128)`.
+pub fn parse_case(s: &str) -> Result<(usize, usize)> {
+    let bad = || nanobert::Error::Input(format!("case {s:?}: expected BATCHxSEQ, e.g. 1x128"));
+    let (b, t) = s.trim().split_once('x').ok_or_else(bad)?;
+    let (b, t): (usize, usize) = (b.parse().map_err(|_| bad())?, t.parse().map_err(|_| bad())?);
+    if b == 0 || t == 0 {
+        return Err(bad());
+    }
+    Ok((b, t))
+}
+
 /// The models a benchmark runs: the checkpoint given with `--model`, else bert-base with
 /// seeded random weights (written under `out_dir` on first use) and all-MiniLM-L6-v2
 /// (fetched into the cache when absent).
@@ -96,6 +118,7 @@ pub fn threads(model: Option<&Path>, out_dir: &Path, quick: bool, fusion: Fusion
 
 /// `nanobert bench --compare [--quick] [--torch-compile] [--precision P]` on `threads` threads,
 /// nanobert's side with `fusion`.
+#[allow(clippy::too_many_arguments)]
 pub fn compare(
     model: Option<&Path>,
     out_dir: &Path,
@@ -104,9 +127,20 @@ pub fn compare(
     threads: usize,
     precision: nanobert::quant::Precision,
     fusion: Fusion,
+    choice: &CompareChoice,
 ) -> Result<()> {
     let mut opts = CompareOptions::new(Vec::new(), out_dir.to_path_buf(), threads, quick).for_precision(precision);
     opts.fusion = fusion;
+    if !choice.cases.is_empty() {
+        opts.cases = choice.cases.clone();
+        opts.corpus_sentences = 0;
+    }
+    if !choice.runtimes.is_empty() {
+        opts.runtimes = choice.runtimes.clone();
+    }
+    if let Some(r) = choice.rounds {
+        opts.rounds = r.max(1);
+    }
     compare::check_python(&opts.python, &opts.script)?;
     opts.models = default_models(model, out_dir)?.into_iter().map(|m| (m.name, m.dir)).collect();
     if quick && model.is_none() {
@@ -117,4 +151,19 @@ pub fn compare(
         opts.runtimes.insert(1, "torch_compile".into());
     }
     compare::run(&opts).map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_case;
+
+    #[test]
+    fn cases_parse_or_are_refused_by_name() {
+        assert_eq!(parse_case("32x128").unwrap(), (32, 128));
+        assert_eq!(parse_case(" 1x8").unwrap(), (1, 8));
+        for bad in ["", "32", "x128", "0x128", "1x0", "axb", "1x2x3"] {
+            let err = parse_case(bad).unwrap_err().to_string();
+            assert!(err.contains("BATCHxSEQ"), "{bad:?}: {err}");
+        }
+    }
 }

@@ -35,6 +35,7 @@ mod notebooks;
 mod openapi;
 pub mod routes;
 pub mod server;
+pub mod soak;
 pub mod tokens;
 
 use std::path::PathBuf;
