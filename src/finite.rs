@@ -15,72 +15,15 @@
 //!   ([`first_non_finite_module`]) and the error names the first module whose output is not
 //!   finite.
 //!
-//! Where this sits: above [`crate::bert`] and [`crate::io`], beside [`crate::pipeline`].
+//! Where this sits: above [`crate::pipeline`] (it re-traces a model on a text). The loader's
+//! scan lives in [`crate::io`] and the slice test in [`crate::tensor`], re-exported here, so
+//! that nothing below the pipeline depends on this module.
 
 use crate::bert::{BertInput, BertModel};
-use crate::io::Weights;
 use crate::{Error, Result, Tensor};
 
-/// Index and value of the first NaN or infinity in `values`, if any.
-pub fn first_non_finite(values: &[f32]) -> Option<(usize, f32)> {
-    values.iter().position(|v| !v.is_finite()).map(|i| (i, values[i]))
-}
-
-/// How many values of each floating-point tensor are NaN or infinite: `(name, count, first
-/// index, first value)` for the tensors that have any, in name order. Integer tensors are
-/// skipped.
-///
-/// # Errors
-/// If a tensor cannot be read (the error names it and the file).
-pub fn non_finite_tensors(weights: &Weights) -> Result<Vec<(String, usize, usize, f32)>> {
-    use rayon::prelude::*;
-    let found: Vec<Option<(String, usize, usize, f32)>> = weights
-        .names()
-        .into_par_iter()
-        .filter(|name| matches!(weights.dtype(name).unwrap_or_default().as_str(), "F32" | "F16" | "BF16" | "F64"))
-        .map(|name| -> Result<Option<(String, usize, usize, f32)>> {
-            let t = weights.get(&name)?;
-            let owned;
-            let v = match t.as_slice() {
-                Some(s) => s,
-                None => {
-                    owned = t.to_vec();
-                    &owned
-                }
-            };
-            // Branch-free count first (vectorizes); the position only when something is wrong.
-            let count = v.iter().map(|x| !x.is_finite() as usize).sum::<usize>();
-            Ok((count > 0).then(|| {
-                let (i, x) = first_non_finite(v).unwrap_or((0, f32::NAN));
-                (name, count, i, x)
-            }))
-        })
-        .collect::<Result<_>>()?;
-    Ok(found.into_iter().flatten().collect())
-}
-
-/// The loader check: an error naming every tensor (up to 5, then a count) that holds NaN or
-/// infinity, with the file.
-///
-/// # Errors
-/// [`Error::File`] naming the safetensors file and the bad tensors.
-pub fn check_weights(weights: &Weights) -> Result<()> {
-    let bad = non_finite_tensors(weights)?;
-    if bad.is_empty() {
-        return Ok(());
-    }
-    let shown: Vec<String> =
-        bad.iter().take(5).map(|(n, c, i, v)| format!("`{n}` ({c} values, first {v} at flat index {i})")).collect();
-    let more = if bad.len() > 5 { format!(" and {} more tensors", bad.len() - 5) } else { String::new() };
-    Err(Error::file(
-        weights.path(),
-        format!(
-            "non-finite weights (NaN or infinity) in {}{more}: the file is corrupt — fetch or convert it again \
-             (--allow-non-finite loads it anyway, for debugging)",
-            shown.join(", ")
-        ),
-    ))
-}
+pub use crate::io::{check_weights, non_finite_tensors};
+pub use crate::tensor::compare::first_non_finite;
 
 /// Runs `model` on `input` one module at a time and returns the name of the first module whose
 /// output holds NaN or infinity (e.g. `bert.encoder.layer.0.attention (BertAttention)`), or

@@ -12,8 +12,10 @@ use crate::nn::Module;
 use crate::text::{Batch, Tokenizer};
 use crate::{Error, Result, Tensor};
 
+mod builder;
 mod qa;
 mod tasks;
+pub use builder::{Builder, Pipeline};
 pub use qa::{Answer, QaOptions, QuestionAnswerer};
 pub use tasks::{
     Classification, Classifier, Entity, LabelScore, Ranked, Reranker, ScoreFunction, TokenClassifier, TokenPrediction,
@@ -488,12 +490,12 @@ pub fn precision_plan(
     tokenizer: &Tokenizer,
     p: crate::quant::Precision,
 ) -> Result<crate::quant::PrecisionPlan> {
-    use crate::quant::{CALIBRATION, PrecisionPlan, SMOOTH_ALPHA, calibrate, convert::smooth_factors, linears};
+    use crate::quant::{PrecisionPlan, SMOOTH_ALPHA, calibrate, convert::smooth_factors, linears};
     let mut plan = PrecisionPlan::uniform(p);
     if p == crate::quant::Precision::Int8 {
         plan.overrides =
             crate::quant::INT8_KEEP_BF16.iter().map(|pat| (pat.to_string(), crate::quant::Precision::Bf16)).collect();
-        let texts: Vec<&str> = CALIBRATION.lines().filter(|l| !l.trim().is_empty()).collect();
+        let texts = calibration_texts(bert, tokenizer)?;
         let maxima = calibrate(root, || {
             for chunk in texts.chunks(BATCH_SIZE) {
                 bert.forward(&input(&tokenizer.encode_batch(chunk)?)?, false)?;
@@ -507,6 +509,27 @@ pub fn precision_plan(
         }
     }
     Ok(plan)
+}
+
+/// The lines of [`crate::quant::CALIBRATION`] the model can read: a line holding a token id
+/// past the embedding table (a tokenizer larger than the model's `vocab_size`, as in some
+/// small test checkpoints) is left out rather than failing the whole conversion; none left is
+/// an error.
+fn calibration_texts(bert: &BertModel, tokenizer: &Tokenizer) -> Result<Vec<&'static str>> {
+    let vocab = bert.config.vocab_size;
+    let mut texts = Vec::new();
+    for line in crate::quant::CALIBRATION.lines().filter(|l| !l.trim().is_empty()) {
+        if tokenizer.encode_batch(&[line])?.input_ids.iter().all(|&id| (id as usize) < vocab) {
+            texts.push(line);
+        }
+    }
+    if texts.is_empty() {
+        return Err(Error::Input(format!(
+            "int8 calibration: every line of the built-in calibration text has a token id past the model's \
+             vocab_size {vocab}: the tokenizer does not match the model"
+        )));
+    }
+    Ok(texts)
 }
 
 /// The memory the Linear layers' weights take in each precision, one line for `nanobert

@@ -77,7 +77,7 @@ impl Checkpoint {
     /// tokenizer files and sentence-transformers settings.
     ///
     /// Refuses a `config.json` whose `model_type` / `architectures` are not BERT, and weights
-    /// holding NaN or infinity ([`crate::finite::check_weights`]; see [`Checkpoint::open_with`]).
+    /// holding NaN or infinity ([`crate::io::check_weights`]; see [`Checkpoint::open_with`]).
     pub fn open(dir: &Path) -> Result<Checkpoint> {
         Self::open_with(dir, true)
     }
@@ -121,7 +121,7 @@ impl Checkpoint {
         check_is_bert(&config_path, &config_json)?;
         let weights = WeightMap::open(&weights_path)?;
         if check_finite {
-            crate::finite::check_weights(weights.weights())?;
+            super::check_weights(weights.weights())?;
         }
         let file = |name: &str| Some(model_dir.join(name)).filter(|p| p.is_file());
         let sentence_transformers = SentenceTransformersConfig::read(dir)?;

@@ -31,6 +31,6 @@ pub use checkpoint::Checkpoint;
 #[cfg(feature = "fetch")]
 pub use fetch::{ensure_minilm, nanobert_home};
 pub use names::WeightMap;
-pub use safetensors::{SaveTensor, Weights, save};
+pub use safetensors::{SaveTensor, Weights, check_weights, non_finite_tensors, save};
 pub use sentence_transformers::{PoolingConfig, PoolingMode, SentenceTransformersConfig, StModelType, StModule};
 pub use tokenizer_config::TokenizerConfig;

@@ -282,3 +282,59 @@ fn tmp_sibling(path: &Path) -> PathBuf {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
 }
+
+/// How many values of each floating-point tensor are NaN or infinite: `(name, count, first
+/// index, first value)` for the tensors that have any, in name order. Integer tensors are
+/// skipped.
+///
+/// # Errors
+/// If a tensor cannot be read (the error names it and the file).
+pub fn non_finite_tensors(weights: &Weights) -> Result<Vec<(String, usize, usize, f32)>> {
+    use rayon::prelude::*;
+    let found: Vec<Option<(String, usize, usize, f32)>> = weights
+        .names()
+        .into_par_iter()
+        .filter(|name| matches!(weights.dtype(name).unwrap_or_default().as_str(), "F32" | "F16" | "BF16" | "F64"))
+        .map(|name| -> Result<Option<(String, usize, usize, f32)>> {
+            let t = weights.get(&name)?;
+            let owned;
+            let v = match t.as_slice() {
+                Some(s) => s,
+                None => {
+                    owned = t.to_vec();
+                    &owned
+                }
+            };
+            // Branch-free count first (vectorizes); the position only when something is wrong.
+            let count = v.iter().map(|x| !x.is_finite() as usize).sum::<usize>();
+            Ok((count > 0).then(|| {
+                let (i, x) = crate::tensor::compare::first_non_finite(v).unwrap_or((0, f32::NAN));
+                (name, count, i, x)
+            }))
+        })
+        .collect::<Result<_>>()?;
+    Ok(found.into_iter().flatten().collect())
+}
+
+/// The loader check: an error naming every tensor (up to 5, then a count) that holds NaN or
+/// infinity, with the file.
+///
+/// # Errors
+/// [`Error::File`] naming the safetensors file and the bad tensors.
+pub fn check_weights(weights: &Weights) -> Result<()> {
+    let bad = non_finite_tensors(weights)?;
+    if bad.is_empty() {
+        return Ok(());
+    }
+    let shown: Vec<String> =
+        bad.iter().take(5).map(|(n, c, i, v)| format!("`{n}` ({c} values, first {v} at flat index {i})")).collect();
+    let more = if bad.len() > 5 { format!(" and {} more tensors", bad.len() - 5) } else { String::new() };
+    Err(Error::file(
+        weights.path(),
+        format!(
+            "non-finite weights (NaN or infinity) in {}{more}: the file is corrupt — fetch or convert it again \
+             (--allow-non-finite loads it anyway, for debugging)",
+            shown.join(", ")
+        ),
+    ))
+}

@@ -8,6 +8,11 @@
 use super::Tensor;
 use crate::{Error, Result};
 
+/// Index and value of the first NaN or infinity in `values`, if any.
+pub fn first_non_finite(values: &[f32]) -> Option<(usize, f32)> {
+    values.iter().position(|v| !v.is_finite()).map(|i| (i, values[i]))
+}
+
 /// Largest `|ours[i] - theirs[i]|` over two equally long slices.
 ///
 /// # Errors

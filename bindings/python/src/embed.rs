@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use numpy::{IntoPyArray, PyArray2, PyArrayMethods};
 use pyo3::prelude::*;
 
+use nanobert::pipeline::Pipeline;
+
 use crate::open;
 use crate::pool::Pool;
 
@@ -31,11 +33,7 @@ impl Embedder {
         let pool = Pool::new(threads)?;
         let (inner, dimension) = pool.run(py, || {
             let ckpt = open(&path)?;
-            let e = nanobert::pipeline::Embedder::from_checkpoint(&ckpt)?;
-            if p != nanobert::quant::Precision::F32 {
-                let plan = nanobert::pipeline::precision_plan(&e.model, &e.model, &e.tokenizer, p)?;
-                nanobert::quant::to_precision(&e.model, &plan)?;
-            }
+            let e = nanobert::pipeline::Embedder::builder().precision(p).build(&ckpt)?;
             let dimension = e.dimension()?;
             Ok((e, dimension))
         })?;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use numpy::{IntoPyArray, PyArray2, PyArrayMethods};
 use pyo3::prelude::*;
 
-use nanobert::pipeline::{Classifier, Reranker, ScoreFunction};
+use nanobert::pipeline::{Classifier, Pipeline, Reranker, ScoreFunction};
 
 use crate::open;
 use crate::pool::Pool;
@@ -40,17 +40,10 @@ impl CrossEncoder {
             let cfg = nanobert::bert::BertConfig::from_json(&ckpt.config_json)?;
             let head = nanobert::bert::heads::HeadConfig::from_json(&ckpt.config_json, &cfg)?;
             let scorer = if head.num_labels() == 1 {
-                Scorer::One(Reranker::from_checkpoint(&ckpt)?)
+                Scorer::One(Reranker::builder().precision(p).build(&ckpt)?)
             } else {
-                Scorer::Many(Classifier::from_checkpoint(&ckpt)?)
+                Scorer::Many(Classifier::builder().precision(p).build(&ckpt)?)
             };
-            if p != nanobert::quant::Precision::F32 {
-                let (root, bert, tok): (&dyn nanobert::nn::Module, _, _) = match &scorer {
-                    Scorer::One(r) => (&r.model, &r.model.bert, &r.tokenizer),
-                    Scorer::Many(c) => (&c.model, &c.model.bert, &c.tokenizer),
-                };
-                nanobert::quant::to_precision(root, &nanobert::pipeline::precision_plan(root, bert, tok, p)?)?;
-            }
             Ok(scorer)
         })?;
         Ok(CrossEncoder { scorer, pool, path, precision: p.name().to_string() })
@@ -171,14 +164,7 @@ impl FillMask {
     fn new(py: Python<'_>, path: PathBuf, threads: Option<usize>, precision: &str) -> PyResult<FillMask> {
         let p = crate::precision(precision)?;
         let pool = Pool::new(threads)?;
-        let inner = pool.run(py, || {
-            let fm = nanobert::pipeline::FillMask::from_checkpoint(&open(&path)?)?;
-            if p != nanobert::quant::Precision::F32 {
-                let plan = nanobert::pipeline::precision_plan(&fm.model, &fm.model.bert, &fm.tokenizer, p)?;
-                nanobert::quant::to_precision(&fm.model, &plan)?;
-            }
-            Ok(fm)
-        })?;
+        let inner = pool.run(py, || nanobert::pipeline::FillMask::builder().precision(p).build(&open(&path)?))?;
         Ok(FillMask { inner, pool, path, precision: p.name().to_string() })
     }
 

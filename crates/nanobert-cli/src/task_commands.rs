@@ -1,8 +1,6 @@
 //! `nanobert classify`, `rerank`, `ner`, `qa`: the fine-tuned heads from the command line.
 //! Each prints a table, or one JSON object per line with `--json`.
 
-use nanobert::bert::Fusion;
-use nanobert::io::Checkpoint;
 use nanobert::pipeline::{Classifier, QuestionAnswerer, Reranker, TokenClassifier};
 use nanobert::{Error, Result};
 
@@ -22,9 +20,7 @@ fn json<T: serde::Serialize>(v: &T) -> Result<String> {
 
 /// `classify [--pairs] [--json] TEXT...`: labels best first (with `--pairs`, texts are read
 /// two at a time as `[CLS] A [SEP] B [SEP]`).
-pub fn classify(ckpt: &Checkpoint, fusion: Fusion, texts: &[String], pairs: bool, as_json: bool) -> Result<()> {
-    let mut c = Classifier::from_checkpoint(ckpt)?;
-    c.model.bert.fusion = fusion;
+pub fn classify(c: &Classifier, texts: &[String], pairs: bool, as_json: bool) -> Result<()> {
     let results = if pairs {
         if !texts.len().is_multiple_of(2) {
             return Err(Error::Input(format!(
@@ -55,9 +51,7 @@ pub fn classify(ckpt: &Checkpoint, fusion: Fusion, texts: &[String], pairs: bool
 }
 
 /// `rerank QUERY DOC... [--json]`: documents by cross-encoder relevance, best first.
-pub fn rerank(ckpt: &Checkpoint, fusion: Fusion, query: &str, docs: &[String], as_json: bool) -> Result<()> {
-    let mut r = Reranker::from_checkpoint(ckpt)?;
-    r.model.bert.fusion = fusion;
+pub fn rerank(r: &Reranker, query: &str, docs: &[String], as_json: bool) -> Result<()> {
     let ranked = r.rerank(query, &docs.iter().map(String::as_str).collect::<Vec<_>>())?;
     warn_cut(ranked.iter().map(|x| x.truncated_tokens), r.tokenizer.max_len());
     if !as_json {
@@ -76,9 +70,7 @@ pub fn rerank(ckpt: &Checkpoint, fusion: Fusion, query: &str, docs: &[String], a
 
 /// `ner [--tokens] [--json] TEXT...`: entities (grouped like transformers' aggregation
 /// `simple`), or every token's label with `--tokens`.
-pub fn ner(ckpt: &Checkpoint, fusion: Fusion, texts: &[String], tokens: bool, as_json: bool) -> Result<()> {
-    let mut t = TokenClassifier::from_checkpoint(ckpt)?;
-    t.model.bert.fusion = fusion;
+pub fn ner(t: &TokenClassifier, texts: &[String], tokens: bool, as_json: bool) -> Result<()> {
     for text in texts {
         if tokens {
             let preds = t.predict_tokens(text)?;
@@ -109,9 +101,7 @@ pub fn ner(ckpt: &Checkpoint, fusion: Fusion, texts: &[String], tokens: bool, as
 }
 
 /// `qa QUESTION CONTEXT [--json]`: the span of the context that answers the question.
-pub fn qa(ckpt: &Checkpoint, fusion: Fusion, question: &str, context: &str, as_json: bool) -> Result<()> {
-    let mut q = QuestionAnswerer::from_checkpoint(ckpt)?;
-    q.model.bert.fusion = fusion;
+pub fn qa(q: &QuestionAnswerer, question: &str, context: &str, as_json: bool) -> Result<()> {
     let a = q.answer(question, context)?;
     if as_json {
         outln!("{}", json(&serde_json::json!({ "question": question, "answer": a }))?);

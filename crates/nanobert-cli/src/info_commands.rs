@@ -1,0 +1,54 @@
+//! `nanobert fetch`, `print` and `graph`: what the model is, without running it on text.
+
+use nanobert::io::Checkpoint;
+use nanobert::pipeline;
+use nanobert::quant::Precision;
+use nanobert::{Error, Result};
+
+use crate::args::{Cli, Command};
+use crate::graph_command;
+use crate::session::*;
+
+/// Runs the command `cli` holds (one of this file's).
+pub(crate) fn run(cli: &Cli) -> Result<()> {
+    match &cli.command {
+        Command::Fetch => {
+            // --model: that checkpoint (a Hub id is downloaded into the Hugging Face cache).
+            let dir = model_dir(cli)?;
+            // Verify what is there, not just that the files exist.
+            let check = Checkpoint::open(&dir).and_then(|c| {
+                nanobert::text::Tokenizer::from_checkpoint(&c, 512)?;
+                nanobert::bert::BertConfig::from_json(&c.config_json)
+            });
+            if let Err(e) = check {
+                return Err(Error::Input(format!(
+                    "the model in {} is broken ({e}): repair it with `rm -r {}` then `nanobert fetch`",
+                    dir.display(),
+                    dir.display()
+                )));
+            }
+            let name = cli.model.as_ref().map_or("all-MiniLM-L6-v2".into(), |m| m.display().to_string());
+            outln!("{name} is in {} (verified: config, weights and tokenizer load)", dir.display());
+        }
+        Command::Graph(args) => {
+            let ckpt = open(cli)?;
+            let model = graph_command::load(&ckpt)?;
+            if cli.precision != Precision::F32 {
+                let tok = nanobert::text::Tokenizer::from_checkpoint(&ckpt, 512)?;
+                let plan = pipeline::precision_plan(&model, &model, &tok, cli.precision)?;
+                nanobert::quant::to_precision(&model, &plan)?;
+            }
+            let passes = graph_command::passes(args, &fusion(cli)?)?;
+            outln!("{}", graph_command::report(&model, args, &passes)?.trim_end());
+        }
+        Command::Print => {
+            let ckpt = open(cli)?;
+            let (tree, params) = pipeline::describe(&ckpt)?;
+            outln!("{tree}");
+            outln!("parameters: {params}");
+            outln!("{}", pipeline::weight_bytes_line(&ckpt)?);
+        }
+        _ => return Err(Error::Input("not a command of this file".into())),
+    }
+    Ok(())
+}

@@ -1,0 +1,102 @@
+//! `nanobert fill-mask`, `embed`, `similarity`, `forward` and `demo`: the model run on texts.
+
+use nanobert::pipeline::{self, Embedder, FillMask};
+use nanobert::{Error, Result};
+
+use crate::args::{Cli, Command};
+use crate::embed_commands::{demo, similarity_table};
+use crate::session::*;
+
+/// Runs the command `cli` holds (one of this file's).
+pub(crate) fn run(cli: &Cli) -> Result<()> {
+    match &cli.command {
+        Command::FillMask { top_k, json, input, texts } => {
+            let top_k = *top_k as usize;
+            let fm: FillMask = load_pipeline(cli)?;
+            if let Some(path) = input {
+                let lines = nanobert::stream::Texts::new(input_reader(path)?);
+                let mut stdout = std::io::stdout().lock();
+                let t = nanobert::stream::fill_mask_jsonl(&fm, lines, top_k, &mut stdout, !cli.allow_non_finite);
+                return t.map(warn_truncation);
+            }
+            let texts = strs(texts);
+            check_and_warn(&fm.tokenizer, &texts)?;
+            let results = fm.predict(&texts, top_k)?;
+            if !cli.allow_non_finite {
+                let scores: Vec<Vec<f32>> = results
+                    .iter()
+                    .map(|r| r.masks.iter().flat_map(|m| m.top.iter().map(|c| c.score)).collect())
+                    .collect();
+                let rows = scores.iter().map(Vec::as_slice);
+                nanobert::finite::check_rows(&fm.model.bert, &fm.tokenizer, &texts, rows, "fill-mask scores", 1)?;
+            }
+            for r in results {
+                if *json {
+                    outln!("{}", serde_json::to_string(&r).map_err(|e| Error::Input(e.to_string()))?);
+                } else {
+                    outln!("{}", pipeline::one_line(&r.text));
+                    for m in &r.masks {
+                        outln!("  [MASK] at token {}:", m.position);
+                        for c in &m.top {
+                            outln!("    {:<16} {:>6}  {:.4}", c.token, c.id, c.score);
+                        }
+                    }
+                }
+            }
+        }
+        Command::Embed { json, prompt, input, texts } => {
+            let e: Embedder = load_pipeline(cli)?;
+            if let Some(path) = input {
+                let lines = nanobert::stream::Texts::new(input_reader(path)?);
+                let mut stdout = std::io::stdout().lock();
+                return nanobert::stream::embed_jsonl(&e, prompt.as_deref(), lines, &mut stdout, !cli.allow_non_finite)
+                    .map(warn_truncation);
+            }
+            let texts = strs(texts);
+            check_and_warn(&e.tokenizer, &texts)?;
+            let vectors = e.embed_with_prompt(&texts, prompt.as_deref())?;
+            if !cli.allow_non_finite {
+                let rows = vectors.iter().map(Vec::as_slice);
+                nanobert::finite::check_rows(&e.model, &e.tokenizer, &texts, rows, "embedding", 1)?;
+            }
+            for (t, v) in texts.iter().zip(vectors) {
+                if *json {
+                    let line = serde_json::json!({ "text": t, "embedding": v });
+                    outln!("{line}");
+                } else {
+                    let head: Vec<String> = v.iter().take(6).map(|x| format!("{x:+.4}")).collect();
+                    outln!("{}\n  [{}, ...] ({} dims)", pipeline::one_line(t), head.join(", "), v.len());
+                }
+            }
+        }
+        Command::Similarity { query, docs } => {
+            let e: Embedder = load_pipeline(cli)?;
+            similarity_table(&e, query, &strs(docs), !cli.allow_non_finite)?;
+        }
+        Command::Forward { out, texts } => {
+            check_out_path(out)?;
+            let ckpt = open(cli)?;
+            let texts = strs(texts);
+            let f = pipeline::forward_at(&ckpt, &texts, cli.precision, fusion(cli)?)?;
+            warn_unused(&ckpt);
+            if !cli.allow_non_finite {
+                use nanobert::finite::{check_rows, first_non_finite, non_finite_error};
+                let h = f.last_hidden_state.to_vec();
+                let logits_bad = f.logits.as_ref().is_some_and(|l| first_non_finite(&l.to_vec()).is_some());
+                if logits_bad || first_non_finite(&h).is_some() {
+                    let cfg = nanobert::bert::BertConfig::from_json(&ckpt.config_json)?;
+                    let model = nanobert::bert::BertModel::load(&ckpt.weights, "bert.", &cfg, false)?;
+                    let tok = nanobert::text::Tokenizer::from_checkpoint(&ckpt, pipeline::max_len(&ckpt, &cfg))?;
+                    let rows = h.chunks((h.len() / f.batch.batch.max(1)).max(1));
+                    check_rows(&model, &tok, &texts, rows, "last hidden state", 1)?;
+                    return Err(non_finite_error("the MLM logits", None));
+                }
+            }
+            f.save(out)?;
+            outln!("wrote {} (batch {}, seq {})", out.display(), f.batch.batch, f.batch.seq_len);
+        }
+        Command::Demo { mlm } => demo(cli, mlm.as_deref())?,
+        _ => return Err(Error::Input("not a command of this file".into())),
+    }
+    Ok(())
+}

@@ -1,0 +1,223 @@
+//! # One way to load a pipeline with the options that change how its model runs
+//!
+//! Every pipeline ([`Embedder`], [`FillMask`], [`Classifier`], [`Reranker`],
+//! [`TokenClassifier`], [`QuestionAnswerer`]) loads from a checkpoint in f32 with every
+//! fusion on. Running it in another precision or without a fusion used to be two calls copied
+//! from face to face (a precision plan, then a conversion, and a field to set); now it is a
+//! builder, the same for all six and for every face (the command line, the server, Python):
+//!
+//! ```no_run
+//! use nanobert::bert::Fusion;
+//! use nanobert::pipeline::{Embedder, Pipeline};
+//! use nanobert::quant::Precision;
+//!
+//! # fn main() -> nanobert::Result<()> {
+//! let embedder: Embedder = Embedder::builder()
+//!     .precision(Precision::Int8) // SmoothQuant-calibrated int8, value projections in bf16
+//!     .fusion(Fusion::from_no_fuse(&["qkv"])?) // every fusion but the fused QKV GEMM
+//!     .open("path/to/all-MiniLM-L6-v2".as_ref())?;
+//! let vectors = embedder.embed(&["A man is eating food."])?;
+//! # Ok(()) }
+//! ```
+//!
+//! The precision is applied to the whole model, head included, with the plan of
+//! [`precision_plan`] (int8 calibrates on built-in text, so building an int8 pipeline runs a
+//! few forward passes on the current rayon pool).
+
+use std::marker::PhantomData;
+use std::path::Path;
+
+use super::{Classifier, Embedder, FillMask, QuestionAnswerer, Reranker, TokenClassifier, precision_plan};
+use crate::Result;
+use crate::bert::{BertModel, Fusion};
+use crate::io::Checkpoint;
+use crate::nn::Module;
+use crate::quant::Precision;
+use crate::text::Tokenizer;
+
+/// A task pipeline: something that loads from a checkpoint and runs one BERT encoder (with
+/// whatever head the task needs) over a tokenizer. [`Pipeline::builder`] loads one with options.
+pub trait Pipeline: Sized {
+    /// The task's name in messages (`embed`, `fill-mask`, `classify`, `rerank`, `ner`, `qa`).
+    const TASK: &'static str;
+
+    /// The pipeline as the checkpoint stores it: f32 weights, every fusion on (each type's
+    /// `from_checkpoint`). Errors name the file or setting that cannot be honoured.
+    fn load(ckpt: &Checkpoint) -> Result<Self>;
+
+    /// The module a precision converts: the whole model, head included.
+    fn root(&self) -> &dyn Module;
+
+    /// The encoder (the module calibration runs and fusion applies to).
+    fn encoder(&self) -> &BertModel;
+
+    /// The encoder, to set its fusions.
+    fn encoder_mut(&mut self) -> &mut BertModel;
+
+    /// The tokenizer calibration text goes through.
+    fn tokenizer(&self) -> &Tokenizer;
+
+    /// A builder with the defaults: f32, every fusion, non-finite weights refused.
+    fn builder() -> Builder<Self> {
+        Builder::default()
+    }
+}
+
+/// Loads a [`Pipeline`] with a precision and fusions ([`Pipeline::builder`]; see the module docs).
+#[derive(Debug)]
+pub struct Builder<P> {
+    precision: Precision,
+    fusion: Fusion,
+    check_finite: bool,
+    task: PhantomData<fn() -> P>,
+}
+
+impl<P> Default for Builder<P> {
+    fn default() -> Self {
+        Builder { precision: Precision::F32, fusion: Fusion::all(), check_finite: true, task: PhantomData }
+    }
+}
+
+impl<P> Clone for Builder<P> {
+    fn clone(&self) -> Self {
+        Builder { ..*self }
+    }
+}
+
+impl<P: Pipeline> Builder<P> {
+    /// How the Linear weights are stored and multiplied (default f32): f16 and bf16 convert
+    /// every Linear; int8 quantizes them per output channel with SmoothQuant factors
+    /// calibrated on [`crate::quant::CALIBRATION`] and keeps [`crate::quant::INT8_KEEP_BF16`]
+    /// in bf16.
+    pub fn precision(mut self, precision: Precision) -> Self {
+        self.precision = precision;
+        self
+    }
+
+    /// Which fusions of the forward pass run (default [`Fusion::all`]; see
+    /// [`Fusion::from_no_fuse`]). Outputs stay within 1e-5 of the unfused forward.
+    pub fn fusion(mut self, fusion: Fusion) -> Self {
+        self.fusion = fusion;
+        self
+    }
+
+    /// With `true`, [`Builder::open`] loads weights holding NaN or infinity instead of
+    /// refusing them (for debugging a broken checkpoint). Default `false`.
+    pub fn allow_non_finite(mut self, allow: bool) -> Self {
+        self.check_finite = !allow;
+        self
+    }
+
+    /// The precision this builder converts to.
+    pub fn precision_setting(&self) -> Precision {
+        self.precision
+    }
+
+    /// The fusions this builder sets.
+    pub fn fusion_setting(&self) -> Fusion {
+        self.fusion
+    }
+
+    /// Opens the checkpoint directory `dir` (checking its weights are finite unless
+    /// [`Builder::allow_non_finite`]) and builds the pipeline from it. Errors name the file,
+    /// tensor or setting that failed.
+    pub fn open(&self, dir: &Path) -> Result<P> {
+        self.build(&Checkpoint::open_with(dir, self.check_finite)?)
+    }
+
+    /// Builds the pipeline from an open checkpoint: loads it ([`Pipeline::load`]), sets the
+    /// fusions, converts the Linears to the precision. Errors: what loading the checkpoint
+    /// refuses (a missing head, a wrong architecture, a bad tokenizer), and a conversion that
+    /// fails, naming the Linear (e.g. a weight the int8 kernel cannot pack).
+    pub fn build(&self, ckpt: &Checkpoint) -> Result<P> {
+        let mut p = P::load(ckpt)?;
+        p.encoder_mut().fusion = self.fusion;
+        if self.precision != Precision::F32 {
+            let plan = precision_plan(p.root(), p.encoder(), p.tokenizer(), self.precision)?;
+            crate::quant::to_precision(p.root(), &plan)?;
+        }
+        Ok(p)
+    }
+}
+
+/// Implements [`Pipeline`] for a pipeline type whose model is reached by `$model` (the root)
+/// and `$bert` (its encoder).
+macro_rules! pipeline {
+    ($t:ty, $task:literal, |$s:ident| $root:expr, $bert:expr) => {
+        impl Pipeline for $t {
+            const TASK: &'static str = $task;
+            fn load(ckpt: &Checkpoint) -> Result<Self> {
+                <$t>::from_checkpoint(ckpt)
+            }
+            fn root(&self) -> &dyn Module {
+                let $s = self;
+                &$root
+            }
+            fn encoder(&self) -> &BertModel {
+                let $s = self;
+                &$bert
+            }
+            fn encoder_mut(&mut self) -> &mut BertModel {
+                let $s = self;
+                &mut $bert
+            }
+            fn tokenizer(&self) -> &Tokenizer {
+                &self.tokenizer
+            }
+        }
+    };
+}
+
+pipeline!(Embedder, "embed", |s| s.model, s.model);
+pipeline!(FillMask, "fill-mask", |s| s.model, s.model.bert);
+pipeline!(Classifier, "classify", |s| s.model, s.model.bert);
+pipeline!(Reranker, "rerank", |s| s.model, s.model.bert);
+pipeline!(TokenClassifier, "ner", |s| s.model, s.model.bert);
+pipeline!(QuestionAnswerer, "qa", |s| s.model, s.model.bert);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::quant::convert::linears;
+
+    fn fixture(name: &str) -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    }
+
+    /// Builds `P` from `dir` in int8 without the QKV fusion; every Linear of the whole model
+    /// (head included) is int8 but the value projections (bf16), and the encoder has the fusion.
+    fn check<P: Pipeline>(dir: &str) {
+        let fusion = Fusion::from_no_fuse(&["qkv"]).unwrap();
+        let p: P = P::builder().precision(Precision::Int8).fusion(fusion).open(&fixture(dir)).unwrap();
+        assert_eq!(p.encoder().fusion, fusion, "{}", P::TASK);
+        let all = linears(p.root());
+        assert!(all.len() > 12, "{}: only {} Linears", P::TASK, all.len());
+        for (path, l) in all {
+            let want = if path.contains("attention.self.value") { Precision::Bf16 } else { Precision::Int8 };
+            assert_eq!(l.precision(), want, "{} {path}", P::TASK);
+        }
+        let f: P = P::builder().open(&fixture(dir)).unwrap();
+        assert!(linears(f.root()).iter().all(|(_, l)| l.precision() == Precision::F32), "{}", P::TASK);
+        assert_eq!(f.encoder().fusion, Fusion::all());
+    }
+
+    #[test]
+    fn every_pipeline_builds_in_a_precision_with_fusions() {
+        check::<Embedder>("checkpoints/st-mean");
+        check::<FillMask>("tiny-bert");
+        check::<Classifier>("checkpoints/head-seqcls");
+        check::<Reranker>("checkpoints/head-rerank");
+        check::<TokenClassifier>("checkpoints/head-ner");
+        check::<QuestionAnswerer>("checkpoints/head-qa");
+    }
+
+    #[test]
+    fn errors_name_the_task_checkpoint() {
+        // A checkpoint of another architecture is refused by the loader, through the builder.
+        let e = Reranker::builder().precision(Precision::Int8).open(&fixture("checkpoints/head-ner"));
+        let msg = e.err().expect("a token classifier is no reranker").to_string();
+        assert!(msg.contains("BertForSequenceClassification") || msg.contains("rerank"), "{msg}");
+        let e = Embedder::builder().open(&fixture("no-such-checkpoint")).err().expect("no such directory");
+        assert!(e.to_string().contains("no-such-checkpoint"), "{e}");
+    }
+}
