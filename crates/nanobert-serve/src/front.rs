@@ -122,7 +122,7 @@ impl Front {
     }
 }
 
-/// The router every connection runs: the probes, then everything else through [`front_door`].
+/// The router every connection runs: the probes, then everything else through the front door (`front_door`).
 pub fn router(front: Arc<Front>) -> Router {
     Router::new().fallback(front_door).with_state(front)
 }

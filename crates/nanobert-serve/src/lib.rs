@@ -172,7 +172,7 @@ pub struct ClassifierHead {
     /// ([`ScoreFunction::for_head`]).
     pub predict_scores: ScoreFunction,
     /// Logit to `/rerank` score for a one-label checkpoint (a cross-encoder), as
-    /// sentence-transformers' `CrossEncoder` ([`cross_encoder_activation`]); `None` with more labels.
+    /// sentence-transformers' `CrossEncoder` ([`nanobert::pipeline::cross_encoder_activation`]); `None` with more labels.
     pub rerank_scores: Option<ScoreFunction>,
 }
 

@@ -16,7 +16,7 @@
 //! 4. the compute thread finishes the queue and stops; [`run`] returns `Ok` (exit code 0).
 //!
 //! Each connection is served by hyper's HTTP/1 server with `--read-timeout` on the request
-//! head; the [`front`](super::front) door applies it to the body.
+//! head; the [`front`] door applies it to the body.
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
