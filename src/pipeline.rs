@@ -12,6 +12,8 @@
 //!   answering);
 //! - `forward.rs`: the whole model on one batch (`nanobert forward`), describing a checkpoint, and
 //!   the precision plan;
+//! - `tokenizer_files.rs`: a checkpoint's tokenizer (the constructors of [`Tokenizer`] that
+//!   read a model directory);
 //! - `builder.rs`: one builder for all of them, with precision and fusion.
 
 use crate::bert::{BertConfig, BertInput};
@@ -25,6 +27,7 @@ mod fill_mask;
 mod forward;
 mod qa;
 mod tasks;
+mod tokenizer_files;
 pub use builder::{Builder, Pipeline};
 pub use embed::{Batching, Embedder, batch_plan, bucket_order, sub_batch};
 pub use fill_mask::{Candidate, FillMask, FillMaskResult, MaskPrediction, top_candidates, top_k_indices};
@@ -34,6 +37,7 @@ pub use tasks::{
     Classification, Classifier, Entity, LabelScore, Ranked, Reranker, ScoreFunction, TokenClassifier, TokenPrediction,
     cross_encoder_activation,
 };
+pub use tokenizer_files::bert_settings;
 
 /// How many texts go through the model at once (bounds memory on long inputs).
 pub const BATCH_SIZE: usize = 32;
