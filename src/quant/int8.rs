@@ -50,8 +50,9 @@
 //!
 //! ## The loops
 //!
-//! `gemm_i8` quantizes A (all rows, in parallel) straight into the buffer the kernel reads
-//! (`m x kp` bytes, `kp = k` rounded up to 4), then hands it, the panels and the dequantizing
+//! `gemm_i8` quantizes A (all rows, in parallel) straight into the packed tiles the kernel
+//! reads (`MR x kp` bytes per tile of MR rows, `kp = k` rounded up to 4, the 4 codes of each
+//! row adjacent per group of 4 k: `int8/quantizer.rs`), then hands them, the panels and the dequantizing
 //! epilogue to the one lower-precision driver (`driver.rs`: threads, row blocks, panels,
 //! tiles), which f16/bf16 share.
 //!
@@ -71,7 +72,7 @@ mod quantizer;
 mod reference;
 mod weights;
 
-pub use quantizer::{quantize_row, quantize_row_isa};
+pub use quantizer::{quantize_row, quantize_row_isa, quantize_row_packed_isa};
 pub(crate) use reference::Portable;
 pub use reference::linear_i8_ref;
 pub use weights::{PackedI8, quantize_weight_row};
@@ -227,23 +228,30 @@ pub fn gemm_i8(
     if m == 0 || n == 0 {
         return Ok(());
     }
-    // 1. Quantize A, one row per token, into the buffer the kernel reads.
+    // 1. Quantize A, one row per token, straight into the packed tiles the kernel reads (see
+    //    `int8/quantizer.rs`): once per call, read by every panel and every thread.
     let kp = w.groups * GROUP;
+    let mr = w.kernel.tile_shape().0;
+    let tile_len = mr * kp;
     let mut qa = QA_BUF.with(std::cell::Cell::take);
     qa.clear();
-    qa.resize(m * kp, 0);
+    qa.resize(m.div_ceil(mr) * tile_len, 0);
     let mut rows = vec![RowQuant { scale: 0.0, zero_point: 0 }; m];
     let (levels, offset) = (w.kernel.levels(), w.kernel.activation_offset());
-    let quantize = |(i, (q, r)): (usize, (&mut [u8], &mut RowQuant))| {
-        *r = quantize_row(&a[i * lda..i * lda + k], w.act_mul.as_deref(), levels, q);
-        if offset != 0 {
-            q[..k].iter_mut().for_each(|q| *q = q.wrapping_sub(offset as u8));
+    let mul = w.act_mul.as_deref();
+    let isa = Isa::best();
+    let quantize = |(t, (tile, rq)): (usize, (&mut [u8], &mut [RowQuant]))| {
+        for (r, rq) in rq.iter_mut().enumerate() {
+            let i = t * mr + r;
+            *rq = quantize_row_packed_isa(isa, &a[i * lda..i * lda + k], mul, levels, offset as u8, tile, mr, r);
         }
     };
-    if m * k >= 1 << 16 {
-        qa.par_chunks_mut(kp.max(1)).zip(rows.par_iter_mut()).enumerate().for_each(quantize);
+    if kp == 0 {
+        rows.iter_mut().for_each(|r| *r = quantize_row(&[], None, levels, &mut []));
+    } else if m * k >= 1 << 16 {
+        qa.par_chunks_mut(tile_len).zip(rows.par_chunks_mut(mr)).enumerate().for_each(quantize);
     } else {
-        qa.chunks_mut(kp.max(1)).zip(rows.iter_mut()).enumerate().for_each(quantize);
+        qa.chunks_mut(tile_len).zip(rows.chunks_mut(mr)).enumerate().for_each(quantize);
     }
     // 2. The blocked product, dequantized in the epilogue.
     let problem = Problem { m, n, kp, a: &qa, lda: kp, panels: &w.panels, panel_len: kp * w.nr };
@@ -329,18 +337,19 @@ pub(crate) fn check_matrix(
     }
 }
 
-// The contract of an int8 microkernel ([`LowpTile`] with `A = u8`, `B = i8`, `Acc = i32`):
-// for `i < h`, `j < NR`, `acc[i * NR + j] = Σ_g Σ_t a[i * lda + 4g + t] * b[g * 4 NR + 4j + t]`,
-// exact in i32, the bytes of `a` read as u8 codes (offset 0: VNNI, portable) or as i8
-// centred codes (offset 127: AVX2; see [`I8Kernel::activation_offset`]).
+// The contract of an int8 microkernel ([`LowpTile`] with `A = u8`, `B = i8`, `Acc = i32`,
+// `PACKED_A`): `a` is one packed tile of A (see `int8/quantizer.rs`) from the depth block's
+// first group on, and for `i < h`, `j < NR`,
+// `acc[i * NR + j] = Σ_g Σ_t a[(g * MR + i) * 4 + t] * b[g * 4 NR + 4j + t]`, exact in i32, the
+// bytes of `a` read as u8 codes (offset 0: VNNI, portable) or as i8 centred codes (offset
+// 127: AVX2; see [`I8Kernel::activation_offset`]). `lda` is not used.
 
 /// The checks every kernel does before touching raw pointers.
 #[inline]
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn check_tile(mr: usize, nr: usize, groups: usize, h: usize, a: &[u8], lda: usize, b: &[i8], acc: &[i32]) {
+pub(crate) fn check_tile(mr: usize, nr: usize, groups: usize, h: usize, a: &[u8], b: &[i8], acc: &[i32]) {
     assert!((1..=mr).contains(&h), "int8 tile: height {h} not in 1..={mr}");
-    assert!(lda >= groups * GROUP, "int8 tile: lda {lda} < {} codes", groups * GROUP);
-    assert!(a.len() >= (h - 1) * lda + groups * GROUP, "int8 tile: A rows shorter than {groups} groups");
+    let a_len = (groups * mr).saturating_sub(mr - h) * GROUP;
+    assert!(a.len() >= a_len, "int8 tile: packed A has {} bytes, {groups} groups of {h} rows need {a_len}", a.len());
     assert!(b.len() >= groups * GROUP * nr, "int8 tile: panel shorter than {groups} groups");
     assert!(acc.len() >= h * nr, "int8 tile: {} accumulators for {h} x {nr}", acc.len());
 }

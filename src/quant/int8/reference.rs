@@ -15,16 +15,17 @@ impl LowpTile for Portable {
     type Acc = i32;
     const MR: usize = 4;
     const NR: usize = 16;
-    fn tile(&self, kp: usize, h: usize, a: &[u8], lda: usize, b: &[i8], acc: &mut [i32], load: bool) {
+    const PACKED_A: bool = true;
+    fn tile(&self, kp: usize, h: usize, a: &[u8], _lda: usize, b: &[i8], acc: &mut [i32], load: bool) {
         let groups = kp / GROUP;
-        check_tile(Self::MR, Self::NR, groups, h, a, lda, b, acc);
+        check_tile(Self::MR, Self::NR, groups, h, a, b, acc);
         for i in 0..h {
             let out = &mut acc[i * Self::NR..(i + 1) * Self::NR];
             if !load {
                 out.fill(0);
             }
             for g in 0..groups {
-                let av = &a[i * lda + g * GROUP..][..GROUP];
+                let av = &a[(g * Self::MR + i) * GROUP..][..GROUP];
                 let bg = &b[g * GROUP * Self::NR..(g + 1) * GROUP * Self::NR];
                 for (j, o) in out.iter_mut().enumerate() {
                     *o += (0..GROUP).map(|t| av[t] as i32 * bg[j * GROUP + t] as i32).sum::<i32>();
