@@ -103,6 +103,7 @@ multiversion! {
     /// codes), written into row `row` of one packed tile of `mr` rows (see the module docs):
     /// the codes of k = 4g..4g+4 go to `tile[(g * mr + row) * 4..][..4]`, for every group of
     /// the `tile.len() / (4 mr)` the tile holds; k past `x.len()` get code 0 (not offset).
+    #[allow(clippy::too_many_arguments)]
     pub fn quantize_row_packed_isa(x: &[f32], mul: Option<&[f32]>, levels: u8, offset: u8, tile: &mut [u8], mr: usize, row: usize) -> RowQuant {
         let groups = tile.len() / (4 * mr);
         assert!(row < mr && groups * 4 >= x.len(), "packed quantizer: row {row} of {mr}, {groups} groups for {} values", x.len());
@@ -118,15 +119,15 @@ multiversion! {
         };
         for g in 0..whole {
             let dst = &mut tile[(g * mr + row) * 4..][..4];
-            for t in 0..4 {
-                dst[t] = code(value(4 * g + t), inv, zp, levels).wrapping_sub(offset);
+            for (t, q) in dst.iter_mut().enumerate() {
+                *q = code(value(4 * g + t), inv, zp, levels).wrapping_sub(offset);
             }
         }
         for g in whole..groups {
             let dst = &mut tile[(g * mr + row) * 4..][..4];
-            for t in 0..4 {
+            for (t, q) in dst.iter_mut().enumerate() {
                 let k = 4 * g + t;
-                dst[t] = if k < x.len() { code(value(k), inv, zp, levels).wrapping_sub(offset) } else { 0 };
+                *q = if k < x.len() { code(value(k), inv, zp, levels).wrapping_sub(offset) } else { 0 };
             }
         }
         params
