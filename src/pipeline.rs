@@ -284,6 +284,26 @@ pub fn batch_plan(lengths: &[usize], batching: Batching, size: usize) -> Vec<Vec
     order.chunks(size).map(<[usize]>::to_vec).collect()
 }
 
+/// Length bucketing by a token budget instead of a text count (the server's batches): the
+/// texts in [`bucket_order`], cut into consecutive groups of at most `max_tokens` *padded*
+/// tokens each (rows x the longest row of the group); a text longer than the budget gets a
+/// group of its own. Every index appears exactly once.
+pub fn token_budget_plan(lengths: &[usize], max_tokens: usize) -> Vec<Vec<usize>> {
+    let mut out: Vec<Vec<usize>> = Vec::new();
+    let mut group: Vec<usize> = Vec::new();
+    for i in bucket_order(lengths) {
+        // Sorted ascending, so text `i` is the longest of the group it joins.
+        if !group.is_empty() && (group.len() + 1) * lengths[i] > max_tokens {
+            out.push(std::mem::take(&mut group));
+        }
+        group.push(i);
+    }
+    if !group.is_empty() {
+        out.push(group);
+    }
+    out
+}
+
 /// Indices of the texts sorted by length (stable: equal lengths keep input order).
 pub fn bucket_order(lengths: &[usize]) -> Vec<usize> {
     let mut order: Vec<usize> = (0..lengths.len()).collect();
@@ -418,20 +438,44 @@ impl FillMask {
                 }
             }
             let hidden = self.model.bert.forward(&input(&batch)?, false)?.last_hidden_state;
-            let logits = self.model.logits_at(&hidden, &positions)?;
-            let probs = crate::ops::softmax(&logits, None)?;
-            let probs = probs.as_slice().unwrap_or(&[]);
-            let vocab = logits.shape()[1];
             let mut per_text: Vec<Vec<MaskPrediction>> = (0..chunk.len()).map(|_| Vec::new()).collect();
-            for (row, &(b, pos)) in positions.iter().enumerate() {
-                let top = top_candidates(&self.tokenizer, &probs[row * vocab..(row + 1) * vocab], top_k);
-                per_text[b].push(MaskPrediction { position: pos, top });
+            for (&(b, _), p) in positions.iter().zip(self.predictions_at(&hidden, &positions, |_| top_k)?) {
+                per_text[b].push(p);
             }
             for (text, masks) in chunk.iter().zip(per_text) {
                 results.push(FillMaskResult { text: text.to_string(), masks });
             }
         }
         Ok(results)
+    }
+}
+
+impl FillMask {
+    /// The candidates at `positions` (`(row, position)` pairs of `hidden`, the encoder's
+    /// `[batch, seq, hidden]` output), one [`MaskPrediction`] per position in order: the MLM
+    /// head on those rows only, softmax over the vocabulary, the `top_k(i)` most probable for
+    /// position `i`. [`FillMask::predict`] and the server's `/fill-mask` both end here.
+    pub fn predictions_at(
+        &self,
+        hidden: &Tensor,
+        positions: &[(usize, usize)],
+        top_k: impl Fn(usize) -> usize,
+    ) -> Result<Vec<MaskPrediction>> {
+        if positions.is_empty() {
+            return Ok(Vec::new());
+        }
+        let logits = self.model.logits_at(hidden, positions)?;
+        let probs = crate::ops::softmax(&logits, None)?;
+        let probs = probs.as_slice().unwrap_or(&[]);
+        let vocab = logits.shape()[1];
+        Ok(positions
+            .iter()
+            .enumerate()
+            .map(|(row, &(_, position))| MaskPrediction {
+                position,
+                top: top_candidates(&self.tokenizer, &probs[row * vocab..(row + 1) * vocab], top_k(row)),
+            })
+            .collect())
     }
 }
 
