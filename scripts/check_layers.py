@@ -59,7 +59,6 @@ PENDING_EDGES = {
     ("bert", "graph"),
 }
 PENDING_LONG = {
-    "quant/int8.rs",
     "bert/attention.rs",
 }
 
