@@ -2,13 +2,15 @@
 //! what is not a GEMM"): `forward_loop THREADS BATCH SEQ SECONDS [CHECKPOINT_DIR]`, the
 //! all-MiniLM-L6-v2 checkpoint by default. The forward is the one `nanobert bench --compare`
 //! times (`BertModel::forward` on the same seeded token ids, weights pre-packed by a warm-up
-//! call). Prints the fastest and the median repetition.
+//! call). Prints the fastest and the median repetition, then the profiler's tables (per module
+//! and per op, wall time on the calling thread: `nanobert::profile`) of ten more forwards.
 
 use std::path::PathBuf;
 use std::time::Instant;
 
 use nanobert::bert::{BertConfig, BertInput, BertModel};
 use nanobert::io::{Checkpoint, fetch};
+use nanobert::profile;
 use nanobert_bench::models::random_ids;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -39,5 +41,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     times.sort_by(f64::total_cmp);
     let (best, median) = (times[0], times[times.len() / 2]);
     println!("forward x{threads} {batch}x{seq}: best {best:.3} ms, median {median:.3} ms ({} reps)", times.len());
+    let (result, prof) = pool.install(|| {
+        profile::record(|| (0..10).try_for_each(|_| model.forward(&input, false).map(|_| ())))
+    });
+    result?;
+    println!("{}", prof.scoped("BertModel").tables(None));
     Ok(())
 }
