@@ -41,9 +41,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     times.sort_by(f64::total_cmp);
     let (best, median) = (times[0], times[times.len() / 2]);
     println!("forward x{threads} {batch}x{seq}: best {best:.3} ms, median {median:.3} ms ({} reps)", times.len());
-    let (result, prof) = pool.install(|| {
-        profile::record(|| (0..10).try_for_each(|_| model.forward(&input, false).map(|_| ())))
-    });
+    let (result, prof) =
+        pool.install(|| profile::record(|| (0..10).try_for_each(|_| model.forward(&input, false).map(|_| ()))));
     result?;
     println!("{}", prof.scoped("BertModel").tables(None));
     Ok(())

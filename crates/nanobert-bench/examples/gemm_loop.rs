@@ -46,6 +46,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         best = best.min(t.elapsed().as_secs_f64());
         reps += 1;
     }
-    println!("{imp} x{threads} {m}x{k}x{n} {layout}: {:.1} GFLOP/s ({reps} reps)", 2.0 * (m * k * n) as f64 / best / 1e9);
+    println!(
+        "{imp} x{threads} {m}x{k}x{n} {layout}: {:.1} GFLOP/s ({reps} reps)",
+        2.0 * (m * k * n) as f64 / best / 1e9
+    );
     Ok(())
 }

@@ -161,7 +161,18 @@ pub(crate) fn gemm_with_a<K: MicroKernel>(
                     // One A~ block: pack each panel just before its tiles (`streamed.rs`).
                     BSource::Matrix(b) if streamed::applies(m, blocks.mc, K::MR) => {
                         let next_kc = (pc + kc < k).then(|| kc_max.min(k - pc - kc));
-                        streamed::macro_block(kernel, blocks.mc, a, a_block, b, b_buf, block, next_kc, c.rb(), epilogue);
+                        streamed::macro_block(
+                            kernel,
+                            blocks.mc,
+                            a,
+                            a_block,
+                            b,
+                            b_buf,
+                            block,
+                            next_kc,
+                            c.rb(),
+                            epilogue,
+                        );
                         continue;
                     }
                     BSource::Matrix(b) => {
