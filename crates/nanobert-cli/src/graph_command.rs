@@ -4,7 +4,8 @@
 use std::path::PathBuf;
 
 use nanobert::bert::{BertConfig, BertModel, Fusion};
-use nanobert::graph::{Passes, Want, compile, trace};
+use nanobert::bert::{Want, compile, trace};
+use nanobert::graph::Passes;
 use nanobert::io::Checkpoint;
 use nanobert::{Error, Result};
 
