@@ -29,7 +29,7 @@ mod qa;
 mod tasks;
 mod tokenizer_files;
 pub use builder::{Builder, Pipeline};
-pub use embed::{Batching, Embedder, batch_plan, bucket_order, sub_batch, token_budget_plan};
+pub use embed::{Batching, CALL_COST_TOKENS, Embedder, batch_plan, bucket_order, sub_batch, token_budget_plan};
 pub use fill_mask::{Candidate, FillMask, FillMaskResult, MaskPrediction, top_candidates, top_k_indices};
 pub use forward::{ForwardOutputs, describe, forward, forward_at, precision_plan, weight_bytes_line};
 pub use qa::{Answer, QaOptions, QuestionAnswerer};
