@@ -15,7 +15,7 @@ use crate::{Error, Result, Tensor};
 mod builder;
 mod qa;
 mod tasks;
-pub use builder::{Builder, Pipeline};
+pub use builder::{Builder, Pipeline, Threaded, max_threads, thread_pool};
 pub use qa::{Answer, QaOptions, QuestionAnswerer};
 pub use tasks::{
     Classification, Classifier, Entity, LabelScore, Ranked, Reranker, ScoreFunction, TokenClassifier, TokenPrediction,
