@@ -26,7 +26,7 @@ mod forward;
 mod qa;
 mod tasks;
 pub use builder::{Builder, Pipeline, Threaded, max_threads, thread_pool};
-pub use embed::{Batching, Embedder, batch_plan, bucket_order, sub_batch};
+pub use embed::{Batching, Embedder, batch_plan, bucket_order, sub_batch, token_budget_plan};
 pub use fill_mask::{Candidate, FillMask, FillMaskResult, MaskPrediction, top_candidates, top_k_indices};
 pub use forward::{ForwardOutputs, describe, forward, forward_at, precision_plan, weight_bytes_line};
 pub use qa::{Answer, QaOptions, QuestionAnswerer};

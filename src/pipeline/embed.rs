@@ -166,6 +166,26 @@ pub fn batch_plan(lengths: &[usize], batching: Batching, size: usize) -> Vec<Vec
     order.chunks(size).map(<[usize]>::to_vec).collect()
 }
 
+/// Length bucketing by a token budget instead of a text count (the server's batches): the
+/// texts in [`bucket_order`], cut into consecutive groups of at most `max_tokens` *padded*
+/// tokens each (rows x the longest row of the group); a text longer than the budget gets a
+/// group of its own. Every index appears exactly once.
+pub fn token_budget_plan(lengths: &[usize], max_tokens: usize) -> Vec<Vec<usize>> {
+    let mut out: Vec<Vec<usize>> = Vec::new();
+    let mut group: Vec<usize> = Vec::new();
+    for i in bucket_order(lengths) {
+        // Sorted ascending, so text `i` is the longest of the group it joins.
+        if !group.is_empty() && (group.len() + 1) * lengths[i] > max_tokens {
+            out.push(std::mem::take(&mut group));
+        }
+        group.push(i);
+    }
+    if !group.is_empty() {
+        out.push(group);
+    }
+    out
+}
+
 /// Indices of the texts sorted by length (stable: equal lengths keep input order).
 pub fn bucket_order(lengths: &[usize]) -> Vec<usize> {
     let mut order: Vec<usize> = (0..lengths.len()).collect();

@@ -7,7 +7,7 @@ use super::{BATCH_SIZE, check_texts_numbered, input, max_len, quote};
 use crate::bert::{BertConfig, BertForMaskedLM};
 use crate::io::Checkpoint;
 use crate::text::Tokenizer;
-use crate::{Error, Result};
+use crate::{Error, Result, Tensor};
 
 /// One candidate for a masked position.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -99,20 +99,44 @@ impl FillMask {
                 }
             }
             let hidden = self.model.bert.forward(&input(&batch)?, false)?.last_hidden_state;
-            let logits = self.model.logits_at(&hidden, &positions)?;
-            let probs = crate::ops::softmax(&logits, None)?;
-            let probs = probs.as_slice().unwrap_or(&[]);
-            let vocab = logits.shape()[1];
             let mut per_text: Vec<Vec<MaskPrediction>> = (0..chunk.len()).map(|_| Vec::new()).collect();
-            for (row, &(b, pos)) in positions.iter().enumerate() {
-                let top = top_candidates(&self.tokenizer, &probs[row * vocab..(row + 1) * vocab], top_k);
-                per_text[b].push(MaskPrediction { position: pos, top });
+            for (&(b, _), p) in positions.iter().zip(self.predictions_at(&hidden, &positions, |_| top_k)?) {
+                per_text[b].push(p);
             }
             for (text, masks) in chunk.iter().zip(per_text) {
                 results.push(FillMaskResult { text: text.to_string(), masks });
             }
         }
         Ok(results)
+    }
+}
+
+impl FillMask {
+    /// The candidates at `positions` (`(row, position)` pairs of `hidden`, the encoder's
+    /// `[batch, seq, hidden]` output), one [`MaskPrediction`] per position in order: the MLM
+    /// head on those rows only, softmax over the vocabulary, the `top_k(i)` most probable for
+    /// position `i`. [`FillMask::predict`] and the server's `/fill-mask` both end here.
+    pub fn predictions_at(
+        &self,
+        hidden: &Tensor,
+        positions: &[(usize, usize)],
+        top_k: impl Fn(usize) -> usize,
+    ) -> Result<Vec<MaskPrediction>> {
+        if positions.is_empty() {
+            return Ok(Vec::new());
+        }
+        let logits = self.model.logits_at(hidden, positions)?;
+        let probs = crate::ops::softmax(&logits, None)?;
+        let probs = probs.as_slice().unwrap_or(&[]);
+        let vocab = logits.shape()[1];
+        Ok(positions
+            .iter()
+            .enumerate()
+            .map(|(row, &(_, position))| MaskPrediction {
+                position,
+                top: top_candidates(&self.tokenizer, &probs[row * vocab..(row + 1) * vocab], top_k(row)),
+            })
+            .collect())
     }
 }
 
