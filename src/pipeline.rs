@@ -14,7 +14,7 @@
 //!   the precision plan;
 //! - `tokenizer_files.rs`: a checkpoint's tokenizer (the constructors of [`Tokenizer`] that
 //!   read a model directory);
-//! - `builder.rs`: one builder for all of them, with precision and fusion.
+//! - `builder.rs`: one builder for all of them, with precision, fusion and threads.
 
 use crate::bert::{BertConfig, BertInput};
 use crate::io::Checkpoint;
@@ -28,7 +28,7 @@ mod forward;
 mod qa;
 mod tasks;
 mod tokenizer_files;
-pub use builder::{Builder, Pipeline};
+pub use builder::{Builder, Pipeline, Threaded, max_threads, thread_pool};
 pub use embed::{Batching, CALL_COST_TOKENS, Embedder, batch_plan, bucket_order, sub_batch, token_budget_plan};
 pub use fill_mask::{Candidate, FillMask, FillMaskResult, MaskPrediction, top_candidates, top_k_indices};
 pub use forward::{ForwardOutputs, describe, forward, forward_at, precision_plan, weight_bytes_line};
