@@ -353,9 +353,9 @@ mod tests {
         let here = b.build(&Checkpoint::open(&dir).unwrap()).unwrap();
         assert!(two.embed(&texts).unwrap() == here.embed(&texts).unwrap());
         for n in [0, max_threads() + 1] {
-            let e = Embedder::builder().threads(n).open_threaded(&dir).err().expect("refused");
+            let Err(e) = Embedder::builder().threads(n).open_threaded(&dir) else { panic!("threads {n} accepted") };
             assert!(e.to_string().starts_with(&format!("threads {n}: give 1 to")), "{e}");
-            let e = Embedder::builder().threads(n).open(&dir).err().expect("refused");
+            let Err(e) = Embedder::builder().threads(n).open(&dir) else { panic!("threads {n} accepted") };
             assert!(e.to_string().starts_with(&format!("threads {n}:")), "{e}");
         }
     }

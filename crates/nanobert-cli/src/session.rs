@@ -81,12 +81,12 @@ impl Session {
     /// (before any work): `--threads` out of range, an unknown `--no-fuse` name, `--no-fuse`,
     /// a `--precision` other than f32 or `--allow-non-finite` on a command they do not apply to.
     pub(crate) fn new(cli: &Cli) -> Result<Session> {
-        if let Some(n) = cli.threads {
-            if n == 0 || n > pipeline::max_threads() {
-                let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
-                let most = pipeline::max_threads();
-                return Err(Error::Input(format!("--threads {n}: give 1 to {most} (this machine has {cores} cores)")));
-            }
+        if let Some(n) = cli.threads
+            && (n == 0 || n > pipeline::max_threads())
+        {
+            let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+            let most = pipeline::max_threads();
+            return Err(Error::Input(format!("--threads {n}: give 1 to {most} (this machine has {cores} cores)")));
         }
         let fusion = Fusion::from_no_fuse(&cli.no_fuse).map_err(|e| Error::Input(format!("--no-fuse: {e}")))?;
         let scope = scope(&cli.command);
