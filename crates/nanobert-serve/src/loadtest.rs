@@ -14,7 +14,7 @@
 //! 3. the saturating throughput of each server: a closed-loop burst of many concurrent
 //!    requests gives a first guess; an open-loop step offered twice that overloads the server,
 //!    and what it achieves there (answers per second, the excess refused or queued) is the
-//!    saturating rate the sweep's fractions refer to ([`capacity`]);
+//!    saturating rate the sweep's fractions refer to (`capacity`);
 //! 4. an open-loop sweep at fractions of that throughput: p50/p90/p99, achieved
 //!    throughput, and how many requests were refused (429/503) and how fast.
 //!
