@@ -310,7 +310,9 @@ unsafe fn pack_group(src: *const f32, lds: usize, rows: usize, full: usize, dst:
             for r in 0..rows {
                 _mm_prefetch::<_MM_HINT_T0>(src.wrapping_add(r * lds + pb + 64) as *const i8);
             }
-            let (s, d) = (src.add(pb), dst.add(pb * ldd));
+            // `src` may lie past the data when `rows == 0` (an all-padding group): offset it with
+            // `wrapping_add`, and dereference it only for the `rows` rows that exist.
+            let (s, d) = (src.wrapping_add(pb), dst.add(pb * ldd));
             let block: [__m256; 8] = if rows == 8 {
                 std::array::from_fn(|i| _mm256_loadu_ps(s.add(i * lds)))
             } else {
