@@ -315,7 +315,65 @@ impl BlockIo<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::query_block;
+    use super::*;
+
+    /// softmax(Q Kᵀ / √d + mask) V, head by head, by the definition.
+    fn naive(shape: AttentionShape, q: &[f32], k: &[f32], v: &[f32], mask: &[f32]) -> Vec<f32> {
+        let AttentionShape { batch, seq, heads, head_dim: d } = shape;
+        let h = heads * d;
+        let mut out = vec![0.0f32; batch * seq * h];
+        for (bi, hi, i) in (0..batch).flat_map(|b| (0..heads).flat_map(move |x| (0..seq).map(move |i| (b, x, i)))) {
+            let row = |t: &[f32], j: usize| t[(bi * seq + j) * h + hi * d..][..d].to_vec();
+            let qi = row(q, i);
+            let scores: Vec<f32> = (0..seq)
+                .map(|j| {
+                    qi.iter().zip(row(k, j)).map(|(a, b)| a * b).sum::<f32>() / (d as f32).sqrt() + mask[bi * seq + j]
+                })
+                .collect();
+            let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let e: Vec<f32> = scores.iter().map(|s| (s - max).exp()).collect();
+            let sum: f32 = e.iter().sum();
+            for (j, w) in e.iter().enumerate() {
+                for (o, x) in out[(bi * seq + i) * h + hi * d..][..d].iter_mut().zip(row(v, j)) {
+                    *o += w / sum * x;
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn every_query_block_gives_the_definition() {
+        // Blocks of 128 (1 and 2 threads), 64 (4 threads) and 32 rows (8 threads); 100 tokens
+        // leave a short last block; the second sequence has masked keys.
+        for seq in [128, 100] {
+            let shape = AttentionShape { batch: 2, seq, heads: 3, head_dim: 16 };
+            let n = 2 * seq * 48;
+            let val = |i: usize, s: usize| ((i * s % 23) as f32 - 11.0) / 8.0;
+            let (q, k, v): (Vec<f32>, Vec<f32>, Vec<f32>) = (
+                (0..n).map(|i| val(i, 7)).collect(),
+                (0..n).map(|i| val(i, 5)).collect(),
+                (0..n).map(|i| val(i, 3)).collect(),
+            );
+            let mask: Vec<f32> = (0..2 * seq).map(|i| if i > seq + seq / 2 { -10000.0 } else { 0.0 }).collect();
+            let want = naive(shape, &q, &k, &v, &mask);
+            for threads in [1, 2, 4, 8] {
+                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                let mut got = vec![f32::NAN; n];
+                let qb = query_block(2, seq, threads);
+                pool.install(|| {
+                    let mut scratch = AttentionScratch::default();
+                    scratch.prepare(scratch_floats(seq, 16, false));
+                    attention_into(shape, &q, &k, &v, 48, &mask, &mut got, &scratch, AttentionKernel::fused())
+                })
+                .unwrap();
+                for (i, (a, b)) in got.iter().zip(&want).enumerate() {
+                    // Written so that a NaN fails too.
+                    assert!((a - b).abs() < 1e-4, "seq {seq}, {threads} threads (blocks of {qb}): [{i}] {a} vs {b}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn query_blocks_give_every_thread_an_even_share() {
