@@ -153,6 +153,14 @@ impl Module for BertSelfAttention {
             ("dropout".into(), &self.dropout),
         ]
     }
+    fn children_mut(&mut self) -> Vec<(String, &mut dyn Module)> {
+        vec![
+            ("query".into(), &mut self.query),
+            ("key".into(), &mut self.key),
+            ("value".into(), &mut self.value),
+            ("dropout".into(), &mut self.dropout),
+        ]
+    }
 }
 
 /// Rows of queries one attention task handles, for all heads: the unit of parallel work
@@ -432,6 +440,13 @@ impl Module for BertSelfOutput {
     fn children(&self) -> Vec<(String, &dyn Module)> {
         vec![("dense".into(), &self.dense), ("LayerNorm".into(), &self.LayerNorm), ("dropout".into(), &self.dropout)]
     }
+    fn children_mut(&mut self) -> Vec<(String, &mut dyn Module)> {
+        vec![
+            ("dense".into(), &mut self.dense),
+            ("LayerNorm".into(), &mut self.LayerNorm),
+            ("dropout".into(), &mut self.dropout),
+        ]
+    }
 }
 
 /// Self-attention followed by its output projection.
@@ -475,5 +490,8 @@ impl Module for BertAttention {
     }
     fn children(&self) -> Vec<(String, &dyn Module)> {
         vec![("self".into(), &self.self_), ("output".into(), &self.output)]
+    }
+    fn children_mut(&mut self) -> Vec<(String, &mut dyn Module)> {
+        vec![("self".into(), &mut self.self_), ("output".into(), &mut self.output)]
     }
 }

@@ -32,11 +32,11 @@ pub(crate) fn run(cli: &Cli) -> Result<()> {
         }
         Command::Graph(args) => {
             let ckpt = open(cli)?;
-            let model = graph_command::load(&ckpt)?;
+            let mut model = graph_command::load(&ckpt)?;
             if cli.precision != Precision::F32 {
                 let tok = nanobert::text::Tokenizer::from_checkpoint(&ckpt, 512)?;
                 let plan = pipeline::precision_plan(&model, &model, &tok, cli.precision)?;
-                nanobert::quant::to_precision(&model, &plan)?;
+                nanobert::nn::to_precision(&mut model, &plan)?;
             }
             let passes = graph_command::passes(args, &fusion(cli)?)?;
             outln!("{}", graph_command::report(&model, args, &passes)?.trim_end());

@@ -100,7 +100,8 @@ pub(crate) fn load(opts: &ServeOptions) -> Result<Loaded> {
         };
         (encoder, emb.head, dimensions, pooling.join(" -> "), None, emb.tokenizer, "embedding")
     };
-    set_precision(&encoder, &tokenizer, opts.precision)?;
+    let mut encoder = encoder;
+    set_precision(&mut encoder, &tokenizer, opts.precision)?;
     let mask_id = if matches!(encoder, Encoder::Mlm(_)) { tokenizer.mask_token_id() } else { None };
     let pad_id = tokenizer.pad_token_id();
     // A final Normalize is left to the request's `normalize` flag (TEI's behaviour, see
@@ -169,14 +170,20 @@ pub(crate) fn load(opts: &ServeOptions) -> Result<Loaded> {
 
 /// Converts the encoder's Linears to `p`, as every other command does (int8: SmoothQuant
 /// factors calibrated through the encoder on the library's calibration texts).
-fn set_precision(encoder: &Encoder, tokenizer: &Tokenizer, p: Precision) -> Result<()> {
+fn set_precision(encoder: &mut Encoder, tokenizer: &Tokenizer, p: Precision) -> Result<()> {
     if p == Precision::F32 {
         return Ok(());
     }
-    let (root, bert): (&dyn Module, &BertModel) = match encoder {
+    let (root, bert): (&dyn Module, &BertModel) = match &*encoder {
         Encoder::Bare(m) => (&**m, &**m),
         Encoder::Mlm(m) => (&**m, &m.bert),
         Encoder::Classifier(m) => (&**m, &m.bert),
     };
-    nanobert::quant::to_precision(root, &precision_plan(root, bert, tokenizer, p)?)
+    let plan = precision_plan(root, bert, tokenizer, p)?;
+    let root: &mut dyn Module = match encoder {
+        Encoder::Bare(m) => &mut **m,
+        Encoder::Mlm(m) => &mut **m,
+        Encoder::Classifier(m) => &mut **m,
+    };
+    nanobert::nn::to_precision(root, &plan)
 }
