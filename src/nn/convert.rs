@@ -4,7 +4,7 @@
 //! uses) and finds every Linear with its path, e.g. `encoder.layer.3.output.dense`.
 //! [`to_precision`] then gives each one the [`crate::quant::Storage`] a [`PrecisionPlan`] says
 //! (one default precision, per-path overrides, optional SmoothQuant factors from
-//! [`crate::nn::calibrate`]). The formats themselves are `quant`'s; this file only walks
+//! [`crate::nn::calibrate()`]). The formats themselves are `quant`'s; this file only walks
 //! modules.
 //!
 //! Conversion takes the model by `&mut`: while anyone else holds a reference to it (another
