@@ -59,7 +59,7 @@ PENDING_EDGES = {
     ("bert", "graph"),
 }
 PENDING_LONG = {
-    "pipeline.rs", "text/tokenizer.rs", "quant/int8.rs", "io/sentence_transformers.rs",
+    "text/tokenizer.rs", "io/sentence_transformers.rs",
     "bert/attention.rs",
 }
 

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use nanobert::io::Checkpoint;
-use nanobert::pipeline::{Batching, Embedder, bucket_order, sub_batch};
+use nanobert::pipeline::{Batching, Embedder, bucket_order, sub_batch, token_budget_plan};
 
 fn tiny() -> Embedder {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny-bert");
@@ -52,4 +52,20 @@ fn bucket_order_is_a_stable_sort_and_sub_batches_trim_padding() {
     assert!(sub.seq_len < all.seq_len);
     assert_eq!(sub.input_ids[..sub.seq_len], all.row_ids(1)[..sub.seq_len]);
     assert_eq!(sub.lengths(), vec![all.lengths()[1], all.lengths()[2]]);
+}
+
+#[test]
+fn token_budget_groups_respect_the_budget_and_cover_everything() {
+    // The server's batches: lengths in a scrambled order, groups of at most 32 padded tokens.
+    let lens = [10, 3, 100, 4, 30, 3, 10];
+    let plan = token_budget_plan(&lens, 32);
+    assert_eq!(plan, vec![vec![1, 5, 3], vec![0, 6], vec![4], vec![2]]);
+    for g in &plan {
+        let longest = g.iter().map(|&i| lens[i]).max().unwrap();
+        assert!(g.len() == 1 || g.len() * longest <= 32, "{g:?}");
+    }
+    let mut all: Vec<usize> = plan.concat();
+    all.sort();
+    assert_eq!(all, (0..lens.len()).collect::<Vec<_>>());
+    assert!(token_budget_plan(&[], 32).is_empty());
 }

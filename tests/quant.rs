@@ -305,6 +305,41 @@ fn check_half(kernel: HalfKernel, m: usize, k: usize, n: usize, seed: u64) {
     }
 }
 
+/// The packed quantizer (codes written straight into the int8 kernels' interleaved tile) gives
+/// the plain quantizer's row parameters and codes, minus the offset, at the places the layout
+/// says, for every instruction set this CPU has; the k padding is 0.
+#[test]
+fn packed_quantizer_matches_plain() {
+    use nanobert::ops::simd::Isa;
+    use nanobert::quant::int8::{quantize_row_isa, quantize_row_packed_isa};
+    for (len, seed) in [(1usize, 1u64), (4, 2), (7, 3), (33, 4), (64, 5), (130, 6)] {
+        let mut x = values(len, seed);
+        if seed == 6 {
+            x[5] = f32::NAN;
+        }
+        let mul: Vec<f32> = values(len, seed + 10).iter().map(|v| v.abs() + 0.5).collect();
+        let groups = len.div_ceil(4);
+        for mul in [None, Some(mul.as_slice())] {
+            for (levels, offset) in [(255u8, 0u8), (254, 127)] {
+                let mut plain = vec![0u8; groups * 4];
+                let want = quantize_row_isa(Isa::Scalar, &x, mul, levels, &mut plain);
+                for isa in Isa::supported() {
+                    for (mr, row) in [(1usize, 0usize), (4, 3), (14, 5)] {
+                        let mut tile = vec![0xAAu8; groups * 4 * mr];
+                        let got = quantize_row_packed_isa(isa, &x, mul, levels, offset, &mut tile, mr, row);
+                        assert_eq!(format!("{got:?}"), format!("{want:?}"), "{isa:?} len {len}");
+                        for kk in 0..groups * 4 {
+                            let q = tile[((kk / 4) * mr + row) * 4 + kk % 4];
+                            let expect = if kk < len { plain[kk].wrapping_sub(offset) } else { 0 };
+                            assert_eq!(q, expect, "{isa:?} len {len} mr {mr} k {kk}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn half_kernels_match_reference_on_edges() {
     for kernel in half_kernels() {

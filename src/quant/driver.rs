@@ -61,6 +61,11 @@ pub(crate) trait LowpTile: Copy + Send + Sync {
     /// k values per element of A (2 when A holds bf16 pairs). Each k value of the panel is
     /// NR elements of [`LowpTile::B`].
     const K_PER_A: usize = 1;
+    /// How A is laid out. `false`: row-major, row `i` of the tile at `a[i * lda..]`. `true`:
+    /// packed tiles (int8): the `MR` rows of a tile interleaved group by group, `MR` elements
+    /// of A per k value, so a depth block starting at k = `pc` starts `pc * MR` elements into
+    /// the tile, and a tile starting at row `r` (a multiple of MR) at `r * lda`.
+    const PACKED_A: bool = false;
     /// Fills (or, with `load`, adds to) `acc[..h * NR]`. Panics if a slice is too short or `h`
     /// is not in `1..=MR`.
     #[allow(clippy::too_many_arguments)]
@@ -168,7 +173,8 @@ fn slab<K: LowpTile, F: Finish<K::Acc>>(
                 let piece = &panel[pc * K::NR..];
                 for (t, r0) in (b0..b_end).step_by(K::MR).enumerate() {
                     let h = K::MR.min(b_end - r0);
-                    let a = &p.a[(i0 + r0) * p.lda + pc / K::K_PER_A..];
+                    let a_at = if K::PACKED_A { pc * K::MR } else { pc } / K::K_PER_A;
+                    let a = &p.a[(i0 + r0) * p.lda + a_at..];
                     kernel.tile(depth, h, a, p.lda, piece, &mut acc[t * tile_len..], pc > 0);
                 }
             }

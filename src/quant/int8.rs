@@ -50,17 +50,32 @@
 //!
 //! ## The loops
 //!
-//! `gemm_i8` quantizes A (all rows, in parallel) straight into the buffer the kernel reads
-//! (`m x kp` bytes, `kp = k` rounded up to 4), then hands it, the panels and the dequantizing
+//! `gemm_i8` quantizes A (all rows, in parallel) straight into the packed tiles the kernel
+//! reads (`MR x kp` bytes per tile of MR rows, `kp = k` rounded up to 4, the 4 codes of each
+//! row adjacent per group of 4 k: `int8/quantizer.rs`), then hands them, the panels and the dequantizing
 //! epilogue to the one lower-precision driver (`driver.rs`: threads, row blocks, panels,
 //! tiles), which f16/bf16 share.
+//!
+//! Files: this one (the kernels' names and shapes, the GEMM, the dequantizing epilogue),
+//! `int8/weights.rs` (quantizing and packing the weights), `int8/quantizer.rs` (quantizing the
+//! activations), `int8/reference.rs` (the portable kernel and the reference), `int8_x86.rs`
+//! (the SIMD microkernels).
 
 use rayon::prelude::*;
 
-use super::driver::{self, Finish, LowpTile, Problem};
+use super::driver::{self, Finish, Problem};
 use crate::ops::matmul::Epilogue;
 use crate::ops::simd::{Isa, multiversion};
 use crate::{Error, Result};
+
+mod quantizer;
+mod reference;
+mod weights;
+
+pub use quantizer::{quantize_row, quantize_row_isa, quantize_row_packed_isa};
+pub(crate) use reference::Portable;
+pub use reference::linear_i8_ref;
+pub use weights::{PackedI8, quantize_weight_row};
 
 /// k values per 32-bit lane: one `vpdpbusd` lane sums 4 products.
 pub const GROUP: usize = 4;
@@ -156,79 +171,6 @@ pub struct RowQuant {
     pub zero_point: i32,
 }
 
-/// Quantizes one weight row (an output channel) symmetrically to `-qmax..=qmax` (127). Returns the scale `max|w| / qmax` (1.0 for an all-zero row).
-/// `out.len() == w.len()`.
-pub fn quantize_weight_row(w: &[f32], qmax: i8, out: &mut [i8]) -> f32 {
-    let qmax = qmax as f32;
-    let absmax = w.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-    let scale = if absmax > 0.0 { absmax / qmax } else { 1.0 };
-    let inv = 1.0 / scale;
-    for (q, v) in out.iter_mut().zip(w) {
-        *q = (v * inv).round_ties_even().clamp(-qmax, qmax) as i8;
-    }
-    scale
-}
-
-/// Quantizes one activation row to `0..=levels` (see the module docs); `x[k] * mul[k]` is
-/// quantized when `mul` is given (SmoothQuant's division, folded in). Writes `x.len()` codes
-/// and zeros up to `out.len()` (the padding to a multiple of 4 k).
-pub fn quantize_row(x: &[f32], mul: Option<&[f32]>, levels: u8, out: &mut [u8]) -> RowQuant {
-    quantize_row_isa(Isa::best(), x, mul, levels, out)
-}
-
-/// Lanes of the quantizer's running minimum and maximum: one AVX-512 register.
-const QLANES: usize = 16;
-
-multiversion! {
-    /// The quantizer, compiled for `isa` (see `ops::simd`): written plainly, with the range
-    /// kept in 16 lanes so that the compiler can vectorize it. Every step is an exactly
-    /// rounded IEEE operation, so each copy gives the same codes bit for bit.
-    pub fn quantize_row_isa(x: &[f32], mul: Option<&[f32]>, levels: u8, out: &mut [u8]) -> RowQuant {
-        let (out, pad) = out.split_at_mut(x.len());
-        pad.fill(0);
-        let value = |k: usize| match mul {
-            Some(m) => x[k] * m[k],
-            None => x[k],
-        };
-        // NaN in `poison` if any value is NaN or infinite (a comparison skips a NaN).
-        let (mut lo, mut hi, mut poison) = ([0.0f32; QLANES], [0.0f32; QLANES], [0.0f32; QLANES]);
-        let whole = x.len() / QLANES * QLANES;
-        for k0 in (0..whole).step_by(QLANES) {
-            for t in 0..QLANES {
-                let v = value(k0 + t);
-                lo[t] = if v < lo[t] { v } else { lo[t] };
-                hi[t] = if v > hi[t] { v } else { hi[t] };
-                poison[t] += v * 0.0;
-            }
-        }
-        for k in whole..x.len() {
-            let v = value(k);
-            lo[0] = if v < lo[0] { v } else { lo[0] };
-            hi[0] = if v > hi[0] { v } else { hi[0] };
-            poison[0] += v * 0.0;
-        }
-        let lo = lo.iter().fold(0.0f32, |m, &v| if v < m { v } else { m });
-        let hi = hi.iter().fold(0.0f32, |m, &v| if v > m { v } else { m });
-        let poison: f32 = poison.iter().sum();
-        let levels_f = levels as f32;
-        let scale = (hi - lo) / levels_f;
-        if scale.is_nan() || poison.is_nan() || !scale.is_finite() {
-            out.fill(0);
-            return RowQuant { scale: f32::NAN, zero_point: 0 };
-        }
-        if scale == 0.0 {
-            out.fill(0); // an all-zero row
-            return RowQuant { scale: 1.0, zero_point: 0 };
-        }
-        let zero_point = (-lo / scale).round_ties_even().clamp(0.0, levels_f);
-        let inv = 1.0 / scale;
-        for (k, q) in out.iter_mut().enumerate() {
-            *q = ((value(k) * inv).round_ties_even() + zero_point).clamp(0.0, levels_f) as u8;
-        }
-        RowQuant { scale, zero_point: zero_point as i32 }
-    }
-}
-
 multiversion! {
     /// One row of the int8 epilogue, compiled for `isa`: `out[j] = dequantize(acc[j], ...)`
     /// (bias 0 without one), then GELU when asked (`gelu`).
@@ -259,123 +201,6 @@ pub fn dequantize(acc: i32, row: RowQuant, colsum: i32, w_scale: f32, bias: f32)
     ((acc - row.zero_point * colsum) as f32) * (row.scale * w_scale) + bias
 }
 
-/// A weight `[n, k]` (a Linear's `[out, in]`) quantized per output channel and packed into
-/// the panels of one int8 microkernel.
-#[derive(Clone, Debug)]
-pub struct PackedI8 {
-    k: usize,
-    n: usize,
-    kernel: I8Kernel,
-    /// Panel width NR of `kernel`; groups of 4 k per panel row.
-    nr: usize,
-    groups: usize,
-    /// `n.div_ceil(nr)` panels of `groups x nr x 4` codes: for group g, column j, the 4
-    /// weights `k = 4g..4g+4` are adjacent (one 32-bit lane of the kernel).
-    panels: Vec<i8>,
-    /// Per output channel: the weight scale `s_w` and `colsum = Σ_k q_w`.
-    scales: Vec<f32>,
-    colsum: Vec<i32>,
-    /// Per input channel: multiply activations by this before quantizing (SmoothQuant).
-    act_mul: Option<Vec<f32>>,
-}
-
-impl PackedI8 {
-    /// Quantizes and packs `w: [n, k]` (row-major, f32) for the best kernel of this CPU.
-    pub fn new(w: &[f32], n: usize, k: usize) -> Result<PackedI8> {
-        PackedI8::with_kernel(I8Kernel::best(), w, n, k, None)
-    }
-
-    /// [`PackedI8::new`] for a given kernel, optionally with SmoothQuant factors `smooth[k]`
-    /// (> 0): the weight's input column `k` is multiplied by `smooth[k]` before quantizing and
-    /// the activations are divided by it at run time, which leaves `x·Wᵀ` unchanged.
-    ///
-    /// Errors if the kernel is not supported here, `w` is not `n * k` values, a weight is not
-    /// finite, or `smooth` has the wrong length or a non-positive entry.
-    pub fn with_kernel(kernel: I8Kernel, w: &[f32], n: usize, k: usize, smooth: Option<&[f32]>) -> Result<PackedI8> {
-        if !kernel.is_supported() {
-            return Err(Error::invalid("PackedI8", format!("this CPU does not support the {} kernel", kernel.name())));
-        }
-        if w.len() != n * k {
-            return Err(Error::invalid("PackedI8", format!("weight has {} values, expected {n} x {k}", w.len())));
-        }
-        if let Some(i) = w.iter().position(|v| !v.is_finite()) {
-            return Err(Error::invalid("PackedI8", format!("weight value #{i} is {} (not finite)", w[i])));
-        }
-        if let Some(s) = smooth
-            && (s.len() != k || s.iter().any(|v| !(*v > 0.0 && v.is_finite())))
-        {
-            return Err(Error::invalid("PackedI8", format!("smoothing needs {k} positive factors, got {}", s.len())));
-        }
-        let (_, nr) = kernel.tile_shape();
-        let groups = k.div_ceil(GROUP);
-        let panel_len = groups * GROUP * nr;
-        let mut panels = vec![0i8; n.div_ceil(nr) * panel_len];
-        let mut scales = vec![0.0f32; n];
-        let mut colsum = vec![0i32; n];
-        let mut row = vec![0i8; k];
-        let mut smoothed = vec![0.0f32; k];
-        for j in 0..n {
-            let wj = &w[j * k..(j + 1) * k];
-            let wj = match smooth {
-                Some(s) => {
-                    smoothed.iter_mut().zip(wj.iter().zip(s)).for_each(|(o, (w, s))| *o = w * s);
-                    &smoothed[..]
-                }
-                None => wj,
-            };
-            scales[j] = quantize_weight_row(wj, kernel.weight_max(), &mut row);
-            colsum[j] = row.iter().map(|&q| q as i32).sum();
-            let (p, c) = (j / nr, j % nr);
-            for (kk, &q) in row.iter().enumerate() {
-                panels[p * panel_len + (kk / GROUP) * GROUP * nr + c * GROUP + kk % GROUP] = q;
-            }
-        }
-        let act_mul = smooth.map(|s| s.iter().map(|v| 1.0 / v).collect());
-        Ok(PackedI8 { k, n, kernel, nr, groups, panels, scales, colsum, act_mul })
-    }
-
-    /// Input features (k).
-    pub fn k(&self) -> usize {
-        self.k
-    }
-
-    /// Output features (n).
-    pub fn n(&self) -> usize {
-        self.n
-    }
-
-    /// The microkernel the panels were packed for.
-    pub fn kernel(&self) -> I8Kernel {
-        self.kernel
-    }
-
-    /// Whether SmoothQuant factors were folded in.
-    pub fn is_smoothed(&self) -> bool {
-        self.act_mul.is_some()
-    }
-
-    /// Bytes owned: codes (with padding), scales, column sums, smoothing factors.
-    pub fn bytes(&self) -> usize {
-        self.panels.capacity() + 8 * self.n + 4 * self.act_mul.as_ref().map_or(0, |v| v.len())
-    }
-
-    /// The weight the int8 codes stand for, `[n, k]` f32 (smoothing undone): for measuring
-    /// the quantization error of the weights alone.
-    pub fn dequantized_weight(&self) -> Vec<f32> {
-        let panel_len = self.groups * GROUP * self.nr;
-        let mut w = vec![0.0f32; self.n * self.k];
-        for j in 0..self.n {
-            let (p, c) = (j / self.nr, j % self.nr);
-            for kk in 0..self.k {
-                let q = self.panels[p * panel_len + (kk / GROUP) * GROUP * self.nr + c * GROUP + kk % GROUP];
-                let m = self.act_mul.as_ref().map_or(1.0, |m| m[kk]);
-                w[j * self.k + kk] = q as f32 * self.scales[j] * m;
-            }
-        }
-        w
-    }
-}
-
 /// `C = A·Wᵀ (+ bias) (then GELU)` with `W` int8 (see the module docs). `a: m x k` (row i at
 /// `i * lda`), `c: m x n` (row i at `i * ldc`), overwritten; the epilogue (bias `[n]`, then GELU) as `ops::matmul::Epilogue`.
 ///
@@ -403,23 +228,30 @@ pub fn gemm_i8(
     if m == 0 || n == 0 {
         return Ok(());
     }
-    // 1. Quantize A, one row per token, into the buffer the kernel reads.
+    // 1. Quantize A, one row per token, straight into the packed tiles the kernel reads (see
+    //    `int8/quantizer.rs`): once per call, read by every panel and every thread.
     let kp = w.groups * GROUP;
+    let mr = w.kernel.tile_shape().0;
+    let tile_len = mr * kp;
     let mut qa = QA_BUF.with(std::cell::Cell::take);
     qa.clear();
-    qa.resize(m * kp, 0);
+    qa.resize(m.div_ceil(mr) * tile_len, 0);
     let mut rows = vec![RowQuant { scale: 0.0, zero_point: 0 }; m];
     let (levels, offset) = (w.kernel.levels(), w.kernel.activation_offset());
-    let quantize = |(i, (q, r)): (usize, (&mut [u8], &mut RowQuant))| {
-        *r = quantize_row(&a[i * lda..i * lda + k], w.act_mul.as_deref(), levels, q);
-        if offset != 0 {
-            q[..k].iter_mut().for_each(|q| *q = q.wrapping_sub(offset as u8));
+    let mul = w.act_mul.as_deref();
+    let isa = Isa::best();
+    let quantize = |(t, (tile, rq)): (usize, (&mut [u8], &mut [RowQuant]))| {
+        for (r, rq) in rq.iter_mut().enumerate() {
+            let i = t * mr + r;
+            *rq = quantize_row_packed_isa(isa, &a[i * lda..i * lda + k], mul, levels, offset as u8, tile, mr, r);
         }
     };
-    if m * k >= 1 << 16 {
-        qa.par_chunks_mut(kp.max(1)).zip(rows.par_iter_mut()).enumerate().for_each(quantize);
+    if kp == 0 {
+        rows.iter_mut().for_each(|r| *r = quantize_row(&[], None, levels, &mut []));
+    } else if m * k >= 1 << 16 {
+        qa.par_chunks_mut(tile_len).zip(rows.par_chunks_mut(mr)).enumerate().for_each(quantize);
     } else {
-        qa.chunks_mut(kp.max(1)).zip(rows.iter_mut()).enumerate().for_each(quantize);
+        qa.chunks_mut(tile_len).zip(rows.chunks_mut(mr)).enumerate().for_each(quantize);
     }
     // 2. The blocked product, dequantized in the epilogue.
     let problem = Problem { m, n, kp, a: &qa, lda: kp, panels: &w.panels, panel_len: kp * w.nr };
@@ -505,83 +337,19 @@ pub(crate) fn check_matrix(
     }
 }
 
-// The contract of an int8 microkernel ([`LowpTile`] with `A = u8`, `B = i8`, `Acc = i32`):
-// for `i < h`, `j < NR`, `acc[i * NR + j] = Σ_g Σ_t a[i * lda + 4g + t] * b[g * 4 NR + 4j + t]`,
-// exact in i32, the bytes of `a` read as u8 codes (offset 0: VNNI, portable) or as i8
-// centred codes (offset 127: AVX2; see [`I8Kernel::activation_offset`]).
+// The contract of an int8 microkernel ([`LowpTile`] with `A = u8`, `B = i8`, `Acc = i32`,
+// `PACKED_A`): `a` is one packed tile of A (see `int8/quantizer.rs`) from the depth block's
+// first group on, and for `i < h`, `j < NR`,
+// `acc[i * NR + j] = Σ_g Σ_t a[(g * MR + i) * 4 + t] * b[g * 4 NR + 4j + t]`, exact in i32, the
+// bytes of `a` read as u8 codes (offset 0: VNNI, portable) or as i8 centred codes (offset
+// 127: AVX2; see [`I8Kernel::activation_offset`]). `lda` is not used.
 
 /// The checks every kernel does before touching raw pointers.
 #[inline]
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn check_tile(mr: usize, nr: usize, groups: usize, h: usize, a: &[u8], lda: usize, b: &[i8], acc: &[i32]) {
+pub(crate) fn check_tile(mr: usize, nr: usize, groups: usize, h: usize, a: &[u8], b: &[i8], acc: &[i32]) {
     assert!((1..=mr).contains(&h), "int8 tile: height {h} not in 1..={mr}");
-    assert!(lda >= groups * GROUP, "int8 tile: lda {lda} < {} codes", groups * GROUP);
-    assert!(a.len() >= (h - 1) * lda + groups * GROUP, "int8 tile: A rows shorter than {groups} groups");
+    let a_len = (groups * mr).saturating_sub(mr - h) * GROUP;
+    assert!(a.len() >= a_len, "int8 tile: packed A has {} bytes, {groups} groups of {h} rows need {a_len}", a.len());
     assert!(b.len() >= groups * GROUP * nr, "int8 tile: panel shorter than {groups} groups");
     assert!(acc.len() >= h * nr, "int8 tile: {} accumulators for {h} x {nr}", acc.len());
-}
-
-/// The portable microkernel: the contract as plain loops.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Portable;
-
-impl LowpTile for Portable {
-    type A = u8;
-    type B = i8;
-    type Acc = i32;
-    const MR: usize = 4;
-    const NR: usize = 16;
-    fn tile(&self, kp: usize, h: usize, a: &[u8], lda: usize, b: &[i8], acc: &mut [i32], load: bool) {
-        let groups = kp / GROUP;
-        check_tile(Self::MR, Self::NR, groups, h, a, lda, b, acc);
-        for i in 0..h {
-            let out = &mut acc[i * Self::NR..(i + 1) * Self::NR];
-            if !load {
-                out.fill(0);
-            }
-            for g in 0..groups {
-                let av = &a[i * lda + g * GROUP..][..GROUP];
-                let bg = &b[g * GROUP * Self::NR..(g + 1) * GROUP * Self::NR];
-                for (j, o) in out.iter_mut().enumerate() {
-                    *o += (0..GROUP).map(|t| av[t] as i32 * bg[j * GROUP + t] as i32).sum::<i32>();
-                }
-            }
-        }
-    }
-}
-
-/// The reference: [`gemm_i8`] as the formulas of the module docs, one output at a time, from
-/// the unpacked weight. `x: [m, k]`, `w: [n, k]` f32 (quantized here per output channel,
-/// smoothed by `smooth` when given) to `-qmax..=qmax`, activations to `0..=levels`, as the
-/// kernel's; returns `[m, n]`.
-#[allow(clippy::too_many_arguments)]
-pub fn linear_i8_ref(
-    x: &[f32],
-    m: usize,
-    k: usize,
-    w: &[f32],
-    n: usize,
-    bias: Option<&[f32]>,
-    smooth: Option<&[f32]>,
-    levels: u8,
-    qmax: i8,
-) -> Vec<f32> {
-    let mut qw = vec![0i8; n * k];
-    let mut sw = vec![0.0f32; n];
-    for j in 0..n {
-        let row: Vec<f32> = (0..k).map(|kk| w[j * k + kk] * smooth.map_or(1.0, |s| s[kk])).collect();
-        sw[j] = quantize_weight_row(&row, qmax, &mut qw[j * k..(j + 1) * k]);
-    }
-    let mul: Option<Vec<f32>> = smooth.map(|s| s.iter().map(|v| 1.0 / v).collect());
-    let mut y = vec![0.0f32; m * n];
-    let mut qa = vec![0u8; k];
-    for i in 0..m {
-        let rq = quantize_row(&x[i * k..(i + 1) * k], mul.as_deref(), levels, &mut qa);
-        for j in 0..n {
-            let acc: i32 = (0..k).map(|kk| qa[kk] as i32 * qw[j * k + kk] as i32).sum();
-            let colsum: i32 = qw[j * k..(j + 1) * k].iter().map(|&q| q as i32).sum();
-            y[i * n + j] = dequantize(acc, rq, colsum, sw[j], bias.map_or(0.0, |b| b[j]));
-        }
-    }
-    y
 }

@@ -5,7 +5,8 @@
 //!
 //! ```text
 //! b_v = panel[g][v*lanes .. (v+1)*lanes]        NR/lanes vector loads (each lane: 4 i8)
-//! for i in 0..H:  a = broadcast(A[i][4g..4g+4])  one 32-bit broadcast (4 u8)
+//! for i in 0..H:  a = broadcast(A[i][4g..4g+4])  one 32-bit broadcast (4 u8), from the
+//!                                                packed tile: bytes (g MR + i) 4 ..+4
 //!                 acc[i][v] += dot4(a, b_v)      VNNI: one vpdpbusd per vector
 //!                                                AVX2: vpsignb, vpmaddubsw,
 //!                                                      vpmaddwd(·, 1), vpaddd
@@ -51,22 +52,24 @@ impl LowpTile for Avx512Vnni {
     type Acc = i32;
     const MR: usize = 14;
     const NR: usize = 32;
-    fn tile(&self, kp: usize, h: usize, a: &[u8], lda: usize, b: &[i8], acc: &mut [i32], load: bool) {
+    const PACKED_A: bool = true;
+    fn tile(&self, kp: usize, h: usize, a: &[u8], _lda: usize, b: &[i8], acc: &mut [i32], load: bool) {
         let groups = kp / GROUP;
-        check_tile(Self::MR, Self::NR, groups, h, a, lda, b, acc);
+        check_tile(Self::MR, Self::NR, groups, h, a, b, acc);
         let (a, b, acc) = (a.as_ptr(), b.as_ptr(), acc.as_mut_ptr());
-        // SAFETY: `self` proves AVX512F + AVX512_VNNI; `check_tile` verified that A holds `h`
-        // rows of `groups * 4` bytes `lda` apart, the panel `groups * 4 * 32` bytes and `acc`
-        // `h * 32` values.
-        unsafe { by_height!(h, vnni512(groups, a, lda, b, acc, load), [1 2 3 4 5 6 7 8 9 10 11 12 13 14]) }
+        // SAFETY: `self` proves AVX512F + AVX512_VNNI; `check_tile` verified that the packed A
+        // holds `groups` groups of 14 rows (the last one `h` rows) of 4 bytes, the panel
+        // `groups * 4 * 32` bytes and `acc` `h * 32` values.
+        unsafe { by_height!(h, vnni512(groups, a, b, acc, load), [1 2 3 4 5 6 7 8 9 10 11 12 13 14]) }
     }
 }
 
 /// # Safety
-/// AVX512F + AVX512_VNNI; `a`: H rows of `4 groups` bytes, `lda` apart; `b`: `128 groups`
+/// AVX512F + AVX512_VNNI; `a`: a packed tile of 14 rows, `groups` groups (the last `H` rows)
+/// of 4 bytes per row; `b`: `128 groups`
 /// bytes; `acc`: `32 H` values.
 #[target_feature(enable = "avx512f,avx512vnni")]
-unsafe fn vnni512<const H: usize>(groups: usize, a: *const u8, lda: usize, b: *const i8, acc: *mut i32, load: bool) {
+unsafe fn vnni512<const H: usize>(groups: usize, a: *const u8, b: *const i8, acc: *mut i32, load: bool) {
     let mut lo = [_mm512_setzero_si512(); H];
     let mut hi = [_mm512_setzero_si512(); H];
     if load {
@@ -80,12 +83,14 @@ unsafe fn vnni512<const H: usize>(groups: usize, a: *const u8, lda: usize, b: *c
     }
     for g in 0..groups {
         // SAFETY: g < groups, so the panel bytes 128g..128g+128 and the A bytes
-        // i*lda+4g..+4 (i < H) are in bounds (see the function's contract).
+        // (14g + i) * 4..+4 (i < H) are in bounds (see the function's contract).
         unsafe {
             let b0 = _mm512_loadu_si512(b.add(g * 128) as *const _);
             let b1 = _mm512_loadu_si512(b.add(g * 128 + 64) as *const _);
             for i in 0..H {
-                let av = _mm512_set1_epi32((a.add(i * lda + g * GROUP) as *const i32).read_unaligned());
+                let av = _mm512_set1_epi32(
+                    (a.add((g * <Avx512Vnni as LowpTile>::MR + i) * GROUP) as *const i32).read_unaligned(),
+                );
                 lo[i] = _mm512_dpbusd_epi32(lo[i], av, b0);
                 hi[i] = _mm512_dpbusd_epi32(hi[i], av, b1);
             }
@@ -116,21 +121,23 @@ impl LowpTile for AvxVnni {
     type Acc = i32;
     const MR: usize = 6;
     const NR: usize = 16;
-    fn tile(&self, kp: usize, h: usize, a: &[u8], lda: usize, b: &[i8], acc: &mut [i32], load: bool) {
+    const PACKED_A: bool = true;
+    fn tile(&self, kp: usize, h: usize, a: &[u8], _lda: usize, b: &[i8], acc: &mut [i32], load: bool) {
         let groups = kp / GROUP;
-        check_tile(Self::MR, Self::NR, groups, h, a, lda, b, acc);
+        check_tile(Self::MR, Self::NR, groups, h, a, b, acc);
         let (a, b, acc) = (a.as_ptr(), b.as_ptr(), acc.as_mut_ptr());
-        // SAFETY: `self` proves AVX2 + AVX-VNNI; bounds as checked by `check_tile` (A: h rows
-        // of 4 groups bytes, panel: 64 groups bytes, acc: 16 h values).
-        unsafe { by_height!(h, vnni256(groups, a, lda, b, acc, load), [1 2 3 4 5 6]) }
+        // SAFETY: `self` proves AVX2 + AVX-VNNI; bounds as checked by `check_tile` (A: a packed
+        // tile of `groups` groups of 6 rows, the last `h`; panel: 64 groups bytes; acc: 16 h).
+        unsafe { by_height!(h, vnni256(groups, a, b, acc, load), [1 2 3 4 5 6]) }
     }
 }
 
 /// # Safety
-/// AVX2 + AVX-VNNI; `a`: H rows of `4 groups` bytes, `lda` apart; `b`: `64 groups` bytes;
+/// AVX2 + AVX-VNNI; `a`: a packed tile of 6 rows, `groups` groups (the last `H` rows) of 4
+/// bytes per row; `b`: `64 groups` bytes;
 /// `acc`: `16 H` values.
 #[target_feature(enable = "avx2,avxvnni")]
-unsafe fn vnni256<const H: usize>(groups: usize, a: *const u8, lda: usize, b: *const i8, acc: *mut i32, load: bool) {
+unsafe fn vnni256<const H: usize>(groups: usize, a: *const u8, b: *const i8, acc: *mut i32, load: bool) {
     let mut lo = [_mm256_setzero_si256(); H];
     let mut hi = [_mm256_setzero_si256(); H];
     if load {
@@ -143,12 +150,14 @@ unsafe fn vnni256<const H: usize>(groups: usize, a: *const u8, lda: usize, b: *c
         }
     }
     for g in 0..groups {
-        // SAFETY: g < groups: panel bytes 64g..64g+64 and A bytes i*lda+4g..+4 are in bounds.
+        // SAFETY: g < groups: panel bytes 64g..64g+64 and A bytes (MR g + i) * 4..+4 are in bounds.
         unsafe {
             let b0 = _mm256_loadu_si256(b.add(g * 64) as *const __m256i);
             let b1 = _mm256_loadu_si256(b.add(g * 64 + 32) as *const __m256i);
             for i in 0..H {
-                let av = _mm256_set1_epi32((a.add(i * lda + g * GROUP) as *const i32).read_unaligned());
+                let av = _mm256_set1_epi32(
+                    (a.add((g * <AvxVnni as LowpTile>::MR + i) * GROUP) as *const i32).read_unaligned(),
+                );
                 lo[i] = _mm256_dpbusd_avx_epi32(lo[i], av, b0);
                 hi[i] = _mm256_dpbusd_avx_epi32(hi[i], av, b1);
             }
@@ -179,12 +188,13 @@ impl LowpTile for Avx2 {
     type Acc = i32;
     const MR: usize = 4;
     const NR: usize = 16;
-    fn tile(&self, kp: usize, h: usize, a: &[u8], lda: usize, b: &[i8], acc: &mut [i32], load: bool) {
+    const PACKED_A: bool = true;
+    fn tile(&self, kp: usize, h: usize, a: &[u8], _lda: usize, b: &[i8], acc: &mut [i32], load: bool) {
         let groups = kp / GROUP;
-        check_tile(Self::MR, Self::NR, groups, h, a, lda, b, acc);
+        check_tile(Self::MR, Self::NR, groups, h, a, b, acc);
         let (a, b, acc) = (a.as_ptr(), b.as_ptr(), acc.as_mut_ptr());
         // SAFETY: `self` proves AVX2; bounds as checked by `check_tile`.
-        unsafe { by_height!(h, madd256(groups, a, lda, b, acc, load), [1 2 3 4]) }
+        unsafe { by_height!(h, madd256(groups, a, b, acc, load), [1 2 3 4]) }
     }
 }
 
@@ -195,9 +205,10 @@ impl LowpTile for Avx2 {
 /// pairs of those into i32: the 4-product lane sums of `vpdpbusd`, exactly.
 ///
 /// # Safety
-/// AVX2; `a`: H rows of `4 groups` bytes, `lda` apart; `b`: `64 groups` bytes; `acc`: `16 H`.
+/// AVX2; `a`: a packed tile of 4 rows, `groups` groups (the last `H` rows) of 4 bytes per
+/// row; `b`: `64 groups` bytes; `acc`: `16 H`.
 #[target_feature(enable = "avx2")]
-unsafe fn madd256<const H: usize>(groups: usize, a: *const u8, lda: usize, b: *const i8, acc: *mut i32, load: bool) {
+unsafe fn madd256<const H: usize>(groups: usize, a: *const u8, b: *const i8, acc: *mut i32, load: bool) {
     let ones = _mm256_set1_epi16(1);
     let mut lo = [_mm256_setzero_si256(); H];
     let mut hi = [_mm256_setzero_si256(); H];
@@ -211,13 +222,14 @@ unsafe fn madd256<const H: usize>(groups: usize, a: *const u8, lda: usize, b: *c
         }
     }
     for g in 0..groups {
-        // SAFETY: g < groups: panel bytes 64g..64g+64 and A bytes i*lda+4g..+4 are in bounds.
+        // SAFETY: g < groups: panel bytes 64g..64g+64 and A bytes (MR g + i) * 4..+4 are in bounds.
         unsafe {
             let b0 = _mm256_loadu_si256(b.add(g * 64) as *const __m256i);
             let b1 = _mm256_loadu_si256(b.add(g * 64 + 32) as *const __m256i);
             let (u0, u1) = (_mm256_abs_epi8(b0), _mm256_abs_epi8(b1));
             for i in 0..H {
-                let av = _mm256_set1_epi32((a.add(i * lda + g * GROUP) as *const i32).read_unaligned());
+                let av =
+                    _mm256_set1_epi32((a.add((g * <Avx2 as LowpTile>::MR + i) * GROUP) as *const i32).read_unaligned());
                 let p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(u0, _mm256_sign_epi8(av, b0)), ones);
                 lo[i] = _mm256_add_epi32(lo[i], p0);
                 let p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(u1, _mm256_sign_epi8(av, b1)), ones);
@@ -257,7 +269,7 @@ mod tests {
         let mut acc = [0i32; 16];
         for (a, w) in [(127i8, 127i8), (-127, 127), (127, -127), (-127, -127), (-1, -127), (0, -127)] {
             let codes = [a as u8; 4];
-            k.tile(4, 1, &codes, 4, &[w; 64], &mut acc, false);
+            k.tile(4, 1, &codes, 0, &[w; 64], &mut acc, false);
             assert_eq!(acc, [4 * a as i32 * w as i32; 16], "a = {a}, w = {w}");
         }
     }

@@ -71,6 +71,8 @@ pub fn rerank(r: &Reranker, query: &str, docs: &[String], as_json: bool) -> Resu
 /// `ner [--tokens] [--json] TEXT...`: entities (grouped like transformers' aggregation
 /// `simple`), or every token's label with `--tokens`.
 pub fn ner(t: &TokenClassifier, texts: &[String], tokens: bool, as_json: bool) -> Result<()> {
+    let cut = texts.iter().map(|text| t.tokenizer.dropped_tokens(text, None)).collect::<Result<Vec<_>>>()?;
+    warn_cut(cut.into_iter(), t.tokenizer.max_len());
     for text in texts {
         if tokens {
             let preds = t.predict_tokens(text)?;

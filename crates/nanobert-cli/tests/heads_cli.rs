@@ -74,10 +74,10 @@ fn cli_classify_rerank_ner_qa_json() {
     assert_eq!(lines[0]["answer"]["answer"], exp["pipeline"][0]["answer"]);
 }
 
-/// `classify` and `rerank` say on stderr when an input was longer than the model's limit (40
-/// tokens here; "hello" and "cat" are one token each), and `--json` carries the count.
+/// `classify`, `rerank` and `ner` say on stderr when an input was longer than the model's limit
+/// (40 tokens here; "hello" and "cat" are one token each), and `--json` carries the count.
 #[test]
-fn cli_classify_and_rerank_warn_about_truncation() {
+fn cli_classify_rerank_and_ner_warn_about_truncation() {
     let run = |model: &str, args: &[&str]| {
         let o = std::process::Command::new(env!("CARGO_BIN_EXE_nanobert"))
             .args(["--model", &dir(model)])
@@ -109,4 +109,13 @@ fn cli_classify_and_rerank_warn_about_truncation() {
         .map(|l| serde_json::from_str::<Value>(l).unwrap()["truncated_tokens"].as_u64().unwrap_or(0))
         .collect();
     assert_eq!(cut.iter().sum::<u64>(), 8);
+
+    let (out, err) = run("head-ner", &["ner", "--json", "hello cat", &long]);
+    assert_eq!(
+        err.trim_end(),
+        "warning: 1 text was longer than the model's limit of 40 tokens: truncated, 12 tokens dropped"
+    );
+    assert_eq!(out.lines().count(), 2, "{out}");
+    let (_, err) = run("head-ner", &["ner", "--tokens", "hello cat"]);
+    assert!(err.is_empty(), "no warning when nothing is cut: {err}");
 }

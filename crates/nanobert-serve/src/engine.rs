@@ -1,14 +1,16 @@
 //! # The model side of the server: one encoder, the heads, and what runs on the compute thread
 //!
 //! The [`batcher`](super::batcher) hands the compute thread a batch of jobs; [`Engine::run`]
-//! sorts all their texts by length, cuts them into model calls of at most `max_batch_tokens`
-//! padded tokens ([`buckets`]), runs the encoder once per call and then, per row, what the
-//! row's job asked for:
+//! sorts all their texts by length and cuts them into model calls of at most
+//! `max_batch_tokens` padded tokens (the library's length bucketing,
+//! [`token_budget_plan`]), runs the encoder once per call and then, per row, what the row's
+//! job asked for — with the library's pipelines, loaded by their builder
+//! ([`Pipeline::builder`](nanobert::pipeline::Pipeline::builder), see `load.rs`):
 //!
 //! | [`Task`] | after the encoder | needs |
 //! |---|---|---|
 //! | `Embed` | the checkpoint's sentence-transformers modules (or mean pooling) | any encoder |
-//! | `FillMask` | the MLM head at each `[MASK]`, softmax, top k | [`Encoder::Mlm`] |
+//! | `FillMask` | [`FillMask::predictions_at`]: the MLM head at each `[MASK]`, softmax, top k | [`Encoder::Mlm`] |
 //! | `Classify` | the pooler, then the classifier: logits `[num_labels]` | [`Encoder::Classifier`] |
 //!
 //! Logits leave the compute thread raw; the handlers turn them into scores (softmax, sigmoid)
@@ -18,39 +20,30 @@ use std::time::{Duration, Instant};
 
 use super::batcher::{Job, Output, Queue, Task};
 use super::metrics::Metrics;
-use nanobert::bert::heads::BertForSequenceClassification;
-use nanobert::bert::mlm::BertOnlyMLMHead;
 use nanobert::bert::pooling::normalize;
 use nanobert::bert::sentence::SentenceHead;
 use nanobert::bert::{BertInput, BertModel};
-use nanobert::pipeline::{MaskPrediction, top_candidates};
-use nanobert::text::Tokenizer;
+use nanobert::pipeline::{Classifier, FillMask, token_budget_plan};
 use nanobert::{Error, Result, Tensor};
 
 /// The encoder the server runs (one instance).
 pub enum Encoder {
     /// A bare encoder (e.g. a sentence-transformers model).
     Bare(Box<BertModel>),
-    /// An encoder with its masked-language-model head (fill-mask works too).
-    Mlm(Box<nanobert::bert::BertForMaskedLM>),
-    /// A `BertForSequenceClassification` (a classifier, or a cross-encoder reranker with one
-    /// label): `/predict` and `/rerank`.
-    Classifier(Box<BertForSequenceClassification>),
+    /// The fill-mask pipeline: an encoder with its masked-language-model head (embeddings
+    /// work too, from its encoder).
+    Mlm(Box<FillMask>),
+    /// The classification pipeline's `BertForSequenceClassification` (a classifier, or a
+    /// cross-encoder reranker with one label): `/predict` and `/rerank`.
+    Classifier(Box<Classifier>),
 }
 
 impl Encoder {
     fn bert(&self) -> &BertModel {
         match self {
             Encoder::Bare(m) => m,
-            Encoder::Mlm(m) => &m.bert,
-            Encoder::Classifier(m) => &m.bert,
-        }
-    }
-
-    fn mlm_head(&self) -> Option<&BertOnlyMLMHead> {
-        match self {
-            Encoder::Mlm(m) => Some(&m.cls),
-            _ => None,
+            Encoder::Mlm(m) => &m.model.bert,
+            Encoder::Classifier(m) => &m.model.bert,
         }
     }
 }
@@ -65,8 +58,6 @@ pub struct Engine {
     pub head: SentenceHead,
     /// Pad id used to fill short rows.
     pub pad_id: u32,
-    /// Decodes fill-mask candidates.
-    pub tokenizer: Tokenizer,
 }
 
 /// Where one text of one job sits: `(job, text index in the job)`.
@@ -75,7 +66,7 @@ type Slot = (usize, usize);
 impl Engine {
     /// Whether fill-mask can run (the checkpoint has an MLM head).
     pub fn has_mlm_head(&self) -> bool {
-        self.encoder.mlm_head().is_some()
+        matches!(self.encoder, Encoder::Mlm(_))
     }
 
     /// Runs a batch of jobs and answers each one. Errors (and panics) of the model become a
@@ -110,12 +101,12 @@ impl Engine {
             })
             .collect();
         // Length bucketing: all texts of the batch, shortest first, cut into model calls.
-        let mut slots: Vec<Slot> =
+        let slots: Vec<Slot> =
             jobs.iter().enumerate().flat_map(|(j, job)| (0..job.seqs.len()).map(move |i| (j, i))).collect();
-        let len = |&(j, i): &Slot| jobs[j].seqs[i].ids.len();
-        slots.sort_by_key(len);
-        for call in buckets(&slots.iter().map(len).collect::<Vec<_>>(), max_tokens) {
-            self.run_call(jobs, &slots[call], &mut outputs, metrics)?;
+        let lengths: Vec<usize> = slots.iter().map(|&(j, i)| jobs[j].seqs[i].ids.len()).collect();
+        for call in token_budget_plan(&lengths, max_tokens) {
+            let call: Vec<Slot> = call.into_iter().map(|k| slots[k]).collect();
+            self.run_call(jobs, &call, &mut outputs, metrics)?;
         }
         Ok(outputs)
     }
@@ -189,7 +180,7 @@ impl Engine {
         }
         let fill = rows(|t| matches!(t, Task::FillMask { .. }));
         if !fill.is_empty() {
-            self.fill_mask(jobs, slots, &fill, &hidden, seq, outputs)?;
+            self.fill_mask(jobs, slots, &fill, &hidden, outputs)?;
         }
         let classify = rows(|t| matches!(t, Task::Classify));
         if !classify.is_empty() {
@@ -201,7 +192,7 @@ impl Engine {
     /// Logits of the rows `rows` of a call: the classifier on their pooled `[CLS]` vectors
     /// (`pooled`: `[call rows, hidden]`), exactly `BertForSequenceClassification::forward`.
     fn classify(&self, slots: &[Slot], rows: &[usize], pooled: Option<&Tensor>, outputs: &mut [Output]) -> Result<()> {
-        let Encoder::Classifier(model) = &self.encoder else {
+        let Encoder::Classifier(classifier) = &self.encoder else {
             return Err(Error::Input("this model has no sequence-classification head".into()));
         };
         let pooled = pooled
@@ -214,6 +205,7 @@ impl Engine {
             gathered.extend_from_slice(&data[r * h..(r + 1) * h]);
         }
         // Dropout is the identity at inference.
+        let model = &classifier.model;
         let logits = model.classifier.forward(&Tensor::from_vec(gathered, &[rows.len(), h])?)?.contiguous();
         let n = model.head.num_labels();
         let logits = logits.as_slice().unwrap_or(&[]);
@@ -232,82 +224,36 @@ impl Engine {
         slots: &[Slot],
         rows: &[usize],
         hidden: &Tensor,
-        seq: usize,
         outputs: &mut [Output],
     ) -> Result<()> {
-        let head = self.encoder.mlm_head().ok_or_else(|| Error::Input("this model has no MLM head".into()))?;
-        let h = hidden.shape()[2];
-        let hidden = hidden.contiguous();
-        let data = hidden.as_slice().unwrap_or(&[]);
+        let Encoder::Mlm(fill) = &self.encoder else {
+            return Err(Error::Input("this model has no MLM head".into()));
+        };
         let mut positions = Vec::new(); // (row, position)
-        let mut gathered = Vec::new();
+        let mut top_ks = Vec::new();
         for &r in rows {
             let (j, i) = slots[r];
-            let Task::FillMask { mask_id, .. } = jobs[j].task else { continue };
+            let Task::FillMask { mask_id, top_k } = jobs[j].task else { continue };
             for (p, &id) in jobs[j].seqs[i].ids.iter().enumerate() {
                 if id == mask_id {
                     positions.push((r, p));
-                    gathered.extend_from_slice(&data[(r * seq + p) * h..(r * seq + p + 1) * h]);
+                    top_ks.push(top_k);
                 }
             }
         }
-        if positions.is_empty() {
-            return Ok(());
-        }
-        let logits = head.predictions.forward(&Tensor::from_vec(gathered, &[positions.len(), h])?)?;
-        let probs = nanobert::ops::softmax(&logits, None)?;
-        let probs = probs.as_slice().unwrap_or(&[]);
-        let vocab = logits.shape()[1];
-        for (row, &(r, p)) in positions.iter().enumerate() {
+        for (&(r, _), prediction) in positions.iter().zip(fill.predictions_at(hidden, &positions, |k| top_ks[k])?) {
             let (j, i) = slots[r];
-            let (Task::FillMask { top_k, .. }, Output::FillMask(out)) = (jobs[j].task, &mut outputs[j]) else {
-                continue;
-            };
-            let top = top_candidates(&self.tokenizer, &probs[row * vocab..(row + 1) * vocab], top_k);
-            out[i].push(MaskPrediction { position: p, top });
+            if let Output::FillMask(out) = &mut outputs[j] {
+                out[i].push(prediction);
+            }
         }
         Ok(())
     }
-}
-
-/// Cuts texts sorted by length (`lens`, ascending) into consecutive model calls of at most
-/// `max_tokens` padded tokens each (rows x the longest row of the call); a text longer than
-/// the budget gets a call of its own.
-pub fn buckets(lens: &[usize], max_tokens: usize) -> Vec<std::ops::Range<usize>> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    for (k, &len) in lens.iter().enumerate() {
-        let rows = k + 1 - start;
-        if rows > 1 && rows * len > max_tokens {
-            out.push(start..k);
-            start = k;
-        }
-    }
-    if start < lens.len() {
-        out.push(start..lens.len());
-    }
-    out
 }
 
 /// The compute thread's loop: batches until the queue is closed and drained.
 pub fn compute_loop(engine: &Engine, queue: &Queue, max_tokens: usize, max_wait: Duration, metrics: &Metrics) {
     while let Some(jobs) = queue.next_batch(max_tokens, max_wait) {
         engine.run(jobs, max_tokens, metrics);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn buckets_respect_the_token_budget_and_cover_everything() {
-        let lens = [3, 3, 4, 10, 10, 30, 100];
-        let b = buckets(&lens, 32);
-        assert_eq!(b, vec![0..3, 3..5, 5..6, 6..7]);
-        for r in &b {
-            assert!(r.len() == 1 || r.len() * lens[r.end - 1] <= 32, "{r:?}");
-        }
-        assert!(buckets(&[], 32).is_empty());
     }
 }

@@ -1,42 +1,38 @@
-//! # Loading a checkpoint for serving: the engine for the compute thread, the handlers' parts
+//! # Loading a checkpoint for serving: the engine for the compute thread, the handlers' state
+//!
+//! The model is loaded as every other face loads it: the library's pipelines
+//! ([`Embedder`], [`FillMask`], [`Classifier`]) built by [`Pipeline::builder`] with the
+//! server's `--precision` and fusions.
 
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
+use super::batcher::Queue;
 use super::engine::{Encoder, Engine};
-use super::{ClassifierHead, EmbeddingShape, Info, ServeOptions};
-use nanobert::bert::BertModel;
-use nanobert::bert::heads::{BertForSequenceClassification, HeadConfig};
+use super::metrics::Metrics;
+use super::{AppState, ClassifierHead, EmbeddingShape, Info, ServeOptions};
 use nanobert::bert::sentence::{SentenceHead, SentenceModule};
-use nanobert::bert::{BertConfig, BertForMaskedLM};
-use nanobert::io::{Checkpoint, SentenceTransformersConfig};
-use nanobert::nn::Module;
-use nanobert::pipeline::{Embedder, ScoreFunction, cross_encoder_activation, max_len, precision_plan};
-use nanobert::quant::Precision;
+use nanobert::io::Checkpoint;
+use nanobert::pipeline::{Classifier, Embedder, FillMask, Pipeline, cross_encoder_activation, max_len};
 use nanobert::text::Tokenizer;
 use nanobert::{Error, Result};
 
-/// What [`load`] gives: the engine for the compute thread, the parts of [`AppState`].
-pub(crate) struct Loaded {
-    pub engine: Engine,
-    pub tokenizer: Tokenizer,
-    pub truncating_tokenizer: Tokenizer,
-    pub max_len: usize,
-    pub mask_id: Option<u32>,
-    pub classifier: Option<ClassifierHead>,
-    pub sentence_transformers: Option<SentenceTransformersConfig>,
-    pub excludes_prompt: bool,
-    pub info: Info,
-    pub embedding: EmbeddingShape,
+/// What the handlers share with the compute thread: the queue, the counters, its liveness.
+pub(crate) struct Shared {
+    pub queue: Arc<Queue>,
+    pub metrics: Arc<Metrics>,
+    pub compute_alive: Arc<AtomicBool>,
 }
 
-/// Loads the engine and the handler state's parts from a checkpoint: a
+/// Loads the engine for the compute thread and the handlers' state from a checkpoint: a
 /// `BertForSequenceClassification` serves `/predict` (and `/rerank` with one label); any other
 /// BERT checkpoint serves embeddings (and fill-mask with an MLM head). Token classification and
 /// question answering are refused with a message naming the CLI command that runs them.
-pub(crate) fn load(opts: &ServeOptions) -> Result<Loaded> {
+pub(crate) fn load(opts: &ServeOptions, shared: Shared) -> Result<(Engine, AppState)> {
     let t0 = Instant::now();
     let ckpt = Checkpoint::open(&opts.model_dir)?;
-    let cfg = BertConfig::from_json(&ckpt.config_json)?;
+    let cfg = nanobert::bert::BertConfig::from_json(&ckpt.config_json)?;
     let max_len = max_len(&ckpt, &cfg);
     let architecture = ckpt.architecture().unwrap_or("BertModel").to_string();
     if let Some(command) = match architecture.as_str() {
@@ -58,26 +54,26 @@ pub(crate) fn load(opts: &ServeOptions) -> Result<Loaded> {
         truncating_tokenizer.prepend_lowercase();
     }
     let sentence_transformers = ckpt.sentence_transformers.clone();
-    let (encoder, head, dimensions, pooling, classifier, decoder, model_type) = if architecture
+    let fill_mask = ckpt.weights.contains("cls.predictions.transform.dense.weight");
+    let (encoder, head, dimensions, pooling, classifier, model_type) = if architecture
         == "BertForSequenceClassification"
     {
-        let head_cfg = HeadConfig::from_json(&ckpt.config_json, &cfg)?;
-        let rerank_scores = if head_cfg.num_labels() == 1 { Some(cross_encoder_activation(&ckpt)?) } else { None };
+        let model: Classifier = Classifier::builder().precision(opts.precision).fusion(opts.fusion).build(&ckpt)?;
+        let num_labels = model.model.head.num_labels();
+        let rerank_scores = if num_labels == 1 { Some(cross_encoder_activation(&ckpt)?) } else { None };
         let classifier = ClassifierHead {
-            id2label: head_cfg.id2label.clone(),
-            predict_scores: ScoreFunction::for_head(&head_cfg),
+            id2label: model.model.head.id2label.clone(),
+            predict_scores: model.score_function(),
             rerank_scores,
         };
-        let mut model = BertForSequenceClassification::load(&ckpt.weights, &cfg, head_cfg)?;
-        model.bert.fusion = opts.fusion;
         let kind = if rerank_scores.is_some() { "reranker" } else { "classifier" };
         let encoder = Encoder::Classifier(Box::new(model));
-        let decoder = Tokenizer::from_checkpoint(&ckpt, max_len)?;
-        (encoder, SentenceHead::mean(), cfg.hidden_size, "none".to_string(), Some(classifier), decoder, kind)
+        (encoder, SentenceHead::mean(), cfg.hidden_size, "none".to_string(), Some(classifier), kind)
     } else {
-        let mut emb = Embedder::from_checkpoint(&ckpt)?;
-        emb.model.pooler = None; // embeddings never use it: don't compute it per call
-        emb.model.fusion = opts.fusion;
+        // The embedding side (sentence-transformers modules, prompts); its own encoder is the
+        // one that runs unless the checkpoint has an MLM head, whose pipeline then holds it.
+        let embedder = if fill_mask { Embedder::builder() } else { Embedder::builder().precision(opts.precision) };
+        let mut emb: Embedder = embedder.fusion(opts.fusion).build(&ckpt)?;
         // The full width (before the checkpoint's `truncate_dim`, which the handlers apply).
         let truncate_dim = emb.sentence_transformers.as_mut().and_then(|st| st.truncate_dim.take());
         let dimensions = emb.dimension()?;
@@ -90,18 +86,16 @@ pub(crate) fn load(opts: &ServeOptions) -> Result<Loaded> {
             )));
         }
         let pooling: Vec<String> = emb.head.modules.iter().map(|m| m.describe()).collect();
-        let encoder = if ckpt.weights.contains("cls.predictions.transform.dense.weight") {
-            drop(emb.model); // the MLM model holds its own copy of the encoder
-            let mut mlm = BertForMaskedLM::load(&ckpt.weights, &cfg)?;
-            mlm.bert.fusion = opts.fusion;
-            Encoder::Mlm(Box::new(mlm))
+        let Embedder { mut model, head, .. } = emb;
+        let encoder = if fill_mask {
+            drop(model); // the fill-mask pipeline holds its own copy of the encoder
+            Encoder::Mlm(Box::new(FillMask::builder().precision(opts.precision).fusion(opts.fusion).build(&ckpt)?))
         } else {
-            Encoder::Bare(Box::new(emb.model))
+            model.pooler = None; // embeddings never use it: don't compute it per call
+            Encoder::Bare(Box::new(model))
         };
-        (encoder, emb.head, dimensions, pooling.join(" -> "), None, emb.tokenizer, "embedding")
+        (encoder, head, dimensions, pooling.join(" -> "), None, "embedding")
     };
-    let mut encoder = encoder;
-    set_precision(&mut encoder, &tokenizer, opts.precision)?;
     let mask_id = if matches!(encoder, Encoder::Mlm(_)) { tokenizer.mask_token_id() } else { None };
     let pad_id = tokenizer.pad_token_id();
     // A final Normalize is left to the request's `normalize` flag (TEI's behaviour, see
@@ -153,37 +147,26 @@ pub(crate) fn load(opts: &ServeOptions) -> Result<Loaded> {
         version: env!("CARGO_PKG_VERSION"),
     };
     let excludes_prompt = head.excludes_prompt();
-    let engine = Engine { encoder, head, pad_id, tokenizer: decoder };
-    Ok(Loaded {
-        engine,
+    let engine = Engine { encoder, head, pad_id };
+    let tokenizer_pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.io_threads)
+        .thread_name(|i| format!("nanobert-tokenize-{i}"))
+        .build()
+        .map_err(|e| Error::Input(format!("serve: tokenizer threads: {e}")))?;
+    let state = AppState {
+        queue: shared.queue,
         tokenizer,
         truncating_tokenizer,
-        max_len,
-        mask_id,
         classifier,
         sentence_transformers,
         excludes_prompt,
-        info,
         embedding: EmbeddingShape { default_dims, ends_normalized, inner_normalize },
-    })
-}
-
-/// Converts the encoder's Linears to `p`, as every other command does (int8: SmoothQuant
-/// factors calibrated through the encoder on the library's calibration texts).
-fn set_precision(encoder: &mut Encoder, tokenizer: &Tokenizer, p: Precision) -> Result<()> {
-    if p == Precision::F32 {
-        return Ok(());
-    }
-    let (root, bert): (&dyn Module, &BertModel) = match &*encoder {
-        Encoder::Bare(m) => (&**m, &**m),
-        Encoder::Mlm(m) => (&**m, &m.bert),
-        Encoder::Classifier(m) => (&**m, &m.bert),
+        tokenizer_pool,
+        max_len,
+        mask_id,
+        metrics: shared.metrics,
+        info,
+        compute_alive: shared.compute_alive,
     };
-    let plan = precision_plan(root, bert, tokenizer, p)?;
-    let root: &mut dyn Module = match encoder {
-        Encoder::Bare(m) => &mut **m,
-        Encoder::Mlm(m) => &mut **m,
-        Encoder::Classifier(m) => &mut **m,
-    };
-    nanobert::nn::to_precision(root, &plan)
+    Ok((engine, state))
 }

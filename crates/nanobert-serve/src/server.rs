@@ -27,9 +27,9 @@ use tokio::sync::oneshot;
 
 use super::batcher::Queue;
 use super::front::{self, Front};
-use super::load::{Loaded, load};
+use super::load::{Shared, load};
 use super::metrics::Metrics;
-use super::{AppState, Info, ServeOptions, engine, routes};
+use super::{Info, ServeOptions, engine, routes};
 use nanobert::{Error, Result};
 
 /// A running server; [`Server::shutdown`] stops it gracefully.
@@ -125,38 +125,10 @@ impl Server {
         };
 
         // Listening: now load (the probes answer meanwhile). On error, `server` drops and stops.
-        let Loaded {
-            engine,
-            tokenizer,
-            truncating_tokenizer,
-            max_len,
-            mask_id,
-            classifier,
-            sentence_transformers,
-            excludes_prompt,
-            info,
-            embedding,
-        } = load(opts)?;
-        let tokenizer_pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(opts.io_threads)
-            .thread_name(|i| format!("nanobert-tokenize-{i}"))
-            .build()
-            .map_err(|e| Error::Input(format!("serve: tokenizer threads: {e}")))?;
-        let state = Arc::new(AppState {
-            queue: queue.clone(),
-            tokenizer,
-            truncating_tokenizer,
-            classifier,
-            sentence_transformers,
-            excludes_prompt,
-            embedding,
-            tokenizer_pool,
-            max_len,
-            mask_id,
-            metrics: metrics.clone(),
-            info: info.clone(),
-            compute_alive: compute_alive.clone(),
-        });
+        let shared = Shared { queue: queue.clone(), metrics: metrics.clone(), compute_alive: compute_alive.clone() };
+        let (engine, state) = load(opts, shared)?;
+        let info = state.info.clone();
+        let state = Arc::new(state);
         let (max_tokens, max_wait) = (opts.max_batch_tokens, opts.max_wait);
         let (q, m) = (queue, metrics);
         server.compute = Some(
