@@ -20,9 +20,11 @@
 //! 4. **Depth blocks** of `KC` k values: the `KC x NR` piece of the panel stays in L1 while ...
 //! 5. **Tiles**: ... each MR-row tile of the block adds its `MR x NR` product over the depth
 //!    block to its accumulators (the first block starts them at zero, the next ones load and
-//!    add: the kernel's `load` flag). After the last depth block the epilogue turns the
-//!    block's tiles into f32 while they are hot in L1 (dequantize, bias, GELU) and stores them
-//!    into C, once.
+//!    add: the kernel's `load` flag). On the last depth block an epilogue that can
+//!    ([`Finish::IN_REGISTERS`]: int8's dequantize + bias) is applied by the kernel to the
+//!    accumulators still in registers, and the tile goes to C as f32, once; otherwise (f16,
+//!    bf16) the kernel stores the tile and the epilogue turns it into f32 while it is hot in
+//!    L1.
 //!
 //! `KC` and `MC` are the f32 GEMM's rules ([`BlockSizes::for_tile`], from the cache sizes the
 //! CPU reports) applied to the kernel's tile and the bytes of one packed weight value: on
@@ -72,10 +74,44 @@ pub(crate) trait LowpTile: Copy + Send + Sync {
     fn tile(&self, kp: usize, h: usize, a: &[Self::A], lda: usize, b: &[Self::B], acc: &mut [Self::Acc], load: bool);
 }
 
-/// The epilogue: turns one row of a finished tile into f32.
-pub(crate) trait Finish<Acc>: Sync {
+/// The epilogue: turns a finished tile into f32.
+pub(crate) trait Finish<K: LowpTile>: Sync {
+    /// True if [`Finish::last_block`] does the whole last depth block of a tile and writes C
+    /// (the epilogue in the kernel's registers); false if the driver runs the kernel on the
+    /// last block and then [`Finish::row`] on the stored tile.
+    const IN_REGISTERS: bool = false;
     /// Row `i` of C, columns `col..col + out.len()`: `out[j] = f(acc[j])`.
-    fn row(&self, i: usize, col: usize, acc: &[Acc], out: &mut [f32]);
+    fn row(&self, i: usize, col: usize, acc: &[K::Acc], out: &mut [f32]);
+    /// The last depth block of the tile whose rows start at row `i` of C (the kernel's
+    /// arguments as in [`LowpTile::tile`]), finished and written to `out[r][jc..jc + nr]`
+    /// (`out.len() == h`; columns `col..col + nr` of C). Only called when
+    /// [`Finish::IN_REGISTERS`].
+    #[allow(clippy::too_many_arguments)]
+    fn last_block(&self, _tile: LastBlock<'_, '_, K>, _out: &mut [&mut [f32]], _jc: usize) {
+        unreachable!("last_block is only called for an epilogue IN_REGISTERS")
+    }
+}
+
+/// One tile's last depth block, as [`Finish::last_block`] receives it.
+pub(crate) struct LastBlock<'a, 'k, K: LowpTile> {
+    /// The kernel.
+    pub kernel: &'k K,
+    /// Depth of the block in k values.
+    pub depth: usize,
+    /// Rows of the tile (`1..=MR`).
+    pub h: usize,
+    /// The tile's A from the block's first k on (a packed tile, or rows `lda` apart as the
+    /// driver's `Problem` says).
+    pub a: &'a [K::A],
+    /// The panel from the block's first k on.
+    pub b: &'a [K::B],
+    /// The accumulators of the earlier depth blocks (read when `load`).
+    pub acc: &'a mut [K::Acc],
+    pub load: bool,
+    /// Row of C of the tile's first row, column of C of its first column, columns to write.
+    pub i: usize,
+    pub col: usize,
+    pub nr: usize,
 }
 
 /// One product: `m x n` outputs over depth `kp`, A prepared, the weight packed.
@@ -98,7 +134,7 @@ pub(crate) struct Problem<'a, A, B> {
 
 /// `C = epilogue(A·W)` on all threads of the current rayon pool. `c: m x n`, row `i` at
 /// `i * ldc` (`ldc >= n`, checked by the caller along with every other length).
-pub(crate) fn gemm<K: LowpTile, F: Finish<K::Acc>>(
+pub(crate) fn gemm<K: LowpTile, F: Finish<K>>(
     kernel: K,
     p: &Problem<K::A, K::B>,
     finish: &F,
@@ -147,7 +183,7 @@ pub(crate) fn gemm<K: LowpTile, F: Finish<K::Acc>>(
 
 /// Rows `i0..i0 + c.len()` and columns `j0..j0 + c[0].len()` of C (`i0` a multiple of MR or
 /// 0, `j0` a multiple of NR): loops 2 to 5 of the module docs.
-fn slab<K: LowpTile, F: Finish<K::Acc>>(
+fn slab<K: LowpTile, F: Finish<K>>(
     kernel: K,
     p: &Problem<K::A, K::B>,
     finish: &F,
@@ -162,6 +198,8 @@ fn slab<K: LowpTile, F: Finish<K::Acc>>(
     let (mc, kc) = (mc.max(K::MR) / K::MR * K::MR, kc.max(16));
     let tile_len = K::MR * K::NR;
     let mut acc = vec![K::Acc::default(); mc.min(height.next_multiple_of(K::MR)) / K::MR * tile_len];
+    // With no depth at all (k = 0) there is no last block: the stored-tile path writes C.
+    let in_registers = F::IN_REGISTERS && p.kp > 0;
     for b0 in (0..height).step_by(mc) {
         let b_end = (b0 + mc).min(height);
         for jc in (0..width).step_by(K::NR) {
@@ -175,8 +213,18 @@ fn slab<K: LowpTile, F: Finish<K::Acc>>(
                     let h = K::MR.min(b_end - r0);
                     let a_at = if K::PACKED_A { pc * K::MR } else { pc } / K::K_PER_A;
                     let a = &p.a[(i0 + r0) * p.lda + a_at..];
-                    kernel.tile(depth, h, a, p.lda, piece, &mut acc[t * tile_len..], pc > 0);
+                    let acc = &mut acc[t * tile_len..];
+                    if in_registers && pc + depth == p.kp {
+                        let (load, i) = (pc > 0, i0 + r0);
+                        let tile = LastBlock { kernel: &kernel, depth, h, a, b: piece, acc, load, i, col, nr };
+                        finish.last_block(tile, &mut c[r0..r0 + h], jc);
+                    } else {
+                        kernel.tile(depth, h, a, p.lda, piece, acc, pc > 0);
+                    }
                 }
+            }
+            if in_registers {
+                continue;
             }
             for (t, r0) in (b0..b_end).step_by(K::MR).enumerate() {
                 let h = K::MR.min(b_end - r0);

@@ -310,7 +310,7 @@ struct AddBias<'a> {
     gelu: bool,
 }
 
-impl Finish<f32> for AddBias<'_> {
+impl<K: LowpTile<Acc = f32>> Finish<K> for AddBias<'_> {
     fn row(&self, _i: usize, col: usize, acc: &[f32], out: &mut [f32]) {
         out.copy_from_slice(acc);
         if let Some(b) = self.bias {

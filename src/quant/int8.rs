@@ -23,8 +23,10 @@
 //!
 //! The `z[i] colsum[j]` term is the **zero-point correction**: the hardware multiplies
 //! unsigned activations by signed weights, so the zero point comes out as one subtraction
-//! per output, not per product. The epilogue applies it, the two scales, the bias and,
-//! if asked, GELU, on the tile just computed (`dequantize`), then stores f32.
+//! per output, not per product. The epilogue applies it, the two scales and the bias
+//! (`dequantize`) inside the microkernel, on the accumulators of the last depth block while
+//! they are still in registers, and stores f32 to C; GELU, when asked, then runs over the
+//! tile's rows of C, just written (`I8Tile`).
 //!
 //! ## The microkernels (`int8_x86.rs`)
 //!
@@ -63,7 +65,7 @@
 
 use rayon::prelude::*;
 
-use super::driver::{self, Finish, Problem};
+use super::driver::{self, Finish, LastBlock, LowpTile, Problem};
 use crate::ops::matmul::Epilogue;
 use crate::ops::simd::{Isa, multiversion};
 use crate::{Error, Result};
@@ -304,7 +306,10 @@ struct Dequantize<'a> {
     isa: Isa,
 }
 
-impl Finish<i32> for Dequantize<'_> {
+impl<K: I8Tile> Finish<K> for Dequantize<'_> {
+    const IN_REGISTERS: bool = true;
+
+    /// The stored-tile path (k = 0 only): the same formula, one row at a time.
     fn row(&self, i: usize, col: usize, acc: &[i32], out: &mut [f32]) {
         let nr = out.len();
         let rq = self.rows[i];
@@ -315,6 +320,94 @@ impl Finish<i32> for Dequantize<'_> {
             crate::ops::activation::gelu_slice_isa(self.isa, out);
         }
     }
+
+    /// The last depth block with the dequantization in the kernel's registers; a tile
+    /// narrower than NR (the last panel of an odd N) is finished into a full-width scratch
+    /// tile, its parameters padded with zeros, and its `nr` columns copied out. GELU then runs
+    /// over the tile's rows of C, just written and still in L1.
+    fn last_block(&self, t: LastBlock<'_, '_, K>, out: &mut [&mut [f32]], jc: usize) {
+        let (h, col, nr) = (t.h, t.col, t.nr);
+        let mut ep = TileOut {
+            zero_point: [0; MAX_MR],
+            scale: [0.0; MAX_MR],
+            colsum: [0; MAX_NR],
+            w_scale: [0.0; MAX_NR],
+            bias: [0.0; MAX_NR],
+        };
+        for r in 0..h {
+            let rq = self.rows[t.i + r];
+            (ep.zero_point[r], ep.scale[r]) = (rq.zero_point - self.offset, rq.scale);
+        }
+        ep.colsum[..nr].copy_from_slice(&self.w.colsum[col..col + nr]);
+        ep.w_scale[..nr].copy_from_slice(&self.w.scales[col..col + nr]);
+        if let Some(b) = self.bias {
+            ep.bias[..nr].copy_from_slice(&b[col..col + nr]);
+        }
+        if nr == K::NR {
+            t.kernel.tile_dequant(t.depth, h, t.a, t.b, t.acc, t.load, &ep, out, jc);
+        } else {
+            let mut scratch = [0.0f32; MAX_MR * MAX_NR];
+            let mut rows: Vec<&mut [f32]> = scratch.chunks_mut(K::NR).take(h).collect();
+            t.kernel.tile_dequant(t.depth, h, t.a, t.b, t.acc, t.load, &ep, &mut rows, 0);
+            for (o, r) in out.iter_mut().zip(&rows) {
+                o[jc..jc + nr].copy_from_slice(&r[..nr]);
+            }
+        }
+        if self.gelu {
+            for o in out.iter_mut() {
+                crate::ops::activation::gelu_slice_isa(self.isa, &mut o[jc..jc + nr]);
+            }
+        }
+    }
+}
+
+/// The tallest and widest int8 tile (the AVX-512 kernel's 14 x 32).
+pub(crate) const MAX_MR: usize = 14;
+pub(crate) const MAX_NR: usize = 32;
+
+/// What the epilogue of one tile needs, for a kernel to apply it in registers: per row, the
+/// zero point (minus the kernel's activation offset) and the scale; per column, the column
+/// sum, the weight scale and the bias (0 without one; 0 everywhere past the tile's columns).
+pub(crate) struct TileOut {
+    pub zero_point: [i32; MAX_MR],
+    pub scale: [f32; MAX_MR],
+    pub colsum: [i32; MAX_NR],
+    pub w_scale: [f32; MAX_NR],
+    pub bias: [f32; MAX_NR],
+}
+
+/// An int8 microkernel that can also finish its tile in registers: [`LowpTile::tile`] over
+/// the last depth block, then, for `i < h`, `j < NR`,
+/// `out[i][jc + j] = dequantize(acc[i][j], (scale[i], zero_point[i]), colsum[j], w_scale[j],
+/// bias[j])` — the same operations as [`dequantize`], in the same order (an i32 multiply and
+/// subtraction, a conversion, two f32 multiplies and an add, never fused), so the result is
+/// the same bit for bit. Panics if `out` has not `h` rows of `jc + NR` values.
+pub(crate) trait I8Tile: LowpTile<A = u8, B = i8, Acc = i32> {
+    #[allow(clippy::too_many_arguments)]
+    fn tile_dequant(
+        &self,
+        kp: usize,
+        h: usize,
+        a: &[u8],
+        b: &[i8],
+        acc: &mut [i32],
+        load: bool,
+        ep: &TileOut,
+        out: &mut [&mut [f32]],
+        jc: usize,
+    );
+}
+
+/// The checks before a kernel writes a finished tile through raw pointers: `h` rows of at
+/// least `jc + nr` values. Returns the rows' pointers at column `jc`.
+pub(crate) fn out_rows(out: &mut [&mut [f32]], h: usize, jc: usize, nr: usize) -> [*mut f32; MAX_MR] {
+    assert!(out.len() == h && h <= MAX_MR, "int8 tile: {} output rows for a tile of {h}", out.len());
+    let mut ptrs = [std::ptr::null_mut(); MAX_MR];
+    for (p, row) in ptrs.iter_mut().zip(out.iter_mut()) {
+        assert!(row.len() >= jc + nr, "int8 tile: output row of {} values, {} needed", row.len(), jc + nr);
+        *p = row[jc..].as_mut_ptr();
+    }
+    ptrs
 }
 
 /// Errors unless `len` values hold a `rows x cols` matrix with leading dimension `ld`.

@@ -24,7 +24,10 @@
 use std::arch::x86_64::*;
 
 use super::driver::LowpTile;
-use super::int8::{GROUP, check_tile};
+use super::int8::{GROUP, I8Tile, MAX_MR, TileOut, check_tile, out_rows};
+
+/// A finished tile's epilogue parameters and its rows of C (see [`I8Tile`]).
+type Fin<'a> = Option<(&'a TileOut, &'a [*mut f32; MAX_MR])>;
 
 /// Calls `$f::<H>(args)` for the run-time height `$h`, one monomorphized copy per height.
 macro_rules! by_height {
@@ -60,16 +63,41 @@ impl LowpTile for Avx512Vnni {
         // SAFETY: `self` proves AVX512F + AVX512_VNNI; `check_tile` verified that the packed A
         // holds `groups` groups of 14 rows (the last one `h` rows) of 4 bytes, the panel
         // `groups * 4 * 32` bytes and `acc` `h * 32` values.
-        unsafe { by_height!(h, vnni512(groups, a, b, acc, load), [1 2 3 4 5 6 7 8 9 10 11 12 13 14]) }
+        unsafe { by_height!(h, vnni512(groups, a, b, acc, load, None), [1 2 3 4 5 6 7 8 9 10 11 12 13 14]) }
+    }
+}
+
+impl I8Tile for Avx512Vnni {
+    fn tile_dequant(
+        &self,
+        kp: usize,
+        h: usize,
+        a: &[u8],
+        b: &[i8],
+        acc: &mut [i32],
+        load: bool,
+        ep: &TileOut,
+        out: &mut [&mut [f32]],
+        jc: usize,
+    ) {
+        let groups = kp / GROUP;
+        check_tile(Self::MR, Self::NR, groups, h, a, b, acc);
+        let rows = out_rows(out, h, jc, Self::NR);
+        let (a, b, acc) = (a.as_ptr(), b.as_ptr(), acc.as_mut_ptr());
+        // SAFETY: `self` proves AVX512F + AVX512_VNNI; `check_tile` checked A, the panel and `acc` as in
+        // `tile`, and `out_rows` that each of the `h` rows has 32 values from column `jc`.
+        unsafe {
+            by_height!(h, vnni512(groups, a, b, acc, load, Some((ep, &rows))), [1 2 3 4 5 6 7 8 9 10 11 12 13 14])
+        }
     }
 }
 
 /// # Safety
 /// AVX512F + AVX512_VNNI; `a`: a packed tile of 14 rows, `groups` groups (the last `H` rows)
 /// of 4 bytes per row; `b`: `128 groups`
-/// bytes; `acc`: `32 H` values.
+/// bytes; `acc`: `32 H` values; with `fin`, `out[i]` (i < H) points at 32 writable f32.
 #[target_feature(enable = "avx512f,avx512vnni")]
-unsafe fn vnni512<const H: usize>(groups: usize, a: *const u8, b: *const i8, acc: *mut i32, load: bool) {
+unsafe fn vnni512<const H: usize>(groups: usize, a: *const u8, b: *const i8, acc: *mut i32, load: bool, fin: Fin) {
     let mut lo = [_mm512_setzero_si512(); H];
     let mut hi = [_mm512_setzero_si512(); H];
     if load {
@@ -96,11 +124,33 @@ unsafe fn vnni512<const H: usize>(groups: usize, a: *const u8, b: *const i8, acc
             }
         }
     }
-    for i in 0..H {
-        // SAFETY: acc holds 32 H values.
-        unsafe {
-            _mm512_storeu_si512(acc.add(i * 32) as *mut _, lo[i]);
-            _mm512_storeu_si512(acc.add(i * 32 + 16) as *mut _, hi[i]);
+    let Some((ep, out)) = fin else {
+        for i in 0..H {
+            // SAFETY: acc holds 32 H values.
+            unsafe {
+                _mm512_storeu_si512(acc.add(i * 32) as *mut _, lo[i]);
+                _mm512_storeu_si512(acc.add(i * 32 + 16) as *mut _, hi[i]);
+            }
+        }
+        return;
+    };
+    // The epilogue in registers: `dequantize`'s operations, in its order (see `I8Tile`).
+    // SAFETY: the parameter arrays hold 32 values each (`TileOut`); `out[i]` (i < H) points
+    // at 32 writable f32 (the function's contract).
+    unsafe {
+        let cs = [
+            _mm512_loadu_si512(ep.colsum.as_ptr() as *const _),
+            _mm512_loadu_si512(ep.colsum.as_ptr().add(16) as *const _),
+        ];
+        let sw = [_mm512_loadu_ps(ep.w_scale.as_ptr()), _mm512_loadu_ps(ep.w_scale.as_ptr().add(16))];
+        let bias = [_mm512_loadu_ps(ep.bias.as_ptr()), _mm512_loadu_ps(ep.bias.as_ptr().add(16))];
+        for i in 0..H {
+            let (zp, sa) = (_mm512_set1_epi32(ep.zero_point[i]), _mm512_set1_ps(ep.scale[i]));
+            for (v, acc) in [lo[i], hi[i]].into_iter().enumerate() {
+                let d = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc, _mm512_mullo_epi32(zp, cs[v])));
+                let y = _mm512_add_ps(_mm512_mul_ps(d, _mm512_mul_ps(sa, sw[v])), bias[v]);
+                _mm512_storeu_ps(out[i].add(16 * v), y);
+            }
         }
     }
 }
@@ -128,7 +178,30 @@ impl LowpTile for AvxVnni {
         let (a, b, acc) = (a.as_ptr(), b.as_ptr(), acc.as_mut_ptr());
         // SAFETY: `self` proves AVX2 + AVX-VNNI; bounds as checked by `check_tile` (A: a packed
         // tile of `groups` groups of 6 rows, the last `h`; panel: 64 groups bytes; acc: 16 h).
-        unsafe { by_height!(h, vnni256(groups, a, b, acc, load), [1 2 3 4 5 6]) }
+        unsafe { by_height!(h, vnni256(groups, a, b, acc, load, None), [1 2 3 4 5 6]) }
+    }
+}
+
+impl I8Tile for AvxVnni {
+    fn tile_dequant(
+        &self,
+        kp: usize,
+        h: usize,
+        a: &[u8],
+        b: &[i8],
+        acc: &mut [i32],
+        load: bool,
+        ep: &TileOut,
+        out: &mut [&mut [f32]],
+        jc: usize,
+    ) {
+        let groups = kp / GROUP;
+        check_tile(Self::MR, Self::NR, groups, h, a, b, acc);
+        let rows = out_rows(out, h, jc, Self::NR);
+        let (a, b, acc) = (a.as_ptr(), b.as_ptr(), acc.as_mut_ptr());
+        // SAFETY: `self` proves AVX2 + AVX-VNNI; `check_tile` checked A, the panel and `acc` as in
+        // `tile`, and `out_rows` that each of the `h` rows has 16 values from column `jc`.
+        unsafe { by_height!(h, vnni256(groups, a, b, acc, load, Some((ep, &rows))), [1 2 3 4 5 6]) }
     }
 }
 
@@ -137,7 +210,7 @@ impl LowpTile for AvxVnni {
 /// bytes per row; `b`: `64 groups` bytes;
 /// `acc`: `16 H` values.
 #[target_feature(enable = "avx2,avxvnni")]
-unsafe fn vnni256<const H: usize>(groups: usize, a: *const u8, b: *const i8, acc: *mut i32, load: bool) {
+unsafe fn vnni256<const H: usize>(groups: usize, a: *const u8, b: *const i8, acc: *mut i32, load: bool, fin: Fin) {
     let mut lo = [_mm256_setzero_si256(); H];
     let mut hi = [_mm256_setzero_si256(); H];
     if load {
@@ -163,11 +236,43 @@ unsafe fn vnni256<const H: usize>(groups: usize, a: *const u8, b: *const i8, acc
             }
         }
     }
-    for i in 0..H {
-        // SAFETY: acc holds 16 H values.
-        unsafe {
-            _mm256_storeu_si256(acc.add(i * 16) as *mut __m256i, lo[i]);
-            _mm256_storeu_si256(acc.add(i * 16 + 8) as *mut __m256i, hi[i]);
+    // SAFETY: as in `finish256`'s contract: acc holds 16 H values, `out` as `fin` promises.
+    unsafe { finish256::<H>(&lo, &hi, acc, fin) }
+}
+
+/// The end of a 256-bit kernel: the tile stored into `acc` (`fin` is None) or finished in
+/// registers and written to C (`dequantize`'s operations, in its order: see `I8Tile`).
+///
+/// # Safety
+/// AVX2; `acc`: `16 H` values; with `fin`, `out[i]` (i < H) points at 16 writable f32.
+#[target_feature(enable = "avx2")]
+unsafe fn finish256<const H: usize>(lo: &[__m256i; H], hi: &[__m256i; H], acc: *mut i32, fin: Fin) {
+    let Some((ep, out)) = fin else {
+        for i in 0..H {
+            // SAFETY: acc holds 16 H values.
+            unsafe {
+                _mm256_storeu_si256(acc.add(i * 16) as *mut __m256i, lo[i]);
+                _mm256_storeu_si256(acc.add(i * 16 + 8) as *mut __m256i, hi[i]);
+            }
+        }
+        return;
+    };
+    // SAFETY: the parameter arrays hold 32 values each (`TileOut`), 16 are read; `out[i]`
+    // points at 16 writable f32 (the function's contract).
+    unsafe {
+        let cs = [
+            _mm256_loadu_si256(ep.colsum.as_ptr() as *const _),
+            _mm256_loadu_si256(ep.colsum.as_ptr().add(8) as *const _),
+        ];
+        let sw = [_mm256_loadu_ps(ep.w_scale.as_ptr()), _mm256_loadu_ps(ep.w_scale.as_ptr().add(8))];
+        let bias = [_mm256_loadu_ps(ep.bias.as_ptr()), _mm256_loadu_ps(ep.bias.as_ptr().add(8))];
+        for i in 0..H {
+            let (zp, sa) = (_mm256_set1_epi32(ep.zero_point[i]), _mm256_set1_ps(ep.scale[i]));
+            for (v, acc) in [lo[i], hi[i]].into_iter().enumerate() {
+                let d = _mm256_cvtepi32_ps(_mm256_sub_epi32(acc, _mm256_mullo_epi32(zp, cs[v])));
+                let y = _mm256_add_ps(_mm256_mul_ps(d, _mm256_mul_ps(sa, sw[v])), bias[v]);
+                _mm256_storeu_ps(out[i].add(8 * v), y);
+            }
         }
     }
 }
@@ -193,8 +298,33 @@ impl LowpTile for Avx2 {
         let groups = kp / GROUP;
         check_tile(Self::MR, Self::NR, groups, h, a, b, acc);
         let (a, b, acc) = (a.as_ptr(), b.as_ptr(), acc.as_mut_ptr());
-        // SAFETY: `self` proves AVX2; bounds as checked by `check_tile`.
-        unsafe { by_height!(h, madd256(groups, a, b, acc, load), [1 2 3 4]) }
+        // SAFETY: `self` proves AVX2; `check_tile` verified that the packed A holds `groups`
+        // groups of 4 rows (the last one `h` rows) of 4 bytes, the panel `groups * 4 * 16`
+        // bytes and `acc` `h * 16` values.
+        unsafe { by_height!(h, madd256(groups, a, b, acc, load, None), [1 2 3 4]) }
+    }
+}
+
+impl I8Tile for Avx2 {
+    fn tile_dequant(
+        &self,
+        kp: usize,
+        h: usize,
+        a: &[u8],
+        b: &[i8],
+        acc: &mut [i32],
+        load: bool,
+        ep: &TileOut,
+        out: &mut [&mut [f32]],
+        jc: usize,
+    ) {
+        let groups = kp / GROUP;
+        check_tile(Self::MR, Self::NR, groups, h, a, b, acc);
+        let rows = out_rows(out, h, jc, Self::NR);
+        let (a, b, acc) = (a.as_ptr(), b.as_ptr(), acc.as_mut_ptr());
+        // SAFETY: `self` proves AVX2; `check_tile` checked A, the panel and `acc` as in
+        // `tile`, and `out_rows` that each of the `h` rows has 16 values from column `jc`.
+        unsafe { by_height!(h, madd256(groups, a, b, acc, load, Some((ep, &rows))), [1 2 3 4]) }
     }
 }
 
@@ -208,7 +338,7 @@ impl LowpTile for Avx2 {
 /// AVX2; `a`: a packed tile of 4 rows, `groups` groups (the last `H` rows) of 4 bytes per
 /// row; `b`: `64 groups` bytes; `acc`: `16 H`.
 #[target_feature(enable = "avx2")]
-unsafe fn madd256<const H: usize>(groups: usize, a: *const u8, b: *const i8, acc: *mut i32, load: bool) {
+unsafe fn madd256<const H: usize>(groups: usize, a: *const u8, b: *const i8, acc: *mut i32, load: bool, fin: Fin) {
     let ones = _mm256_set1_epi16(1);
     let mut lo = [_mm256_setzero_si256(); H];
     let mut hi = [_mm256_setzero_si256(); H];
@@ -237,13 +367,8 @@ unsafe fn madd256<const H: usize>(groups: usize, a: *const u8, b: *const i8, acc
             }
         }
     }
-    for i in 0..H {
-        // SAFETY: acc holds 16 H values.
-        unsafe {
-            _mm256_storeu_si256(acc.add(i * 16) as *mut __m256i, lo[i]);
-            _mm256_storeu_si256(acc.add(i * 16 + 8) as *mut __m256i, hi[i]);
-        }
-    }
+    // SAFETY: as in `finish256`'s contract: acc holds 16 H values, `out` as `fin` promises.
+    unsafe { finish256::<H>(&lo, &hi, acc, fin) }
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! whole int8 Linear as the formulas of the module docs, the reference every kernel is
 //! tested against bit for bit.
 
-use super::{GROUP, check_tile, dequantize, quantize_row, quantize_weight_row};
+use super::{GROUP, I8Tile, RowQuant, TileOut, check_tile, dequantize, quantize_row, quantize_weight_row};
 use crate::quant::driver::LowpTile;
 
 /// The portable microkernel: the contract as plain loops.
@@ -35,7 +35,31 @@ impl LowpTile for Portable {
     }
 }
 
-/// The reference: [`gemm_i8`] as the formulas of the module docs, one output at a time, from
+impl I8Tile for Portable {
+    fn tile_dequant(
+        &self,
+        kp: usize,
+        h: usize,
+        a: &[u8],
+        b: &[i8],
+        acc: &mut [i32],
+        load: bool,
+        ep: &TileOut,
+        out: &mut [&mut [f32]],
+        jc: usize,
+    ) {
+        self.tile(kp, h, a, 0, b, acc, load);
+        assert_eq!(out.len(), h, "int8 tile: output rows");
+        for (i, row) in out.iter_mut().enumerate() {
+            let rq = RowQuant { scale: ep.scale[i], zero_point: ep.zero_point[i] };
+            for (j, o) in row[jc..jc + Self::NR].iter_mut().enumerate() {
+                *o = dequantize(acc[i * Self::NR + j], rq, ep.colsum[j], ep.w_scale[j], ep.bias[j]);
+            }
+        }
+    }
+}
+
+/// The reference: [`gemm_i8`](super::gemm_i8) as the formulas of the module docs, one output at a time, from
 /// the unpacked weight. `x: [m, k]`, `w: [n, k]` f32 (quantized here per output channel,
 /// smoothed by `smooth` when given) to `-qmax..=qmax`, activations to `0..=levels`, as the
 /// kernel's; returns `[m, n]`.
