@@ -12,7 +12,9 @@
 //!   answering);
 //! - `forward.rs`: the whole model on one batch (`nanobert forward`), describing a checkpoint, and
 //!   the precision plan;
-//! - `builder.rs`: one builder for all of them, with precision and fusion.
+//! - `tokenizer_files.rs`: a checkpoint's tokenizer (the constructors of [`Tokenizer`] that
+//!   read a model directory);
+//! - `builder.rs`: one builder for all of them, with precision, fusion and threads.
 
 use crate::bert::{BertConfig, BertInput};
 use crate::io::Checkpoint;
@@ -25,8 +27,9 @@ mod fill_mask;
 mod forward;
 mod qa;
 mod tasks;
-pub use builder::{Builder, Pipeline};
-pub use embed::{Batching, Embedder, batch_plan, bucket_order, sub_batch, token_budget_plan};
+mod tokenizer_files;
+pub use builder::{Builder, Pipeline, Threaded, max_threads, thread_pool};
+pub use embed::{Batching, CALL_COST_TOKENS, Embedder, batch_plan, bucket_order, sub_batch, token_budget_plan};
 pub use fill_mask::{Candidate, FillMask, FillMaskResult, MaskPrediction, top_candidates, top_k_indices};
 pub use forward::{ForwardOutputs, describe, forward, forward_at, precision_plan, weight_bytes_line};
 pub use qa::{Answer, QaOptions, QuestionAnswerer};
@@ -34,6 +37,7 @@ pub use tasks::{
     Classification, Classifier, Entity, LabelScore, Ranked, Reranker, ScoreFunction, TokenClassifier, TokenPrediction,
     cross_encoder_activation,
 };
+pub use tokenizer_files::bert_settings;
 
 /// How many texts go through the model at once (bounds memory on long inputs).
 pub const BATCH_SIZE: usize = 32;

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use nanobert::io::Checkpoint;
-use nanobert::pipeline::{Batching, Embedder, bucket_order, sub_batch, token_budget_plan};
+use nanobert::pipeline::{Batching, CALL_COST_TOKENS, Embedder, bucket_order, sub_batch, token_budget_plan};
 
 fn tiny() -> Embedder {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny-bert");
@@ -60,6 +60,14 @@ fn token_budget_groups_respect_the_budget_and_cover_everything() {
     let lens = [10, 3, 100, 4, 30, 3, 10];
     let plan = token_budget_plan(&lens, 32);
     assert_eq!(plan, vec![vec![1, 5, 3], vec![0, 6], vec![4], vec![2]]);
+    // With room for all, a split still pays when it saves more padding than a call costs
+    // (nanobert::pipeline::CALL_COST_TOKENS = 32): 20 texts of 5 tokens and one of 60 are two
+    // calls (100 + 60 padded tokens + 2 x 32) rather than one of 21 x 60 = 1260.
+    let mut short_and_long = vec![5; 20];
+    short_and_long.push(60);
+    assert_eq!(token_budget_plan(&short_and_long, 4096), vec![(0..20).collect::<Vec<_>>(), vec![20]]);
+    // ... and not when it saves less: 10 + 12 tokens stay together (2 x 12 < 10 + 12 + 32).
+    assert_eq!(token_budget_plan(&[12, 10], 4096), vec![vec![1, 0]]);
     for g in &plan {
         let longest = g.iter().map(|&i| lens[i]).max().unwrap();
         assert!(g.len() == 1 || g.len() * longest <= 32, "{g:?}");
@@ -68,4 +76,23 @@ fn token_budget_groups_respect_the_budget_and_cover_everything() {
     all.sort();
     assert_eq!(all, (0..lens.len()).collect::<Vec<_>>());
     assert!(token_budget_plan(&[], 32).is_empty());
+    // Against every split of a small case by brute force: no plan is cheaper.
+    let lens = [3, 9, 4, 17, 8, 30, 5, 12];
+    let cost = |plan: &[Vec<usize>]| -> usize {
+        plan.iter().map(|g| g.len() * g.iter().map(|&i| lens[i]).max().unwrap() + CALL_COST_TOKENS).sum()
+    };
+    let got = cost(&token_budget_plan(&lens, 64));
+    let sorted = bucket_order(&lens);
+    for mask in 0u32..(1 << (lens.len() - 1)) {
+        let mut plan = vec![vec![sorted[0]]];
+        for (k, &i) in sorted.iter().enumerate().skip(1) {
+            if mask & (1 << (k - 1)) != 0 {
+                plan.push(Vec::new());
+            }
+            plan.last_mut().unwrap().push(i);
+        }
+        if plan.iter().all(|g| g.len() == 1 || g.len() * g.iter().map(|&i| lens[i]).max().unwrap() <= 64) {
+            assert!(got <= cost(&plan), "{plan:?} costs {} < {got}", cost(&plan));
+        }
+    }
 }

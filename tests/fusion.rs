@@ -96,7 +96,7 @@ fn attend(q: &[f32], k: &[f32], v: &[f32], mask: &[f32], s: usize, flash: bool) 
     let shape = AttentionShape { batch: 1, seq: s, heads: 2, head_dim: 4 };
     let mut out = vec![0.0; s * 8];
     let fusion = Fusion { flash, flash_min_seq: 0, ..Fusion::all() };
-    attention_into(shape, q, k, v, 8, mask, &mut out, &AttentionScratch::default(), &fusion).unwrap();
+    attention_into(shape, q, k, v, 8, mask, &mut out, &AttentionScratch::default(), fusion.attention_kernel()).unwrap();
     out
 }
 
@@ -146,7 +146,7 @@ fn attention_nan_and_masked_rows_follow_pytorch() {
                 &vec![0.0; s - 128],
                 &mut out,
                 &AttentionScratch::default(),
-                &Fusion::none(),
+                Fusion::none().attention_kernel(),
             )
             .unwrap();
             out

@@ -9,7 +9,8 @@ mod common;
 
 use common::fixture;
 use nanobert::bert::{BertConfig, BertInput, BertModel, BertModelOutput, Fusion, Init};
-use nanobert::graph::{PASSES, Passes, RunState, Want, compile, trace};
+use nanobert::bert::{Want, compile, trace};
+use nanobert::graph::{PASSES, Passes, RunState};
 use nanobert::io::Checkpoint;
 use proptest::prelude::*;
 
@@ -82,7 +83,7 @@ fn bits(a: &[Vec<f32>]) -> Vec<Vec<u32>> {
 const TOL: f32 = 1e-4;
 
 /// No passes, all passes and every `--no-fuse NAME` setting within [`TOL`] of the reference;
-/// `forward` with a fusion setting is bit for bit the graph of [`Passes::from_fusion`].
+/// `forward` with a fusion setting is bit for bit the graph of [`Fusion::passes`].
 fn check(name: &str, m: &mut BertModel, b: usize, s: usize) {
     let (ids, mask, types) = batch(b, s, m.config.vocab_size);
     let input = BertInput::new(&ids, Some(&mask), Some(&types), b, s).unwrap();
@@ -90,7 +91,7 @@ fn check(name: &str, m: &mut BertModel, b: usize, s: usize) {
     let none = graph(m, &input, &Passes::none());
     let d = max_diff(&none, &want);
     assert!(d < TOL, "{name}: no passes vs reference: {d}");
-    assert_eq!(bits(&graph(m, &input, &Passes::from_fusion(&Fusion::none()))), bits(&none), "{name}: fusions off");
+    assert_eq!(bits(&graph(m, &input, &Fusion::none().passes())), bits(&none), "{name}: fusions off");
     assert_eq!(bits(&forward(m, &input, Fusion::none())), bits(&none), "{name}: forward, fusions off");
     let all = graph(m, &input, &Passes::all());
     let d = max_diff(&all, &want);
@@ -99,7 +100,7 @@ fn check(name: &str, m: &mut BertModel, b: usize, s: usize) {
     for (f, _) in Fusion::NAMES {
         let fusion = Fusion::all().without(f).unwrap();
         let got = forward(m, &input, fusion);
-        assert_eq!(bits(&graph(m, &input, &Passes::from_fusion(&fusion))), bits(&got), "{name}: --no-fuse {f}");
+        assert_eq!(bits(&graph(m, &input, &fusion.passes())), bits(&got), "{name}: --no-fuse {f}");
         let d = max_diff(&got, &want);
         assert!(d < TOL, "{name}: --no-fuse {f} vs reference: {d}");
     }

@@ -1,10 +1,11 @@
 //! The edges of every `unsafe` block in `src/ops/matmul`: each SIMD
-//! kernel's tile (kc, mr, nr of 0 or 1, a tile edge MR/NR ± 1, KC ± 1, rows of C further
-//! apart than the tile is wide, a bias), the AVX 8 x 8 transposing pack, and the
-//! `matrixmultiply` call. Every slice handed over is *exactly* as long as the contract says,
-//! inside a bigger buffer whose tail holds a sentinel: a read past the end would need values
-//! that are not there, a write past it changes the sentinel. Each kernel this CPU can run is
-//! tested; the ones it cannot are printed (and the test says so rather than passing silently).
+//! kernel's tile (kc, mr, nr of 0 or 1, a tile edge MR/NR ± 1, NR/4 and NR/2 ± 1 where the
+//! narrow edge loops take over, KC ± 1, rows of C further apart than the tile is wide, a
+//! bias), the AVX 8 x 8 transposing pack, and the `matrixmultiply` call. Every slice handed
+//! over is *exactly* as long as the contract says, inside a bigger buffer whose tail holds a
+//! sentinel: a read past the end would need values that are not there, a write past it changes
+//! the sentinel. Each kernel this CPU can run is tested; the ones it cannot are printed (and
+//! the test says so rather than passing silently).
 
 use nanobert::Tensor;
 use nanobert::ops::cpu::CacheSizes;
@@ -65,7 +66,8 @@ fn tile_edges<K: MicroKernel>(kernel: K) {
     let kc_block = BlockSizes::for_tile(CacheSizes::detect(), mr, nr, 4).kc;
     for kc in [0, 1, 2, kc_block - 1, kc_block, kc_block + 1] {
         for h in [1, 2, mr - 1, mr] {
-            for w in [0, 1, nr / 2 + 1, nr - 1, nr] {
+            // Widths either side of the narrow k loops (at most NR/4 and NR/2 columns).
+            for w in [0, 1, nr / 4, nr / 4 + 1, nr / 2, nr / 2 + 1, nr - 1, nr] {
                 for ldc in [w.max(1), w + 5] {
                     for (acc, bias) in [(false, false), (true, false), (false, true), (true, true)] {
                         check_tile(kernel, kc, h, w, ldc, acc, bias);

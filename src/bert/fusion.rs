@@ -22,9 +22,11 @@
 //!
 //! Each fusion is a pass of the compiled forward graph ([`crate::graph`]): the forward runs
 //! the graph compiled with every pass but the fusions turned off
-//! (`graph::Passes::from_fusion`). There is no global switch: a [`Fusion`] is a plain value
+//! ([`Fusion::passes`]). There is no global switch: a [`Fusion`] is a plain value
 //! handed to the forward pass (`BertModel::fusion`, or `forward_with`'s argument).
 
+use crate::graph::Passes;
+use crate::ops::attention::AttentionKernel;
 use crate::{Error, Result};
 
 /// Which fusions the forward pass uses (all on by default). See the module docs.
@@ -47,13 +49,9 @@ pub struct Fusion {
     pub flash_min_seq: usize,
 }
 
-/// Sequence length from which the online-softmax attention is used by default. Measured
-/// slower than the plain blocked path at every BERT length (batch 1, 12 heads of 64, one
-/// interleaved run on a shared 2-core Xeon: 1.21x at 128, 1.35x at 384, 1.37x at 512 tokens):
-/// a block of 32 query rows x 512 keys (64 KB) still fits in L2, so holding it costs nothing,
-/// while the online path pays a rescale pass and twice the GEMM calls. So BERT (512 positions
-/// at most) never picks it by default; it stays for longer models and as the tested reference.
-pub const FLASH_MIN_SEQ: usize = 1024;
+/// Sequence length from which the online-softmax attention is used by default (a property of
+/// the kernel, measured there).
+pub use crate::ops::attention::FLASH_MIN_SEQ;
 
 impl Default for Fusion {
     fn default() -> Self {
@@ -165,7 +163,23 @@ impl Fusion {
 
     /// Whether attention over `seq`-token sequences takes the online-softmax path.
     pub fn use_flash(&self, seq: usize) -> bool {
-        self.flash && seq >= self.flash_min_seq
+        self.attention_kernel().use_flash(seq)
+    }
+
+    /// The attention kernel's variant these fusions pick (`softmax`, `heads`, `flash`).
+    pub fn attention_kernel(&self) -> AttentionKernel {
+        AttentionKernel {
+            fused_softmax: self.softmax,
+            heads_in_place: self.heads,
+            flash_min_seq: self.flash.then_some(self.flash_min_seq),
+        }
+    }
+
+    /// The passes of the compiled forward that compute what these fusions pick: every pass
+    /// but the fusions turned off (a fusion off is its pass not run).
+    pub fn passes(&self) -> Passes {
+        let off = self.off();
+        Passes(Passes::all().0.into_iter().filter(|p| !off.contains(p)).collect())
     }
 }
 

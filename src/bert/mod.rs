@@ -6,7 +6,8 @@
 //! structs: `BertForMaskedLM.bert.encoder.layer[3].attention.self_.query.weight`.
 //!
 //! Read in this order: `config.rs`, `embeddings.rs`, `attention.rs`, `layer.rs`,
-//! `model.rs`, `mlm.rs`, `pooling.rs`.
+//! `model.rs`, `mlm.rs`, `pooling.rs`; `trace.rs` records the forward as a graph
+//! ([`crate::graph`]), the graph that [`BertModel::forward`] runs.
 
 pub mod attention;
 pub mod config;
@@ -18,17 +19,19 @@ pub mod mlm;
 pub mod model;
 pub mod pooling;
 pub mod sentence;
+pub mod trace;
 pub mod workspace;
 
 pub use config::BertConfig;
 pub use fusion::Fusion;
 pub use mlm::BertForMaskedLM;
 pub use model::{BertModel, BertModelOutput};
+pub use trace::{Want, compile, trace};
 pub use workspace::Workspace;
 
 use crate::io::WeightMap;
 use crate::nn::{LayerNorm, Linear};
-use crate::{Error, Result, Tensor};
+use crate::{Result, Tensor};
 
 /// Where a model's parameters come from: a checkpoint ([`WeightMap`]) or a fresh
 /// initialization ([`Init`], for printing or timing a model whose weights we don't have).
@@ -103,22 +106,9 @@ impl<'a> BertInput<'a> {
         batch: usize,
         seq_len: usize,
     ) -> Result<Self> {
-        let n = batch * seq_len;
-        for (name, len) in [
-            ("input_ids", Some(input_ids.len())),
-            ("attention_mask", attention_mask.map(|m| m.len())),
-            ("token_type_ids", token_type_ids.map(|t| t.len())),
-        ] {
-            if let Some(len) = len
-                && len != n
-            {
-                return Err(Error::Input(format!("{name} has {len} entries, expected batch {batch} x seq {seq_len}")));
-            }
-        }
-        if n == 0 {
-            return Err(Error::Input("empty batch: nothing to run the model on".into()));
-        }
-        Ok(BertInput { input_ids, attention_mask, token_type_ids, batch, seq_len })
+        let input = BertInput { input_ids, attention_mask, token_type_ids, batch, seq_len };
+        crate::graph::Feed::from(&input).check()?;
+        Ok(input)
     }
 
     /// The mask as attention adds it to the scores: 0 where attended, the most negative

@@ -10,9 +10,10 @@ use super::config::BertConfig;
 use super::embeddings::BertEmbeddings;
 use super::fusion::Fusion;
 use super::layer::BertEncoder;
+use super::trace::{Want, compile};
 use super::workspace::{Workspace, WorkspacePool};
 use super::{BertInput, load_linear};
-use crate::graph::{Compiled, Passes, Want, compile};
+use crate::graph::Compiled;
 use crate::nn::{Activation, Linear, Module};
 use crate::{Error, Result, Tensor};
 
@@ -75,7 +76,7 @@ pub struct BertModel {
     pub pooler: Option<BertPooler>,
     /// The fusions [`BertModel::forward`] uses (all on by default; a plain value, no global):
     /// each is a pass of the compiled graph, and a fusion off is that pass not run
-    /// ([`Passes::from_fusion`]).
+    /// ([`Fusion::passes`]).
     pub fusion: Fusion,
     /// Workspaces reused by [`BertModel::forward`] across calls.
     workspaces: WorkspacePool,
@@ -107,7 +108,7 @@ impl BertModel {
         })
     }
 
-    /// The forward graph compiled with the passes `fusion` picks ([`Passes::from_fusion`]) and
+    /// The forward graph compiled with the passes `fusion` picks ([`Fusion::passes`]) and
     /// the outputs `want` asks for: traced, rewritten and planned on the first call, then kept
     /// (one graph serves every batch size and sequence length; a layer changed since — its
     /// activation, its precision — makes a new one).
@@ -119,7 +120,7 @@ impl BertModel {
         if let Some((.., c)) = cache.iter().find(|(f, w, p, _)| f == fusion && *w == want && *p == sig) {
             return Ok(c.clone());
         }
-        let mut c = compile(self, &Passes::from_fusion(fusion), want)?;
+        let mut c = compile(self, &fusion.passes(), want)?;
         c.set_flash_min_seq(fusion.flash_min_seq);
         let c = Arc::new(c);
         cache.push((*fusion, want, sig, c.clone()));

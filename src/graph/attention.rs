@@ -3,16 +3,16 @@
 //! replaces it by one blocked kernel that never stores an `[S, S]` score matrix; `flash` lets
 //! that kernel switch to the online softmax on long sequences.
 
+use super::params::Params;
 use super::{AttentionOp, Graph, Op};
-use crate::bert::BertModel;
-use crate::bert::fusion::FLASH_MIN_SEQ;
+use crate::ops::attention::FLASH_MIN_SEQ;
 
 /// `attention`: `scores(q, k)` → softmax steps → `P·V` → heads merged becomes
-/// `attention(q, k, v, mask)`, run per block of 32 queries (`bert::attention::attention_into`)
+/// `attention(q, k, v, mask)`, run per block of 32 queries ([`crate::ops::attention::attention_into`])
 /// so the scores of a block stay in L1/L2 instead of a `[B, heads, S, S]` tensor in memory.
 /// The kernel computes the scale itself, so the pattern matches only the scale it uses,
 /// `1/√head_dim` (a graph whose scale was folded elsewhere is left alone).
-pub fn attention(g: &mut Graph, _: &BertModel) -> usize {
+pub fn attention(g: &mut Graph, _: &dyn Params) -> usize {
     let mut rewrites = 0;
     for i in 0..g.nodes.len() {
         let users = g.users();
@@ -55,7 +55,7 @@ pub fn attention(g: &mut Graph, _: &BertModel) -> usize {
 /// `flash`: every fused attention takes the online-softmax kernel (key blocks of 128, a
 /// running max and sum per row) for sequences of at least [`FLASH_MIN_SEQ`] tokens. Needs
 /// `attention` first; changes nothing below that length.
-pub fn flash(g: &mut Graph, _: &BertModel) -> usize {
+pub fn flash(g: &mut Graph, _: &dyn Params) -> usize {
     let mut rewrites = 0;
     for n in &mut g.nodes {
         if let Op::Attention(a) = &mut n.op

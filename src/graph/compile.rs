@@ -1,19 +1,18 @@
-//! `compile`: trace, lint, run the chosen passes (reporting each), plan memory.
+//! `compile`: lint a traced graph, run the chosen passes (reporting each), plan memory.
 
 use super::memory::{Layout, plan};
-use super::trace::Want;
-use super::{Graph, Op, Weight, attention, passes, trace};
-use crate::bert::{BertModel, Fusion};
+use super::params::Params;
+use super::{Graph, Op, Weight, attention, passes};
 use crate::ops::matmul::{Epilogue, Gemm};
 use crate::{Error, Result};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 /// A pass: rewrites the graph, returns how many rewrites it made.
-type PassFn = fn(&mut Graph, &BertModel) -> usize;
+type PassFn = fn(&mut Graph, &dyn Params) -> usize;
 
 /// `fold` and `memory` act on the compiled graph (constants, buffers), not on its nodes.
-fn no_rewrite(_: &mut Graph, _: &BertModel) -> usize {
+fn no_rewrite(_: &mut Graph, _: &dyn Params) -> usize {
     0
 }
 
@@ -72,12 +71,6 @@ impl Passes {
         Ok(self)
     }
 
-    /// The passes that compute what `fusion` picks: every pass but the fusions it turns off.
-    pub fn from_fusion(fusion: &Fusion) -> Passes {
-        let off = fusion.off();
-        Passes(Passes::all().0.into_iter().filter(|p| !off.contains(p)).collect())
-    }
-
     /// Whether `name` is in the list.
     pub fn has(&self, name: &str) -> bool {
         self.0.contains(&name)
@@ -108,8 +101,11 @@ pub struct Compiled {
     pub passes: Passes,
     /// One line per pass.
     pub reports: Vec<PassReport>,
-    /// Seconds spent tracing.
+    /// Seconds spent tracing (set by the tracer; 0 when the graph was built by hand).
     pub trace_seconds: f64,
+    /// The largest head size of the graph's attention (for the profile's FLOPs and
+    /// attention's scratch), 0 when it has none.
+    pub(crate) head_dim: usize,
     /// Unique among the graphs of this process: a [`super::RunState`] planned for one graph
     /// is re-planned before it serves another.
     pub(crate) id: usize,
@@ -118,21 +114,21 @@ pub struct Compiled {
 /// The next [`Compiled::id`].
 static NEXT_ID: AtomicUsize = AtomicUsize::new(1);
 
-/// Traces `model` (outputs: `want`), runs `passes` in order, lints after each, plans memory.
+/// Lints the traced `graph`, runs `passes` in order on it (reading `model`'s parameters where
+/// a pass needs them), lints after each, plans memory. The tracer of a model calls this
+/// (`bert::compile` traces a `BertModel`, then compiles).
 ///
-/// Errors: a pass that leaves an ill-formed graph (a bug, named by the lint).
-pub fn compile(model: &BertModel, passes: &Passes, want: Want) -> Result<Compiled> {
-    let t0 = Instant::now();
-    let mut graph = trace(model, want);
+/// Errors: an ill-formed graph, or a pass that leaves one (a bug, named by the lint).
+pub fn compile(mut graph: Graph, model: &dyn Params, passes: &Passes) -> Result<Compiled> {
     graph.lint()?;
-    let trace_seconds = t0.elapsed().as_secs_f64();
     let mut reports = Vec::new();
     let mut compiled = Compiled {
         graph: Graph { nodes: vec![], outputs: vec![] },
         layout: plan(&graph, false),
         passes: passes.clone(),
         reports: vec![],
-        trace_seconds,
+        trace_seconds: 0.0,
+        head_dim: 0,
         id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
     };
     for &name in &passes.0 {
@@ -156,15 +152,27 @@ pub fn compile(model: &BertModel, passes: &Passes, want: Want) -> Result<Compile
         });
     }
     compiled.layout = plan(&graph, passes.has("memory"));
+    compiled.head_dim = graph.nodes.iter().map(|n| head_dim(&graph, n)).max().unwrap_or(0);
     compiled.graph = graph;
     compiled.reports = reports;
     Ok(compiled)
 }
 
+/// The head size of an attention node (scores, context, fused attention), else 0.
+fn head_dim(g: &Graph, n: &super::Node) -> usize {
+    let (heads, x) = match n.op {
+        Op::Scores(h) => (h, n.args[0]),
+        Op::Context(h) | Op::ContextMerged(h) => (h, n.args[1]),
+        Op::Attention(a) => (a.heads, n.args[0]),
+        _ => return 0,
+    };
+    g.nodes[x].shape.last().map_or(0, |d| d.eval(1, 1)) / heads.max(1)
+}
+
 impl Compiled {
     /// Every fused attention node that may take the online softmax takes it from `seq`
-    /// tokens on (the `flash` pass sets [`crate::bert::fusion::FLASH_MIN_SEQ`]; a
-    /// [`Fusion`] may ask for another threshold).
+    /// tokens on (the `flash` pass sets [`crate::ops::attention::FLASH_MIN_SEQ`]; a caller
+    /// may ask for another threshold).
     pub fn set_flash_min_seq(&mut self, seq: usize) {
         for n in &mut self.graph.nodes {
             if let Op::Attention(a) = &mut n.op
@@ -177,7 +185,7 @@ impl Compiled {
 
     /// `fold`: builds every stacked QKV weight the graph reads and packs every f32 weight into
     /// GEMM panels now, instead of on the first call. Returns how many weights it prepared.
-    fn fold(&self, model: &BertModel) -> Result<usize> {
+    fn fold(&self, model: &dyn Params) -> Result<usize> {
         let mut seen: Vec<Weight> = Vec::new();
         for n in &self.graph.nodes {
             if let Op::MatMul(w) | Op::Linear(w, _) = n.op
@@ -185,7 +193,7 @@ impl Compiled {
             {
                 seen.push(w);
                 // A zero-row GEMM packs the panels (Linear packs on first use) and multiplies nothing.
-                self.linear(model, w)?.gemm_into(&Gemm::default(), &[], 0, &mut [], Epilogue::None)?;
+                model.linear(w)?.gemm_into(&Gemm::default(), &[], 0, &mut [], Epilogue::None)?;
             }
         }
         Ok(seen.len())

@@ -2,11 +2,12 @@
 //! eager code calls for the same step (so the numbers are the eager numbers, bit for bit).
 
 use super::compile::Compiled;
-use super::{AttentionOp, Norm, Op, Proj, Weight, numel};
-use crate::bert::attention::{AttentionScratch, AttentionShape, QUERY_BLOCK, attention_into, gemm1, scratch_floats};
-use crate::bert::fusion::FLASH_MIN_SEQ;
-use crate::bert::{BertInput, BertModel, Fusion};
-use crate::nn::{Activation, LayerNorm, Linear};
+use super::params::{Feed, Params};
+use super::{AttentionOp, Op, numel};
+use crate::nn::Activation;
+use crate::ops::attention::{
+    AttentionKernel, AttentionScratch, AttentionShape, QUERY_BLOCK, attention_into, gemm1, scratch_floats,
+};
 use crate::ops::matmul::{Epilogue, Gemm};
 use crate::ops::norm::add_layer_norm_rows;
 use crate::ops::par_rows;
@@ -64,36 +65,18 @@ fn split<'a>(arena: &'a mut [f32], out: Range<usize>, ins: &[Range<usize>]) -> R
     Ok((o, r))
 }
 
-/// The module spans of the profile (`BertLayer` > `BertAttention` > `BertSelfAttention`, ...),
-/// opened and closed as the nodes' modules change, so a profile of the graph reads like one of
-/// the eager modules. A fixed stack of three: no allocation.
+/// The module spans of the profile (for BERT `BertLayer` > `BertAttention` >
+/// `BertSelfAttention`, ..., as [`Params::spans`] names them), opened and closed as the nodes'
+/// modules change, so a profile of the graph reads like one of the eager modules. A fixed stack
+/// of three: no allocation.
 #[derive(Default)]
 struct ModuleSpans {
     open: [Option<(&'static str, usize, crate::profile::Span)>; 3],
 }
 
 impl ModuleSpans {
-    /// The spans of module path `module` (`encoder.layer.3.intermediate`, `pooler`, ...).
-    fn path(module: &str) -> ([(&'static str, usize); 3], usize) {
-        let none = ("", 0);
-        if module == "pooler" {
-            return ([("BertPooler", 0), none, none], 1);
-        }
-        let Some(rest) = module.strip_prefix("encoder.layer.") else { return ([none; 3], 0) };
-        let (l, part) = rest.split_once('.').unwrap_or((rest, ""));
-        let l = l.parse().unwrap_or(0);
-        let layer = ("BertLayer", l);
-        match part {
-            "attention.self" => ([layer, ("BertAttention", l), ("BertSelfAttention", l)], 3),
-            "attention.output" => ([layer, ("BertAttention", l), ("BertSelfOutput", l)], 3),
-            "intermediate" => ([layer, ("BertIntermediate", l), none], 2),
-            "output" => ([layer, ("BertOutput", l), none], 2),
-            _ => ([layer, none, none], 1),
-        }
-    }
-
-    fn enter(&mut self, module: &str) {
-        let (path, n) = Self::path(module);
+    fn enter(&mut self, params: &dyn Params, module: &str) {
+        let (path, n) = params.spans(module);
         let same = |k: usize| matches!(&self.open[k], Some((name, l, _)) if k < n && (*name, *l) == path[k]);
         let keep = (0..3).take_while(|&k| same(k)).count();
         for k in (keep..3).rev() {
@@ -142,46 +125,16 @@ fn profile_op(op: &Op, n: usize, s: usize, d: usize) -> Option<crate::profile::S
 }
 
 impl Compiled {
-    pub(crate) fn linear<'m>(&'m self, m: &'m BertModel, w: Weight) -> Result<&'m Linear> {
-        let layer = |l: usize| m.encoder.layer.0.get(l).ok_or_else(|| Error::invalid("graph", format!("no layer {l}")));
-        Ok(match w {
-            Weight::Layer(l, p) => {
-                let x = layer(l)?;
-                match p {
-                    Proj::Query => &x.attention.self_.query,
-                    Proj::Key => &x.attention.self_.key,
-                    Proj::Value => &x.attention.self_.value,
-                    Proj::AttnOut => &x.attention.output.dense,
-                    Proj::Inter => &x.intermediate.dense,
-                    Proj::Out => &x.output.dense,
-                }
-            }
-            Weight::Qkv(l) => layer(l)?.attention.self_.stacked_qkv()?,
-            Weight::Pooler => {
-                &m.pooler.as_ref().ok_or_else(|| Error::invalid("graph", "the model has no pooler"))?.dense
-            }
-        })
-    }
-
-    fn norm(m: &BertModel, n: Norm) -> Result<&LayerNorm> {
-        let (Norm::Attn(l) | Norm::Out(l)) = n;
-        let x = m.encoder.layer.0.get(l).ok_or_else(|| Error::invalid("graph", format!("no layer {l}")))?;
-        Ok(match n {
-            Norm::Attn(_) => &x.attention.output.LayerNorm,
-            Norm::Out(_) => &x.output.LayerNorm,
-        })
-    }
-
     /// Runs the graph on `input` with `model`'s parameters (the model it was compiled from),
     /// in `state`; read the results with [`Compiled::output`].
     ///
-    /// Errors: a batch the model cannot take (ids out of range, a sequence longer than the
-    /// position table), named.
-    pub fn run(&self, model: &BertModel, input: &BertInput, state: &mut RunState) -> Result<()> {
-        let _s = crate::profile::span("BertModel");
+    /// Errors: a batch the model cannot take (slices of the wrong length, ids out of range, a
+    /// sequence longer than the position table), named.
+    pub fn run<'a>(&self, model: &dyn Params, input: impl Into<Feed<'a>>, state: &mut RunState) -> Result<()> {
+        let input = input.into();
+        input.check()?;
+        let _s = crate::profile::span(model.root_span());
         let (b, s) = (input.batch, input.seq_len);
-        // A `BertInput` built field by field is checked here as `BertInput::new` checks it.
-        BertInput::new(input.input_ids, input.attention_mask, input.token_type_ids, b, s)?;
         let g = &self.graph;
         if state.planned != Some((self.id, b, s)) {
             let floats = self.layout.offsets(g, b, s, &mut state.offsets, &mut state.live);
@@ -190,17 +143,16 @@ impl Compiled {
             }
             state.planned = Some((self.id, b, s));
         }
-        let cfg = &model.config;
-        let d = cfg.hidden_size / cfg.num_attention_heads.max(1);
+        let d = self.head_dim;
         let flash = g.nodes.iter().any(|n| matches!(n.op, Op::Attention(a) if a.flash_min_seq.is_some_and(|m| s >= m)));
         state.scratch.prepare(scratch_floats(s, d, flash));
         let mut spans = ModuleSpans::default();
         for i in 0..g.nodes.len() {
             if crate::profile::is_recording() {
-                spans.enter(&g.nodes[i].module);
+                spans.enter(model, &g.nodes[i].module);
             }
             let _o = profile_op(&g.nodes[i].op, numel(&g.nodes[i].shape, b, s), s, d);
-            self.step(model, input, state, i)?;
+            self.step(model, &input, state, i)?;
         }
         Ok(())
     }
@@ -216,7 +168,7 @@ impl Compiled {
     }
 
     /// Node `i`.
-    fn step(&self, m: &BertModel, input: &BertInput, state: &mut RunState, i: usize) -> Result<()> {
+    fn step(&self, m: &dyn Params, input: &Feed, state: &mut RunState, i: usize) -> Result<()> {
         let (g, l) = (&self.graph, &self.layout);
         let node = &g.nodes[i];
         let (b, s) = (input.batch, input.seq_len);
@@ -250,22 +202,22 @@ impl Compiled {
         let isa = Isa::best();
         match node.op {
             Op::Placeholder(_) | Op::Slice(..) => {}
-            Op::Embeddings => m.embeddings.forward_into(input, y)?,
+            Op::Embeddings => m.embeddings_into(input, y)?,
             Op::AdditiveMask => match input.attention_mask {
                 Some(mask) => y.iter_mut().zip(mask).for_each(|(o, &v)| *o = if v == 0 { f32::MIN } else { 0.0 }),
                 None => y.fill(0.0),
             },
             Op::MatMul(w) => {
-                let lin = self.linear(m, w)?;
+                let lin = m.linear(w)?;
                 lin.gemm_into(&Gemm::default(), x[0], y.len() / lin.out_features(), y, Epilogue::None)?
             }
             Op::AddBias(w) => {
-                let lin = self.linear(m, w)?;
+                let lin = m.linear(w)?;
                 let bias = lin.bias.as_ref().and_then(|t| t.as_slice()).unwrap_or(&[]);
                 par_rows(y, lin.out_features(), |_, y| add_bias_rows(isa, y, bias));
             }
             Op::Linear(w, gelu) => {
-                let lin = self.linear(m, w)?;
+                let lin = m.linear(w)?;
                 lin.forward_into(&Gemm::default(), x[0], y.len() / lin.out_features(), y, gelu, true)?
             }
             Op::Act(a) => match a {
@@ -279,7 +231,7 @@ impl Compiled {
                 par_rows(y, h, |r0, y| add_assign(isa, y, &r[r0 * h..r0 * h + y.len()]));
             }
             Op::LayerNorm(n) | Op::AddLayerNorm(n) => {
-                let ln = Self::norm(m, n)?;
+                let ln = m.layer_norm(n)?;
                 let (w, bias) = (ln.weight.as_slice().unwrap_or(&[]), ln.bias.as_slice().unwrap_or(&[]));
                 let (h, eps) = (width(i), ln.eps as f32);
                 let r = if matches!(node.op, Op::AddLayerNorm(_)) { x[1] } else { &[] };
@@ -374,15 +326,9 @@ impl Compiled {
             Op::Attention(AttentionOp { heads, softmax, heads_in_place, flash_min_seq }) => {
                 let ld = width(node.args[0]);
                 let head_dim = g.nodes[node.args[0]].shape.last().map_or(0, |d| d.eval(b, s)) / heads.max(1);
-                let fusion = Fusion {
-                    softmax,
-                    heads: heads_in_place,
-                    flash: flash_min_seq.is_some(),
-                    flash_min_seq: flash_min_seq.unwrap_or(FLASH_MIN_SEQ),
-                    ..Fusion::none()
-                };
+                let kernel = AttentionKernel { fused_softmax: softmax, heads_in_place, flash_min_seq };
                 let shape = AttentionShape { batch: b, seq: s, heads, head_dim };
-                attention_into(shape, x[0], x[1], x[2], ld, x[3], y, scratch, &fusion)?;
+                attention_into(shape, x[0], x[1], x[2], ld, x[3], y, scratch, kernel)?;
             }
             Op::SelectFirst => {
                 let h = width(i);

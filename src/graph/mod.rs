@@ -1,9 +1,11 @@
 //! # The forward pass as a graph: trace it, rewrite it with passes, run it
 //!
-//! An ML compiler in four steps, each a file:
+//! An ML compiler in four steps, each a file. The graph knows ops, not models: a model's
+//! tracer builds the [`Graph`] and hands over its parameters through [`Params`] (for BERT,
+//! `bert/trace.rs`), so this module uses tensors, ops and `nn`'s layers, never `bert`.
 //!
-//! 1. **Trace** (`trace.rs`): walk the model's *unfused* forward — the eager modules of
-//!    [`crate::bert`], step by step — and record every step as a [`Node`] instead of running it.
+//! 1. **Trace** (`bert/trace.rs`): walk the model's *unfused* forward — the eager modules of
+//!    `bert`, step by step — and record every step as a [`Node`] instead of running it.
 //!    Shapes are symbolic in the batch `B` and sequence `S` ([`Dim`]), so one graph serves every
 //!    batch and length. Parameters are named by their checkpoint key.
 //! 2. **Print and check** (`print.rs`): one line a node, like `print(gm.graph)` in torch.fx, with
@@ -17,20 +19,21 @@
 //!    calling the same kernel the eager code calls, so the numbers are the eager numbers bit for
 //!    bit (`tests/graph.rs`).
 //!
-//! [`compile`] does all four: `compile(&model, &Passes::all())` gives a [`Compiled`] graph.
+//! [`compile`] does steps 2 to 4 on a traced graph; `bert::compile(&model, &Passes::all(), want)`
+//! traces a `BertModel` first and gives a [`Compiled`] graph.
 
 mod attention;
 mod compile;
 mod interp;
 mod memory;
+mod params;
 mod passes;
 mod print;
-mod trace;
 
 pub use compile::PASSES;
 pub use compile::{Compiled, PassReport, Passes, compile};
 pub use interp::RunState;
-pub use trace::{Want, trace};
+pub use params::{Feed, Params};
 
 use crate::nn::Activation;
 
@@ -159,7 +162,7 @@ pub enum Op {
     SelectFirst,
 }
 
-/// The fused attention node's settings (the kernel is `bert::attention::attention_into`).
+/// The fused attention node's settings (the kernel is [`crate::ops::attention::attention_into`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AttentionOp {
     /// Heads.

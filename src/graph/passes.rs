@@ -7,20 +7,20 @@
 //! eager `Fusion` flags picked, and `tests/graph.rs` ties every pass, alone and in any order,
 //! to the unfused graph (within 1e-5) and all of them to the fused eager forward (bit for bit).
 
+use super::params::Params;
 use super::{Graph, Node, Op, Proj, Weight};
-use crate::bert::BertModel;
 use crate::nn::Activation;
 use crate::quant::Precision;
 
 /// `dce`: removes every node no output depends on — the pooler when only the hidden states
 /// are wanted, and what the other passes left behind. Returns how many nodes it removed.
-pub fn dce(g: &mut Graph, _: &BertModel) -> usize {
+pub fn dce(g: &mut Graph, _: &dyn Params) -> usize {
     g.remove_dead()
 }
 
 /// `epilogue`: `matmul(x, W)` → `add_bias` (→ `gelu`) becomes one `linear_bias(_gelu)`: the
 /// bias (and GELU) applied by the GEMM to each tile of the output while it is in registers.
-pub fn epilogue(g: &mut Graph, _: &BertModel) -> usize {
+pub fn epilogue(g: &mut Graph, _: &dyn Params) -> usize {
     let mut rewrites = 0;
     for i in 0..g.nodes.len() {
         let users = g.users();
@@ -38,7 +38,7 @@ pub fn epilogue(g: &mut Graph, _: &BertModel) -> usize {
 
 /// `add-norm`: `add(a, residual)` → `layer_norm` becomes `add_layer_norm(a, residual)`: the
 /// residual added while LayerNorm reads each row, instead of a sum written out and read back.
-pub fn add_norm(g: &mut Graph, _: &BertModel) -> usize {
+pub fn add_norm(g: &mut Graph, _: &dyn Params) -> usize {
     let mut rewrites = 0;
     for i in 0..g.nodes.len() {
         let users = g.users();
@@ -58,7 +58,7 @@ pub fn add_norm(g: &mut Graph, _: &BertModel) -> usize {
 /// `softmax`: `mul(scores, c)` → `add_mask(·, mask)` → `softmax` becomes
 /// `scaled_masked_softmax(scores, mask, c)`: one kernel reading each row of scores three times
 /// instead of five passes over memory.
-pub fn softmax(g: &mut Graph, _: &BertModel) -> usize {
+pub fn softmax(g: &mut Graph, _: &dyn Params) -> usize {
     let mut rewrites = 0;
     for i in 0..g.nodes.len() {
         let users = g.users();
@@ -78,7 +78,7 @@ pub fn softmax(g: &mut Graph, _: &BertModel) -> usize {
 
 /// `heads`: `context` → `merge_heads` becomes `context_merged`: each head's `P·V` written
 /// straight into its columns of `[B, S, H]` instead of a per-head buffer copied over.
-pub fn heads(g: &mut Graph, _: &BertModel) -> usize {
+pub fn heads(g: &mut Graph, _: &dyn Params) -> usize {
     let mut rewrites = 0;
     for i in 0..g.nodes.len() {
         let users = g.users();
@@ -108,12 +108,14 @@ fn projection(op: &Op) -> Option<(usize, Proj, bool)> {
 /// one GEMM over the stacked `[3 hidden, hidden]` weight (a parameter-only expression, see
 /// `fold`) and three column views of its `[B, S, 3 hidden]` result: x is read and packed once.
 /// Skipped for a layer whose projections run at a lower precision (each keeps its own).
-pub fn qkv(g: &mut Graph, m: &BertModel) -> usize {
+pub fn qkv(g: &mut Graph, m: &dyn Params) -> usize {
     let mut rewrites = 0;
-    let layers = m.encoder.layer.0.len();
+    let layers = g.nodes.iter().filter_map(|n| projection(&n.op)).map(|(l, ..)| l + 1).max().unwrap_or(0);
     for l in 0..layers {
-        let sa = &m.encoder.layer.0[l].attention.self_;
-        if [&sa.query, &sa.key, &sa.value].iter().any(|x| x.precision() != Precision::F32) {
+        let f32_only = [Proj::Query, Proj::Key, Proj::Value]
+            .iter()
+            .all(|&p| m.linear(Weight::Layer(l, p)).is_ok_and(|x| x.precision() == Precision::F32));
+        if !f32_only {
             continue;
         }
         // Each of Q, K, V: (its matmul or linear, the node giving its value, fused?), all

@@ -9,7 +9,8 @@
 //! - [`checkpoint`]: a Hugging Face model directory (config.json, weights, tokenizer files,
 //!   sentence-transformers pooling settings).
 //! - [`tokenizer_config`]: `tokenizer_config.json`, as transformers' `AutoTokenizer` reads it.
-//! - [`sentence_transformers`]: `modules.json` and the files of each module.
+//! - [`sentence_transformers`]: `modules.json` and the files of each module (`st_modules.rs`:
+//!   the Pooling and Dense settings).
 //! - [`fetch`]: finding or downloading all-MiniLM-L6-v2 without the Hugging Face Hub.
 //! - [`hub_cache`]: models by Hub id (`org/name`) in the Hugging Face cache, read offline;
 //!   `hub` downloads them into it (the `fetch` feature).
@@ -25,6 +26,7 @@ pub mod safetensors;
 mod sentence_bert_config;
 pub mod sentence_transformers;
 mod similarity;
+mod st_modules;
 pub mod tokenizer_config;
 
 pub use checkpoint::Checkpoint;

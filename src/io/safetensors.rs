@@ -49,9 +49,12 @@ impl Weights {
     /// Map `path` and parse its header. Errors ([`Error::File`]) name the path.
     pub fn open(path: &Path) -> Result<Weights> {
         let file = File::open(path).map_err(|e| Error::file(path, format!("cannot open safetensors file: {e}")))?;
-        // SAFETY: the mapping is read-only and we only ever read it as bytes or f32. Like every
-        // mmap-based loader we rely on the checkpoint not being truncated or rewritten by
-        // another process while this program runs (model files are written once, then read).
+        // SAFETY: `Mmap::map` is unsafe because Rust cannot stop another process from
+        // changing the file while it is mapped: a truncated file makes a read of the lost pages
+        // fault (SIGBUS), a rewritten one changes bytes behind a `&[f32]`. The mapping is
+        // read-only and this program never writes the file; like every mmap-based loader we
+        // rely on checkpoints not being truncated or rewritten while a model is loaded (model
+        // files are written once, then read), an assumption, not something checked here.
         let map = unsafe { Mmap::map(&file) }.map_err(|e| Error::file(path, format!("cannot mmap: {e}")))?;
         let (header_len, metadata) = ::safetensors::SafeTensors::read_metadata(&map)
             .map_err(|e| Error::file(path, format!("not a valid safetensors file: {}", explain(&e))))?;

@@ -2,8 +2,8 @@
 //!
 //! A checkpoint carries its vocabulary (`vocab.txt`, or the `model.vocab` of `tokenizer.json`)
 //! and, beside it, `tokenizer_config.json` with the settings `transformers.BertTokenizer`
-//! is constructed with. This module reads that file and nothing else; `text/` builds the
-//! tokenizer from it.
+//! is constructed with. This module reads that file and nothing else; `pipeline/tokenizer_files.rs`
+//! turns it into the settings `text/wordpiece.rs` builds the tokenizer from.
 //!
 //! What transformers 5 (`AutoTokenizer`, the version pinned in scripts/requirements.txt)
 //! does with a BERT directory, checked by `tests/checkpoints.rs` against its output:

@@ -12,6 +12,7 @@
 //! - [`embedding`](mod@embedding): a lookup table, i.e. a matrix row per token id;
 //! - [`dropout`](mod@dropout): randomly zeroing activations while training;
 //! - [`matmul`](mod@matmul): the matrix product that does nearly all the work;
+//! - [`attention`](mod@attention): multi-head attention, two small matmuls per block of queries;
 //! - [`conv`](mod@conv) and [`rnn`](mod@rnn): convolutions and recurrent networks, rewritten as matmuls;
 //! - [`cpu`](mod@cpu): the cache sizes the CPU reports, from which the GEMMs size their blocks.
 //!
@@ -20,6 +21,7 @@
 //! stay on one thread, where the cost of waking other threads would dominate.
 
 pub mod activation;
+pub mod attention;
 pub mod conv;
 pub mod cpu;
 pub mod dropout;

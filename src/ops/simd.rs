@@ -86,8 +86,8 @@ macro_rules! multiversion {
             fn avx2($($arg: $ty),*) $(-> $ret)? { body($($arg),*) }
             match isa {
                 #[cfg(target_arch = "x86_64")]
-                // SAFETY: `is_supported` asked the CPU for AVX-512 F (and the AVX2 + FMA
-                // every AVX-512 CPU has) just before.
+                // SAFETY: the guard just asked the CPU for AVX-512 F and for AVX2 + FMA: every
+                // feature `avx512` is compiled with (`avx512f,avx2,fma`).
                 $crate::ops::simd::Isa::Avx512 if isa.is_supported() && $crate::ops::simd::Isa::Avx2.is_supported() => unsafe { avx512($($arg),*) },
                 #[cfg(target_arch = "x86_64")]
                 // SAFETY: `is_supported` asked the CPU for AVX2 and FMA just before.

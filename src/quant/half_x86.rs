@@ -180,7 +180,7 @@ impl LowpTile for Avx512 {
 }
 
 /// # Safety
-/// AVX-512F; `a`: H rows of kp floats, lda apart; `b`: kp x 32 f16; `acc`: 32 H.
+/// AVX-512F + F16C; `a`: H rows of kp floats, lda apart; `b`: kp x 32 f16; `acc`: 32 H.
 #[target_feature(enable = "avx512f,f16c")]
 unsafe fn f16_avx512<const H: usize>(kp: usize, a: *const f32, lda: usize, b: *const u16, acc: *mut f32, load: bool) {
     let mut lo = [_mm512_setzero_ps(); H];
@@ -302,7 +302,8 @@ unsafe fn dpbf16<const H: usize>(pairs: usize, a: *const u32, lda: usize, b: *co
         }
     }
     for q in 0..pairs {
-        // SAFETY: q < pairs: panel values 64q..64q+64 and A lanes i*pairs+q in bounds.
+        // SAFETY: q < pairs: panel values 64q..64q+64 and A lanes i*lda+q (i < H) are in bounds
+        // (the function's contract).
         unsafe {
             let b0: __m512bh = std::mem::transmute(_mm512_loadu_si512(b.add(q * 64) as *const _));
             let b1: __m512bh = std::mem::transmute(_mm512_loadu_si512(b.add(q * 64 + 32) as *const _));

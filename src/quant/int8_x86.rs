@@ -298,7 +298,9 @@ impl LowpTile for Avx2 {
         let groups = kp / GROUP;
         check_tile(Self::MR, Self::NR, groups, h, a, b, acc);
         let (a, b, acc) = (a.as_ptr(), b.as_ptr(), acc.as_mut_ptr());
-        // SAFETY: `self` proves AVX2; bounds as checked by `check_tile`.
+        // SAFETY: `self` proves AVX2; `check_tile` verified that the packed A holds `groups`
+        // groups of 4 rows (the last one `h` rows) of 4 bytes, the panel `groups * 4 * 16`
+        // bytes and `acc` `h * 16` values.
         unsafe { by_height!(h, madd256(groups, a, b, acc, load, None), [1 2 3 4]) }
     }
 }

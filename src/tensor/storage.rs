@@ -83,10 +83,12 @@ impl Storage {
             Repr::Owned(v) => v,
             Repr::Mapped { map, start, len } => {
                 // SAFETY: a `Repr::Mapped` is only built by `from_mmap` (the field is private),
-                // which checked that `start..start + 4 * len` lies inside the mapping and that
-                // its first byte is 4-byte aligned; every bit pattern is a valid f32; the
-                // mapping is read-only, never remapped, and lives as long as `map`, which
-                // outlives the returned borrow of `self`.
+                // which checked that `start..start + 4 * len` lies inside the mapping (so the
+                // slice is at most the mapping's size, below isize::MAX bytes) and that its
+                // first byte is 4-byte aligned; every bit pattern is a valid f32; the mapping
+                // is read-only, never remapped, and lives as long as `map`, which outlives the
+                // returned borrow of `self`. That its bytes do not change underneath is the
+                // contract of the `unsafe` `Mmap::map` that made `map` (see `io/safetensors.rs`).
                 unsafe { std::slice::from_raw_parts(map.as_ptr().add(*start) as *const f32, *len) }
             }
         }

@@ -16,27 +16,19 @@
 //! positions to ignore. Too-long inputs are truncated to `max_len` tokens.
 //!
 //! We use the `tokenizers` crate for the pipeline (reimplementing Unicode normalization is not
-//! what this course is about) but build the WordPiece pipeline ourselves from `vocab.txt`
-//! when a checkpoint has no `tokenizer.json`, and we always impose our own padding and
-//! truncation: files in the wild often carry settings such as "pad everything to 128" that
-//! would waste compute.
+//! what this course is about) but build the WordPiece pipeline ourselves from a vocabulary
+//! and its settings when a checkpoint asks for `BertTokenizer` (`wordpiece.rs`), and we always
+//! impose our own padding and truncation: files in the wild often carry settings such as "pad
+//! everything to 128" that would waste compute.
 
-use std::collections::HashMap;
 use std::path::Path;
 
-use tokenizers::decoders::wordpiece::WordPiece as WordPieceDecoder;
-use tokenizers::models::wordpiece::WordPiece;
-use tokenizers::normalizers::bert::BertNormalizer;
 use tokenizers::normalizers::{Lowercase, NormalizerWrapper, Sequence as NormalizerSequence};
-use tokenizers::pre_tokenizers::bert::BertPreTokenizer;
-use tokenizers::processors::bert::BertProcessing;
 use tokenizers::{
-    AddedToken, EncodeInput, Encoding, PaddingDirection, PaddingParams, PaddingStrategy, TruncationDirection,
-    TruncationParams, TruncationStrategy,
+    EncodeInput, Encoding, PaddingDirection, PaddingParams, PaddingStrategy, TruncationDirection, TruncationParams,
+    TruncationStrategy,
 };
 
-use crate::io::Checkpoint;
-use crate::io::tokenizer_config::{TokenizerConfig, TokenizerKind, TruncationSide};
 use crate::{Error, Result};
 
 /// A tokenizer that pads to the longest text of each batch and truncates to `max_len`.
@@ -125,7 +117,7 @@ impl Batch {
     }
 }
 
-fn tok_err(context: &str, e: impl std::fmt::Display) -> Error {
+pub(super) fn tok_err(context: &str, e: impl std::fmt::Display) -> Error {
     Error::Tokenizer(format!("{context}: {e}"))
 }
 
@@ -157,146 +149,6 @@ impl Tokenizer {
         Self::configure(inner, max_len)
     }
 
-    /// Build BERT's WordPiece tokenizer from a `vocab.txt` (one token per line, id = line
-    /// number), as `BertTokenizer` does for checkpoints without `tokenizer.json`, with
-    /// BertTokenizer's default settings except `lowercase` (which also decides accent stripping).
-    pub fn from_vocab_txt(vocab: &Path, lowercase: bool, max_len: usize) -> Result<Tokenizer> {
-        let cfg = TokenizerConfig { do_lower_case: lowercase, ..TokenizerConfig::default() };
-        Self::from_bert_config(read_vocab_txt(vocab)?, &cfg, vocab, max_len)
-    }
-
-    /// BERT's tokenizer as transformers' `BertTokenizer` builds it: WordPiece over `vocab`
-    /// (token -> id), `BertNormalizer` from `cfg` (lowercase, strip accents, CJK splitting),
-    /// `BertPreTokenizer`, `cls_token A sep_token [B sep_token]`, the special tokens and
-    /// `added_tokens_decoder` kept whole. `source` names the vocabulary file in errors.
-    /// `cfg.model_max_length` is *not* applied here (callers fold it into `max_len`).
-    pub fn from_bert_config(
-        vocab: HashMap<String, u32>,
-        cfg: &TokenizerConfig,
-        source: &Path,
-        max_len: usize,
-    ) -> Result<Tokenizer> {
-        check_max_len(max_len)?;
-        let id = |t: &str| {
-            vocab.get(t).copied().ok_or_else(|| {
-                Error::file(
-                    source,
-                    format!("vocabulary has no `{t}` token (named in tokenizer_config.json or BERT's default)"),
-                )
-            })
-        };
-        let (cls, sep) = (id(&cfg.cls_token)?, id(&cfg.sep_token)?);
-        id(&cfg.unk_token)?;
-        let mut specials: Vec<&str> = [&cfg.pad_token, &cfg.unk_token, &cfg.cls_token, &cfg.sep_token, &cfg.mask_token]
-            .map(String::as_str)
-            .to_vec();
-        specials.retain(|t| vocab.contains_key(*t));
-        let specials: Vec<AddedToken> = specials.into_iter().map(|t| AddedToken::from(t, true)).collect();
-        // Through serde: the builder wants the `ahash` map type of the tokenizers crate.
-        let spec = serde_json::json!({
-            "type": "WordPiece",
-            "unk_token": cfg.unk_token,
-            "continuing_subword_prefix": "##",
-            "max_input_chars_per_word": 100,
-            "vocab": vocab,
-        });
-        let model: WordPiece = serde_json::from_str(&spec.to_string())
-            .map_err(|e| Error::file(source, format!("cannot build WordPiece: {e}")))?;
-        let mut inner = tokenizers::Tokenizer::new(model);
-        inner
-            .with_normalizer(Some(BertNormalizer::new(
-                true,
-                cfg.tokenize_chinese_chars,
-                Some(cfg.strips_accents()),
-                cfg.do_lower_case,
-            )))
-            .with_pre_tokenizer(Some(BertPreTokenizer))
-            .with_post_processor(Some(BertProcessing::new((cfg.sep_token.clone(), sep), (cfg.cls_token.clone(), cls))))
-            .with_decoder(Some(WordPieceDecoder::default()));
-        inner.add_special_tokens(&specials);
-        for t in &cfg.added_tokens {
-            let tok = AddedToken::from(t.content.clone(), t.special)
-                .normalized(t.normalized)
-                .single_word(t.single_word)
-                .lstrip(t.lstrip)
-                .rstrip(t.rstrip);
-            if t.special {
-                inner.add_special_tokens(&[tok]);
-            } else {
-                inner.add_tokens(&[tok]);
-            }
-            let got = inner.token_to_id(&t.content);
-            if got != Some(t.id) {
-                return Err(Error::file(
-                    source,
-                    format!(
-                        "added token `{}` should have id {} (tokenizer_config.json added_tokens_decoder) but gets {:?}: \
-                         ids must follow the vocabulary without gaps",
-                        t.content, t.id, got
-                    ),
-                ));
-            }
-        }
-        // Extra special tokens: their vocabulary id, or appended after it (as transformers does).
-        let extra: Vec<AddedToken> =
-            cfg.extra_special_tokens.iter().map(|t| AddedToken::from(t.clone(), true).normalized(false)).collect();
-        inner.add_special_tokens(&extra);
-        let mut tok = Self::configure(inner, max_len)?;
-        if cfg.truncation_side == TruncationSide::Left {
-            tok.set_truncation_direction(TruncationDirection::Left)?;
-        }
-        Ok(tok)
-    }
-
-    /// The tokenizer of a model directory, decided as transformers' `AutoTokenizer` does (see
-    /// `io/tokenizer_config.rs`): for `BertTokenizer` (the default class) the vocabulary comes
-    /// from `tokenizer.json` when present, else `vocab.txt`, and everything else from
-    /// `tokenizer_config.json`; for `PreTrainedTokenizerFast` `tokenizer.json` is used as is.
-    pub fn from_files(
-        dir: &Path,
-        tokenizer_json: Option<&Path>,
-        vocab_txt: Option<&Path>,
-        cfg: &TokenizerConfig,
-        max_len: usize,
-    ) -> Result<Tokenizer> {
-        let kind = cfg.kind().map_err(|e| Error::file(dir.join("tokenizer_config.json"), e))?;
-        match (kind, tokenizer_json, vocab_txt) {
-            (TokenizerKind::TokenizerJson, Some(path), _) => Self::from_file(path, max_len),
-            (TokenizerKind::TokenizerJson, None, _) => Err(Error::file(
-                dir,
-                format!("tokenizer_class {:?} needs a tokenizer.json", cfg.tokenizer_class.as_deref().unwrap_or("")),
-            )),
-            (TokenizerKind::Bert, Some(path), _) => Self::from_bert_config(read_json_vocab(path)?, cfg, path, max_len),
-            (TokenizerKind::Bert, None, Some(path)) => {
-                Self::from_bert_config(read_vocab_txt(path)?, cfg, path, max_len)
-            }
-            (TokenizerKind::Bert, None, None) => {
-                Err(Error::file(dir, "no tokenizer.json or vocab.txt in this model directory"))
-            }
-        }
-    }
-
-    /// The tokenizer of a directory holding only tokenizer files (`tokenizer.json` and/or
-    /// `vocab.txt`, `tokenizer_config.json`); truncation at `model_max_length` when the config
-    /// gives one (and it is below `max_len`).
-    pub fn from_dir(dir: &Path, max_len: usize) -> Result<Tokenizer> {
-        let cfg = TokenizerConfig::read(dir)?;
-        let file = |name: &str| Some(dir.join(name)).filter(|p| p.is_file());
-        let max_len = cfg.model_max_length.map_or(max_len, |m| m.min(max_len));
-        Self::from_files(dir, file("tokenizer.json").as_deref(), file("vocab.txt").as_deref(), &cfg, max_len)
-    }
-
-    /// The checkpoint's tokenizer (see [`Tokenizer::from_files`]), truncating at `max_len`.
-    pub fn from_checkpoint(ckpt: &Checkpoint, max_len: usize) -> Result<Tokenizer> {
-        Self::from_files(
-            &ckpt.dir,
-            ckpt.tokenizer_json.as_deref(),
-            ckpt.vocab_txt.as_deref(),
-            &ckpt.tokenizer_config,
-            max_len,
-        )
-    }
-
     /// Lowercases text before the tokenizer's own normalizer, as sentence-transformers does for
     /// `"do_lower_case": true` in `sentence_bert_config.json` (it prepends a `Lowercase`
     /// normalizer unless one is already there). Special tokens typed in text stay whole.
@@ -323,7 +175,7 @@ impl Tokenizer {
         self.inner.with_normalizer(Some(NormalizerWrapper::Sequence(NormalizerSequence::new(parts))));
     }
 
-    fn set_truncation_direction(&mut self, direction: TruncationDirection) -> Result<()> {
+    pub(super) fn set_truncation_direction(&mut self, direction: TruncationDirection) -> Result<()> {
         let mut t = self.inner.get_truncation().cloned().unwrap_or_default();
         t.direction = direction;
         self.inner.with_truncation(Some(t)).map_err(|e| tok_err("truncation", e))?;
@@ -331,7 +183,7 @@ impl Tokenizer {
     }
 
     /// Impose batch-longest padding with the file's `[PAD]` and longest-first truncation.
-    fn configure(mut inner: tokenizers::Tokenizer, max_len: usize) -> Result<Tokenizer> {
+    pub(super) fn configure(mut inner: tokenizers::Tokenizer, max_len: usize) -> Result<Tokenizer> {
         let mut counter = inner.clone();
         counter.with_padding(None);
         counter.with_truncation(None).map_err(|e| tok_err("truncation", e))?;
@@ -515,56 +367,7 @@ impl Tokenizer {
     }
 }
 
-/// `vocab.txt`: one token per line, id = line number; a later duplicate wins (as in
-/// transformers' `load_vocab`).
-fn read_vocab_txt(vocab: &Path) -> Result<HashMap<String, u32>> {
-    let text =
-        std::fs::read_to_string(vocab).map_err(|e| Error::file(vocab, format!("cannot read vocabulary: {e}")))?;
-    let mut ids: HashMap<String, u32> = HashMap::new();
-    for (i, line) in text.lines().enumerate() {
-        ids.insert(line.trim_end_matches('\r').to_string(), i as u32);
-    }
-    if ids.is_empty() {
-        return Err(Error::file(vocab, "the vocabulary is empty"));
-    }
-    Ok(ids)
-}
-
-/// The `model.vocab` map of a WordPiece `tokenizer.json` (what transformers 5 keeps of it for
-/// `BertTokenizer`).
-fn read_json_vocab(path: &Path) -> Result<HashMap<String, u32>> {
-    let v = crate::io::checkpoint::read_json(path)?;
-    let model = v.get("model").ok_or_else(|| {
-        let found = match v.as_object() {
-            Some(o) => format!("keys {:?}", o.keys().collect::<Vec<_>>()),
-            None => "not a JSON object".into(),
-        };
-        Error::file(
-            path,
-            format!(
-                "valid JSON but not a tokenizer: a Hugging Face tokenizer.json has a \"model\" section (found {found})"
-            ),
-        )
-    })?;
-    if let Some(kind) = model.get("type").and_then(|t| t.as_str())
-        && kind != "WordPiece"
-    {
-        return Err(Error::file(path, format!("model type `{kind}` is not WordPiece: not a BERT tokenizer")));
-    }
-    let vocab = model
-        .get("vocab")
-        .and_then(|v| v.as_object())
-        .ok_or_else(|| Error::file(path, "model.vocab is not a {token: id} object"))?;
-    vocab
-        .iter()
-        .map(|(t, id)| {
-            let id = id.as_u64().ok_or_else(|| Error::file(path, format!("vocab id of `{t}` is not an integer")))?;
-            Ok((t.clone(), id as u32))
-        })
-        .collect()
-}
-
-fn check_max_len(max_len: usize) -> Result<()> {
+pub(super) fn check_max_len(max_len: usize) -> Result<()> {
     if max_len < 4 {
         return Err(Error::Input(format!(
             "tokenizer: max_len {max_len} is too small (need at least 4: [CLS], [SEP] and some text)"

@@ -31,9 +31,10 @@ impl Embedder {
     fn new(py: Python<'_>, path: PathBuf, threads: Option<usize>, precision: &str) -> PyResult<Embedder> {
         let p = crate::precision(precision)?;
         let pool = Pool::new(threads)?;
+        let n = pool.size(); // the builds run on the model's pool, of n threads
         let (inner, dimension) = pool.run(py, || {
             let ckpt = open(&path)?;
-            let e = nanobert::pipeline::Embedder::builder().precision(p).build(&ckpt)?;
+            let e = nanobert::pipeline::Embedder::builder().precision(p).threads(n).build(&ckpt)?;
             let dimension = e.dimension()?;
             Ok((e, dimension))
         })?;

@@ -35,14 +35,15 @@ impl CrossEncoder {
     fn new(py: Python<'_>, path: PathBuf, threads: Option<usize>, precision: &str) -> PyResult<CrossEncoder> {
         let p = crate::precision(precision)?;
         let pool = Pool::new(threads)?;
+        let n = pool.size(); // the builds run on the model's pool, of n threads
         let scorer = pool.run(py, || {
             let ckpt = open(&path)?;
             let cfg = nanobert::bert::BertConfig::from_json(&ckpt.config_json)?;
             let head = nanobert::bert::heads::HeadConfig::from_json(&ckpt.config_json, &cfg)?;
             let scorer = if head.num_labels() == 1 {
-                Scorer::One(Reranker::builder().precision(p).build(&ckpt)?)
+                Scorer::One(Reranker::builder().precision(p).threads(n).build(&ckpt)?)
             } else {
-                Scorer::Many(Classifier::builder().precision(p).build(&ckpt)?)
+                Scorer::Many(Classifier::builder().precision(p).threads(n).build(&ckpt)?)
             };
             Ok(scorer)
         })?;
@@ -164,7 +165,9 @@ impl FillMask {
     fn new(py: Python<'_>, path: PathBuf, threads: Option<usize>, precision: &str) -> PyResult<FillMask> {
         let p = crate::precision(precision)?;
         let pool = Pool::new(threads)?;
-        let inner = pool.run(py, || nanobert::pipeline::FillMask::builder().precision(p).build(&open(&path)?))?;
+        let n = pool.size(); // the builds run on the model's pool, of n threads
+        let inner =
+            pool.run(py, || nanobert::pipeline::FillMask::builder().precision(p).threads(n).build(&open(&path)?))?;
         Ok(FillMask { inner, pool, path, precision: p.name().to_string() })
     }
 

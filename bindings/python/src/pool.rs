@@ -81,12 +81,8 @@ impl Pool {
             std::mem::forget(built.take());
         }
         let (n, _) = resolve_threads(self.requested);
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(n)
-            .thread_name(|i| format!("nanobert-{i}"))
-            .build()
-            .map_err(|e| PyRuntimeError::new_err(format!("cannot start {n} threads: {e}")))?;
-        let pool = Arc::new(pool);
+        // The library's pool of its own (the builder's), never rayon's global one.
+        let pool = Arc::new(nanobert::pipeline::thread_pool(Some(n)).map_err(to_py_err)?);
         *built = Some((pid, n, pool.clone()));
         Ok(pool)
     }

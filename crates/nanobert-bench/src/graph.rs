@@ -26,7 +26,8 @@ use super::machine::{Cpu, Watch};
 use super::models::random_ids;
 use super::timing::Stats;
 use nanobert::bert::{BertConfig, BertInput, BertModel, Fusion, Workspace};
-use nanobert::graph::{Compiled, Passes, RunState, Want, compile};
+use nanobert::bert::{Want, compile};
+use nanobert::graph::{Compiled, Passes, RunState};
 use nanobert::io::Checkpoint;
 use nanobert::{Error, Result};
 

@@ -24,10 +24,11 @@ pub(crate) struct Cli {
     /// Worker threads, 1 to 64 x the cores of this machine (default: the physical cores).
     #[arg(long, global = true)]
     pub(crate) threads: Option<usize>,
-    /// How Linear weights are stored and multiplied: f32, f16, bf16 or int8 (dynamic
-    /// quantization); see docs/lower-precision.md.
-    #[arg(long, global = true, default_value = "f32")]
-    pub(crate) precision: Precision,
+    /// How Linear weights are stored and multiplied: f32 (the default), f16, bf16 or int8
+    /// (dynamic quantization); see docs/lower-precision.md. A command that runs f32 only
+    /// refuses the others.
+    #[arg(long, global = true)]
+    pub(crate) precision: Option<Precision>,
     // Help text built from Fusion::NAMES, so it lists every fusion.
     #[arg(long = "no-fuse", global = true, value_name = "NAME", value_delimiter = ',', help = no_fuse_help())]
     pub(crate) no_fuse: Vec<String>,
@@ -267,30 +268,12 @@ pub(crate) enum BenchCommand {
     /// What each fusion buys: the forward with all fusions on, each off alone, all off, interleaved
     /// (batch 1 and 8 x 128 tokens, batch 1 x 384 for the attention fusions), with the bytes
     /// each keeps off the memory bus; bert-base (random weights) and MiniLM unless --model.
-    Fusion {
-        /// Batch 1 x 128 only, 5 rounds (under a minute).
-        #[arg(long)]
-        quick: bool,
-        /// Interleaved rounds (default 7, 5 with --quick).
-        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1000))]
-        rounds: Option<u64>,
-        /// Where fusion.{md,csv} and the bert-base checkpoint go.
-        #[arg(long, default_value = "target/nanobert-bench")]
-        out: PathBuf,
-    },
+    /// 7 rounds; --quick: batch 1 x 128 only, 5 rounds (under a minute). Writes fusion.{md,csv}.
+    Fusion(Interleaved),
     /// The compiled forward against the graph without memory plan, without passes, and the
-    /// eager modules, interleaved; trace and pass times (docs/ml-compilers.md).
-    Graph {
-        /// MiniLM at batch 1 x 128 only, 3 rounds.
-        #[arg(long)]
-        quick: bool,
-        /// Interleaved rounds (default 5, 3 with --quick).
-        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1000))]
-        rounds: Option<u64>,
-        /// Where graph.md and the bert-base checkpoint go.
-        #[arg(long, default_value = "target/nanobert-bench")]
-        out: PathBuf,
-    },
+    /// eager modules, interleaved; trace and pass times (docs/ml-compilers.md). 5 rounds;
+    /// --quick: MiniLM at batch 1 x 128 only, 3 rounds. Writes graph.md.
+    Graph(Interleaved),
     /// One sentence at a time vs batches of 32 in input order vs length-bucketed batches of 32
     /// on the 1,000-sentence mixed-length corpus: padding and sentences/s, end to end and model
     /// only; all-MiniLM-L6-v2 unless --model (batching.{md,csv} in --out).
@@ -360,6 +343,20 @@ pub(crate) enum BenchCommand {
         #[arg(long)]
         no_per_layer: bool,
     },
+}
+
+/// The options of the interleaved benchmarks (`bench fusion`, `bench graph`).
+#[derive(clap::Args)]
+pub(crate) struct Interleaved {
+    /// The quick case only, in fewer rounds (the command's help says which).
+    #[arg(long)]
+    pub(crate) quick: bool,
+    /// Interleaved rounds (default: the command's, fewer with --quick).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub(crate) rounds: Option<u64>,
+    /// Where the report and the bert-base checkpoint go.
+    #[arg(long, default_value = "target/nanobert-bench")]
+    pub(crate) out: PathBuf,
 }
 
 /// `--no-fuse`'s help: every name of [`Fusion::NAMES`] with what it turns off.

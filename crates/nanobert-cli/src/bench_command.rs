@@ -5,27 +5,28 @@ use std::path::Path;
 use nanobert::io::Checkpoint;
 use nanobert::{Error, Result};
 
-use crate::args::{BenchCommand, Cli, Command};
+use crate::args::{BenchCommand, Command};
 use crate::session::*;
 
-/// Runs the `bench` command `cli` holds (`start`: the process start, for the cold-start child).
-pub(crate) fn run(cli: &Cli, start: std::time::Instant) -> Result<()> {
-    match &cli.command {
+/// Runs the `bench` command in the session `s` (`start`: the process start, for the
+/// cold-start child).
+pub(crate) fn run(s: &Session, command: &Command, start: std::time::Instant) -> Result<()> {
+    match command {
         Command::Bench { compare: true, quick, torch_compile, out, what: None, cases, runtimes, rounds } => {
-            let threads = cli.threads.unwrap_or_else(rayon::current_num_threads);
+            let threads = s.threads();
             let choice = nanobert_bench::commands::CompareChoice {
                 cases: cases.iter().map(|c| nanobert_bench::commands::parse_case(c)).collect::<Result<_>>()?,
                 runtimes: runtimes.clone(),
                 rounds: *rounds,
             };
             nanobert_bench::commands::compare(
-                model_arg(cli)?.as_deref(),
+                s.model_arg()?.as_deref(),
                 out,
                 *quick,
                 *torch_compile,
                 threads,
-                cli.precision,
-                fusion(cli)?,
+                s.precision(),
+                s.fusion,
                 &choice,
             )?;
         }
@@ -40,29 +41,27 @@ pub(crate) fn run(cli: &Cli, start: std::time::Instant) -> Result<()> {
             return Err(Error::Input("bench --compare takes no subcommand".into()));
         }
         Command::Bench { what: Some(BenchCommand::Forward { quick, out }), .. } => {
-            nanobert_bench::commands::forward(model_arg(cli)?.as_deref(), out, *quick, fusion(cli)?)?;
+            nanobert_bench::commands::forward(s.model_arg()?.as_deref(), out, *quick, s.fusion)?;
         }
-        Command::Bench { what: Some(BenchCommand::Fusion { quick, rounds, out }), .. } => {
-            let rounds = rounds.map(|r| r as usize);
-            nanobert_bench::commands::fusion(model_arg(cli)?.as_deref(), out, *quick, rounds)?;
+        Command::Bench { what: Some(BenchCommand::Fusion(i)), .. } => {
+            nanobert_bench::commands::fusion(s.model_arg()?.as_deref(), &i.out, i.quick, i.rounds.map(|r| r as usize))?;
         }
-        Command::Bench { what: Some(BenchCommand::Graph { quick, rounds, out }), .. } => {
-            let rounds = rounds.map(|r| r as usize);
-            nanobert_bench::commands::graph(model_arg(cli)?.as_deref(), out, *quick, rounds)?;
+        Command::Bench { what: Some(BenchCommand::Graph(i)), .. } => {
+            nanobert_bench::commands::graph(s.model_arg()?.as_deref(), &i.out, i.quick, i.rounds.map(|r| r as usize))?;
         }
         Command::Bench { what: Some(BenchCommand::Batching { quick, bert_base, out }), .. } => {
-            nanobert_bench::commands::batching(model_arg(cli)?.as_deref(), out, *quick, *bert_base, fusion(cli)?)?;
+            nanobert_bench::commands::batching(s.model_arg()?.as_deref(), out, *quick, *bert_base, s.fusion)?;
         }
         Command::Bench { what: Some(BenchCommand::Threads { quick, out }), .. } => {
-            nanobert_bench::commands::threads(model_arg(cli)?.as_deref(), out, *quick, fusion(cli)?)?;
+            nanobert_bench::commands::threads(s.model_arg()?.as_deref(), out, *quick, s.fusion)?;
         }
         Command::Bench { what: Some(BenchCommand::ColdStartChild), .. } => {
-            let dir = model_dir(cli)?;
-            outln!("{}", nanobert_bench::forward::cold_start_child(&dir, start, fusion(cli)?)?);
+            let dir = s.model_dir()?;
+            outln!("{}", nanobert_bench::forward::cold_start_child(&dir, start, s.fusion)?);
         }
         Command::Bench { what: Some(BenchCommand::ThroughputChild { batch, seq, seconds }), .. } => {
-            let dir = model_dir(cli)?;
-            outln!("{}", nanobert_bench::threads::throughput_child(&dir, *batch, *seq, *seconds, fusion(cli)?)?);
+            let dir = s.model_dir()?;
+            outln!("{}", nanobert_bench::threads::throughput_child(&dir, *batch, *seq, *seconds, s.fusion)?);
         }
         Command::Bench { what: Some(BenchCommand::Matmul { quick, thread_counts, out, passes }), .. } => {
             use nanobert_bench::matmul::{BenchOptions, run};
@@ -96,11 +95,8 @@ pub(crate) fn run(cli: &Cli, start: std::time::Instant) -> Result<()> {
             if *soak && !(soak_seconds.is_finite() && *soak_seconds >= 2.0) {
                 return Err(Error::Input("bench serve: --soak-seconds must be at least 2".into()));
             }
-            let mut serve_opts = serve.options(serve_model_dir(cli, serve)?)?;
-            serve_opts.fusion = fusion(cli)?;
-            serve_opts.precision = serve.precision(cli.precision)?;
             let load = LoadTestOptions {
-                serve: serve_opts,
+                serve: s.serve_options(serve)?,
                 fractions: fractions.clone(),
                 step_seconds: *step_seconds,
                 max_requests_per_step: 20_000,
@@ -108,7 +104,7 @@ pub(crate) fn run(cli: &Cli, start: std::time::Instant) -> Result<()> {
                 python: (!no_baseline).then(|| python.clone()),
                 baseline_script: baseline_script.clone(),
                 out_dir: out.clone(),
-                threads: rayon::current_num_threads(),
+                threads: s.threads(),
             };
             if *soak {
                 nanobert_serve::soak::run(&load, *soak_seconds, 0.5)?;
@@ -117,7 +113,7 @@ pub(crate) fn run(cli: &Cli, start: std::time::Instant) -> Result<()> {
             }
         }
         Command::Bench { what: Some(BenchCommand::Precision { texts, mlm, no_per_layer }), .. } => {
-            bench_precision(cli, texts.as_deref(), mlm, !no_per_layer)?
+            bench_precision(s, texts.as_deref(), mlm, !no_per_layer)?
         }
         _ => return Err(Error::Input("not a bench command".into())),
     }
@@ -125,14 +121,14 @@ pub(crate) fn run(cli: &Cli, start: std::time::Instant) -> Result<()> {
 }
 
 /// `nanobert bench precision`: the accuracy report of docs/lower-precision.md.
-pub(crate) fn bench_precision(cli: &Cli, texts: Option<&Path>, mlm: &Path, per_layer: bool) -> Result<()> {
+pub(crate) fn bench_precision(s: &Session, texts: Option<&Path>, mlm: &Path, per_layer: bool) -> Result<()> {
     use nanobert_bench::precision::{self as report, Options};
     let texts = match texts {
         Some(p) => std::fs::read_to_string(p).map_err(|e| Error::Input(format!("reading {}: {e}", p.display())))?,
         None => report::SENTENCES.to_string(),
     };
     let texts: Vec<String> = texts.lines().filter(|l| !l.trim().is_empty()).map(String::from).collect();
-    let ckpt = open(cli)?;
+    let ckpt = s.open()?;
     let mlm_ckpt = if mlm.join("config.json").exists() {
         Some(Checkpoint::open(mlm)?)
     } else {

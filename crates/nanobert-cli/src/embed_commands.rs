@@ -2,10 +2,9 @@
 
 use std::path::Path;
 
-use nanobert::pipeline::{self, Embedder, FillMask, Pipeline};
+use nanobert::pipeline::{self, Embedder, FillMask};
 use nanobert::{Error, Result};
 
-use crate::args::Cli;
 use crate::session::*;
 
 pub(crate) fn similarity_table(e: &Embedder, query: &str, docs: &[&str], check_finite: bool) -> Result<()> {
@@ -28,18 +27,18 @@ pub(crate) fn similarity_table(e: &Embedder, query: &str, docs: &[&str], check_f
     Ok(())
 }
 
-pub(crate) fn demo(cli: &Cli, mlm: Option<&Path>) -> Result<()> {
+pub(crate) fn demo(s: &Session, mlm: Option<&Path>) -> Result<()> {
     // --mlm is checked before any work: a wrong path fails at once, not after the search demo.
     let fm = match mlm {
         Some(dir) => {
-            let b = FillMask::builder().precision(cli.precision).fusion(fusion(cli)?);
-            Some(b.allow_non_finite(cli.allow_non_finite).open(dir).map_err(|e| Error::Input(format!("--mlm: {e}")))?)
+            let b = s.builder::<FillMask>();
+            Some(b.open(dir).map_err(|e| Error::Input(format!("--mlm: {e}")))?)
         }
         None => None,
     };
     let t0 = std::time::Instant::now();
-    let ckpt = open(cli)?;
-    let e: Embedder = load(cli, &ckpt)?;
+    let ckpt = s.open()?;
+    let e: Embedder = s.load(&ckpt)?;
     outln!("model: {} (loaded in {:.2?})\n", ckpt.dir.display(), t0.elapsed());
     let docs = [
         "A man is eating a piece of bread.",
@@ -50,7 +49,7 @@ pub(crate) fn demo(cli: &Cli, mlm: Option<&Path>) -> Result<()> {
         "A dog runs through the park.",
     ];
     let t1 = std::time::Instant::now();
-    similarity_table(&e, "A person is eating food.", &docs, !cli.allow_non_finite)?;
+    similarity_table(&e, "A person is eating food.", &docs, s.check_finite())?;
     outln!("\n(embedded {} texts in {:.2?})", docs.len() + 1, t1.elapsed());
     match fm {
         Some(fm) => {

@@ -4,7 +4,8 @@
 use std::path::PathBuf;
 
 use nanobert::bert::{BertConfig, BertModel, Fusion};
-use nanobert::graph::{Passes, Want, compile, trace};
+use nanobert::bert::{Want, compile, trace};
+use nanobert::graph::Passes;
 use nanobert::io::Checkpoint;
 use nanobert::{Error, Result};
 
@@ -78,6 +79,7 @@ pub fn report(model: &BertModel, args: &GraphArgs, passes: &Passes) -> Result<St
         c.graph
     );
     out += &c.summary(b, s);
+    out += &format!("Linear weights (--precision): {}\n", precisions(model));
     let own = compile(model, &Passes::none(), want)?;
     out += &format!(
         "without passes: {} nodes, every value in a buffer of its own: {:.1} MB at batch {b} x seq {s}\n",
@@ -92,4 +94,16 @@ pub fn report(model: &BertModel, args: &GraphArgs, passes: &Passes) -> Result<St
         out += &format!("wrote {}\n", path.display());
     }
     Ok(out)
+}
+
+/// How many of the model's Linears hold each precision, e.g. `18 int8, 6 bf16`.
+fn precisions(model: &BertModel) -> String {
+    let mut counts: Vec<(nanobert::quant::Precision, usize)> = Vec::new();
+    for (_, l) in nanobert::quant::linears(model) {
+        match counts.iter_mut().find(|(p, _)| *p == l.precision()) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((l.precision(), 1)),
+        }
+    }
+    counts.iter().map(|(p, n)| format!("{n} {p}")).collect::<Vec<_>>().join(", ")
 }

@@ -5,16 +5,16 @@ use nanobert::pipeline;
 use nanobert::quant::Precision;
 use nanobert::{Error, Result};
 
-use crate::args::{Cli, Command};
+use crate::args::Command;
 use crate::graph_command;
 use crate::session::*;
 
-/// Runs the command `cli` holds (one of this file's).
-pub(crate) fn run(cli: &Cli) -> Result<()> {
-    match &cli.command {
+/// Runs `command` (one of this file's) in the session `s`.
+pub(crate) fn run(s: &Session, command: &Command) -> Result<()> {
+    match command {
         Command::Fetch => {
             // --model: that checkpoint (a Hub id is downloaded into the Hugging Face cache).
-            let dir = model_dir(cli)?;
+            let dir = s.model_dir()?;
             // Verify what is there, not just that the files exist.
             let check = Checkpoint::open(&dir).and_then(|c| {
                 nanobert::text::Tokenizer::from_checkpoint(&c, 512)?;
@@ -27,22 +27,22 @@ pub(crate) fn run(cli: &Cli) -> Result<()> {
                     dir.display()
                 )));
             }
-            let name = cli.model.as_ref().map_or("all-MiniLM-L6-v2".into(), |m| m.display().to_string());
+            let name = s.model.as_ref().map_or("all-MiniLM-L6-v2".into(), |m| m.display().to_string());
             outln!("{name} is in {} (verified: config, weights and tokenizer load)", dir.display());
         }
         Command::Graph(args) => {
-            let ckpt = open(cli)?;
+            let ckpt = s.open()?;
             let model = graph_command::load(&ckpt)?;
-            if cli.precision != Precision::F32 {
+            if s.precision() != Precision::F32 {
                 let tok = nanobert::text::Tokenizer::from_checkpoint(&ckpt, 512)?;
-                let plan = pipeline::precision_plan(&model, &model, &tok, cli.precision)?;
+                let plan = pipeline::precision_plan(&model, &model, &tok, s.precision())?;
                 nanobert::quant::to_precision(&model, &plan)?;
             }
-            let passes = graph_command::passes(args, &fusion(cli)?)?;
+            let passes = graph_command::passes(args, &s.fusion)?;
             outln!("{}", graph_command::report(&model, args, &passes)?.trim_end());
         }
         Command::Print => {
-            let ckpt = open(cli)?;
+            let ckpt = s.open()?;
             let (tree, params) = pipeline::describe(&ckpt)?;
             outln!("{tree}");
             outln!("parameters: {params}");

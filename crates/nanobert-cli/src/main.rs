@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use args::{Cli, Command};
 use clap::Parser;
 use nanobert::{Error, Result};
-use session::*;
+use session::{Session, runs_model};
 
 /// `println!` that ends the program quietly when stdout is closed early (`nanobert print | head`)
 /// instead of panicking, and reports other write errors.
@@ -57,63 +57,44 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli, start: std::time::Instant) -> Result<()> {
-    if let Some(n) = cli.threads {
-        let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
-        if n == 0 || n > 64 * cores {
-            return Err(Error::Input(format!(
-                "--threads {n}: give 1 to {} (this machine has {cores} cores)",
-                64 * cores
-            )));
-        }
-    }
-    nanobert::threads::init_pool(cli.threads)?;
-    fusion(&cli)?; // a bad --no-fuse fails before any work
-    check_precision(&cli)?;
-    if cli.profile || cli.profile_out.is_some() {
-        return profiled(&cli, start);
-    }
-    dispatch(&cli, start)
-}
-
-/// Runs the command with this thread's profiler on, then prints the profile on stderr.
-fn profiled(cli: &Cli, start: std::time::Instant) -> Result<()> {
-    if !runs_model(&cli.command) {
+    let session = Session::new(&cli)?; // every global option checked against the command first
+    let profile = cli.profile || cli.profile_out.is_some();
+    if profile && !runs_model(&cli.command) {
         return Err(Error::Input(
             "--profile and --profile-out apply to the commands that run the model \
              (embed, similarity, fill-mask, forward, demo, classify, rerank, ner, qa)"
                 .into(),
         ));
     }
-    let (result, prof) = nanobert::profile::record(|| dispatch(cli, start));
-    result?;
-    let report = nanobert_bench::profiling::report(&prof, rayon::current_num_threads(), cli.profile_out.as_deref())?;
-    eprint!("{report}");
-    Ok(())
+    session.run(&cli.command, || {
+        if !profile {
+            return dispatch(&session, &cli.command, start);
+        }
+        // This thread's profiler on, then the profile on stderr.
+        let (result, prof) = nanobert::profile::record(|| dispatch(&session, &cli.command, start));
+        result?;
+        let report = nanobert_bench::profiling::report(&prof, session.threads(), cli.profile_out.as_deref())?;
+        eprint!("{report}");
+        Ok(())
+    })
 }
 
-fn dispatch(cli: &Cli, start: std::time::Instant) -> Result<()> {
-    match &cli.command {
-        Command::Fetch | Command::Graph(_) | Command::Print => info_commands::run(cli)?,
+fn dispatch(s: &Session, command: &Command, start: std::time::Instant) -> Result<()> {
+    match command {
+        Command::Fetch | Command::Graph(_) | Command::Print => info_commands::run(s, command)?,
         Command::FillMask { .. }
         | Command::Embed { .. }
         | Command::Similarity { .. }
         | Command::Forward { .. }
-        | Command::Demo { .. } => text_commands::run(cli)?,
+        | Command::Demo { .. } => text_commands::run(s, command)?,
         Command::Classify { pairs, json, texts } => {
-            task_commands::classify(&load(cli, &open(cli)?)?, texts, *pairs, *json)?
+            task_commands::classify(&s.load(&s.open()?)?, texts, *pairs, *json)?
         }
-        Command::Rerank { json, query, docs } => task_commands::rerank(&load(cli, &open(cli)?)?, query, docs, *json)?,
-        Command::Ner { tokens, json, texts } => task_commands::ner(&load(cli, &open(cli)?)?, texts, *tokens, *json)?,
-        Command::Qa { json, question, context } => {
-            task_commands::qa(&load(cli, &open(cli)?)?, question, context, *json)?
-        }
-        Command::Bench { .. } => bench_command::run(cli, start)?,
-        Command::Serve(args) => {
-            let mut opts = args.options(serve_model_dir(cli, args)?)?;
-            opts.fusion = fusion(cli)?;
-            opts.precision = args.precision(cli.precision)?;
-            nanobert_serve::run(&opts)?
-        }
+        Command::Rerank { json, query, docs } => task_commands::rerank(&s.load(&s.open()?)?, query, docs, *json)?,
+        Command::Ner { tokens, json, texts } => task_commands::ner(&s.load(&s.open()?)?, texts, *tokens, *json)?,
+        Command::Qa { json, question, context } => task_commands::qa(&s.load(&s.open()?)?, question, context, *json)?,
+        Command::Bench { .. } => bench_command::run(s, command, start)?,
+        Command::Serve(args) => nanobert_serve::run(&s.serve_options(args)?)?,
     }
     Ok(())
 }

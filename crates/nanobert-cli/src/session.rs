@@ -1,63 +1,229 @@
-//! The set-up every command shares, in one place: which checkpoint `--model` names (a path,
-//! a Hub id, or the default MiniLM), opening it under the finite-value policy, loading a
-//! pipeline in `--precision` with `--no-fuse`'s fusions, and which commands each global
-//! option applies to (the others refuse it by name).
+//! The one session every command runs in: the global options (`--model`, `--revision`,
+//! `--threads`, `--precision`, `--no-fuse`, `--allow-non-finite`) read once into a
+//! [`Session`], checked against the command (an option a command cannot honour is refused by
+//! name, never ignored), then used by every command through the same methods: which
+//! checkpoint, opened under which finite-value policy, loaded through the library's
+//! [`Builder`] with the precision, fusions and threads, run on the session's own thread pool.
 
 use std::path::{Path, PathBuf};
 
 use nanobert::bert::Fusion;
 use nanobert::io::hub::HubOptions;
 use nanobert::io::{Checkpoint, fetch};
-use nanobert::pipeline::{self, Pipeline};
+use nanobert::pipeline::{self, Builder, Pipeline};
 use nanobert::quant::Precision;
 use nanobert::{Error, Result};
+use nanobert_serve::ServeOptions;
 use nanobert_serve::args::ServeArgs;
 
 use crate::args::{BenchCommand, Cli, Command};
 
-/// The checkpoint directory named by --model (a path, or a Hub id resolved in the Hugging Face
-/// cache and downloaded when absent); `None` without --model.
-pub(crate) fn model_arg(cli: &Cli) -> Result<Option<PathBuf>> {
-    match &cli.model {
-        Some(m) => Ok(Some(nanobert::io::hub::resolve_model(m, cli.revision.as_deref(), &HubOptions::from_env(true))?)),
-        None if cli.revision.is_some() => Err(Error::Input("--revision needs --model with a Hub id".into())),
-        None => Ok(None),
-    }
+/// The global options, checked against the command, and the pool the command runs on.
+pub(crate) struct Session {
+    /// `--model` as given (a path or a Hub id); `None`: MiniLM.
+    pub(crate) model: Option<PathBuf>,
+    revision: Option<String>,
+    /// `--precision` as given (`None`: f32, and a command that cannot change it is fine).
+    precision: Option<Precision>,
+    /// The fusions `--no-fuse` leaves on.
+    pub(crate) fusion: Fusion,
+    /// `--allow-non-finite`.
+    pub(crate) allow_non_finite: bool,
+    pool: rayon::ThreadPool,
 }
 
-/// The checkpoint named by --model, or MiniLM (fetched when absent).
-pub(crate) fn model_dir(cli: &Cli) -> Result<PathBuf> {
-    match model_arg(cli)? {
-        Some(dir) => Ok(dir),
-        None => fetch::ensure_minilm(true),
-    }
+/// Which global options a command can honour.
+struct Scope {
+    fusion: bool,
+    precision: bool,
+    non_finite: bool,
 }
 
-/// The checkpoint `serve` runs: --model, else --model-id / MODEL_ID (a path or a Hub id, as
-/// --model), else MiniLM.
-pub(crate) fn serve_model_dir(cli: &Cli, args: &ServeArgs) -> Result<PathBuf> {
-    match args.model(cli.model.as_ref())? {
-        Some(m) if cli.model.is_none() => {
-            nanobert::io::hub::resolve_model(&m, cli.revision.as_deref(), &HubOptions::from_env(true))
+/// The command's scope (the lists the refusals below name).
+fn scope(command: &Command) -> Scope {
+    use BenchCommand as B;
+    let runs = runs_model(command);
+    let (fusion, precision, non_finite) = match command {
+        Command::Serve(_) => (true, true, false),
+        Command::Graph(_) => (true, true, true),
+        Command::Print => (false, false, true),
+        Command::Bench { compare: true, what: None, .. } => (true, true, false),
+        Command::Bench { what: Some(B::Forward { .. } | B::Threads { .. } | B::Batching { .. }), .. } => {
+            (true, false, false)
         }
-        _ => model_dir(cli),
+        Command::Bench { what: Some(B::ColdStartChild | B::ThroughputChild { .. }), .. } => (true, false, false),
+        Command::Bench { what: Some(B::Precision { .. }), .. } => (false, false, true),
+        _ => (runs, runs, runs),
+    };
+    Scope { fusion, precision, non_finite }
+}
+
+/// True for the commands that run the model on text (the ones `--profile` applies to).
+pub(crate) fn runs_model(command: &Command) -> bool {
+    match command {
+        Command::FillMask { .. }
+        | Command::Embed { .. }
+        | Command::Classify { .. }
+        | Command::Rerank { .. }
+        | Command::Ner { .. }
+        | Command::Qa { .. }
+        | Command::Similarity { .. }
+        | Command::Forward { .. }
+        | Command::Demo { .. } => true,
+        Command::Fetch | Command::Print | Command::Graph(_) | Command::Bench { .. } | Command::Serve(_) => false,
     }
 }
 
-/// Opens the checkpoint (checking its weights are finite unless `--allow-non-finite`). A cached
-/// default model that fails to load says how to repair the cache.
-pub(crate) fn open(cli: &Cli) -> Result<Checkpoint> {
-    let dir = model_dir(cli)?;
-    Checkpoint::open_with(&dir, !cli.allow_non_finite).map_err(|e| {
-        if cli.model.is_some() {
-            return e;
+const RUNS: &str = "embed, similarity, fill-mask, forward, demo, classify, rerank, ner, qa";
+
+impl Session {
+    /// Reads the global options of `cli` and refuses, by name, those its command cannot honour
+    /// (before any work): `--threads` out of range, an unknown `--no-fuse` name, `--no-fuse`,
+    /// a `--precision` other than f32 or `--allow-non-finite` on a command they do not apply to.
+    pub(crate) fn new(cli: &Cli) -> Result<Session> {
+        if let Some(n) = cli.threads
+            && (n == 0 || n > pipeline::max_threads())
+        {
+            let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+            let most = pipeline::max_threads();
+            return Err(Error::Input(format!("--threads {n}: give 1 to {most} (this machine has {cores} cores)")));
         }
-        Error::Input(format!(
-            "{e} — the cached model in {} is broken: repair it with `rm -r {}` then `nanobert fetch`",
-            dir.display(),
-            dir.display()
-        ))
-    })
+        let fusion = Fusion::from_no_fuse(&cli.no_fuse).map_err(|e| Error::Input(format!("--no-fuse: {e}")))?;
+        let scope = scope(&cli.command);
+        if !cli.no_fuse.is_empty() && !scope.fusion {
+            return Err(Error::Input(format!(
+                "--no-fuse applies to the commands that run the model ({RUNS}, serve, graph, bench forward, \
+                 bench threads, bench batching, bench --compare); `bench fusion` switches each fusion itself"
+            )));
+        }
+        if let Some(p) = cli.precision.filter(|&p| p != Precision::F32 && !scope.precision) {
+            return Err(Error::Input(format!(
+                "--precision {p} applies to the commands that run the model ({RUNS}, serve, graph, bench --compare); \
+                 `bench precision` measures every precision itself, and the other commands run f32 only"
+            )));
+        }
+        if cli.allow_non_finite && !scope.non_finite {
+            return Err(Error::Input(format!(
+                "--allow-non-finite applies to the commands that load the weights themselves ({RUNS}, print, \
+                 graph, bench precision); fetch, serve and the other benchmarks always refuse non-finite weights"
+            )));
+        }
+        Ok(Session {
+            model: cli.model.clone(),
+            revision: cli.revision.clone(),
+            precision: cli.precision,
+            fusion,
+            allow_non_finite: cli.allow_non_finite,
+            pool: pipeline::thread_pool(cli.threads)?,
+        })
+    }
+
+    /// Runs `f` on the session's thread pool (`--threads`; a pool of its own, not rayon's
+    /// global one), or, for `serve`, whose compute thread is its own, on rayon's global pool
+    /// sized to `--threads`.
+    pub(crate) fn run<T: Send>(&self, command: &Command, f: impl FnOnce() -> Result<T> + Send) -> Result<T> {
+        if matches!(command, Command::Serve(_)) {
+            nanobert::threads::init_pool(Some(self.threads()))?;
+            return f();
+        }
+        self.pool.install(f)
+    }
+
+    /// The threads the command runs on.
+    pub(crate) fn threads(&self) -> usize {
+        self.pool.current_num_threads()
+    }
+
+    /// The precision the model runs in (f32 unless `--precision`).
+    pub(crate) fn precision(&self) -> Precision {
+        self.precision.unwrap_or(Precision::F32)
+    }
+
+    /// Whether results and weights holding NaN or infinity are refused.
+    pub(crate) fn check_finite(&self) -> bool {
+        !self.allow_non_finite
+    }
+
+    /// The checkpoint directory named by --model (a path, or a Hub id resolved in the Hugging
+    /// Face cache and downloaded when absent); `None` without --model.
+    pub(crate) fn model_arg(&self) -> Result<Option<PathBuf>> {
+        match &self.model {
+            Some(m) => Ok(Some(self.resolve(m)?)),
+            None if self.revision.is_some() => Err(Error::Input("--revision needs --model with a Hub id".into())),
+            None => Ok(None),
+        }
+    }
+
+    fn resolve(&self, model: &Path) -> Result<PathBuf> {
+        nanobert::io::hub::resolve_model(model, self.revision.as_deref(), &HubOptions::from_env(true))
+    }
+
+    /// The checkpoint named by --model, or MiniLM (fetched when absent).
+    pub(crate) fn model_dir(&self) -> Result<PathBuf> {
+        match self.model_arg()? {
+            Some(dir) => Ok(dir),
+            None => fetch::ensure_minilm(true),
+        }
+    }
+
+    /// Opens the checkpoint (checking its weights are finite unless `--allow-non-finite`). A
+    /// cached default model that fails to load says how to repair the cache.
+    pub(crate) fn open(&self) -> Result<Checkpoint> {
+        let dir = self.model_dir()?;
+        Checkpoint::open_with(&dir, self.check_finite()).map_err(|e| {
+            if self.model.is_some() {
+                return e;
+            }
+            Error::Input(format!(
+                "{e} — the cached model in {} is broken: repair it with `rm -r {}` then `nanobert fetch`",
+                dir.display(),
+                dir.display()
+            ))
+        })
+    }
+
+    /// The library's builder with every option of the session: precision, fusions, threads,
+    /// finite-value policy.
+    pub(crate) fn builder<P: Pipeline>(&self) -> Builder<P> {
+        P::builder()
+            .precision(self.precision())
+            .fusion(self.fusion)
+            .allow_non_finite(self.allow_non_finite)
+            .threads(self.threads())
+    }
+
+    /// The pipeline `P` from `ckpt`, as the options say.
+    pub(crate) fn load<P: Pipeline>(&self, ckpt: &Checkpoint) -> Result<P> {
+        self.builder().build(ckpt)
+    }
+
+    /// The pipeline `P` from `--model`, after warning about any weight the model did not use.
+    pub(crate) fn load_pipeline<P: Pipeline>(&self) -> Result<P> {
+        let ckpt = self.open()?;
+        let p = self.load(&ckpt)?;
+        warn_unused(&ckpt);
+        Ok(p)
+    }
+
+    /// The server's options from `args` and the session: the checkpoint (--model, else
+    /// --model-id / MODEL_ID, a path or a Hub id, else MiniLM), the precision (--precision and
+    /// --dtype / DTYPE must agree) and the fusions.
+    pub(crate) fn serve_options(&self, args: &ServeArgs) -> Result<ServeOptions> {
+        let dir = match args.model(self.model.as_ref())? {
+            Some(m) if self.model.is_none() => self.resolve(&m)?,
+            _ => self.model_dir()?,
+        };
+        let mut opts = args.options(dir)?;
+        opts.fusion = self.fusion;
+        opts.precision = match (self.precision, args.dtype) {
+            (Some(g), Some(d)) if g != d => {
+                return Err(Error::Input(format!("serve: --precision {g} and --dtype/DTYPE {d} disagree: give one")));
+            }
+            (Some(g), _) => g,
+            (None, d) => d.unwrap_or(Precision::F32),
+        };
+        Ok(opts)
+    }
 }
 
 /// The transformers-style warning for weights the model did not use (one line on stderr).
@@ -114,85 +280,4 @@ pub(crate) fn check_out_path(out: &Path) -> Result<()> {
 
 pub(crate) fn strs(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
-}
-
-/// The fusions the command runs the model with (`--no-fuse`), refused for commands that do
-/// not run it.
-pub(crate) fn fusion(cli: &Cli) -> Result<Fusion> {
-    let f = Fusion::from_no_fuse(&cli.no_fuse).map_err(|e| Error::Input(format!("--no-fuse: {e}")))?;
-    let applies = runs_model(&cli.command)
-        || matches!(
-            &cli.command,
-            Command::Serve(_)
-                | Command::Graph(_)
-                | Command::Bench {
-                    what: Some(
-                        BenchCommand::Forward { .. } | BenchCommand::Threads { .. } | BenchCommand::Batching { .. }
-                    ),
-                    ..
-                }
-                | Command::Bench { compare: true, what: None, .. }
-                | Command::Bench {
-                    what: Some(BenchCommand::ColdStartChild | BenchCommand::ThroughputChild { .. }),
-                    ..
-                }
-        );
-    if !cli.no_fuse.is_empty() && !applies {
-        return Err(Error::Input(
-            "--no-fuse applies to the commands that run the model (embed, similarity, fill-mask, forward, demo, \
-             classify, rerank, ner, qa, serve, graph, bench forward, bench threads, bench batching, bench --compare); \
-             `bench fusion` switches each fusion itself"
-                .into(),
-        ));
-    }
-    Ok(f)
-}
-
-/// Refuses a `--precision` other than f32 for the commands that do not run the model in it
-/// (rather than running them in f32 silently).
-pub(crate) fn check_precision(cli: &Cli) -> Result<()> {
-    let applies = runs_model(&cli.command)
-        || matches!(
-            &cli.command,
-            Command::Serve(_) | Command::Graph(_) | Command::Bench { compare: true, what: None, .. }
-        );
-    if cli.precision != Precision::F32 && !applies {
-        return Err(Error::Input(format!(
-            "--precision {} applies to the commands that run the model (embed, similarity, fill-mask, forward, demo, \
-             classify, rerank, ner, qa, serve, graph, bench --compare); `bench precision` measures every precision \
-             itself, and the other commands run f32 only",
-            cli.precision
-        )));
-    }
-    Ok(())
-}
-
-/// True for the commands that run the model (the ones `--profile` applies to).
-pub(crate) fn runs_model(command: &Command) -> bool {
-    match command {
-        Command::FillMask { .. }
-        | Command::Embed { .. }
-        | Command::Classify { .. }
-        | Command::Rerank { .. }
-        | Command::Ner { .. }
-        | Command::Qa { .. }
-        | Command::Similarity { .. }
-        | Command::Forward { .. }
-        | Command::Demo { .. } => true,
-        Command::Fetch | Command::Print | Command::Graph(_) | Command::Bench { .. } | Command::Serve(_) => false,
-    }
-}
-
-/// The pipeline `P` from `ckpt`, in the precision and with the fusions the options say.
-pub(crate) fn load<P: Pipeline>(cli: &Cli, ckpt: &Checkpoint) -> Result<P> {
-    P::builder().precision(cli.precision).fusion(fusion(cli)?).build(ckpt)
-}
-
-/// The pipeline `P` from `--model`, as [`load`] gives it, after warning about any weight the
-/// model did not use.
-pub(crate) fn load_pipeline<P: Pipeline>(cli: &Cli) -> Result<P> {
-    let ckpt = open(cli)?;
-    let p = load(cli, &ckpt)?;
-    warn_unused(&ckpt);
-    Ok(p)
 }

@@ -11,7 +11,7 @@ fn warn_cut(cut: impl Iterator<Item = usize>, limit: usize) {
         t.texts += 1;
         t.tokens += n;
     }
-    super::warn_truncation(t);
+    crate::session::warn_truncation(t);
 }
 
 fn json<T: serde::Serialize>(v: &T) -> Result<String> {

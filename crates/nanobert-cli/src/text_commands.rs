@@ -3,26 +3,26 @@
 use nanobert::pipeline::{self, Embedder, FillMask};
 use nanobert::{Error, Result};
 
-use crate::args::{Cli, Command};
+use crate::args::Command;
 use crate::embed_commands::{demo, similarity_table};
 use crate::session::*;
 
-/// Runs the command `cli` holds (one of this file's).
-pub(crate) fn run(cli: &Cli) -> Result<()> {
-    match &cli.command {
+/// Runs `command` (one of this file's) in the session `s`.
+pub(crate) fn run(s: &Session, command: &Command) -> Result<()> {
+    match command {
         Command::FillMask { top_k, json, input, texts } => {
             let top_k = *top_k as usize;
-            let fm: FillMask = load_pipeline(cli)?;
+            let fm: FillMask = s.load_pipeline()?;
             if let Some(path) = input {
                 let lines = nanobert::stream::Texts::new(input_reader(path)?);
                 let mut stdout = std::io::stdout().lock();
-                let t = nanobert::stream::fill_mask_jsonl(&fm, lines, top_k, &mut stdout, !cli.allow_non_finite);
+                let t = nanobert::stream::fill_mask_jsonl(&fm, lines, top_k, &mut stdout, s.check_finite());
                 return t.map(warn_truncation);
             }
             let texts = strs(texts);
             check_and_warn(&fm.tokenizer, &texts)?;
             let results = fm.predict(&texts, top_k)?;
-            if !cli.allow_non_finite {
+            if s.check_finite() {
                 let scores: Vec<Vec<f32>> = results
                     .iter()
                     .map(|r| r.masks.iter().flat_map(|m| m.top.iter().map(|c| c.score)).collect())
@@ -45,17 +45,17 @@ pub(crate) fn run(cli: &Cli) -> Result<()> {
             }
         }
         Command::Embed { json, prompt, input, texts } => {
-            let e: Embedder = load_pipeline(cli)?;
+            let e: Embedder = s.load_pipeline()?;
             if let Some(path) = input {
                 let lines = nanobert::stream::Texts::new(input_reader(path)?);
                 let mut stdout = std::io::stdout().lock();
-                return nanobert::stream::embed_jsonl(&e, prompt.as_deref(), lines, &mut stdout, !cli.allow_non_finite)
+                return nanobert::stream::embed_jsonl(&e, prompt.as_deref(), lines, &mut stdout, s.check_finite())
                     .map(warn_truncation);
             }
             let texts = strs(texts);
             check_and_warn(&e.tokenizer, &texts)?;
             let vectors = e.embed_with_prompt(&texts, prompt.as_deref())?;
-            if !cli.allow_non_finite {
+            if s.check_finite() {
                 let rows = vectors.iter().map(Vec::as_slice);
                 nanobert::finite::check_rows(&e.model, &e.tokenizer, &texts, rows, "embedding", 1)?;
             }
@@ -70,16 +70,16 @@ pub(crate) fn run(cli: &Cli) -> Result<()> {
             }
         }
         Command::Similarity { query, docs } => {
-            let e: Embedder = load_pipeline(cli)?;
-            similarity_table(&e, query, &strs(docs), !cli.allow_non_finite)?;
+            let e: Embedder = s.load_pipeline()?;
+            similarity_table(&e, query, &strs(docs), s.check_finite())?;
         }
         Command::Forward { out, texts } => {
             check_out_path(out)?;
-            let ckpt = open(cli)?;
+            let ckpt = s.open()?;
             let texts = strs(texts);
-            let f = pipeline::forward_at(&ckpt, &texts, cli.precision, fusion(cli)?)?;
+            let f = pipeline::forward_at(&ckpt, &texts, s.precision(), s.fusion)?;
             warn_unused(&ckpt);
-            if !cli.allow_non_finite {
+            if s.check_finite() {
                 use nanobert::finite::{check_rows, first_non_finite, non_finite_error};
                 let h = f.last_hidden_state.to_vec();
                 let logits_bad = f.logits.as_ref().is_some_and(|l| first_non_finite(&l.to_vec()).is_some());
@@ -95,7 +95,7 @@ pub(crate) fn run(cli: &Cli) -> Result<()> {
             f.save(out)?;
             outln!("wrote {} (batch {}, seq {})", out.display(), f.batch.batch, f.batch.seq_len);
         }
-        Command::Demo { mlm } => demo(cli, mlm.as_deref())?,
+        Command::Demo { mlm } => demo(s, mlm.as_deref())?,
         _ => return Err(Error::Input("not a command of this file".into())),
     }
     Ok(())

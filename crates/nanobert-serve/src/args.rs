@@ -73,6 +73,11 @@ pub struct ServeArgs {
     /// Seconds a client may take to send its request (headers and body); slower ones get 408.
     #[arg(long, env = "NANOBERT_READ_TIMEOUT", default_value_t = 30.0)]
     pub read_timeout: f64,
+    /// TCP_NODELAY on accepted connections (Nagle's algorithm off). `false` is for measuring
+    /// what it changes: `bench serve --tcp-nodelay false` runs each load step against a server
+    /// with it off and one with it on, interleaved.
+    #[arg(long, env = "NANOBERT_TCP_NODELAY", default_value_t = true, action = clap::ArgAction::Set)]
+    pub tcp_nodelay: bool,
 }
 
 fn seconds(name: &str, v: f64) -> Result<Duration> {
@@ -127,6 +132,7 @@ impl ServeArgs {
         o.json_output = self.json_output;
         o.shutdown_delay = seconds("--shutdown-delay", self.shutdown_delay)?;
         o.read_timeout = seconds("--read-timeout", self.read_timeout)?;
+        o.tcp_nodelay = self.tcp_nodelay;
         if o.read_timeout.is_zero() {
             return Err(Error::Input("--read-timeout 0: give a positive number of seconds".into()));
         }

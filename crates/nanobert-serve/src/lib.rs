@@ -85,6 +85,10 @@ pub struct ServeOptions {
     pub shutdown_delay: Duration,
     /// How long a client may take to send its request head and body (408 after).
     pub read_timeout: Duration,
+    /// `TCP_NODELAY` on every accepted connection (default on: Nagle's algorithm off, so an
+    /// answer written in more than one segment does not wait for the client's delayed ACK).
+    /// Off only to measure what it changes (`bench serve --tcp-nodelay false`).
+    pub tcp_nodelay: bool,
 }
 
 impl ServeOptions {
@@ -106,6 +110,7 @@ impl ServeOptions {
             json_output: false,
             shutdown_delay: Duration::ZERO,
             read_timeout: Duration::from_secs(30),
+            tcp_nodelay: true,
         }
     }
 }

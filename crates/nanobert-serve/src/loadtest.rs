@@ -12,8 +12,9 @@
 //!    the idle server (the server's overhead);
 //! 2. the offline batched throughput of the corpus (`Embedder::embed`, batches of 32);
 //! 3. the saturating throughput of each server: a closed-loop burst of many concurrent
-//!    requests gives a first estimate; an open-loop step offered 1.3x that gives what the
-//!    server sustains (the excess refused), the rate the sweep's fractions refer to;
+//!    requests gives a first guess; an open-loop step offered twice that overloads the server,
+//!    and what it achieves there (answers per second, the excess refused or queued) is the
+//!    saturating rate the sweep's fractions refer to (`capacity`);
 //! 4. an open-loop sweep at fractions of that throughput: p50/p90/p99, achieved
 //!    throughput, and how many requests were refused (429/503) and how fast.
 //!
@@ -197,6 +198,11 @@ pub(crate) async fn saturate(client: &HttpClient, url: &str, texts: &[String], c
                 let (st, _) = send(&client, &url, texts[i % texts.len()].clone(), Duration::from_secs(30)).await;
                 ok += (st == 200) as usize;
                 i += clients;
+                if st != 200 {
+                    // Refused (a small --max-queue): back off instead of re-sending at once, or
+                    // the 64 clients spend the two cores on 429s the server then cannot compute on.
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
             }
             ok
         }));
@@ -303,6 +309,22 @@ async fn wait_healthy(client: &HttpClient, base: &str, child: &mut Baseline, sec
     Err(Error::Input(format!("bench serve: the Python baseline did not answer /health within {seconds} s")))
 }
 
+/// The saturating throughput of the server at `url` (texts/s): a closed-loop burst of 64
+/// clients gives a first guess; an open-loop step offered twice that keeps the server
+/// overloaded for the whole step, and what it achieves there is the estimate.
+///
+/// The earlier estimate took the *smaller* of the burst and of an open-loop step at 1.3x the
+/// burst, so it could only come out lower than the burst; and with a small `--max-queue` the
+/// burst's 64 clients were mostly refused and re-sent at once, spending the CPU on 429s: it
+/// said 77/s where the sweep sustained 147/s. Returns `(estimate, burst)`.
+pub(crate) async fn capacity(client: &HttpClient, url: &str, texts: &[String], opts: &LoadTestOptions) -> (f64, f64) {
+    let burst = saturate(client, url, texts, 64, opts.step_seconds.max(2.0)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let over = open_loop(client, url, texts, (burst * 2.0).max(1.0), opts).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    (if over.achieved > 0.0 { over.achieved } else { burst }, burst)
+}
+
 /// Saturating throughput (texts/s) and the open-loop sweep against the server at `base`.
 async fn sweep(name: &str, base: &str, texts: &[String], opts: &LoadTestOptions) -> (f64, Vec<Step>) {
     let client = client();
@@ -311,16 +333,9 @@ async fn sweep(name: &str, base: &str, texts: &[String], opts: &LoadTestOptions)
     for t in texts.iter().take(8) {
         send(&client, &url, body_for(t), opts.timeout).await;
     }
-    let burst = saturate(&client, &url, texts, 64, opts.step_seconds.max(2.0)).await;
-    // A closed-loop burst keeps 64 requests in flight, so the server always has a full batch
-    // waiting: it overstates what an open-loop stream gets served (requests arrive one at a
-    // time, the excess is refused). The saturating rate the sweep's fractions refer to is what
-    // an open-loop overload step at 1.3x the burst estimate achieves.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let over = open_loop(&client, &url, texts, (burst * 1.3).max(1.0), opts).await;
-    let capacity = if over.achieved > 0.0 { over.achieved.min(burst) } else { burst };
+    let (capacity, burst) = capacity(&client, &url, texts, opts).await;
     eprintln!(
-        "{name}: saturating throughput {capacity:.1} texts/s sustained open loop ({burst:.1} in a closed-loop burst of 64 clients)"
+        "{name}: saturating throughput {capacity:.1} texts/s achieved open loop at 2x the burst's {burst:.1} (64 clients, closed loop)"
     );
     tokio::time::sleep(Duration::from_millis(300)).await;
     let mut steps = Vec::new();
@@ -341,6 +356,48 @@ async fn sweep(name: &str, base: &str, texts: &[String], opts: &LoadTestOptions)
         );
         steps.push(s);
         tokio::time::sleep(Duration::from_millis(300)).await; // let queues drain between steps
+    }
+    (capacity, steps)
+}
+
+/// The TCP_NODELAY experiment: the saturating rate measured on the server with it on
+/// (`on`), then each step of the sweep run three times against the server with it off
+/// (`off`, steps named `nodelay-off`) and the one with it on (`nodelay-on`), alternating
+/// which goes first, so both see the same machine.
+async fn nodelay_sweep(off: &str, on: &str, texts: &[String], opts: &LoadTestOptions) -> (f64, Vec<Step>) {
+    let client = client();
+    let (url_off, url_on) = (format!("{off}/embed"), format!("{on}/embed"));
+    for t in texts.iter().take(8) {
+        send(&client, &url_off, body_for(t), opts.timeout).await;
+        send(&client, &url_on, body_for(t), opts.timeout).await;
+    }
+    let (capacity, burst) = capacity(&client, &url_on, texts, opts).await;
+    eprintln!("nodelay-on: saturating throughput {capacity:.1} texts/s (burst {burst:.1})");
+    let mut steps = Vec::new();
+    for round in 0..3 {
+        for &f in &opts.fractions {
+            let order = if round % 2 == 0 {
+                [("nodelay-off", &url_off), ("nodelay-on", &url_on)]
+            } else {
+                [("nodelay-on", &url_on), ("nodelay-off", &url_off)]
+            };
+            for (name, url) in order {
+                let mut s = open_loop(&client, url, texts, (capacity * f).max(0.5), opts).await;
+                s.server = name.into();
+                s.fraction = f;
+                eprintln!(
+                    "round {round} {name}: {:>4.0}% offered {:>7.1}/s -> {:>7.1}/s  p50 {:>7.1} ms  p99 {:>7.1} ms  failed {}",
+                    f * 100.0,
+                    s.offered,
+                    s.achieved,
+                    s.p50_ms,
+                    s.p99_ms,
+                    s.failed
+                );
+                steps.push(s);
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+        }
     }
     (capacity, steps)
 }
@@ -409,7 +466,19 @@ pub fn run(opts: &LoadTestOptions) -> Result<()> {
         idle_ms / bare_ms
     );
     drop(emb);
-    let (capacity, mut steps) = rt.block_on(sweep("nanobert", &base, &texts, opts));
+    let calls_before = CallStats::of(&server.metrics);
+    let (capacity, mut steps) = if opts.serve.tcp_nodelay {
+        rt.block_on(sweep("nanobert", &base, &texts, opts))
+    } else {
+        // The TCP_NODELAY experiment: a second server with it on, every step run against both.
+        let mut on = serve_opts.clone();
+        on.tcp_nodelay = true;
+        let server_on = Server::start(&on)?;
+        let r = rt.block_on(nodelay_sweep(&base, &format!("http://{}", server_on.addr()), &texts, opts));
+        server_on.shutdown()?;
+        r
+    };
+    let calls = CallStats::of(&server.metrics).since(calls_before);
     server.shutdown()?;
 
     let mut py_capacity = None;
@@ -428,7 +497,7 @@ pub fn run(opts: &LoadTestOptions) -> Result<()> {
         }
         drop(child);
     }
-    let summary = Summary { cpu, threads: opts.threads, cold, bare_ms, idle_ms, offline, capacity, py_capacity };
+    let summary = Summary { cpu, threads: opts.threads, cold, bare_ms, idle_ms, offline, capacity, py_capacity, calls };
     std::fs::create_dir_all(&opts.out_dir).map_err(|e| Error::file(&opts.out_dir, e))?;
     let md = report(&summary, &steps);
     println!("{md}");
@@ -441,6 +510,36 @@ pub fn run(opts: &LoadTestOptions) -> Result<()> {
     Ok(())
 }
 
+/// What the server's model calls computed (from its counters): calls, texts, real and padded tokens.
+#[derive(Clone, Copy, Debug, Default)]
+struct CallStats {
+    calls: f64,
+    texts: f64,
+    tokens: f64,
+    padded: f64,
+}
+
+impl CallStats {
+    fn of(m: &super::metrics::Metrics) -> CallStats {
+        use std::sync::atomic::Ordering::Relaxed;
+        CallStats {
+            calls: m.batch_texts.count() as f64,
+            texts: m.batch_texts.sum(),
+            tokens: m.tokens.load(Relaxed) as f64,
+            padded: m.padded_tokens.load(Relaxed) as f64,
+        }
+    }
+
+    fn since(self, before: CallStats) -> CallStats {
+        CallStats {
+            calls: self.calls - before.calls,
+            texts: self.texts - before.texts,
+            tokens: self.tokens - before.tokens,
+            padded: self.padded - before.padded,
+        }
+    }
+}
+
 struct Summary {
     cpu: String,
     threads: usize,
@@ -450,6 +549,7 @@ struct Summary {
     offline: f64,
     capacity: f64,
     py_capacity: Option<f64>,
+    calls: CallStats,
 }
 
 fn report(s: &Summary, steps: &[Step]) -> String {
@@ -480,6 +580,45 @@ fn report(s: &Summary, steps: &[Step]) -> String {
             py,
             s.capacity / py
         );
+    }
+    let c = s.calls;
+    if c.calls > 0.0 && c.tokens > 0.0 {
+        let _ = writeln!(
+            o,
+            "| the server's model calls in the sweep: texts per call; padded / real tokens | {:.1}; {:.0} / {:.0} = {:.2}x | |",
+            c.texts / c.calls,
+            c.padded,
+            c.tokens,
+            c.padded / c.tokens
+        );
+    }
+    let ours = |st: &&Step| st.server == "nanobert" || st.server == "nodelay-on";
+    if let Some(top) = steps.iter().filter(ours).map(|st| st.achieved).reduce(f64::max) {
+        let _ = writeln!(
+            o,
+            "| saturation estimate / highest rate achieved in the sweep | {:.1} / {:.1} texts/s = {:.2}x | ~1x |",
+            s.capacity,
+            top,
+            s.capacity / top.max(1e-9)
+        );
+    }
+    for name in ["nodelay-off", "nodelay-on"] {
+        let mut ratios: Vec<f64> = steps
+            .iter()
+            .filter(|st| st.server == name && (st.fraction - 0.7).abs() < 1e-9 && st.p50_ms > 0.0)
+            .map(|st| st.p99_ms / st.p50_ms)
+            .collect();
+        if !ratios.is_empty() {
+            let all: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
+            let _ = writeln!(
+                o,
+                "| TCP_NODELAY {}: p99 / p50 at 70% load, median of {} steps | {:.2}x ({}) | <= 3x |",
+                if name == "nodelay-on" { "on" } else { "off" },
+                ratios.len(),
+                percentile(&mut ratios, 0.5),
+                all.join(", ")
+            );
+        }
     }
     if let Some(st) = steps.iter().find(|st| st.server == "nanobert" && (st.fraction - 0.7).abs() < 1e-9) {
         let _ = writeln!(
@@ -561,12 +700,12 @@ fn plot(path: &Path, steps: &[Step]) -> std::result::Result<(), Box<dyn std::err
         .y_label_area_size(60)
         .build_cartesian_2d(0.0..xmax, (ymin.max(0.01)..ymax).log_scale())?;
     chart.configure_mesh().x_desc("achieved texts/s").y_desc("latency, ms").draw()?;
-    for (i, name) in ["nanobert", "python"].iter().enumerate() {
+    for (i, name) in ["nanobert", "python", "nodelay-off", "nodelay-on"].iter().enumerate() {
         let pts: Vec<&Step> = steps.iter().filter(|s| s.server == *name && s.ok > 0).collect();
         if pts.is_empty() {
             continue;
         }
-        let color = if i == 0 { RGBColor(200, 60, 30) } else { RGBColor(40, 90, 200) };
+        let color = [RGBColor(200, 60, 30), RGBColor(40, 90, 200), RGBColor(120, 120, 120), RGBColor(30, 150, 60)][i];
         let p50: Vec<(f64, f64)> = pts.iter().map(|s| (s.achieved, s.p50_ms.max(ymin))).collect();
         let p99: Vec<(f64, f64)> = pts.iter().map(|s| (s.achieved, s.p99_ms.max(ymin))).collect();
         chart

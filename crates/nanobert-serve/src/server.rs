@@ -94,7 +94,8 @@ impl Server {
             .build()
             .map_err(|e| Error::Input(format!("serve: cannot start the I/O runtime: {e}")))?;
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
-        let (f, q, delay, read_timeout) = (front.clone(), queue.clone(), opts.shutdown_delay, opts.read_timeout);
+        let (f, q, delay) = (front.clone(), queue.clone(), opts.shutdown_delay);
+        let (read_timeout, nodelay) = (opts.read_timeout, opts.tcp_nodelay);
         let thread = std::thread::Builder::new()
             .name("nanobert-serve".into())
             .spawn(move || {
@@ -107,7 +108,7 @@ impl Server {
                         q.drain(); // in-flight requests: compute now, don't wait for company
                     };
                     match tokio::net::TcpListener::from_std(listener) {
-                        Ok(l) => accept_loop(l, front::router(f.clone()), read_timeout, stop).await,
+                        Ok(l) => accept_loop(l, front::router(f.clone()), read_timeout, nodelay, stop).await,
                         Err(e) => front::log(f.json_output, &format!("serve: {e}")),
                     }
                 });
@@ -205,6 +206,7 @@ async fn accept_loop(
     listener: tokio::net::TcpListener,
     app: axum::Router,
     read_timeout: Duration,
+    nodelay: bool,
     stop: impl std::future::Future<Output = ()>,
 ) {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
@@ -213,7 +215,7 @@ async fn accept_loop(
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
-                    let _ = stream.set_nodelay(true);
+                    let _ = stream.set_nodelay(nodelay);
                     let service = hyper_util::service::TowerToHyperService::new(app.clone());
                     let conn = hyper::server::conn::http1::Builder::new()
                         .timer(hyper_util::rt::TokioTimer::new())

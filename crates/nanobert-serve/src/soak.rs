@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use axum::body::Bytes;
 
 use super::Server;
-use super::loadtest::{LoadTestOptions, client, corpus, cpu_name, percentile, saturate, send};
+use super::loadtest::{LoadTestOptions, capacity, client, corpus, cpu_name, percentile, send};
 use nanobert::{Error, Result};
 
 /// One window of the soak.
@@ -123,7 +123,7 @@ pub fn run(opts: &LoadTestOptions, seconds: f64, fraction: f64) -> Result<Vec<Wi
         .build()
         .map_err(|e| Error::Input(format!("bench serve --soak: {e}")))?;
     let url = format!("{base}/embed");
-    let capacity = rt.block_on(saturate(&client(), &url, &texts, 64, 4.0));
+    let (capacity, _) = rt.block_on(capacity(&client(), &url, &texts, opts));
     let rate = (capacity * fraction).max(1.0);
     eprintln!(
         "soak on {}: saturating {capacity:.1} texts/s; {seconds:.0} s at {:.0}% = {rate:.1} requests/s, mixed endpoints",

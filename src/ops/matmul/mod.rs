@@ -54,6 +54,7 @@ pub mod pack;
 mod parallel;
 mod prepacked;
 mod reordered;
+mod streamed;
 mod view;
 
 use crate::tensor::{Tensor, contiguous_strides, numel};

@@ -59,7 +59,7 @@ impl I8Tile for Portable {
     }
 }
 
-/// The reference: [`gemm_i8`] as the formulas of the module docs, one output at a time, from
+/// The reference: [`gemm_i8`](super::gemm_i8) as the formulas of the module docs, one output at a time, from
 /// the unpacked weight. `x: [m, k]`, `w: [n, k]` f32 (quantized here per output channel,
 /// smoothed by `smooth` when given) to `-qmax..=qmax`, activations to `0..=levels`, as the
 /// kernel's; returns `[m, n]`.

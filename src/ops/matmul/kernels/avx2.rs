@@ -4,7 +4,8 @@
 //! per step p, two loads of B~ (16 floats), six broadcasts of A~, twelve FMAs.
 //! 12 accumulators + 2 B vectors + 1 broadcast = 15 registers, and 12 FMAs in flight hide
 //! the FMA latency. AVX2 has no masked stores for f32 edges as convenient as AVX-512's, so
-//! an edge tile (nr < 16) is written through a small buffer on the stack.
+//! an edge tile (nr < 16) is written through a small buffer on the stack. A tile of at most
+//! 8 columns runs a k loop of one vector per row (`k_loop_8`), half the FMAs.
 //!
 //! This file also holds the 8 x 8 in-register transpose used to pack B~ from a transposed
 //! matrix (A·Bᵀ, e.g. Linear weights stored [out, in]): eight row loads, 24 shuffles,
@@ -125,6 +126,43 @@ unsafe fn k_loop<const H: usize>(
     (lo, hi)
 }
 
+/// The k loop of a narrow edge tile, `H x 8`: one vector of B~ per step (the first 8 of its 16
+/// columns; the rest are zero padding past the right edge of C), `H` FMAs. A panel of 1 to 8
+/// useful columns then costs about half a full one instead of all of it.
+///
+/// # Safety
+/// As [`k_loop`].
+#[target_feature(enable = "avx2,fma")]
+#[inline(never)]
+unsafe fn k_loop_8<const H: usize>(kc: usize, a: *const f32, b: *const f32, c: *mut f32, ldc: usize) -> [__m256; H] {
+    let prefetch_c = |into_l1: bool| prefetch_c_tile(c, ldc, H, 8, into_l1);
+    prefetch_c(false);
+    let tail = kc.min(C_PREFETCH_DISTANCE);
+    let mut acc = [_mm256_setzero_ps(); H];
+    let (mut a, mut b) = (a, b);
+    macro_rules! step {
+        () => {
+            // SAFETY: p < kc, so b[p*16..p*16+8] and a[p*H..p*H+H] are in bounds.
+            unsafe {
+                let b0 = _mm256_loadu_ps(b);
+                for i in 0..H {
+                    acc[i] = _mm256_fmadd_ps(_mm256_set1_ps(*a.add(i)), b0, acc[i]);
+                }
+                a = a.add(H);
+                b = b.add(NR);
+            }
+        };
+    }
+    for _ in 0..kc - tail {
+        step!();
+    }
+    prefetch_c(true);
+    for _ in 0..tail {
+        step!();
+    }
+    acc
+}
+
 /// The `H x 16` tile.
 ///
 /// # Safety
@@ -143,8 +181,11 @@ unsafe fn tile_h<const H: usize>(
     epilogue: Epilogue,
     col: usize,
 ) {
-    // SAFETY: the caller's contract is this function's (same pointers, same CPU feature).
-    let (lo, hi) = unsafe { k_loop::<H>(kc, a, b, c, ldc) };
+    // SAFETY: the caller's contract is this function's (same pointers, same CPU feature);
+    // the narrow loop reads fewer columns of each B~ row than `k_loop` does.
+    let (lo, hi) = unsafe {
+        if nr > 8 { k_loop::<H>(kc, a, b, c, ldc) } else { (k_loop_8::<H>(kc, a, b, c, ldc), [_mm256_setzero_ps(); H]) }
+    };
     // Write the tile back. The epilogue runs here, on each row as it leaves the registers:
     // the bias is one more vector add; GELU goes through a 16-float buffer on the stack (L1),
     // where the scalar formula of `ops::activation::gelu` is compiled with AVX2.
@@ -269,7 +310,9 @@ unsafe fn pack_group(src: *const f32, lds: usize, rows: usize, full: usize, dst:
             for r in 0..rows {
                 _mm_prefetch::<_MM_HINT_T0>(src.wrapping_add(r * lds + pb + 64) as *const i8);
             }
-            let (s, d) = (src.add(pb), dst.add(pb * ldd));
+            // `src` may lie past the data when `rows == 0` (an all-padding group): offset it with
+            // `wrapping_add`, and dereference it only for the `rows` rows that exist.
+            let (s, d) = (src.wrapping_add(pb), dst.add(pb * ldd));
             let block: [__m256; 8] = if rows == 8 {
                 std::array::from_fn(|i| _mm256_loadu_ps(s.add(i * lds)))
             } else {

@@ -22,7 +22,9 @@
 //! masked loads and stores, which never touch the masked-off memory.
 //!
 //! Heights 1..=14 are separate monomorphized functions (`tile_h::<H>`), so an edge tile of
-//! 8 rows really does 8 rows of work.
+//! 8 rows really does 8 rows of work. Narrow edge tiles likewise: a tile of at most 16 columns
+//! runs a k loop of one zmm vector per row (`k_loop_16`), one of at most 8 a loop of one ymm
+//! vector (`k_loop_8`), so the last panel of N = 769 (1 column) does not cost a full panel.
 
 use std::arch::x86_64::*;
 
@@ -148,6 +150,84 @@ unsafe fn k_loop<const H: usize>(
     (lo, hi)
 }
 
+/// The k loop of a narrow edge tile, `H x 16`: one vector of B~ per step (the first 16 of
+/// its 32 columns; the rest are zero padding past the right edge of C), `H` FMAs. A panel of
+/// 1 to 16 useful columns (N = 769 has one of 1) then costs half a full one instead of all of
+/// it.
+///
+/// # Safety
+/// As [`k_loop`].
+#[target_feature(enable = "avx512f")]
+#[inline(never)]
+unsafe fn k_loop_16<const H: usize>(kc: usize, a: *const f32, b: *const f32, c: *mut f32, ldc: usize) -> [__m512; H] {
+    let prefetch_c = |into_l1: bool| prefetch_c_tile(c, ldc, H, 16, into_l1);
+    prefetch_c(false);
+    let tail = kc.min(C_PREFETCH_DISTANCE);
+    let mut acc = [_mm512_setzero_ps(); H];
+    let (mut a, mut b) = (a, b);
+    macro_rules! step {
+        () => {
+            // SAFETY: p < kc, so the reads at b[p*32..p*32+16] and a[p*H..p*H+H] are in bounds.
+            unsafe {
+                _mm_prefetch::<_MM_HINT_T0>(a.wrapping_add(H * A_PREFETCH_DISTANCE) as *const i8);
+                let b0 = _mm512_loadu_ps(b);
+                for i in 0..H {
+                    acc[i] = _mm512_fmadd_ps(_mm512_set1_ps(*a.add(i)), b0, acc[i]);
+                }
+                a = a.add(H);
+                b = b.add(NR);
+            }
+        };
+    }
+    for _ in 0..kc - tail {
+        step!();
+    }
+    prefetch_c(true);
+    for _ in 0..tail {
+        step!();
+    }
+    acc
+}
+
+/// The k loop of the narrowest edge tile, `H x 8`, on 256-bit vectors. Where the core splits
+/// a 512-bit FMA into two 256-bit halves (Zen 4), a ymm FMA costs half a zmm one, so a panel
+/// of 1 to 8 useful columns costs a quarter of a full one; elsewhere it costs as much as
+/// `k_loop_16`.
+///
+/// # Safety
+/// As [`k_loop`] (AVX-512F implies AVX2 and FMA).
+#[target_feature(enable = "avx512f")]
+#[inline(never)]
+unsafe fn k_loop_8<const H: usize>(kc: usize, a: *const f32, b: *const f32, c: *mut f32, ldc: usize) -> [__m256; H] {
+    let prefetch_c = |into_l1: bool| prefetch_c_tile(c, ldc, H, 8, into_l1);
+    prefetch_c(false);
+    let tail = kc.min(C_PREFETCH_DISTANCE);
+    let mut acc = [_mm256_setzero_ps(); H];
+    let (mut a, mut b) = (a, b);
+    macro_rules! step {
+        () => {
+            // SAFETY: p < kc, so the reads at b[p*32..p*32+8] and a[p*H..p*H+H] are in bounds.
+            unsafe {
+                _mm_prefetch::<_MM_HINT_T0>(a.wrapping_add(H * A_PREFETCH_DISTANCE) as *const i8);
+                let b0 = _mm256_loadu_ps(b);
+                for i in 0..H {
+                    acc[i] = _mm256_fmadd_ps(_mm256_set1_ps(*a.add(i)), b0, acc[i]);
+                }
+                a = a.add(H);
+                b = b.add(NR);
+            }
+        };
+    }
+    for _ in 0..kc - tail {
+        step!();
+    }
+    prefetch_c(true);
+    for _ in 0..tail {
+        step!();
+    }
+    acc
+}
+
 /// The `H x 32` tile (see module docs).
 ///
 /// # Safety
@@ -166,8 +246,22 @@ unsafe fn tile_h<const H: usize>(
     epilogue: Epilogue,
     col: usize,
 ) {
-    // SAFETY: the caller's contract is this function's (same pointers, same CPU feature).
-    let (lo, hi) = unsafe { k_loop::<H>(kc, a, b, c, ldc) };
+    // SAFETY: the caller's contract is this function's (same pointers, same CPU feature);
+    // the narrow loops read fewer columns of each B~ row than `k_loop` does.
+    let (lo, hi) = unsafe {
+        if nr > 16 {
+            k_loop::<H>(kc, a, b, c, ldc)
+        } else if nr > 8 {
+            (k_loop_16::<H>(kc, a, b, c, ldc), [_mm512_setzero_ps(); H])
+        } else {
+            let narrow = k_loop_8::<H>(kc, a, b, c, ldc);
+            let mut lo = [_mm512_setzero_ps(); H];
+            for i in 0..H {
+                lo[i] = _mm512_zextps256_ps512(narrow[i]);
+            }
+            (lo, [_mm512_setzero_ps(); H])
+        }
+    };
     // Write the tile back, masking off columns >= nr at the right edge of C. The epilogue
     // runs here, on each row as it leaves the registers: the bias is one more vector add;
     // GELU goes through a 32-float buffer on the stack (L1), where the same scalar formula as
@@ -219,7 +313,9 @@ unsafe fn tile_h<const H: usize>(
                 _mm512_storeu_ps(p1, y);
             } else {
                 _mm512_mask_storeu_ps(p0, m0, x);
-                _mm512_mask_storeu_ps(p1, m1, y);
+                if nr > 16 {
+                    _mm512_mask_storeu_ps(p1, m1, y);
+                }
             }
         }
     }

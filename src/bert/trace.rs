@@ -1,4 +1,9 @@
-//! Tracing: the eager forward, written once more as calls that record nodes.
+//! # Tracing: BERT's eager forward, written once more as calls that record graph nodes
+//!
+//! The graph ([`crate::graph`]) knows ops, not models; this file is where BERT meets it. It
+//! records `BertModel`'s forward as a [`Graph`] ([`trace`]), hands the graph the model's
+//! parameters ([`Params`] for [`BertModel`]) and compiles the two ([`compile`]): what
+//! [`BertModel::forward`] runs.
 //!
 //! torch.fx traces by running `forward` on proxy objects that record every operation. Rust has
 //! no proxies to slip into `ops::add`, so each module's trace below mirrors its `forward`
@@ -7,10 +12,13 @@
 //! the equality tests (`tests/graph.rs`) hold it to the eager numbers bit for bit, which is
 //! what makes it a trace rather than a second model.
 
-use super::{Dim, Graph, Input, Node, Norm, Op, Proj, Weight};
-use crate::bert::BertModel;
-use crate::bert::layer::BertLayer;
-use crate::nn::Activation;
+use std::time::Instant;
+
+use super::layer::BertLayer;
+use super::{BertInput, BertModel};
+use crate::graph::{Compiled, Dim, Feed, Graph, Input, Node, Norm, Op, Params, Passes, Proj, Weight};
+use crate::nn::{Activation, LayerNorm, Linear};
+use crate::{Error, Result};
 
 /// Records nodes, naming each uniquely and tagging it with the module being traced.
 struct Tracer {
@@ -128,4 +136,92 @@ fn trace_layer(t: &mut Tracer, l: usize, layer: &BertLayer, x: usize, mask: usiz
     t.module = format!("{p}.output");
     let o = t.linear(&n("out"), Weight::Layer(l, Proj::Out), i, h);
     t.add_norm(&n("out"), o, a, Norm::Out(l))
+}
+
+/// Traces `model` (outputs: `want`) and compiles the graph with `passes` ([`crate::graph::compile`]).
+///
+/// Errors: a pass that leaves an ill-formed graph (a bug, named by the lint).
+pub fn compile(model: &BertModel, passes: &Passes, want: Want) -> Result<Compiled> {
+    let t0 = Instant::now();
+    let graph = trace(model, want);
+    let trace_seconds = t0.elapsed().as_secs_f64();
+    let mut c = crate::graph::compile(graph, model, passes)?;
+    c.trace_seconds = trace_seconds;
+    Ok(c)
+}
+
+impl<'a> From<&BertInput<'a>> for Feed<'a> {
+    fn from(x: &BertInput<'a>) -> Feed<'a> {
+        let BertInput { input_ids, attention_mask, token_type_ids, batch, seq_len } = *x;
+        Feed { input_ids, attention_mask, token_type_ids, batch, seq_len }
+    }
+}
+
+impl<'a> From<BertInput<'a>> for Feed<'a> {
+    fn from(x: BertInput<'a>) -> Feed<'a> {
+        Feed::from(&x)
+    }
+}
+
+/// The graph's parameter names are the checkpoint's: `Weight::Layer(3, Proj::Inter)` is
+/// `encoder.layer.3.intermediate.dense`, the field path `encoder.layer[3].intermediate.dense`.
+impl Params for BertModel {
+    fn linear(&self, w: Weight) -> Result<&Linear> {
+        let layer =
+            |l: usize| self.encoder.layer.0.get(l).ok_or_else(|| Error::invalid("graph", format!("no layer {l}")));
+        Ok(match w {
+            Weight::Layer(l, p) => {
+                let x = layer(l)?;
+                match p {
+                    Proj::Query => &x.attention.self_.query,
+                    Proj::Key => &x.attention.self_.key,
+                    Proj::Value => &x.attention.self_.value,
+                    Proj::AttnOut => &x.attention.output.dense,
+                    Proj::Inter => &x.intermediate.dense,
+                    Proj::Out => &x.output.dense,
+                }
+            }
+            Weight::Qkv(l) => layer(l)?.attention.self_.stacked_qkv()?,
+            Weight::Pooler => {
+                &self.pooler.as_ref().ok_or_else(|| Error::invalid("graph", "the model has no pooler"))?.dense
+            }
+        })
+    }
+
+    fn layer_norm(&self, n: Norm) -> Result<&LayerNorm> {
+        let (Norm::Attn(l) | Norm::Out(l)) = n;
+        let x = self.encoder.layer.0.get(l).ok_or_else(|| Error::invalid("graph", format!("no layer {l}")))?;
+        Ok(match n {
+            Norm::Attn(_) => &x.attention.output.LayerNorm,
+            Norm::Out(_) => &x.output.LayerNorm,
+        })
+    }
+
+    fn embeddings_into(&self, feed: &Feed, out: &mut [f32]) -> Result<()> {
+        let Feed { input_ids, attention_mask, token_type_ids, batch, seq_len } = *feed;
+        self.embeddings.forward_into(&BertInput { input_ids, attention_mask, token_type_ids, batch, seq_len }, out)
+    }
+
+    fn root_span(&self) -> &'static str {
+        "BertModel"
+    }
+
+    /// `encoder.layer.3.intermediate` runs in `BertLayer` 3 > `BertIntermediate` 3.
+    fn spans(&self, module: &str) -> ([(&'static str, usize); 3], usize) {
+        let none = ("", 0);
+        if module == "pooler" {
+            return ([("BertPooler", 0), none, none], 1);
+        }
+        let Some(rest) = module.strip_prefix("encoder.layer.") else { return ([none; 3], 0) };
+        let (l, part) = rest.split_once('.').unwrap_or((rest, ""));
+        let l = l.parse().unwrap_or(0);
+        let layer = ("BertLayer", l);
+        match part {
+            "attention.self" => ([layer, ("BertAttention", l), ("BertSelfAttention", l)], 3),
+            "attention.output" => ([layer, ("BertAttention", l), ("BertSelfOutput", l)], 3),
+            "intermediate" => ([layer, ("BertIntermediate", l), none], 2),
+            "output" => ([layer, ("BertOutput", l), none], 2),
+            _ => ([layer, none, none], 1),
+        }
+    }
 }
