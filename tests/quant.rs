@@ -311,8 +311,8 @@ fn check_half(kernel: HalfKernel, m: usize, k: usize, n: usize, seed: u64) {
 #[test]
 fn packed_quantizer_matches_plain() {
     use nanobert::ops::simd::Isa;
-    use nanobert::quant::int8::{quantize_row_isa, quantize_row_packed_isa};
-    for (len, seed) in [(1usize, 1u64), (4, 2), (7, 3), (33, 4), (64, 5), (130, 6)] {
+    use nanobert::quant::int8::{quantize_row_isa, quantize_row_packed, quantize_row_packed_isa};
+    for (len, seed) in [(1usize, 1u64), (4, 2), (7, 3), (33, 4), (64, 5), (130, 6), (768, 7), (771, 8)] {
         let mut x = values(len, seed);
         if seed == 6 {
             x[5] = f32::NAN;
@@ -325,13 +325,19 @@ fn packed_quantizer_matches_plain() {
                 let want = quantize_row_isa(Isa::Scalar, &x, mul, levels, &mut plain);
                 for isa in Isa::supported() {
                     for (mr, row) in [(1usize, 0usize), (4, 3), (14, 5)] {
-                        let mut tile = vec![0xAAu8; groups * 4 * mr];
-                        let got = quantize_row_packed_isa(isa, &x, mul, levels, offset, &mut tile, mr, row);
-                        assert_eq!(format!("{got:?}"), format!("{want:?}"), "{isa:?} len {len}");
-                        for kk in 0..groups * 4 {
-                            let q = tile[((kk / 4) * mr + row) * 4 + kk % 4];
-                            let expect = if kk < len { plain[kk].wrapping_sub(offset) } else { 0 };
-                            assert_eq!(q, expect, "{isa:?} len {len} mr {mr} k {kk}");
+                        for fast in [false, true] {
+                            let mut tile = vec![0xAAu8; groups * 4 * mr];
+                            let got = if fast {
+                                quantize_row_packed(isa, &x, mul, levels, offset, &mut tile, mr, row)
+                            } else {
+                                quantize_row_packed_isa(isa, &x, mul, levels, offset, &mut tile, mr, row)
+                            };
+                            assert_eq!(format!("{got:?}"), format!("{want:?}"), "{isa:?} len {len} fast {fast}");
+                            for kk in 0..groups * 4 {
+                                let q = tile[((kk / 4) * mr + row) * 4 + kk % 4];
+                                let expect = if kk < len { plain[kk].wrapping_sub(offset) } else { 0 };
+                                assert_eq!(q, expect, "{isa:?} len {len} mr {mr} k {kk} fast {fast}");
+                            }
                         }
                     }
                 }
