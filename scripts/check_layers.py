@@ -54,7 +54,6 @@ NOT_MODULES = {"lib", "notebooks"}
 # Known breaks being removed (printed, not failed): (from, to) imports and long files. Empty
 # this list; never grow it.
 PENDING_EDGES = {
-    ("quant", "nn"),
 }
 PENDING_LONG = {
 }

@@ -34,8 +34,8 @@
 //! |---|---|---|
 //! | [`tensor`] | a flat `f32` buffer plus shape, strides and offset; views; printing like PyTorch | [`Tensor`] |
 //! | [`ops`] | free functions on tensors (elementwise, reductions, softmax, LayerNorm, GELU, embedding, conv, RNN), each beside a slow reference | [`mod@ops::matmul`], the GEMM ladder |
-//! | [`nn`] | modules that hold parameters and print like PyTorch: Linear, LayerNorm, Embedding, Dropout, Conv, RNN/LSTM | [`nn::Linear`] |
-//! | [`quant`] | lower precision: f16/bf16/int8 weight storage for Linear and their GEMM kernels (VNNI, AVX512_BF16, AVX2), SmoothQuant | [`quant::Precision`], [`quant::ToPrecision`] |
+//! | [`quant`] | lower precision: f16/bf16/int8 weight formats ([`quant::Storage`]) and their GEMM kernels (VNNI, AVX512_BF16, AVX2), SmoothQuant's factors | [`quant::Precision`] |
+//! | [`nn`] | modules that hold parameters and print like PyTorch: Linear, LayerNorm, Embedding, Dropout, Conv, RNN/LSTM; converting a model's Linears to a precision | [`nn::Linear`], [`nn::ToPrecision`] |
 //! | [`bert`] | one struct per Hugging Face BERT module, named like the checkpoint keys | [`bert::BertModel`], [`bert::BertForMaskedLM`] |
 //! | [`io`], [`text`] | checkpoint directories (safetensors via mmap, names in the wild, fetching MiniLM) and tokenization | [`io::Checkpoint`], [`text::tokenizer::Tokenizer`] |
 //! | [`pipeline`] | text in, answers out: embeddings, similarity, fill-mask | [`pipeline::Embedder`], [`pipeline::FillMask`] |

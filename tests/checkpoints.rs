@@ -384,14 +384,15 @@ fn fixture_token_ids_fit_the_embedding_table() {
 /// then the embeddings stay close to f32's.
 #[test]
 fn int8_conversion_of_a_tiny_checkpoint() {
-    use nanobert::quant::{Precision, to_precision};
+    use nanobert::nn::to_precision;
+    use nanobert::quant::Precision;
     let ckpt = Checkpoint::open(&fixture("st-mean")).unwrap();
     let f32 = Embedder::from_checkpoint(&ckpt).unwrap();
-    let e = Embedder::from_checkpoint(&ckpt).unwrap();
+    let mut e = Embedder::from_checkpoint(&ckpt).unwrap();
     let plan = nanobert::pipeline::precision_plan(&e.model, &e.model, &e.tokenizer, Precision::Int8)
         .unwrap_or_else(|err| panic!("int8 plan for st-mean: {err}"));
     assert!(!plan.smooth.is_empty(), "calibration produced no SmoothQuant factors");
-    to_precision(&e.model, &plan).unwrap();
+    to_precision(&mut e.model, &plan).unwrap();
     let texts = ["Hello world", "rain at night", "The lazy dog sat on the mat."];
     let (want, got) = (f32.embed(&texts).unwrap(), e.embed(&texts).unwrap());
     for ((t, w), g) in texts.iter().zip(&want).zip(&got) {

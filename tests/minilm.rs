@@ -106,17 +106,18 @@ fn minilm_print_equals_pytorch() {
 #[test]
 #[cfg_attr(nanobert_no_minilm, ignore = "NANOBERT_OFFLINE=1 and no cached all-MiniLM-L6-v2 at build time")]
 fn lower_precision_accuracy_targets() {
+    use nanobert::nn::to_precision;
     use nanobert::quant::half::HalfKernel;
-    use nanobert::quant::{I8Kernel, Precision, PrecisionPlan, to_precision};
+    use nanobert::quant::{I8Kernel, Precision, PrecisionPlan};
     use nanobert_bench::precision::{SENTENCES, agreement};
-    let embedder = Embedder::from_checkpoint(&Checkpoint::open(&minilm()).unwrap()).unwrap();
+    let mut embedder = Embedder::from_checkpoint(&Checkpoint::open(&minilm()).unwrap()).unwrap();
     let texts: Vec<&str> = SENTENCES.lines().filter(|l| !l.trim().is_empty()).collect();
     assert!(texts.len() >= 200, "{} texts", texts.len());
     let reference = embedder.embed(&texts).unwrap();
-    let run = |plan: &PrecisionPlan| {
-        to_precision(&embedder.model, plan).unwrap();
+    let run = |embedder: &mut Embedder, plan: &PrecisionPlan| {
+        to_precision(&mut embedder.model, plan).unwrap();
         let a = agreement(&reference, &embedder.embed(&texts).unwrap());
-        to_precision(&embedder.model, &PrecisionPlan::uniform(Precision::F32)).unwrap();
+        to_precision(&mut embedder.model, &PrecisionPlan::uniform(Precision::F32)).unwrap();
         a
     };
     let int8 =
@@ -136,11 +137,11 @@ fn lower_precision_accuracy_targets() {
     }
     for k in kernels {
         let half_kernel = (k == I8Kernel::Avx2).then_some(HalfKernel::Avx2).filter(|h| h.is_supported());
-        let a = run(&PrecisionPlan { int8_kernel: Some(k), half_kernel, ..int8.clone() });
+        let a = run(&mut embedder, &PrecisionPlan { int8_kernel: Some(k), half_kernel, ..int8.clone() });
         eprintln!("int8 {}: min cosine {:.5} ({:?})", k.name(), a.min_cosine, texts[a.worst]);
         assert!(a.min_cosine >= 0.995, "int8 {}: min cosine {} at {:?}", k.name(), a.min_cosine, texts[a.worst]);
     }
-    let a = run(&PrecisionPlan::uniform(Precision::Bf16));
+    let a = run(&mut embedder, &PrecisionPlan::uniform(Precision::Bf16));
     eprintln!("bf16 {}: min cosine {:.5}", HalfKernel::best(Precision::Bf16).name(), a.min_cosine);
     assert!(a.min_cosine >= 0.999, "bf16: min cosine {} at {:?}", a.min_cosine, texts[a.worst]);
 }

@@ -8,10 +8,11 @@ mod common;
 
 use std::io::Write;
 
+use nanobert::nn::ToPrecision;
 use nanobert::ops::matmul::Epilogue;
+use nanobert::quant::Precision;
 use nanobert::quant::half::{HalfKernel, PackedHalf, gemm_half, linear_half_ref};
 use nanobert::quant::int8::{I8Kernel, PackedI8, gemm_i8, linear_i8_ref, quantize_row};
-use nanobert::quant::{Precision, ToPrecision};
 use proptest::prelude::*;
 
 fn values(len: usize, seed: u64) -> Vec<f32> {
@@ -310,8 +311,8 @@ fn check_half(kernel: HalfKernel, m: usize, k: usize, n: usize, seed: u64) {
 #[test]
 fn packed_quantizer_matches_plain() {
     use nanobert::ops::simd::Isa;
-    use nanobert::quant::int8::{quantize_row_isa, quantize_row_packed_isa};
-    for (len, seed) in [(1usize, 1u64), (4, 2), (7, 3), (33, 4), (64, 5), (130, 6)] {
+    use nanobert::quant::int8::{quantize_row_isa, quantize_row_packed, quantize_row_packed_isa};
+    for (len, seed) in [(1usize, 1u64), (4, 2), (7, 3), (33, 4), (64, 5), (130, 6), (768, 7), (771, 8)] {
         let mut x = values(len, seed);
         if seed == 6 {
             x[5] = f32::NAN;
@@ -324,13 +325,19 @@ fn packed_quantizer_matches_plain() {
                 let want = quantize_row_isa(Isa::Scalar, &x, mul, levels, &mut plain);
                 for isa in Isa::supported() {
                     for (mr, row) in [(1usize, 0usize), (4, 3), (14, 5)] {
-                        let mut tile = vec![0xAAu8; groups * 4 * mr];
-                        let got = quantize_row_packed_isa(isa, &x, mul, levels, offset, &mut tile, mr, row);
-                        assert_eq!(format!("{got:?}"), format!("{want:?}"), "{isa:?} len {len}");
-                        for kk in 0..groups * 4 {
-                            let q = tile[((kk / 4) * mr + row) * 4 + kk % 4];
-                            let expect = if kk < len { plain[kk].wrapping_sub(offset) } else { 0 };
-                            assert_eq!(q, expect, "{isa:?} len {len} mr {mr} k {kk}");
+                        for fast in [false, true] {
+                            let mut tile = vec![0xAAu8; groups * 4 * mr];
+                            let got = if fast {
+                                quantize_row_packed(isa, &x, mul, levels, offset, &mut tile, mr, row)
+                            } else {
+                                quantize_row_packed_isa(isa, &x, mul, levels, offset, &mut tile, mr, row)
+                            };
+                            assert_eq!(format!("{got:?}"), format!("{want:?}"), "{isa:?} len {len} fast {fast}");
+                            for kk in 0..groups * 4 {
+                                let q = tile[((kk / 4) * mr + row) * 4 + kk % 4];
+                                let expect = if kk < len { plain[kk].wrapping_sub(offset) } else { 0 };
+                                assert_eq!(q, expect, "{isa:?} len {len} mr {mr} k {kk} fast {fast}");
+                            }
                         }
                     }
                 }
@@ -364,18 +371,18 @@ fn model_to_precision() {
         intermediate_size: 64,
         ..BertConfig::bert_base_uncased()
     };
-    let model = BertModel::load(&Init { std: 0.05, seed: 3 }, "bert.", &cfg, false).unwrap();
+    let mut model = BertModel::load(&Init { std: 0.05, seed: 3 }, "bert.", &cfg, false).unwrap();
     let ids: Vec<u32> = (0..2 * 7).map(|i| (i * 7 % cfg.vocab_size) as u32).collect();
     let input = BertInput::new(&ids, None, None, 2, 7).unwrap();
     let reference = model.forward(&input, false).unwrap().last_hidden_state;
     let reference = reference.as_slice().unwrap().to_vec();
-    let (f32_bytes, weights) = nanobert::quant::convert::weight_bytes(&model);
+    let (f32_bytes, weights) = nanobert::nn::weight_bytes(&model);
     for (p, tol) in [(Precision::F16, 1e-2), (Precision::Bf16, 5e-2), (Precision::Int8, 0.15)] {
         model.to_precision(p).unwrap();
         let y = model.forward(&input, false).unwrap().last_hidden_state;
         let diff = common::max_abs_diff(y.as_slice().unwrap(), &reference);
         assert!(diff < tol, "{p}: max diff {diff} vs f32");
-        let (bytes, n) = nanobert::quant::convert::weight_bytes(&model);
+        let (bytes, n) = nanobert::nn::weight_bytes(&model);
         assert_eq!(n, weights);
         assert!(bytes * p.bytes_per_weight() < f32_bytes * 4 + weights, "{p}: {bytes} bytes vs f32 {f32_bytes}");
     }
@@ -389,10 +396,10 @@ fn model_to_precision() {
 fn linear_gelu_epilogue_at_every_precision() {
     use nanobert::nn::Linear;
     use nanobert::{Tensor, ops};
-    let l = Linear::new(Tensor::randn(&[40, 24], 1), Some(Tensor::randn(&[40], 2))).unwrap();
+    let mut l = Linear::new(Tensor::randn(&[40, 24], 1), Some(Tensor::randn(&[40], 2))).unwrap();
     let x = Tensor::randn(&[3, 5, 24], 3);
     for p in Precision::ALL {
-        l.set_precision(p, None).unwrap();
+        l.to_precision(p).unwrap();
         assert_eq!(l.precision(), p);
         let fused = l.forward_gelu(&x).unwrap();
         let plain = ops::gelu(&l.forward(&x).unwrap());

@@ -27,6 +27,11 @@
 //! | [`stats`] | Honest benchmarks | median, min and max of repeated timings, and the ratio of two runs |
 //! | [`percentile`] | Deploying for latency | the nearest-rank percentile behind p50 and p99 |
 //! | [`graph`] | ML compilers: a graph and its passes | dead-code elimination and the bias + GELU fusion pass on a graph |
+//! | [`scale_fold`] | ML compilers: a graph and its passes | the pass folding attention's `1/√d` into the query's weight and bias |
+//! | [`gelu_pattern`] | ML compilers: a graph and its passes | the epilogue matcher taught GELU written out as its erf formula |
+//!
+//! [`net`] is given code the last two share: a graph with weights and constants, and its
+//! interpreter.
 //!
 //! Calling the library's own op (`nanobert::ops::...`) inside an exercise makes its tests pass
 //! and teaches nothing: write the loops yourself.
@@ -224,15 +229,23 @@ pub mod percentile;
 #[cfg_attr(feature = "solutions", path = "solutions/graph.rs")]
 pub mod graph;
 
+pub mod net;
+
+#[cfg_attr(feature = "solutions", path = "solutions/scale_fold.rs")]
+pub mod scale_fold;
+
+#[cfg_attr(feature = "solutions", path = "solutions/gelu_pattern.rs")]
+pub mod gelu_pattern;
+
 /// The learner's stubs, compiled beside the solutions so that CI checks they still build and still
 /// start as `todo!()` (see `tests/stubs.rs`).
 #[cfg(feature = "solutions")]
 pub mod stubs {
     pub use super::{
-        stub_bucketing as bucketing, stub_epilogue as epilogue, stub_flops as flops, stub_graph as graph,
-        stub_im2col as im2col, stub_layer_norm as layer_norm, stub_matmul as matmul, stub_percentile as percentile,
-        stub_pooling as pooling, stub_quantize as quantize, stub_softmax as softmax, stub_split as split,
-        stub_stats as stats,
+        stub_bucketing as bucketing, stub_epilogue as epilogue, stub_flops as flops, stub_gelu_pattern as gelu_pattern,
+        stub_graph as graph, stub_im2col as im2col, stub_layer_norm as layer_norm, stub_matmul as matmul,
+        stub_percentile as percentile, stub_pooling as pooling, stub_quantize as quantize,
+        stub_scale_fold as scale_fold, stub_softmax as softmax, stub_split as split, stub_stats as stats,
     };
 }
 
@@ -248,6 +261,10 @@ pub mod stub_epilogue;
 #[doc(hidden)]
 #[path = "flops.rs"]
 pub mod stub_flops;
+#[cfg(feature = "solutions")]
+#[doc(hidden)]
+#[path = "gelu_pattern.rs"]
+pub mod stub_gelu_pattern;
 #[cfg(feature = "solutions")]
 #[doc(hidden)]
 #[path = "graph.rs"]
@@ -276,6 +293,10 @@ pub mod stub_pooling;
 #[doc(hidden)]
 #[path = "quantize.rs"]
 pub mod stub_quantize;
+#[cfg(feature = "solutions")]
+#[doc(hidden)]
+#[path = "scale_fold.rs"]
+pub mod stub_scale_fold;
 #[cfg(feature = "solutions")]
 #[doc(hidden)]
 #[path = "softmax.rs"]

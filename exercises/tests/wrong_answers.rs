@@ -10,6 +10,7 @@ use std::ops::Range;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Once;
 
+use nanobert_exercises::net::Net;
 use nanobert_exercises::{Conv2d, Graph, LayerFlops, Rows, Summary, erf};
 
 /// Runs `check`, which must panic (the wrong answer is caught). Returns normally if it did.
@@ -525,4 +526,210 @@ fn graph_wrong_answers_fail() {
     });
     caught("fusion: the bias node's arguments", || fusion_rewrites_the_pattern(|g| fuse_with(g, true, true, true)));
     caught("fusion: dead nodes left behind", || fusion_rewrites_the_pattern(|g| fuse_with(g, true, false, false)));
+}
+
+// ---- scale_fold ---------------------------------------------------------------------------
+
+/// The scale-folding pass with its mistakes (all `false`: the right pass, [`FOLD_RIGHT`]).
+#[derive(Clone, Copy)]
+struct FoldMistakes {
+    /// `W_q` scaled, `b_q` left as it was.
+    bias_unscaled: bool,
+    /// Multiplied by `1/c` (`√d`) instead of `c`.
+    inverted: bool,
+    /// The weights scaled, the `scale` node left in the graph.
+    scale_kept: bool,
+    /// Folded whatever the other readers of `q` and `s`.
+    users_unchecked: bool,
+    /// Folded into the key (`W_k`, `b_k`) instead.
+    into_key: bool,
+    /// The query of every `scores` scaled by `1/√d` (its width), the `scale` removed when there
+    /// is one: run twice, it folds twice.
+    not_idempotent: bool,
+    /// The node removed without renumbering the later indices.
+    no_renumber: bool,
+}
+
+/// No mistake.
+const FOLD_RIGHT: FoldMistakes = FoldMistakes {
+    bias_unscaled: false,
+    inverted: false,
+    scale_kept: false,
+    users_unchecked: false,
+    into_key: false,
+    not_idempotent: false,
+    no_renumber: false,
+};
+
+fn fold_with(net: &mut Net, m: FoldMistakes) -> usize {
+    let mut folded = 0;
+    let mut i = 0;
+    while i < net.graph.nodes.len() {
+        let users = net.graph.users();
+        let g = &net.graph;
+        // With `not_idempotent`, the pattern starts at the scores node itself.
+        let (s, z) = if m.not_idempotent {
+            if g.nodes[i].op != "scores" {
+                i += 1;
+                continue;
+            }
+            (i, g.nodes.iter().position(|n| n.op == "scale" && n.args == [i]))
+        } else {
+            match g.nodes[i].args.first() {
+                Some(&s) if g.nodes[i].op == "scale" && g.nodes[s].op == "scores" => (s, Some(i)),
+                _ => {
+                    i += 1;
+                    continue;
+                }
+            }
+        };
+        let q = g.nodes[s].args[usize::from(m.into_key)];
+        if !m.users_unchecked && (users[s] != 1 || users[q] != 1) {
+            i += 1;
+            continue;
+        }
+        let d = net.linears[&g.nodes[q].name].weight.rows;
+        let c = z.map_or(1.0 / (d as f32).sqrt(), |z| net.constant(z).unwrap());
+        let c = if m.inverted { 1.0 / c } else { c };
+        let p = net.linears.get_mut(&net.graph.nodes[q].name).unwrap();
+        p.weight.data.iter_mut().for_each(|w| *w *= c);
+        if !m.bias_unscaled {
+            p.bias.iter_mut().for_each(|b| *b *= c);
+        }
+        folded += 1;
+        i += 1;
+        let Some(z) = z.filter(|_| !m.scale_kept) else { continue };
+        net.graph.nodes.remove(z);
+        let renumber = |a: &mut usize| {
+            if *a == z {
+                *a = s;
+            } else if *a > z && !m.no_renumber {
+                *a -= 1;
+            }
+        };
+        net.graph.nodes.iter_mut().flat_map(|n| n.args.iter_mut()).for_each(renumber);
+        net.graph.outputs.iter_mut().for_each(renumber);
+        if z < i {
+            i -= 1;
+        }
+    }
+    folded
+}
+
+fn fold_all(f: checks::scale_fold::Fold) {
+    use checks::scale_fold::*;
+    folds_the_scale_into_the_query(f);
+    bit_exact_when_the_scale_is_a_power_of_two(f);
+    folding_twice_changes_nothing(f);
+    folds_two_in_a_row(f);
+    leaves_values_others_need(f);
+}
+
+#[test]
+fn scale_fold_wrong_answers_fail() {
+    // The helper without mistakes is the right pass: the checks must accept it, or the
+    // failures below prove nothing.
+    fold_all(|n| fold_with(n, FOLD_RIGHT));
+    caught("fold: W_q scaled but not b_q", || {
+        fold_all(|n| fold_with(n, FoldMistakes { bias_unscaled: true, ..FOLD_RIGHT }))
+    });
+    caught("fold: multiplied by sqrt(d)", || fold_all(|n| fold_with(n, FoldMistakes { inverted: true, ..FOLD_RIGHT })));
+    caught("fold: the scale node kept (scaled twice)", || {
+        fold_all(|n| fold_with(n, FoldMistakes { scale_kept: true, ..FOLD_RIGHT }))
+    });
+    caught("fold: other readers of q or s ignored", || {
+        checks::scale_fold::leaves_values_others_need(|n| {
+            fold_with(n, FoldMistakes { users_unchecked: true, ..FOLD_RIGHT })
+        })
+    });
+    caught("fold: into W_k and b_k", || fold_all(|n| fold_with(n, FoldMistakes { into_key: true, ..FOLD_RIGHT })));
+    caught("fold: folds again on a second run", || {
+        checks::scale_fold::folding_twice_changes_nothing(|n| {
+            fold_with(n, FoldMistakes { not_idempotent: true, ..FOLD_RIGHT })
+        })
+    });
+    caught("fold: indices not renumbered", || {
+        fold_all(|n| fold_with(n, FoldMistakes { no_renumber: true, ..FOLD_RIGHT }))
+    });
+    caught("fold: counts the nodes left", || {
+        fold_all(|n| {
+            fold_with(n, FOLD_RIGHT);
+            n.graph.nodes.len()
+        })
+    });
+}
+
+// ---- gelu_pattern -------------------------------------------------------------------------
+
+/// The matcher with its mistakes (all `false`: the right matcher, [`GELU_RIGHT`]).
+#[derive(Clone, Copy)]
+struct GeluMistakes {
+    /// Only a `gelu` node: the pass as it was, which misses the formula.
+    node_only: bool,
+    /// The constants not looked at.
+    constants_unchecked: bool,
+    /// Only `mul(h, u)`, not `mul(u, h)`.
+    one_order: bool,
+    /// Which values the multiply reads not looked at.
+    mul_args_unchecked: bool,
+    /// The readers of the values inside the pattern not counted.
+    users_unchecked: bool,
+}
+
+/// No mistake.
+const GELU_RIGHT: GeluMistakes = GeluMistakes {
+    node_only: false,
+    constants_unchecked: false,
+    one_order: false,
+    mul_args_unchecked: false,
+    users_unchecked: false,
+};
+
+fn gelu_with(net: &Net, h: usize, m: GeluMistakes) -> Option<usize> {
+    let g = &net.graph;
+    let users = g.users();
+    let op = |i: usize| g.nodes[i].op.as_str();
+    let readers = |i: usize| (0..g.nodes.len()).filter(move |&j| g.nodes[j].args.contains(&i));
+    let sole = |i: usize| m.users_unchecked || users[i] == 1;
+    let next = |i: usize, want: &str| readers(i).find(|&r| op(r) == want).filter(|_| sole(i));
+    let is = |i: usize, c: f32| m.constants_unchecked || net.constant(i) == Some(c);
+    if let Some(y) = next(h, "gelu") {
+        return Some(y);
+    }
+    if m.node_only || !(m.users_unchecked || users[h] == 2) {
+        return None;
+    }
+    let t = readers(h).find(|&t| op(t) == "scale" && is(t, std::f32::consts::FRAC_1_SQRT_2))?;
+    let e = next(t, "erf")?;
+    let u = next(e, "add_const").filter(|&u| is(u, 1.0))?;
+    let v = next(u, "mul").filter(|&v| {
+        let a = &g.nodes[v].args;
+        m.mul_args_unchecked || (a[0] == h && a[1] == u) || (!m.one_order && a[0] == u && a[1] == h)
+    })?;
+    next(v, "scale").filter(|&y| is(y, 0.5))
+}
+
+fn gelu_all(f: checks::gelu_pattern::Matcher) {
+    use checks::gelu_pattern::*;
+    fuses_gelu_in_either_form(f);
+    leaves_what_is_not_gelu(f);
+    leaves_values_others_need(f);
+}
+
+#[test]
+fn gelu_pattern_wrong_answers_fail() {
+    gelu_all(|n, h| gelu_with(n, h, GELU_RIGHT)); // the helper without mistakes passes
+    caught("gelu: only the gelu node (the pass as it was)", || {
+        gelu_all(|n, h| gelu_with(n, h, GeluMistakes { node_only: true, ..GELU_RIGHT }))
+    });
+    caught("gelu: constants not checked", || {
+        gelu_all(|n, h| gelu_with(n, h, GeluMistakes { constants_unchecked: true, ..GELU_RIGHT }))
+    });
+    caught("gelu: only mul(h, u)", || gelu_all(|n, h| gelu_with(n, h, GeluMistakes { one_order: true, ..GELU_RIGHT })));
+    caught("gelu: the multiply's arguments not checked", || {
+        gelu_all(|n, h| gelu_with(n, h, GeluMistakes { mul_args_unchecked: true, ..GELU_RIGHT }))
+    });
+    caught("gelu: readers inside the pattern not counted", || {
+        gelu_all(|n, h| gelu_with(n, h, GeluMistakes { users_unchecked: true, ..GELU_RIGHT }))
+    });
 }

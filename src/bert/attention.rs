@@ -162,6 +162,14 @@ impl Module for BertSelfAttention {
             ("dropout".into(), &self.dropout),
         ]
     }
+    fn children_mut(&mut self) -> Vec<(String, &mut dyn Module)> {
+        vec![
+            ("query".into(), &mut self.query),
+            ("key".into(), &mut self.key),
+            ("value".into(), &mut self.value),
+            ("dropout".into(), &mut self.dropout),
+        ]
+    }
 }
 
 /// Projects the attention context back and adds the residual: `LayerNorm(dense(ctx) + x)`.
@@ -207,6 +215,13 @@ impl Module for BertSelfOutput {
     fn children(&self) -> Vec<(String, &dyn Module)> {
         vec![("dense".into(), &self.dense), ("LayerNorm".into(), &self.LayerNorm), ("dropout".into(), &self.dropout)]
     }
+    fn children_mut(&mut self) -> Vec<(String, &mut dyn Module)> {
+        vec![
+            ("dense".into(), &mut self.dense),
+            ("LayerNorm".into(), &mut self.LayerNorm),
+            ("dropout".into(), &mut self.dropout),
+        ]
+    }
 }
 
 /// Self-attention followed by its output projection.
@@ -250,5 +265,8 @@ impl Module for BertAttention {
     }
     fn children(&self) -> Vec<(String, &dyn Module)> {
         vec![("self".into(), &self.self_), ("output".into(), &self.output)]
+    }
+    fn children_mut(&mut self) -> Vec<(String, &mut dyn Module)> {
+        vec![("self".into(), &mut self.self_), ("output".into(), &mut self.output)]
     }
 }

@@ -135,6 +135,13 @@ impl Module for BertForSequenceClassification {
     fn children(&self) -> Vec<(String, &dyn Module)> {
         vec![("bert".into(), &self.bert), ("dropout".into(), &self.dropout), ("classifier".into(), &self.classifier)]
     }
+    fn children_mut(&mut self) -> Vec<(String, &mut dyn Module)> {
+        vec![
+            ("bert".into(), &mut self.bert),
+            ("dropout".into(), &mut self.dropout),
+            ("classifier".into(), &mut self.classifier),
+        ]
+    }
 }
 
 /// `BertForTokenClassification`: every token's vector -> dropout -> classifier (no pooler).
@@ -171,6 +178,13 @@ impl Module for BertForTokenClassification {
     }
     fn children(&self) -> Vec<(String, &dyn Module)> {
         vec![("bert".into(), &self.bert), ("dropout".into(), &self.dropout), ("classifier".into(), &self.classifier)]
+    }
+    fn children_mut(&mut self) -> Vec<(String, &mut dyn Module)> {
+        vec![
+            ("bert".into(), &mut self.bert),
+            ("dropout".into(), &mut self.dropout),
+            ("classifier".into(), &mut self.classifier),
+        ]
     }
 }
 
@@ -221,5 +235,8 @@ impl Module for BertForQuestionAnswering {
     }
     fn children(&self) -> Vec<(String, &dyn Module)> {
         vec![("bert".into(), &self.bert), ("qa_outputs".into(), &self.qa_outputs)]
+    }
+    fn children_mut(&mut self) -> Vec<(String, &mut dyn Module)> {
+        vec![("bert".into(), &mut self.bert), ("qa_outputs".into(), &mut self.qa_outputs)]
     }
 }

@@ -46,6 +46,9 @@ impl Module for BertIntermediate {
     fn children(&self) -> Vec<(String, &dyn Module)> {
         vec![("dense".into(), &self.dense), ("intermediate_act_fn".into(), &self.intermediate_act_fn)]
     }
+    fn children_mut(&mut self) -> Vec<(String, &mut dyn Module)> {
+        vec![("dense".into(), &mut self.dense), ("intermediate_act_fn".into(), &mut self.intermediate_act_fn)]
+    }
 }
 
 /// `BertOutput`: the second half of the feed-forward block and its residual,
@@ -79,6 +82,13 @@ impl Module for BertOutput {
     }
     fn children(&self) -> Vec<(String, &dyn Module)> {
         vec![("dense".into(), &self.dense), ("LayerNorm".into(), &self.LayerNorm), ("dropout".into(), &self.dropout)]
+    }
+    fn children_mut(&mut self) -> Vec<(String, &mut dyn Module)> {
+        vec![
+            ("dense".into(), &mut self.dense),
+            ("LayerNorm".into(), &mut self.LayerNorm),
+            ("dropout".into(), &mut self.dropout),
+        ]
     }
 }
 
@@ -155,6 +165,13 @@ impl Module for BertLayer {
             ("output".into(), &self.output),
         ]
     }
+    fn children_mut(&mut self) -> Vec<(String, &mut dyn Module)> {
+        vec![
+            ("attention".into(), &mut self.attention),
+            ("intermediate".into(), &mut self.intermediate),
+            ("output".into(), &mut self.output),
+        ]
+    }
 }
 
 /// The stack of layers.
@@ -181,5 +198,8 @@ impl Module for BertEncoder {
     }
     fn children(&self) -> Vec<(String, &dyn Module)> {
         vec![("layer".into(), &self.layer)]
+    }
+    fn children_mut(&mut self) -> Vec<(String, &mut dyn Module)> {
+        vec![("layer".into(), &mut self.layer)]
     }
 }

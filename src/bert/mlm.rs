@@ -39,6 +39,13 @@ impl Module for BertPredictionHeadTransform {
             ("LayerNorm".into(), &self.LayerNorm),
         ]
     }
+    fn children_mut(&mut self) -> Vec<(String, &mut dyn Module)> {
+        vec![
+            ("dense".into(), &mut self.dense),
+            ("transform_act_fn".into(), &mut self.transform_act_fn),
+            ("LayerNorm".into(), &mut self.LayerNorm),
+        ]
+    }
 }
 
 /// `BertLMPredictionHead`: the transform, then one score per vocabulary word.
@@ -66,6 +73,9 @@ impl Module for BertLMPredictionHead {
     fn children(&self) -> Vec<(String, &dyn Module)> {
         vec![("transform".into(), &self.transform), ("decoder".into(), &self.decoder)]
     }
+    fn children_mut(&mut self) -> Vec<(String, &mut dyn Module)> {
+        vec![("transform".into(), &mut self.transform), ("decoder".into(), &mut self.decoder)]
+    }
 }
 
 /// `BertOnlyMLMHead` (the checkpoint's `cls.`): a wrapper that only exists to match the names.
@@ -80,6 +90,9 @@ impl Module for BertOnlyMLMHead {
     }
     fn children(&self) -> Vec<(String, &dyn Module)> {
         vec![("predictions".into(), &self.predictions)]
+    }
+    fn children_mut(&mut self) -> Vec<(String, &mut dyn Module)> {
+        vec![("predictions".into(), &mut self.predictions)]
     }
 }
 
@@ -150,6 +163,9 @@ impl Module for BertForMaskedLM {
     }
     fn children(&self) -> Vec<(String, &dyn Module)> {
         vec![("bert".into(), &self.bert), ("cls".into(), &self.cls)]
+    }
+    fn children_mut(&mut self) -> Vec<(String, &mut dyn Module)> {
+        vec![("bert".into(), &mut self.bert), ("cls".into(), &mut self.cls)]
     }
 }
 

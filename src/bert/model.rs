@@ -46,6 +46,9 @@ impl Module for BertPooler {
     fn children(&self) -> Vec<(String, &dyn Module)> {
         vec![("dense".into(), &self.dense), ("activation".into(), &self.activation)]
     }
+    fn children_mut(&mut self) -> Vec<(String, &mut dyn Module)> {
+        vec![("dense".into(), &mut self.dense), ("activation".into(), &mut self.activation)]
+    }
 }
 
 /// A compiled forward and what it was compiled for: the fusions, the outputs, the signature of
@@ -226,6 +229,14 @@ impl Module for BertModel {
         let mut c: Vec<(String, &dyn Module)> =
             vec![("embeddings".into(), &self.embeddings), ("encoder".into(), &self.encoder)];
         if let Some(p) = &self.pooler {
+            c.push(("pooler".into(), p));
+        }
+        c
+    }
+    fn children_mut(&mut self) -> Vec<(String, &mut dyn Module)> {
+        let mut c: Vec<(String, &mut dyn Module)> =
+            vec![("embeddings".into(), &mut self.embeddings), ("encoder".into(), &mut self.encoder)];
+        if let Some(p) = &mut self.pooler {
             c.push(("pooler".into(), p));
         }
         c

@@ -3,41 +3,30 @@
 //! `y = x·Wᵀ + b`. In one dimension that is the line `y = w·x + b`; with vectors it mixes
 //! every input feature into every output feature. PyTorch (and every Hugging Face
 //! checkpoint) stores `W` as `[out_features, in_features]`, so the product is `x · Wᵀ`:
-//! we hand `sgemm` the weight as it is, viewed as its transpose (`MatRef::new(w, out, in).t()`),
+//! the GEMM reads the weight as it is, viewed as its transpose (`MatRef::new(w, out, in).t()`),
 //! instead of copying it.
 //!
-//! The weight never changes, so the first `forward` packs it once into the GEMM microkernel's
-//! panel layout ([`PackedB`], see `ops/matmul/prepacked.rs`) and every call multiplies by the
-//! packed copy: each call then only packs its input. (Packing on first use rather than at
-//! construction means a model that is only printed, or a layer that never runs, costs nothing.)
-//! The trade-off is memory: the packed copy is owned (as many bytes as the weight, plus a
-//! fraction of a percent of padding), while the original weight stays where it was loaded (usually borrowed from the mmapped checkpoint,
-//! costing no heap) for printing, parameter counting and the reference `forward_ref`. For
-//! BERT-base that is about 340 MB of packed weights next to the 440 MB file (94 MB more for
-//! the fill-mask head, whose decoder is a 30522 x 768 Linear).
-//!
-//! Lower precision (`crate::quant`): [`Linear::set_precision`] replaces the fast copy by f16,
-//! bf16 or int8 panels ([`Storage`]); `weight` stays the f32 original (for printing and the
-//! references) and every storage runs the same `y = x·Wᵀ + b` with the same [`Epilogue`]
-//! (bias, or bias then GELU) applied by its GEMM, so fusion works at every precision.
+//! The layer holds the weight twice: `weight`, the f32 original (usually borrowed from the
+//! mmapped checkpoint) that printing, parameter counts and [`Linear::forward_ref`] read, and
+//! the copy the GEMM reads, a [`Storage`]: the f32 weight packed into the microkernel's panels
+//! on the first product, or f16, bf16 or int8 panels after a conversion
+//! ([`crate::nn::to_precision`], which takes the model by `&mut`). How each format is packed
+//! and multiplied is `quant`'s business (`src/quant/storage.rs`); this file only wires the
+//! weight, the bias and that GEMM together.
 
 use super::module::Module;
-use crate::ops::matmul::{Backend, Epilogue, Gemm, MatMut, MatRef, PackedB};
-use crate::quant::{PackedI8, Precision, Storage, half::PackedHalf};
+use crate::ops::matmul::{Epilogue, Gemm};
+use crate::quant::{Precision, Storage};
 use crate::{Error, Result, Tensor};
 
 /// `torch.nn.Linear`: weight `[out, in]`, optional bias `[out]`.
 pub struct Linear {
-    /// `[out_features, in_features]` f32, as PyTorch stores it (often borrowed from the mmapped
-    /// checkpoint); kept for printing, parameter counts and `forward_ref`.
+    /// `[out_features, in_features]` f32, as PyTorch stores it.
     pub weight: Tensor,
     /// `[out_features]`, added to every row of the output.
     pub bias: Option<Tensor>,
-    /// The fast copy of `weight` the GEMM reads: f32 panels (packed by the first `forward`),
-    /// or f16/bf16/int8 panels after [`Linear::set_precision`].
-    storage: std::sync::RwLock<Storage>,
-    /// While calibrating (`quant::calibrate`): the largest |input| seen per input feature.
-    observer: std::sync::Mutex<Option<Vec<f32>>>,
+    /// The weight as the GEMM reads it (f32 panels unless converted).
+    storage: Storage,
 }
 
 impl Linear {
@@ -56,12 +45,7 @@ impl Linear {
                 detail: ": bias must have shape [out_features]".into(),
             });
         }
-        Ok(Linear {
-            weight: weight.contiguous(),
-            bias: bias.map(|b| b.contiguous()),
-            storage: Default::default(),
-            observer: Default::default(),
-        })
+        Ok(Linear { weight: weight.contiguous(), bias: bias.map(|b| b.contiguous()), storage: Storage::default() })
     }
 
     /// Width of the input rows (`weight.shape()[1]`).
@@ -74,7 +58,7 @@ impl Linear {
         self.weight.shape()[0]
     }
 
-    /// `x: [..., in] -> [..., out]`, one GEMM over all leading dimensions at once, the bias
+    /// `x: [..., in] -> [..., out]`: one GEMM over all leading dimensions at once, the bias
     /// added in the GEMM's epilogue. Runs nanobert's best GEMM ([`Gemm::default`]).
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         self.forward_with(&Gemm::default(), x)
@@ -93,7 +77,7 @@ impl Linear {
     }
 
     fn run(&self, gemm: &Gemm, x: &Tensor, gelu: bool) -> Result<Tensor> {
-        let (out_f, in_f) = (self.out_features(), self.in_features());
+        let in_f = self.in_features();
         if x.ndim() == 0 || x.shape()[x.ndim() - 1] != in_f {
             return Err(Error::ShapeMismatch {
                 op: "Linear",
@@ -102,12 +86,12 @@ impl Linear {
                 detail: format!(": input's last dimension must be in_features = {in_f}"),
             });
         }
-        let x = x.contiguous();
+        let x = x.contiguous(); // [..., in], seen as [rows, in]: every token at once
         let rows = x.numel() / in_f.max(1);
-        let mut y = vec![0.0f32; rows * out_f];
+        let mut y = vec![0.0f32; rows * self.out_features()];
         self.forward_into(gemm, x.as_slice().unwrap_or(&[]), rows, &mut y, gelu, true)?;
         let mut shape = x.shape().to_vec();
-        *shape.last_mut().unwrap_or(&mut 0) = out_f;
+        *shape.last_mut().unwrap_or(&mut 0) = self.out_features();
         Tensor::from_vec(y, &shape)
     }
 
@@ -127,11 +111,8 @@ impl Linear {
         gelu: bool,
         fuse: bool,
     ) -> Result<()> {
-        use crate::ops::simd::{Isa, add_bias_rows};
-        let out_f = self.out_features();
         let bias = self.bias.as_ref().and_then(|b| b.as_slice()).unwrap_or(&[]);
-        // With the fusion on, the bias (and GELU) ride in the GEMM; a Linear without a bias
-        // has nothing to fuse GELU with, and runs it as a pass.
+        // A Linear without a bias has nothing to fuse GELU with, and runs it as a pass.
         let in_gemm = fuse && self.bias.is_some();
         let epilogue = match (in_gemm, gelu) {
             (true, false) => Epilogue::Bias(bias),
@@ -139,12 +120,11 @@ impl Linear {
             (false, _) => Epilogue::None,
         };
         self.gemm_into(gemm, x, rows, y, epilogue)?;
-        let y = &mut y[..rows * out_f];
-        let isa = Isa::best();
-        use crate::ops::par_rows as par;
+        let y = &mut y[..rows * self.out_features()];
         if !in_gemm && !bias.is_empty() {
             let _o = crate::profile::op("bias", 0, (8 * y.len()) as u64);
-            par(y, out_f, |_, y| add_bias_rows(isa, y, bias));
+            let isa = crate::ops::simd::Isa::best();
+            crate::ops::par_rows(y, bias.len(), |_, y| crate::ops::simd::add_bias_rows(isa, y, bias));
         }
         if gelu && !in_gemm {
             let _o = crate::profile::op("gelu", 0, (8 * y.len()) as u64);
@@ -153,56 +133,23 @@ impl Linear {
         Ok(())
     }
 
-    /// `y = epilogue(x·Wᵀ)` on row-major slices (`x: [rows, in]`, `y: [rows, out]`), the
-    /// GEMM alone at the layer's precision: what [`Linear::forward_into`] runs before its bias
-    /// and GELU passes, and what the graph's `matmul` node runs (`crate::graph`). `epilogue`
-    /// carries the bias when it is fused. Errors if a slice is too short for its matrix.
+    /// `y = epilogue(x·Wᵀ)` on row-major slices (`x: [rows, in]`, `y: [rows, out]`), the GEMM
+    /// alone at the layer's precision ([`Storage::gemm`]): what [`Linear::forward_into`] runs
+    /// before its bias and GELU passes, and what the graph's `matmul` node runs
+    /// (`crate::graph`). Errors if a slice is too short for its matrix.
     pub fn gemm_into(&self, gemm: &Gemm, x: &[f32], rows: usize, y: &mut [f32], epilogue: Epilogue<'_>) -> Result<()> {
-        let (out_f, in_f) = (self.out_features(), self.in_features());
-        if x.len() < rows * in_f || y.len() < rows * out_f {
-            return Err(Error::invalid(
-                "Linear",
-                format!("buffers of {} and {} values for {rows} rows of {in_f} -> {out_f}", x.len(), y.len()),
-            ));
+        let (n, k) = (self.out_features(), self.in_features());
+        super::calibrate::observe(self, x.get(..rows * k).unwrap_or(&[]));
+        self.storage.gemm(gemm, self.weight.as_slice().unwrap_or(&[]), x, rows, y, (n, k), epilogue)
+    }
+
+    /// The same layer written with tensor ops: `matmul(x, Wᵀ) + b`. The slow obvious reference.
+    pub fn forward_ref(&self, x: &Tensor) -> Result<Tensor> {
+        let y = crate::ops::matmul::matmul(x, &self.weight.t()?)?;
+        match &self.bias {
+            Some(b) => crate::ops::add(&y, b),
+            None => Ok(y),
         }
-        let (x, y) = (&x[..rows * in_f], &mut y[..rows * out_f]);
-        self.observe(x, in_f);
-        let x_view = MatRef::new(x, rows, in_f);
-        let w_t = MatRef::new(self.weight.as_slice().unwrap_or(&[]), out_f, in_f).t();
-        let flops = 2 * rows * in_f * out_f;
-        let io_bytes = 4 * (rows * in_f + rows * out_f);
-        let storage = self.storage.read().map_err(|_| Error::invalid("Linear", "weight storage poisoned"))?;
-        match &*storage {
-            Storage::F32(packed) => {
-                let bytes = (io_bytes + 4 * in_f * out_f) as u64;
-                let y_view = MatMut::new(&mut *y, rows, out_f);
-                if gemm.backend() == Backend::MatrixMultiply {
-                    // The comparison backend cannot read our panels: give it the weight as stored.
-                    let _o = crate::profile::op("gemm", flops as u64, bytes);
-                    gemm.sgemm(x_view, w_t, y_view, epilogue)?;
-                } else {
-                    let packed = match packed.get() {
-                        Some(p) => p,
-                        None => {
-                            let _o = crate::profile::op("pack weights (once)", 0, 8 * (in_f * out_f) as u64);
-                            let p = PackedB::new(w_t)?;
-                            packed.get_or_init(|| p)
-                        }
-                    };
-                    let _o = crate::profile::op("gemm", flops as u64, bytes);
-                    gemm.sgemm_prepacked(x_view, packed, y_view, epilogue)?;
-                }
-            }
-            Storage::Half(h) => {
-                let _o = crate::profile::op("gemm", flops as u64, (io_bytes + h.bytes()) as u64);
-                crate::quant::half::gemm_half(rows, x, in_f, h, y, out_f, epilogue)?
-            }
-            Storage::Int8(q) => {
-                let _o = crate::profile::op("gemm", flops as u64, (io_bytes + q.bytes()) as u64);
-                crate::quant::int8::gemm_i8(rows, x, in_f, q, y, out_f, epilogue)?
-            }
-        }
-        Ok(())
     }
 
     /// One Linear computing all of `parts` at once: their weights stacked along `out`
@@ -229,33 +176,22 @@ impl Linear {
         Linear::new(Tensor::from_vec(w, &[out_f, in_f])?, Some(Tensor::from_vec(b, &[out_f])?))
     }
 
-    /// How the fast copy of the weight is stored.
+    /// The precision of the copy the GEMM reads.
     pub fn precision(&self) -> Precision {
-        self.storage.read().map(|s| s.precision()).unwrap_or_default()
+        self.storage.precision()
     }
 
-    /// Converts the fast copy of the weight to `p` (`weight` itself is kept, in f32).
-    /// `smooth` (int8 only, `[in_features]`, > 0): SmoothQuant factors folded into the weight
-    /// (see `quant::int8::PackedI8::with_kernel`). Errors on a non-finite weight or bad factors.
-    pub fn set_precision(&self, p: Precision, smooth: Option<&[f32]>) -> Result<()> {
-        let w = self.weight.as_slice().unwrap_or(&[]);
-        let (n, k) = (self.out_features(), self.in_features());
-        self.set_storage(match p {
-            Precision::F32 => Storage::default(),
-            Precision::F16 | Precision::Bf16 => Storage::Half(PackedHalf::new(p, w, n, k)?),
-            Precision::Int8 => Storage::Int8(PackedI8::with_kernel(crate::quant::I8Kernel::best(), w, n, k, smooth)?),
-        })
+    /// The copy of the weight the GEMM reads.
+    pub fn storage(&self) -> &Storage {
+        &self.storage
     }
 
-    /// Replaces the fast copy of the weight (built by `quant::PrecisionPlan::storage_for`).
+    /// Replaces the copy of the weight the GEMM reads (`weight` itself is kept, in f32), e.g.
+    /// with `Storage::new(Precision::Int8, ...)` or what `quant::PrecisionPlan::storage_for`
+    /// built. Takes `&mut self`: a layer's numbers never change under a shared reference.
     /// Errors if the storage was built for another shape.
-    pub fn set_storage(&self, storage: Storage) -> Result<()> {
-        let shape = match &storage {
-            Storage::F32(_) => None,
-            Storage::Half(h) => Some((h.n(), h.k())),
-            Storage::Int8(q) => Some((q.n(), q.k())),
-        };
-        if let Some((n, k)) = shape
+    pub fn set_storage(&mut self, storage: Storage) -> Result<()> {
+        if let Some((n, k)) = storage.shape()
             && (n, k) != (self.out_features(), self.in_features())
         {
             return Err(Error::invalid(
@@ -263,7 +199,7 @@ impl Linear {
                 format!("storage for a [{n}, {k}] weight given to a layer with weight {:?}", self.weight.shape()),
             ));
         }
-        *self.storage.write().map_err(|_| Error::invalid("Linear", "weight storage poisoned"))? = storage;
+        self.storage = storage;
         Ok(())
     }
 
@@ -271,38 +207,7 @@ impl Linear {
     /// layer keeps in memory for `forward` (the f32 `weight` usually stays in the mmapped file).
     pub fn weight_bytes(&self) -> usize {
         let bias = self.bias.as_ref().map_or(0, |b| b.numel() * 4);
-        self.storage.read().map(|s| s.bytes(self.out_features(), self.in_features())).unwrap_or(0) + bias
-    }
-
-    /// Starts (`true`) or stops recording the largest |input| per input feature; stopping
-    /// returns what was recorded (`[in_features]`, `None` if nothing ran).
-    pub fn observe_inputs(&self, on: bool) -> Option<Vec<f32>> {
-        let mut obs = self.observer.lock().ok()?;
-        if on {
-            *obs = Some(vec![0.0; self.in_features()]);
-            None
-        } else {
-            obs.take()
-        }
-    }
-
-    fn observe(&self, x: &[f32], in_f: usize) {
-        if let Ok(mut obs) = self.observer.lock()
-            && let Some(max) = obs.as_mut()
-        {
-            for row in x.chunks_exact(in_f.max(1)) {
-                max.iter_mut().zip(row).for_each(|(m, v)| *m = m.max(v.abs()));
-            }
-        }
-    }
-
-    /// The same layer written with tensor ops: `matmul(x, Wᵀ) + b`. The slow obvious reference.
-    pub fn forward_ref(&self, x: &Tensor) -> Result<Tensor> {
-        let y = crate::ops::matmul::matmul(x, &self.weight.t()?)?;
-        match &self.bias {
-            Some(b) => crate::ops::add(&y, b),
-            None => Ok(y),
-        }
+        self.storage.bytes(self.out_features(), self.in_features()) + bias
     }
 }
 
@@ -318,6 +223,9 @@ impl Module for Linear {
         std::iter::once(&self.weight).chain(self.bias.as_ref()).collect()
     }
     fn as_linear(&self) -> Option<&Linear> {
+        Some(self)
+    }
+    fn as_linear_mut(&mut self) -> Option<&mut Linear> {
         Some(self)
     }
 }

@@ -33,9 +33,22 @@ pub trait Module {
         Vec::new()
     }
 
-    /// `Some` if this module is a [`crate::nn::Linear`]: lets `quant::to_precision` find every
+    /// [`Module::children`], mutable, in the same order: what converting a model's Linears
+    /// walks ([`crate::nn::to_precision`]). A module with a Linear below it lists the same
+    /// children here (the conversion errors if the two lists differ); the default, none, is
+    /// right for a module without Linears.
+    fn children_mut(&mut self) -> Vec<(String, &mut dyn Module)> {
+        Vec::new()
+    }
+
+    /// `Some` if this module is a [`crate::nn::Linear`]: lets [`crate::nn::linears`] find every
     /// Linear of a model by walking [`Module::children`].
     fn as_linear(&self) -> Option<&crate::nn::Linear> {
+        None
+    }
+
+    /// [`Module::as_linear`], mutable.
+    fn as_linear_mut(&mut self) -> Option<&mut crate::nn::Linear> {
         None
     }
 
@@ -106,6 +119,10 @@ impl<T: Module> Module for ModuleList<T> {
 
     fn children(&self) -> Vec<(String, &dyn Module)> {
         self.0.iter().enumerate().map(|(i, m)| (i.to_string(), m as &dyn Module)).collect()
+    }
+
+    fn children_mut(&mut self) -> Vec<(String, &mut dyn Module)> {
+        self.0.iter_mut().enumerate().map(|(i, m)| (i.to_string(), m as &mut dyn Module)).collect()
     }
 
     fn repr(&self) -> String {

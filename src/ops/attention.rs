@@ -2,7 +2,7 @@
 //!
 //! `softmax(Q·Kᵀ/√d + mask)·V` for every head of a whole batch, written into
 //! `[batch·seq, heads·head_dim]` without ever storing a `[batch, heads, seq, seq]` score tensor:
-//! one parallel task per (sequence, block of [`QUERY_BLOCK`] queries), each running every head
+//! one parallel task per (sequence, block of queries: [`query_block`]), each running every head
 //! on a one-thread GEMM in its own scratch buffer. A head is a column block of Q, K, V with row
 //! stride `ld`, so Q, K and V may sit side by side in one `[tokens, 3 hidden]` buffer.
 //!
@@ -51,9 +51,29 @@ impl AttentionKernel {
     }
 }
 
-/// Rows of queries one attention task handles, for all heads: the unit of parallel work
-/// (32 rows of a 128-token sequence make 4 tasks per sequence, enough for 2-4 cores at batch 1).
+/// Rows of queries one attention task handles at least, for all heads: the unit of parallel
+/// work. [`query_block`] takes a multiple of it when there are enough tasks without.
 pub const QUERY_BLOCK: usize = 32;
+/// The most rows of queries one task takes ([`query_block`]).
+pub const QUERY_BLOCK_MAX: usize = 4 * QUERY_BLOCK;
+/// Bytes of scores one task of the plain path may hold (`rows x seq` floats): well inside L2.
+const SCORES_MAX_BYTES: usize = 256 << 10;
+
+/// Rows of queries per task for `batch` sequences of `seq` tokens on `threads` threads: the
+/// largest of 128, 64, 32 that gives every thread a task (as many tasks per thread, or at
+/// least four per thread) and keeps a task's scores within 256 KiB. Each task packs every
+/// head's K and V panels once and runs two small GEMMs per head, so fewer, taller tasks pack
+/// K and V fewer times and give the microkernel taller products: at batch 1 x 128 tokens on
+/// 2 threads, 2 tasks of 64 rows instead of 4 of 32.
+pub fn query_block(batch: usize, seq: usize, threads: usize) -> usize {
+    let fits = |qb: usize| {
+        let (tasks, threads) = (batch * seq.div_ceil(qb), threads.max(1));
+        let even = tasks.is_multiple_of(threads) || tasks >= 4 * threads; // no thread idles long
+        tasks >= threads && even && qb * seq * 4 <= SCORES_MAX_BYTES
+    };
+    [QUERY_BLOCK_MAX, 2 * QUERY_BLOCK].into_iter().find(|&qb| fits(qb)).unwrap_or(QUERY_BLOCK)
+}
+
 /// Keys per step of the online-softmax path.
 pub const KEY_BLOCK: usize = 128;
 
@@ -70,10 +90,16 @@ pub struct AttentionShape {
     pub head_dim: usize,
 }
 
-/// Floats of scratch one attention task needs (scores of a query block, partial context).
+/// Floats of scratch one attention task needs (scores of a query block, partial context), for
+/// the tallest block [`query_block`] may choose.
 pub fn scratch_floats(seq: usize, head_dim: usize, flash: bool) -> usize {
-    let qb = QUERY_BLOCK;
-    if flash { qb * KEY_BLOCK.min(seq) + 2 * qb * head_dim + 3 * qb } else { qb * seq + qb * head_dim }
+    if flash {
+        let qb = QUERY_BLOCK;
+        qb * KEY_BLOCK.min(seq) + 2 * qb * head_dim + 3 * qb
+    } else {
+        let qb = query_block(1, seq, 1);
+        qb * seq + qb * head_dim
+    }
 }
 
 /// Per-thread scratch for [`attention_into`]: one buffer per thread of the pool, each locked
@@ -125,7 +151,7 @@ pub fn gemm1(
 /// `h` at column `h * head_dim` (Q, K, V side by side in one `[tokens, 3 hidden]` buffer, or
 /// three separate ones). `mask: [batch·seq]` additive.
 ///
-/// One parallel loop over (sequence, block of [`QUERY_BLOCK`] query rows); each task runs
+/// One parallel loop over (sequence, block of [`query_block`] query rows); each task runs
 /// every head of its block one after the other on a one-thread GEMM, in its thread's scratch
 /// buffer (`scratch`, see [`AttentionScratch`]; an empty one works, allocating per task),
 /// and writes rows of `ctx` no other task touches. Two kernels:
@@ -165,9 +191,9 @@ pub fn attention_into(
     let _op = crate::profile::op("attention heads", flops as u64, bytes as u64);
     let flash = kernel.use_flash(s);
     let isa = Isa::best();
-    let run = |bi: usize, qi: usize, blk: &mut [f32]| -> Result<()> {
+    let run = |bi: usize, q0: usize, blk: &mut [f32]| -> Result<()> {
         let io = BlockIo { q, k, v, ld, mask: &mask[bi * s..(bi + 1) * s], seq: s, heads: nh, head_dim: d };
-        let (row0, rows) = (bi * s + qi * QUERY_BLOCK, blk.len() / h);
+        let (row0, rows) = (bi * s + q0, blk.len() / h);
         let slots = &scratch.0;
         let mut local = Vec::new(); // only when the caller gave no scratch
         let mut guard = match slots.len() {
@@ -180,8 +206,10 @@ pub fn attention_into(
         };
         if flash { io.flash(isa, row0, rows, blk, buf) } else { io.plain(isa, row0, rows, blk, buf, kernel) }
     };
+    // The online-softmax path keeps blocks of QUERY_BLOCK rows (its scratch is per key block).
+    let qb = if flash { QUERY_BLOCK } else { query_block(b, s, rayon::current_num_threads()) };
     ctx[..b * s * h].par_chunks_mut(s * h).enumerate().try_for_each(|(bi, seq_ctx)| {
-        seq_ctx.par_chunks_mut(QUERY_BLOCK * h).enumerate().try_for_each(|(qi, blk)| run(bi, qi, blk))
+        seq_ctx.par_chunks_mut(qb * h).enumerate().try_for_each(|(qi, blk)| run(bi, qi * qb, blk))
     })
 }
 
@@ -282,5 +310,80 @@ impl BlockIo<'_> {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// softmax(Q Kᵀ / √d + mask) V, head by head, by the definition.
+    fn naive(shape: AttentionShape, q: &[f32], k: &[f32], v: &[f32], mask: &[f32]) -> Vec<f32> {
+        let AttentionShape { batch, seq, heads, head_dim: d } = shape;
+        let h = heads * d;
+        let mut out = vec![0.0f32; batch * seq * h];
+        for (bi, hi, i) in (0..batch).flat_map(|b| (0..heads).flat_map(move |x| (0..seq).map(move |i| (b, x, i)))) {
+            let row = |t: &[f32], j: usize| t[(bi * seq + j) * h + hi * d..][..d].to_vec();
+            let qi = row(q, i);
+            let scores: Vec<f32> = (0..seq)
+                .map(|j| {
+                    qi.iter().zip(row(k, j)).map(|(a, b)| a * b).sum::<f32>() / (d as f32).sqrt() + mask[bi * seq + j]
+                })
+                .collect();
+            let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let e: Vec<f32> = scores.iter().map(|s| (s - max).exp()).collect();
+            let sum: f32 = e.iter().sum();
+            for (j, w) in e.iter().enumerate() {
+                for (o, x) in out[(bi * seq + i) * h + hi * d..][..d].iter_mut().zip(row(v, j)) {
+                    *o += w / sum * x;
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn every_query_block_gives_the_definition() {
+        // Blocks of 128 (1 and 2 threads), 64 (4 threads) and 32 rows (8 threads); 100 tokens
+        // leave a short last block; the second sequence has masked keys.
+        for seq in [128, 100] {
+            let shape = AttentionShape { batch: 2, seq, heads: 3, head_dim: 16 };
+            let n = 2 * seq * 48;
+            let val = |i: usize, s: usize| ((i * s % 23) as f32 - 11.0) / 8.0;
+            let (q, k, v): (Vec<f32>, Vec<f32>, Vec<f32>) = (
+                (0..n).map(|i| val(i, 7)).collect(),
+                (0..n).map(|i| val(i, 5)).collect(),
+                (0..n).map(|i| val(i, 3)).collect(),
+            );
+            let mask: Vec<f32> = (0..2 * seq).map(|i| if i > seq + seq / 2 { -10000.0 } else { 0.0 }).collect();
+            let want = naive(shape, &q, &k, &v, &mask);
+            for threads in [1, 2, 4, 8] {
+                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                let mut got = vec![f32::NAN; n];
+                let qb = query_block(2, seq, threads);
+                pool.install(|| {
+                    let mut scratch = AttentionScratch::default();
+                    scratch.prepare(scratch_floats(seq, 16, false));
+                    attention_into(shape, &q, &k, &v, 48, &mask, &mut got, &scratch, AttentionKernel::fused())
+                })
+                .unwrap();
+                for (i, (a, b)) in got.iter().zip(&want).enumerate() {
+                    // Written so that a NaN fails too.
+                    assert!((a - b).abs() < 1e-4, "seq {seq}, {threads} threads (blocks of {qb}): [{i}] {a} vs {b}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn query_blocks_give_every_thread_an_even_share() {
+        assert_eq!(query_block(1, 128, 2), 64, "batch 1: one task of 64 rows per thread");
+        assert_eq!(query_block(1, 128, 1), 128);
+        assert_eq!(query_block(1, 128, 4), 32);
+        assert_eq!(query_block(1, 384, 2), 64, "3 tasks of 128 would leave a thread idle half the time");
+        assert_eq!(query_block(1, 512, 2), 128, "scores of 128 x 512 floats: 256 KiB");
+        assert_eq!(query_block(1, 1024, 1), 64, "128 x 1024 floats would exceed 256 KiB");
+        assert_eq!(query_block(32, 128, 2), 128);
+        assert_eq!(query_block(1, 20, 2), 32, "one task whatever the block");
     }
 }

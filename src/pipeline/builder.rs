@@ -63,6 +63,9 @@ pub trait Pipeline: Sized + Send + Sync {
     /// The module a precision converts: the whole model, head included.
     fn root(&self) -> &dyn Module;
 
+    /// [`Pipeline::root`], mutable (what the conversion takes).
+    fn root_mut(&mut self) -> &mut dyn Module;
+
     /// The encoder (the module calibration runs and fusion applies to).
     fn encoder(&self) -> &BertModel;
 
@@ -197,7 +200,7 @@ impl<P: Pipeline> Builder<P> {
         p.encoder_mut().fusion = self.fusion;
         if self.precision != Precision::F32 {
             let plan = precision_plan(p.root(), p.encoder(), p.tokenizer(), self.precision)?;
-            crate::quant::to_precision(p.root(), &plan)?;
+            crate::nn::to_precision(p.root_mut(), &plan)?;
         }
         Ok(p)
     }
@@ -276,6 +279,10 @@ macro_rules! pipeline {
                 let $s = self;
                 &$root
             }
+            fn root_mut(&mut self) -> &mut dyn Module {
+                let $s = self;
+                &mut $root
+            }
             fn encoder(&self) -> &BertModel {
                 let $s = self;
                 &$bert
@@ -301,7 +308,7 @@ pipeline!(QuestionAnswerer, "qa", |s| s.model, s.model.bert);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::quant::convert::linears;
+    use crate::nn::linears;
 
     fn fixture(name: &str) -> std::path::PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)

@@ -40,7 +40,8 @@ pub fn precision_plan(
     tokenizer: &Tokenizer,
     p: crate::quant::Precision,
 ) -> Result<crate::quant::PrecisionPlan> {
-    use crate::quant::{PrecisionPlan, SMOOTH_ALPHA, calibrate, convert::smooth_factors, linears};
+    use crate::nn::{calibrate, linears};
+    use crate::quant::{PrecisionPlan, SMOOTH_ALPHA, smooth_factors};
     let mut plan = PrecisionPlan::uniform(p);
     if p == crate::quant::Precision::Int8 {
         plan.overrides =
@@ -87,9 +88,9 @@ fn calibration_texts(bert: &BertModel, tokenizer: &Tokenizer) -> Result<Vec<&'st
 pub fn weight_bytes_line(ckpt: &Checkpoint) -> Result<String> {
     let cfg = BertConfig::from_json(&ckpt.config_json)?;
     let sizes = if ckpt.weights.contains("cls.predictions.transform.dense.weight") {
-        crate::quant::convert::bytes_by_precision(&BertForMaskedLM::load(&ckpt.weights, &cfg)?)
+        crate::nn::bytes_by_precision(&BertForMaskedLM::load(&ckpt.weights, &cfg)?)
     } else {
-        crate::quant::convert::bytes_by_precision(&BertModel::load(&ckpt.weights, "bert.", &cfg, true)?)
+        crate::nn::bytes_by_precision(&BertModel::load(&ckpt.weights, "bert.", &cfg, true)?)
     };
     let parts: Vec<String> = sizes.iter().map(|(p, b)| format!("{p} {:.1} MB", *b as f64 / 1e6)).collect();
     Ok(format!("Linear weights in memory (--precision): {}", parts.join(", ")))
@@ -126,14 +127,16 @@ pub fn forward_at(
     let (last_hidden_state, logits) = if ckpt.weights.contains("cls.predictions.transform.dense.weight") {
         let mut m = BertForMaskedLM::load(&ckpt.weights, &cfg)?;
         m.bert.fusion = fusion;
-        crate::quant::to_precision(&m, &precision_plan(&m, &m.bert, &tokenizer, precision)?)?;
+        let plan = precision_plan(&m, &m.bert, &tokenizer, precision)?;
+        crate::nn::to_precision(&mut m, &plan)?;
         let h = m.bert.forward(&input(&batch)?, false)?.last_hidden_state;
         let logits = m.cls.predictions.forward(&h)?;
         (h, Some(logits))
     } else {
         let mut m = BertModel::load(&ckpt.weights, "bert.", &cfg, true)?;
         m.fusion = fusion;
-        crate::quant::to_precision(&m, &precision_plan(&m, &m, &tokenizer, precision)?)?;
+        let plan = precision_plan(&m, &m, &tokenizer, precision)?;
+        crate::nn::to_precision(&mut m, &plan)?;
         (m.forward(&input(&batch)?, false)?.last_hidden_state, None)
     };
     Ok(ForwardOutputs { batch, last_hidden_state, logits })

@@ -74,7 +74,7 @@ mod quantizer;
 mod reference;
 mod weights;
 
-pub use quantizer::{quantize_row, quantize_row_isa, quantize_row_packed_isa};
+pub use quantizer::{quantize_row, quantize_row_isa, quantize_row_packed, quantize_row_packed_isa};
 pub(crate) use reference::Portable;
 pub use reference::linear_i8_ref;
 pub use weights::{PackedI8, quantize_weight_row};
@@ -245,7 +245,7 @@ pub fn gemm_i8(
     let quantize = |(t, (tile, rq)): (usize, (&mut [u8], &mut [RowQuant]))| {
         for (r, rq) in rq.iter_mut().enumerate() {
             let i = t * mr + r;
-            *rq = quantize_row_packed_isa(isa, &a[i * lda..i * lda + k], mul, levels, offset as u8, tile, mr, r);
+            *rq = quantize_row_packed(isa, &a[i * lda..i * lda + k], mul, levels, offset as u8, tile, mr, r);
         }
     };
     if kp == 0 {

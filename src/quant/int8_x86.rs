@@ -399,3 +399,125 @@ mod tests {
         }
     }
 }
+
+/// The activation quantizer's two passes on AVX-512 (`int8/quantizer.rs` has the plain copy
+/// and the contract): the range in 16 lanes, `_mm512_min_ps(v, lo)` being exactly the plain
+/// copy's `if v < lo { v } else { lo }` (NaN skipped), then 16 codes per step — multiply,
+/// round to nearest even, add the zero point, clamp, convert, subtract the offset, narrow to
+/// bytes — each group of 4 stored at its place in the packed tile.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Quantize512(());
+
+impl Quantize512 {
+    pub(crate) fn new() -> Option<Self> {
+        (is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bw")).then_some(Quantize512(()))
+    }
+
+    /// The 16 lanes of the running minimum, maximum and NaN poison over `x[..16 w]` (times
+    /// `mul` when given), `w = x.len() / 16`, as the plain copy keeps them.
+    pub(crate) fn lanes(self, x: &[f32], mul: Option<&[f32]>) -> [[f32; 16]; 3] {
+        assert!(
+            mul.is_none_or(|m| m.len() >= x.len()),
+            "quantizer: {} factors for {} values",
+            mul.map_or(0, |m| m.len()),
+            x.len()
+        );
+        // SAFETY: `self` proves AVX512F; every load is at k + 16 <= x.len() (and mul as long).
+        unsafe { lanes512(x, mul) }
+    }
+
+    /// Codes of `x[..16 w]` (`w = x.len() / 16`) into row `row` of a packed tile of `mr` rows.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn codes(
+        self,
+        x: &[f32],
+        mul: Option<&[f32]>,
+        inv: f32,
+        zero_point: f32,
+        levels: f32,
+        offset: u8,
+        tile: &mut [u8],
+        mr: usize,
+        row: usize,
+    ) {
+        let whole = x.len() / 16 * 16;
+        assert!(mul.is_none_or(|m| m.len() >= x.len()), "quantizer: too few factors");
+        assert!(
+            row < mr && (whole == 0 || tile.len() >= ((whole / 4 - 1) * mr + row + 1) * 4),
+            "quantizer: tile too short"
+        );
+        // SAFETY: `self` proves AVX512F + BW; loads at k + 16 <= x.len(), stores at
+        // ((k/4 + t) mr + row) * 4 + 4 <= tile.len() for k + 16 <= whole (checked above).
+        unsafe { codes512(x, mul, inv, zero_point, levels, offset, tile.as_mut_ptr(), mr, row) }
+    }
+}
+
+#[target_feature(enable = "avx512f")]
+unsafe fn lanes512(x: &[f32], mul: Option<&[f32]>) -> [[f32; 16]; 3] {
+    let (mut lo, mut hi, mut poison) = (_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps());
+    let zero = _mm512_setzero_ps();
+    for k in (0..x.len() / 16 * 16).step_by(16) {
+        // SAFETY: k + 16 <= x.len() (and mul is at least as long: the caller checked).
+        let v = unsafe {
+            let v = _mm512_loadu_ps(x.as_ptr().add(k));
+            match mul {
+                Some(m) => _mm512_mul_ps(v, _mm512_loadu_ps(m.as_ptr().add(k))),
+                None => v,
+            }
+        };
+        lo = _mm512_min_ps(v, lo);
+        hi = _mm512_max_ps(v, hi);
+        poison = _mm512_add_ps(poison, _mm512_mul_ps(v, zero));
+    }
+    let mut out = [[0.0f32; 16]; 3];
+    // SAFETY: each array holds 16 f32.
+    unsafe {
+        _mm512_storeu_ps(out[0].as_mut_ptr(), lo);
+        _mm512_storeu_ps(out[1].as_mut_ptr(), hi);
+        _mm512_storeu_ps(out[2].as_mut_ptr(), poison);
+    }
+    out
+}
+
+/// # Safety
+/// AVX512F + BW; `mul` (when given) as long as `x`; `tile` writable up to
+/// `((w 4 - 1) mr + row + 1) * 4` bytes for `w = x.len() / 16` whole steps.
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx512f,avx512bw")]
+unsafe fn codes512(
+    x: &[f32],
+    mul: Option<&[f32]>,
+    inv: f32,
+    zp: f32,
+    levels: f32,
+    offset: u8,
+    tile: *mut u8,
+    mr: usize,
+    row: usize,
+) {
+    let (inv, zp, top, zero) = (_mm512_set1_ps(inv), _mm512_set1_ps(zp), _mm512_set1_ps(levels), _mm512_setzero_ps());
+    let off = _mm512_set1_epi32(offset as i32);
+    for k in (0..x.len() / 16 * 16).step_by(16) {
+        // SAFETY: k + 16 <= x.len() (mul as long); the four stores are inside the tile (the
+        // function's contract).
+        unsafe {
+            let mut v = _mm512_loadu_ps(x.as_ptr().add(k));
+            if let Some(m) = mul {
+                v = _mm512_mul_ps(v, _mm512_loadu_ps(m.as_ptr().add(k)));
+            }
+            let r = _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(_mm512_mul_ps(v, inv));
+            let q = _mm512_min_ps(_mm512_max_ps(_mm512_add_ps(r, zp), zero), top);
+            let bytes = _mm512_cvtepi32_epi8(_mm512_sub_epi32(_mm512_cvtps_epi32(q), off));
+            let g = k / 4;
+            for t in 0..4 {
+                let lane = match t {
+                    0 => _mm_extract_epi32::<0>(bytes),
+                    1 => _mm_extract_epi32::<1>(bytes),
+                    2 => _mm_extract_epi32::<2>(bytes),
+                    _ => _mm_extract_epi32::<3>(bytes),
+                };
+                (tile.add(((g + t) * mr + row) * 4) as *mut i32).write_unaligned(lane);
+            }
+        }
+    }
+}

@@ -22,7 +22,10 @@
 //! Files: `driver.rs` (the one blocked, threaded GEMM driver both formats share),
 //! `int8.rs` (quantization, the reference, the dequantizing epilogue) and `int8_x86.rs` (its
 //! SIMD microkernels), `half.rs` (f16/bf16) and `half_x86.rs` (its microkernels),
-//! `convert.rs` (turning a whole model to a precision). What each precision costs in accuracy
+//! `storage.rs` ([`Storage`], a Linear weight in one of the formats, and the GEMM it runs),
+//! `convert.rs` (which precision each weight gets, [`PrecisionPlan`], and SmoothQuant's
+//! factors). Walking a model to convert its Linears is `nn`'s (`nn::to_precision`,
+//! `nn::calibrate`): this module knows formats and GEMMs, not modules. What each precision costs in accuracy
 //! (`nanobert bench precision`) and the dot-product instructions' measured peaks are
 //! instruments: they live in the bench crate (`crates/nanobert-bench/src/precision.rs`,
 //! `dot_peaks.rs`).
@@ -35,9 +38,11 @@ mod half_x86;
 pub mod int8;
 #[cfg(target_arch = "x86_64")]
 mod int8_x86;
+mod storage;
 
-pub use convert::{PrecisionPlan, ToPrecision, calibrate, linears, to_precision};
+pub use convert::{PrecisionPlan, matches_path, smooth_factors};
 pub use int8::{I8Kernel, PackedI8};
+pub use storage::Storage;
 
 use crate::{Error, Result};
 
@@ -112,44 +117,6 @@ impl std::str::FromStr for Precision {
             "bf16" | "bfloat16" => Ok(Precision::Bf16),
             "int8" | "i8" | "q8" => Ok(Precision::Int8),
             other => Err(Error::Input(format!("unknown precision {other:?}: expected f32, f16, bf16 or int8"))),
-        }
-    }
-}
-
-/// The fast copy of a Linear weight the GEMM reads, in one of the [`Precision`]s.
-#[derive(Debug)]
-pub enum Storage {
-    /// f32, packed into the f32 microkernel's panels on first use (see `nn/linear.rs`).
-    F32(std::sync::OnceLock<crate::ops::matmul::PackedB>),
-    /// f16 or bf16 panels (see `half.rs`).
-    Half(half::PackedHalf),
-    /// int8 panels with per-output-channel scales (see `int8.rs`).
-    Int8(PackedI8),
-}
-
-impl Default for Storage {
-    fn default() -> Self {
-        Storage::F32(Default::default())
-    }
-}
-
-impl Storage {
-    /// The precision of this storage.
-    pub fn precision(&self) -> Precision {
-        match self {
-            Storage::F32(_) => Precision::F32,
-            Storage::Half(h) => h.precision(),
-            Storage::Int8(_) => Precision::Int8,
-        }
-    }
-
-    /// Bytes of weight this storage keeps for the fast path, for an `[out, in]` weight:
-    /// the packed copy when it exists (panels, scales, padding), else what it will take.
-    pub fn bytes(&self, out_features: usize, in_features: usize) -> usize {
-        match self {
-            Storage::F32(p) => p.get().map(|p| p.bytes()).unwrap_or(out_features * in_features * 4),
-            Storage::Half(h) => h.bytes(),
-            Storage::Int8(q) => q.bytes(),
         }
     }
 }

@@ -23,8 +23,9 @@ use super::models::{CORPUS_SEED, corpus, random_ids};
 use super::timing::Stats;
 use nanobert::bert::{BertConfig, BertInput, BertModel, Fusion};
 use nanobert::io::{Checkpoint, SaveTensor, save};
+use nanobert::nn::to_precision;
 use nanobert::pipeline::{Embedder, precision_plan};
-use nanobert::quant::{Precision, to_precision};
+use nanobert::quant::Precision;
 use nanobert::{Error, Result, Tensor};
 
 /// What to compare.
@@ -189,8 +190,9 @@ pub fn run(opts: &CompareOptions) -> Result<String> {
         let mut embedder = Embedder::from_checkpoint(&ckpt)?;
         embedder.model.fusion = opts.fusion;
         if opts.precision != Precision::F32 {
-            for m in [&model, &embedder.model] {
-                to_precision(m, &precision_plan(m, m, &embedder.tokenizer, opts.precision)?)?;
+            for m in [&mut model, &mut embedder.model] {
+                let plan = precision_plan(m, m, &embedder.tokenizer, opts.precision)?;
+                to_precision(m, &plan)?;
             }
         }
         let slug: String = name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();

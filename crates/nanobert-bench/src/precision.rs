@@ -19,8 +19,9 @@
 use nanobert::bert::pooling::cosine;
 use nanobert::bert::{BertConfig, BertForMaskedLM};
 use nanobert::io::Checkpoint;
+use nanobert::nn::to_precision;
 use nanobert::pipeline::Embedder;
-use nanobert::quant::convert::{PrecisionPlan, to_precision};
+use nanobert::quant::PrecisionPlan;
 use nanobert::quant::half::HalfKernel;
 use nanobert::quant::{I8Kernel, Precision};
 use nanobert::text::Tokenizer;
@@ -181,7 +182,7 @@ fn calibrated(
     let mut plan = plan.clone();
     if let Some(alpha) = alpha {
         let texts: Vec<&str> = nanobert::quant::CALIBRATION.lines().filter(|l| !l.trim().is_empty()).collect();
-        let maxima = nanobert::quant::calibrate(root, || {
+        let maxima = nanobert::nn::calibrate(root, || {
             for chunk in texts.chunks(32) {
                 let batch = tok.encode_batch(chunk)?;
                 let input = nanobert::pipeline::input(&batch)?;
@@ -189,9 +190,9 @@ fn calibrated(
             }
             Ok(())
         })?;
-        for (path, l) in nanobert::quant::linears(root) {
+        for (path, l) in nanobert::nn::linears(root) {
             if let (Some(m), Some(w)) = (maxima.get(&path), l.weight.as_slice()) {
-                plan.smooth.insert(path, nanobert::quant::convert::smooth_factors(w, l.in_features(), m, alpha));
+                plan.smooth.insert(path, nanobert::quant::smooth_factors(w, l.in_features(), m, alpha));
             }
         }
     }
@@ -222,10 +223,10 @@ pub fn run(opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<String> {
     if texts.len() < 2 {
         return Err(Error::Input("bench precision needs at least 2 texts".into()));
     }
-    let embedder = Embedder::from_checkpoint(opts.embedder)?;
+    let mut embedder = Embedder::from_checkpoint(opts.embedder)?;
     // The MLM fixture twice: an f32 reference and a copy to convert (logits are compared
     // chunk by chunk: all of them at once would take gigabytes).
-    let mlm = match opts.mlm {
+    let mut mlm = match opts.mlm {
         Some(ckpt) => {
             let cfg = BertConfig::from_json(&ckpt.config_json)?;
             let reference = BertForMaskedLM::load(&ckpt.weights, &cfg)?;
@@ -255,11 +256,11 @@ pub fn run(opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<String> {
     for c in &opts.configs {
         progress(&c.label);
         let plan = calibrated(&embedder.model, &embedder.model, &embedder.tokenizer, &c.plan, c.smooth_alpha)?;
-        to_precision(&embedder.model, &plan)?;
-        let (bytes, _) = nanobert::quant::convert::weight_bytes(&embedder.model);
+        to_precision(&mut embedder.model, &plan)?;
+        let (bytes, _) = nanobert::nn::weight_bytes(&embedder.model);
         let a = agreement(&reference, &embedder.embed(&texts)?);
-        to_precision(&embedder.model, &PrecisionPlan::uniform(Precision::F32))?;
-        let m = match &mlm {
+        to_precision(&mut embedder.model, &PrecisionPlan::uniform(Precision::F32))?;
+        let m = match &mut mlm {
             Some((reference, model, tok)) => {
                 let plan = calibrated(model, &model.bert, tok, &c.plan, c.smooth_alpha)?;
                 to_precision(model, &plan)?;
@@ -308,12 +309,12 @@ pub fn run(opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<String> {
                 overrides: vec![(pattern, Precision::Int8)],
                 ..Default::default()
             };
-            to_precision(&embedder.model, &plan)?;
+            to_precision(&mut embedder.model, &plan)?;
             let a = agreement(&reference, &embedder.embed(&texts)?);
             let worst: String = texts[a.worst].chars().take(28).collect::<String>().replace('|', "/");
             md.push_str(&format!("| {label} | {:.5} | {:.5} | {worst:?} |\n", a.min_cosine, a.mean_cosine));
         }
-        to_precision(&embedder.model, &PrecisionPlan::uniform(Precision::F32))?;
+        to_precision(&mut embedder.model, &PrecisionPlan::uniform(Precision::F32))?;
     }
     Ok(md)
 }

@@ -99,7 +99,7 @@ pub fn report(model: &BertModel, args: &GraphArgs, passes: &Passes) -> Result<St
 /// How many of the model's Linears hold each precision, e.g. `18 int8, 6 bf16`.
 fn precisions(model: &BertModel) -> String {
     let mut counts: Vec<(nanobert::quant::Precision, usize)> = Vec::new();
-    for (_, l) in nanobert::quant::linears(model) {
+    for (_, l) in nanobert::nn::linears(model) {
         match counts.iter_mut().find(|(p, _)| *p == l.precision()) {
             Some((_, n)) => *n += 1,
             None => counts.push((l.precision(), 1)),

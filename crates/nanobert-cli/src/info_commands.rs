@@ -32,11 +32,11 @@ pub(crate) fn run(s: &Session, command: &Command) -> Result<()> {
         }
         Command::Graph(args) => {
             let ckpt = s.open()?;
-            let model = graph_command::load(&ckpt)?;
+            let mut model = graph_command::load(&ckpt)?;
             if s.precision() != Precision::F32 {
                 let tok = nanobert::text::Tokenizer::from_checkpoint(&ckpt, 512)?;
                 let plan = pipeline::precision_plan(&model, &model, &tok, s.precision())?;
-                nanobert::quant::to_precision(&model, &plan)?;
+                nanobert::nn::to_precision(&mut model, &plan)?;
             }
             let passes = graph_command::passes(args, &s.fusion)?;
             outln!("{}", graph_command::report(&model, args, &passes)?.trim_end());

@@ -561,7 +561,8 @@ fn too_many_requests_in_flight_get_429_before_their_body_is_read() {
 
 #[test]
 fn precision_is_honoured_reported_and_metrics_say_what_runs() {
-    use nanobert::quant::{Precision, to_precision};
+    use nanobert::nn::to_precision;
+    use nanobert::quant::Precision;
     let mut o = options();
     o.precision = Precision::Bf16;
     let server = Server::start(&o).unwrap();
@@ -570,10 +571,10 @@ fn precision_is_honoured_reported_and_metrics_say_what_runs() {
     assert_eq!(json(&info)["precision"], "bf16");
     // The library at the same precision, through its public API, gives the same vectors.
     let ckpt = Checkpoint::open(&fixture("tiny-bert")).unwrap();
-    let emb = Embedder::from_checkpoint(&ckpt).unwrap();
+    let mut emb = Embedder::from_checkpoint(&ckpt).unwrap();
     let f32_vec = emb.embed(&["hello world"]).unwrap().remove(0);
     let plan = nanobert::pipeline::precision_plan(&emb.model, &emb.model, &emb.tokenizer, Precision::Bf16).unwrap();
-    to_precision(&emb.model, &plan).unwrap();
+    to_precision(&mut emb.model, &plan).unwrap();
     let bf16_vec = emb.embed(&["hello world"]).unwrap().remove(0);
     let (st, body) = post(addr, "/embed", r#"{"inputs": "hello world", "normalize": false}"#);
     assert_eq!(st, 200, "{body}");

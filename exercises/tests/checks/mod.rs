@@ -6,6 +6,7 @@
 pub mod bucketing;
 pub mod epilogue;
 pub mod flops;
+pub mod gelu_pattern;
 pub mod graph;
 pub mod im2col;
 pub mod layer_norm;
@@ -13,6 +14,7 @@ pub mod matmul;
 pub mod percentile;
 pub mod pooling;
 pub mod quantize;
+pub mod scale_fold;
 pub mod softmax;
 pub mod split;
 pub mod stats;

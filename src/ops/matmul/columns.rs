@@ -23,7 +23,7 @@
 //! into buffers of their own (reused across calls), copied into C after the join: two threads
 //! writing different columns of the same rows would need two `&mut` to one slice, and a
 //! copy of a few rows (half of C at 2 threads, about 1% of the product's time at M = 128)
-//! buys that with no `unsafe`.
+//! buys that with no `unsafe`. A large copy is itself split in two, by rows of C.
 //!
 //! `parallel.rs` chooses this split when the threads' bands of rows would each be shorter
 //! than one A~ block (MC rows) and C is wide enough to give every thread a few panels.
@@ -42,6 +42,10 @@ thread_local! {
     /// The column bands of threads 1.., owned by the thread that drives the product.
     static COLUMN_BUFS: RefCell<Vec<Vec<f32>>> = const { RefCell::new(Vec::new()) };
 }
+
+/// Floats of C in the other threads' bands above which two threads copy them into C (half the
+/// rows each): a serial copy of 128 x 768 floats takes about 20 µs while the other core idles.
+const PARALLEL_COPY: usize = 1 << 15;
 
 /// Same contract as [`blocked::gemm`], on `tasks` threads of the current rayon pool, each
 /// computing a band of columns (see the module docs).
@@ -81,14 +85,25 @@ pub(crate) fn gemm<K: MicroKernel>(
                 })
             },
         );
-        for (t, buf) in (1..tasks).zip(&bufs) {
-            let (j0, width) = (bound(t), bound(t + 1) - bound(t));
-            if width == 0 {
-                continue;
+        // The other threads' bands into C: rows `r0..r0 + rows` of C start at `dst`.
+        let copy = |dst: &mut [f32], r0: usize, rows: usize| {
+            for (t, buf) in (1..tasks).zip(&bufs) {
+                let (j0, width) = (bound(t), bound(t + 1) - bound(t));
+                if width == 0 {
+                    continue;
+                }
+                for (row, band) in dst.chunks_mut(ldc).zip(buf[r0 * width..].chunks_exact(width)).take(rows) {
+                    row[j0..j0 + width].copy_from_slice(band);
+                }
             }
-            for (row, band) in c.data.chunks_mut(ldc).zip(buf.chunks_exact(width)).take(m) {
-                row[j0..j0 + width].copy_from_slice(band);
-            }
+        };
+        if m >= 2 && m * (n - width0) >= PARALLEL_COPY {
+            // Halves of the rows on two threads (the second is still awake from its band).
+            let half = m / 2;
+            let (top, bottom) = c.data.split_at_mut(half * ldc);
+            rayon::join(|| copy(top, 0, half), || copy(bottom, half, m - half));
+        } else {
+            copy(c.data, 0, m);
         }
         COLUMN_BUFS.with(|cell| *cell.borrow_mut() = bufs);
     });

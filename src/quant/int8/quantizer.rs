@@ -47,7 +47,23 @@ fn row_params(x: &[f32], mul: Option<&[f32]>, levels: u8) -> Result<(RowQuant, f
             poison[t] += v * 0.0;
         }
     }
-    for k in whole..x.len() {
+    params_from_lanes(x, mul, [lo, hi, poison], levels)
+}
+
+/// The end of [`row_params`], from the 16 lanes of the whole part of the row: the tail into
+/// lane 0, the lanes folded, the scale and the zero point.
+#[inline(always)]
+fn params_from_lanes(
+    x: &[f32],
+    mul: Option<&[f32]>,
+    [mut lo, mut hi, mut poison]: [[f32; QLANES]; 3],
+    levels: u8,
+) -> Result<(RowQuant, f32, f32), RowQuant> {
+    let value = |k: usize| match mul {
+        Some(m) => x[k] * m[k],
+        None => x[k],
+    };
+    for k in x.len() / QLANES * QLANES..x.len() {
         let v = value(k);
         lo[0] = if v < lo[0] { v } else { lo[0] };
         hi[0] = if v > hi[0] { v } else { hi[0] };
@@ -107,29 +123,79 @@ multiversion! {
     pub fn quantize_row_packed_isa(x: &[f32], mul: Option<&[f32]>, levels: u8, offset: u8, tile: &mut [u8], mr: usize, row: usize) -> RowQuant {
         let groups = tile.len() / (4 * mr);
         assert!(row < mr && groups * 4 >= x.len(), "packed quantizer: row {row} of {mr}, {groups} groups for {} values", x.len());
-        let whole = x.len() / 4;
         let (params, inv, zp) = match row_params(x, mul, levels) {
             Ok(p) => (p.0, p.1, p.2),
             Err(p) => (p, 0.0, 0.0), // every code 0: v * 0 rounds to 0 (NaN clamps to 0)
         };
         let levels = levels as f32;
-        let value = |k: usize| match mul {
-            Some(m) => x[k] * m[k],
-            None => x[k],
-        };
-        for g in 0..whole {
-            let dst = &mut tile[(g * mr + row) * 4..][..4];
-            for (t, q) in dst.iter_mut().enumerate() {
-                *q = code(value(4 * g + t), inv, zp, levels).wrapping_sub(offset);
-            }
-        }
-        for g in whole..groups {
-            let dst = &mut tile[(g * mr + row) * 4..][..4];
-            for (t, q) in dst.iter_mut().enumerate() {
-                let k = 4 * g + t;
-                *q = if k < x.len() { code(value(k), inv, zp, levels).wrapping_sub(offset) } else { 0 };
-            }
-        }
+        packed_codes(x, mul, (inv, zp, levels), offset, tile, mr, row, 0);
         params
     }
+}
+
+/// The packed writer's loops from group `g0` on (see [`quantize_row_packed_isa`]).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn packed_codes(
+    x: &[f32],
+    mul: Option<&[f32]>,
+    (inv, zp, levels): (f32, f32, f32),
+    offset: u8,
+    tile: &mut [u8],
+    mr: usize,
+    row: usize,
+    g0: usize,
+) {
+    let groups = tile.len() / (4 * mr);
+    let whole = x.len() / 4;
+    let value = |k: usize| match mul {
+        Some(m) => x[k] * m[k],
+        None => x[k],
+    };
+    for g in g0..whole {
+        let dst = &mut tile[(g * mr + row) * 4..][..4];
+        for (t, q) in dst.iter_mut().enumerate() {
+            *q = code(value(4 * g + t), inv, zp, levels).wrapping_sub(offset);
+        }
+    }
+    for g in whole.max(g0)..groups {
+        let dst = &mut tile[(g * mr + row) * 4..][..4];
+        for (t, q) in dst.iter_mut().enumerate() {
+            let k = 4 * g + t;
+            *q = if k < x.len() { code(value(k), inv, zp, levels).wrapping_sub(offset) } else { 0 };
+        }
+    }
+}
+
+/// [`quantize_row_packed_isa`] on the fastest path for `isa`: on AVX-512 the range and 16
+/// codes at a time in intrinsics (`int8_x86.rs`; same operations, same codes bit for bit),
+/// the tails and the rows of all-0 codes as the plain copy; elsewhere the plain copy.
+#[allow(clippy::too_many_arguments)]
+pub fn quantize_row_packed(
+    isa: Isa,
+    x: &[f32],
+    mul: Option<&[f32]>,
+    levels: u8,
+    offset: u8,
+    tile: &mut [u8],
+    mr: usize,
+    row: usize,
+) -> RowQuant {
+    #[cfg(target_arch = "x86_64")]
+    if isa == Isa::Avx512
+        && let Some(q) = crate::quant::int8_x86::Quantize512::new()
+    {
+        let groups = tile.len() / (4 * mr);
+        assert!(
+            row < mr && groups * 4 >= x.len(),
+            "packed quantizer: row {row} of {mr}, {groups} groups for {} values",
+            x.len()
+        );
+        if let Ok((params, inv, zp)) = params_from_lanes(x, mul, q.lanes(x, mul), levels) {
+            q.codes(x, mul, inv, zp, levels as f32, offset, tile, mr, row);
+            packed_codes(x, mul, (inv, zp, levels as f32), offset, tile, mr, row, x.len() / 16 * 4);
+            return params;
+        }
+    }
+    quantize_row_packed_isa(isa, x, mul, levels, offset, tile, mr, row)
 }
