@@ -103,17 +103,6 @@ impl ServeArgs {
         }
     }
 
-    /// The precision: the global `--precision` when not f32, else `--dtype` / `DTYPE`, else f32.
-    pub fn precision(&self, global: Precision) -> Result<Precision> {
-        match (global, self.dtype) {
-            (Precision::F32, d) => Ok(d.unwrap_or(Precision::F32)),
-            (g, Some(d)) if d != g => {
-                Err(Error::Input(format!("serve: --precision {g} and --dtype/DTYPE {d} disagree: give one")))
-            }
-            (g, _) => Ok(g),
-        }
-    }
-
     /// The server's options for `model_dir` (precision and fusions left at their defaults).
     pub fn options(&self, model_dir: PathBuf) -> Result<ServeOptions> {
         let mut o = ServeOptions::new(model_dir, self.port);
