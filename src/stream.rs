@@ -11,7 +11,7 @@
 
 use std::io::{BufRead, Write};
 
-use crate::pipeline::{BATCH_SIZE, Embedder, FillMask, Truncation};
+use crate::pipeline::{BATCH_SIZE, Embedder, FillMask, FillMaskResult, Truncation};
 use crate::{Error, Result};
 
 /// One text of an input stream with its 1-based line number.
@@ -158,36 +158,10 @@ pub fn embed_jsonl(
     out: &mut dyn Write,
     check_finite: bool,
 ) -> Result<Truncation> {
-    let truncation = std::cell::RefCell::new(Truncation::default());
-    batched(
-        texts,
-        |lines| {
-            let strs: Vec<&str> = lines.iter().map(|l| l.text.as_str()).collect();
-            let vectors = embedder.embed_with_prompt(&strs, prompt)?;
-            if check_finite {
-                line_error(
-                    lines,
-                    crate::finite::check_rows(
-                        &embedder.model,
-                        &embedder.tokenizer,
-                        &strs,
-                        vectors.iter().map(Vec::as_slice),
-                        "embedding",
-                        1,
-                    ),
-                )?;
-            }
-            for (l, v) in lines.iter().zip(&vectors) {
-                let value = serde_json::json!({ "line": l.number, "text": l.text, "embedding": v });
-                if !write_line(out, &value)? {
-                    return Ok(false);
-                }
-            }
-            Ok(true)
-        },
-        |l| check_line(&embedder.tokenizer, l, &mut truncation.borrow_mut()),
-    )?;
-    Ok(truncation.into_inner())
+    jsonl(&embedder.tokenizer, texts, out, "embedding", |lines, strs| {
+        let vectors = line_error(lines, embed_checked(embedder, strs, prompt, check_finite))?;
+        Ok(vectors.iter().map(|v| serde_json::json!(v)).collect())
+    })
 }
 
 /// Fill-mask on every text of `texts`, writing `{"line", "text", "masks"}` JSON lines to `out`
@@ -199,38 +173,71 @@ pub fn fill_mask_jsonl(
     out: &mut dyn Write,
     check_finite: bool,
 ) -> Result<Truncation> {
+    jsonl(&fill_mask.tokenizer, texts, out, "masks", |lines, strs| {
+        let results = line_error(lines, fill_mask_checked(fill_mask, strs, top_k, check_finite))?;
+        Ok(results.iter().map(|r| serde_json::json!(r.masks)).collect())
+    })
+}
+
+/// The embeddings of `texts`; with `check_finite`, an error naming the text and the first module
+/// that produced a NaN/inf instead of a non-finite vector. One batch, streamed or not.
+pub fn embed_checked(
+    embedder: &Embedder,
+    texts: &[&str],
+    prompt: Option<&str>,
+    check_finite: bool,
+) -> Result<Vec<Vec<f32>>> {
+    let vectors = embedder.embed_with_prompt(texts, prompt)?;
+    if check_finite {
+        let rows = vectors.iter().map(Vec::as_slice);
+        crate::finite::check_rows(&embedder.model, &embedder.tokenizer, texts, rows, "embedding", 1)?;
+    }
+    Ok(vectors)
+}
+
+/// Fill-mask on `texts`; with `check_finite`, non-finite scores are an error (see
+/// [`embed_checked`]).
+pub fn fill_mask_checked(
+    fill_mask: &FillMask,
+    texts: &[&str],
+    top_k: usize,
+    check_finite: bool,
+) -> Result<Vec<FillMaskResult>> {
+    let results = fill_mask.predict(texts, top_k)?;
+    if check_finite {
+        let scores: Vec<Vec<f32>> =
+            results.iter().map(|r| r.masks.iter().flat_map(|m| m.top.iter().map(|c| c.score)).collect()).collect();
+        let rows = scores.iter().map(Vec::as_slice);
+        crate::finite::check_rows(&fill_mask.model.bert, &fill_mask.tokenizer, texts, rows, "fill-mask scores", 1)?;
+    }
+    Ok(results)
+}
+
+/// The one JSONL writer: checks each line (empty texts, truncation), runs `compute` on each batch
+/// (its texts, one JSON value per text) and writes `{"line", "text", field: value}` per input
+/// line, flushing each batch; stops quietly when the reader went away.
+fn jsonl(
+    tokenizer: &crate::text::Tokenizer,
+    texts: impl Iterator<Item = Result<Line>>,
+    out: &mut dyn Write,
+    field: &str,
+    mut compute: impl FnMut(&[Line], &[&str]) -> Result<Vec<serde_json::Value>>,
+) -> Result<Truncation> {
     let truncation = std::cell::RefCell::new(Truncation::default());
     batched(
         texts,
         |lines| {
             let strs: Vec<&str> = lines.iter().map(|l| l.text.as_str()).collect();
-            let results = line_error(lines, fill_mask.predict(&strs, top_k))?;
-            if check_finite {
-                let scores: Vec<Vec<f32>> = results
-                    .iter()
-                    .map(|r| r.masks.iter().flat_map(|m| m.top.iter().map(|c| c.score)).collect())
-                    .collect();
-                line_error(
-                    lines,
-                    crate::finite::check_rows(
-                        &fill_mask.model.bert,
-                        &fill_mask.tokenizer,
-                        &strs,
-                        scores.iter().map(Vec::as_slice),
-                        "fill-mask scores",
-                        1,
-                    ),
-                )?;
-            }
-            for (l, r) in lines.iter().zip(&results) {
-                let value = serde_json::json!({ "line": l.number, "text": l.text, "masks": r.masks });
+            for (l, v) in lines.iter().zip(compute(lines, &strs)?) {
+                let mut value = serde_json::json!({ "line": l.number, "text": l.text });
+                value[field] = v;
                 if !write_line(out, &value)? {
                     return Ok(false);
                 }
             }
             Ok(true)
         },
-        |l| check_line(&fill_mask.tokenizer, l, &mut truncation.borrow_mut()),
+        |l| check_line(tokenizer, l, &mut truncation.borrow_mut()),
     )?;
     Ok(truncation.into_inner())
 }

@@ -1,6 +1,7 @@
 //! `nanobert fill-mask`, `embed`, `similarity`, `forward` and `demo`: the model run on texts.
 
-use nanobert::pipeline::{self, Embedder, FillMask};
+use nanobert::pipeline::{self, Embedder, FillMask, Truncation};
+use nanobert::stream::{self, Texts};
 use nanobert::{Error, Result};
 
 use crate::args::Command;
@@ -14,22 +15,13 @@ pub(crate) fn run(s: &Session, command: &Command) -> Result<()> {
             let top_k = *top_k as usize;
             let fm: FillMask = s.load_pipeline()?;
             if let Some(path) = input {
-                let lines = nanobert::stream::Texts::new(input_reader(path)?);
-                let mut stdout = std::io::stdout().lock();
-                let t = nanobert::stream::fill_mask_jsonl(&fm, lines, top_k, &mut stdout, s.check_finite());
-                return t.map(warn_truncation);
+                return stream_input(path, |lines, out| {
+                    stream::fill_mask_jsonl(&fm, lines, top_k, out, s.check_finite())
+                });
             }
             let texts = strs(texts);
             check_and_warn(&fm.tokenizer, &texts)?;
-            let results = fm.predict(&texts, top_k)?;
-            if s.check_finite() {
-                let scores: Vec<Vec<f32>> = results
-                    .iter()
-                    .map(|r| r.masks.iter().flat_map(|m| m.top.iter().map(|c| c.score)).collect())
-                    .collect();
-                let rows = scores.iter().map(Vec::as_slice);
-                nanobert::finite::check_rows(&fm.model.bert, &fm.tokenizer, &texts, rows, "fill-mask scores", 1)?;
-            }
+            let results = stream::fill_mask_checked(&fm, &texts, top_k, s.check_finite())?;
             for r in results {
                 if *json {
                     outln!("{}", serde_json::to_string(&r).map_err(|e| Error::Input(e.to_string()))?);
@@ -47,18 +39,13 @@ pub(crate) fn run(s: &Session, command: &Command) -> Result<()> {
         Command::Embed { json, prompt, input, texts } => {
             let e: Embedder = s.load_pipeline()?;
             if let Some(path) = input {
-                let lines = nanobert::stream::Texts::new(input_reader(path)?);
-                let mut stdout = std::io::stdout().lock();
-                return nanobert::stream::embed_jsonl(&e, prompt.as_deref(), lines, &mut stdout, s.check_finite())
-                    .map(warn_truncation);
+                return stream_input(path, |lines, out| {
+                    stream::embed_jsonl(&e, prompt.as_deref(), lines, out, s.check_finite())
+                });
             }
             let texts = strs(texts);
             check_and_warn(&e.tokenizer, &texts)?;
-            let vectors = e.embed_with_prompt(&texts, prompt.as_deref())?;
-            if s.check_finite() {
-                let rows = vectors.iter().map(Vec::as_slice);
-                nanobert::finite::check_rows(&e.model, &e.tokenizer, &texts, rows, "embedding", 1)?;
-            }
+            let vectors = stream::embed_checked(&e, &texts, prompt.as_deref(), s.check_finite())?;
             for (t, v) in texts.iter().zip(vectors) {
                 if *json {
                     let line = serde_json::json!({ "text": t, "embedding": v });
@@ -99,4 +86,15 @@ pub(crate) fn run(s: &Session, command: &Command) -> Result<()> {
         _ => return Err(Error::Input("not a command of this file".into())),
     }
     Ok(())
+}
+
+/// `--input FILE` (or `-`): its lines streamed through `run` to stdout as JSON lines, then the
+/// truncation warning. Shared by fill-mask and embed.
+fn stream_input<F>(path: &std::path::Path, run: F) -> Result<()>
+where
+    F: FnOnce(Texts<Box<dyn std::io::BufRead>>, &mut dyn std::io::Write) -> Result<Truncation>,
+{
+    let lines = Texts::new(input_reader(path)?);
+    let mut stdout = std::io::stdout().lock();
+    run(lines, &mut stdout).map(warn_truncation)
 }
