@@ -272,6 +272,7 @@ def check(src=SRC, show_graph=False):
     for rel in sorted(ALLOW_LONG):
         if not any(r == rel for r, _ in long_files):
             problems.append(f"src/{rel} is in ALLOW_LONG but no longer long: remove it from the list")
+    problems += doc_files_missing()
     if show_graph:
         for mod in sorted(modules):
             print(f"{mod:>9} -> " + ", ".join(sorted({b for (a, b) in edges if a == mod})))
@@ -282,6 +283,21 @@ def check(src=SRC, show_graph=False):
               f"none against the layering, no file over {MAX_LINES} lines"
               + (f" (but {len(PENDING_EDGES) + len(PENDING_LONG)} pending breaks above)" if PENDING_EDGES or PENDING_LONG else ""))
     return not problems
+
+
+def doc_files_missing(doc=os.path.join(ROOT, "docs", "architecture.md")):
+    """Every `name.rs` (or `dir/name.rs`) docs/architecture.md names is a file of the repository."""
+    if not os.path.exists(doc):
+        return []
+    have = set()
+    for top in ("src", "crates", "bindings", "exercises", "tests"):
+        for d, dirs, files in os.walk(os.path.join(ROOT, top)):
+            dirs[:] = [x for x in dirs if x != "target"]
+            for f in files:
+                have.add("/" + os.path.relpath(os.path.join(d, f), ROOT))
+    named = set(re.findall(r"[A-Za-z0-9_/.-]*[A-Za-z0-9_]\.rs\b", open(doc).read()))
+    return [f"docs/architecture.md names {n}, which is no file of the repository"
+            for n in sorted(named) if not any(h.endswith("/" + n.lstrip("/")) for h in have)]
 
 
 def self_test():
