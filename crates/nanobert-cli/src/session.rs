@@ -119,12 +119,11 @@ impl Session {
     }
 
     /// Runs `f` on the session's thread pool (`--threads`; a pool of its own, not rayon's
-    /// global one), or, for `serve`, whose compute thread is its own, on rayon's global pool
-    /// sized to `--threads`.
+    /// global one), or, for `serve`, on the calling thread (the server's compute pool is its
+    /// own, of `--threads` threads: [`ServeOptions::threads`]).
     pub(crate) fn run<T: Send>(&self, command: &Command, f: impl FnOnce() -> Result<T> + Send) -> Result<T> {
         if matches!(command, Command::Serve(_)) {
-            nanobert::threads::init_pool(Some(self.threads()))?;
-            return f();
+            return f(); // the server starts a pool of --threads of its own
         }
         self.pool.install(f)
     }
@@ -215,6 +214,7 @@ impl Session {
         };
         let mut opts = args.options(dir)?;
         opts.fusion = self.fusion;
+        opts.threads = Some(self.threads());
         opts.precision = match (self.precision, args.dtype) {
             (Some(g), Some(d)) if g != d => {
                 return Err(Error::Input(format!("serve: --precision {g} and --dtype/DTYPE {d} disagree: give one")));

@@ -73,6 +73,10 @@ pub struct ServeOptions {
     pub limits: Limits,
     /// Threads for HTTP I/O (tokio workers) and, separately, for tokenization.
     pub io_threads: usize,
+    /// Compute threads: the model runs on a rayon pool of its own of this many threads
+    /// (`None`: `RAYON_NUM_THREADS`, else the physical cores capped by the CPU quota, as
+    /// [`nanobert::pipeline::thread_pool`]).
+    pub threads: Option<usize>,
     /// The fusions the model runs with (all on by default; `nanobert serve --no-fuse NAME`).
     pub fusion: nanobert::bert::Fusion,
     /// How the Linear weights are stored and multiplied (as `--precision` on every command).
@@ -104,6 +108,7 @@ impl ServeOptions {
             max_concurrent_requests: 512,
             limits: Limits::default(),
             io_threads: 1,
+            threads: None,
             fusion: nanobert::bert::Fusion::all(),
             precision: Precision::F32,
             api_key: None,

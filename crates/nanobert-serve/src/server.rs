@@ -127,7 +127,10 @@ impl Server {
 
         // Listening: now load (the probes answer meanwhile). On error, `server` drops and stops.
         let shared = Shared { queue: queue.clone(), metrics: metrics.clone(), compute_alive: compute_alive.clone() };
-        let (engine, state) = load(opts, shared)?;
+        // The model's own pool: loading (int8 calibration) and every call run on it, the
+        // compute loop on one of its threads, so a forward's parallel loops start from inside it.
+        let pool = nanobert::pipeline::thread_pool(opts.threads)?;
+        let (engine, state) = pool.install(|| load(opts, shared))?;
         let info = state.info.clone();
         let state = Arc::new(state);
         let (max_tokens, max_wait) = (opts.max_batch_tokens, opts.max_wait);
@@ -136,7 +139,7 @@ impl Server {
             std::thread::Builder::new()
                 .name("nanobert-compute".into())
                 .spawn(move || {
-                    engine::compute_loop(&engine, &q, max_tokens, max_wait, &m);
+                    pool.install(|| engine::compute_loop(&engine, &q, max_tokens, max_wait, &m));
                     compute_alive.store(false, Ordering::SeqCst);
                 })
                 .map_err(|e| Error::Input(format!("serve: cannot start the compute thread: {e}")))?,
